@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs everything Freezeframe needs on this machine, idempotently (seconds when all is present):
+# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+log() { printf '[install] %s\n' "$*" >&2; }
+die() { printf '[install] cannot continue: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "Freezeframe runs criu, which needs root: run this as root (sudo npm start / sudo npm test)."
+command -v apt-get >/dev/null || die "no apt-get: Freezeframe installs its programs from Debian packages (Debian 12 or newer)."
+for ns in pid ipc mnt uts; do
+  [ -e "/proc/self/ns/$ns" ] || die "the kernel has no $ns namespaces (CONFIG_${ns^^}_NS); desktops need them."
+done
+command -v node >/dev/null || die "no node: install Node.js >= 20.9."
+
+# --- Debian packages ---------------------------------------------------------------------------------------
+packages=(tigervnc-standalone-server icewm xterm x11-apps x11-utils xfonts-base iptables chromium
+  fonts-dejavu-core gcc make libc6-dev procps xz-utils ca-certificates)
+criuBuildDeps=(libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
+  libnl-3-dev libnl-route-3-dev libcap-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev
+  pkg-config python3)
+aptUpdated=0
+ensurePackages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  if [ $aptUpdated = 0 ]; then apt-get update -q >/dev/null || die "apt-get update failed"; aptUpdated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+ensurePackages "${packages[@]}"
+
+# X clients find a display's socket in /tmp/.X11-unix; desktops run without capabilities and cannot create it.
+install -d -m 1777 /tmp/.X11-unix
+
+# --- the native launcher ------------------------------------------------------------------------------------
+make -s -C native >/dev/null || die "building native/newns failed (see: make -C native)"
+chmod 0755 native/desktop.sh
+
+# --- CRIU ---------------------------------------------------------------------------------------------------
+# criu keeps its kernel probes (criu.kdat) only on a tmpfs at its build-time RUNDIR; /run is not one here, so
+# every call would re-probe (criu check: 70 ms instead of 20 ms). The build sets RUNDIR to this root-only tmpfs.
+criuRundir=/run/freezeframe-criu
+mkdir -p "$criuRundir"
+mountpoint -q "$criuRundir" || mount -t tmpfs -o mode=0700,size=16m freezeframe-criu "$criuRundir" \
+  || log "could not mount a tmpfs on $criuRundir: criu will work, re-probing the kernel on every call"
+
+criu="$root/vendor/criu/bin/criu"
+smokeStamp="$root/vendor/criu/SMOKE_OK"
+stampValue() { echo "$(uname -r) $(readlink -f "$criu") $(stat -c %Y "$(readlink -f "$criu")")"; }
+criuProven() { [ -x "$criu" ] && [ "$(cat "$smokeStamp" 2>/dev/null)" = "$(stampValue)" ]; }
+prove() {
+  node scripts/criu-smoke.mjs "$criu" >&2 && stampValue > "$smokeStamp"
+}
+if ! criuProven; then
+  if [ -x "$criu" ] && prove; then :
+  else
+    # Debian 12's criu (3.17) fails `criu check` on this kernel and 4.1.1 fails every dump with a TCP socket:
+    # a criu on PATH is used only if it really dumps and restores here.
+    system=$(command -v criu || true)
+    if [ -n "$system" ] && [ "$system" != "$criu" ]; then
+      log "trying the system's $system ($("$system" --version 2>/dev/null | head -1))"
+      mkdir -p "$(dirname "$criu")"
+      ln -sfn "$system" "$criu"
+      prove || { log "the system's criu does not dump and restore here; building CRIU instead"; rm -f "$criu"; }
+    fi
+    if ! criuProven; then
+      ensurePackages "${criuBuildDeps[@]}"
+      FREEZEFRAME_CRIU_RUNDIR="$criuRundir" bash scripts/build-criu.sh
+      prove || die "the CRIU just built does not dump and restore here (see the lines above)"
+    fi
+  fi
+fi
+
+# --- node modules -------------------------------------------------------------------------------------------
+lockHash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.freezeframe-lock 2>/dev/null)" != "$lockHash" ]; then
+  log "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2 || die "npm ci failed"
+  echo "$lockHash" > node_modules/.freezeframe-lock
+fi
+log "ready: $("$criu" --version | head -1), $(Xvnc -version 2>&1 | grep -m1 -o 'TigerVNC [0-9.]*'), node $(node --version)"

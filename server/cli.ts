@@ -1,0 +1,70 @@
+// `freezeframe`: the same operations as the dashboard, for scripts and tests; JSON on stdout, exit 1 on failure.
+import 'server-only';
+import { parseArgs } from 'node:util';
+import { createEngine } from './engine';
+import { FreezeframeError } from './errors';
+import { toErrorInfo } from './desktops/registry';
+
+const usage = `usage: freezeframe <command> [options]
+  start [--geometry WxH] [--app NAME]...   start a desktop (apps: xterm, xclock)
+  checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
+  restore CHECKPOINT                       restore a checkpoint of a desktop that is not running
+  list                                     desktops and their checkpoints
+  stop DESKTOP                             stop a desktop (its checkpoints stay)
+Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS.`;
+
+async function main(argv: string[]): Promise<unknown> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      geometry: { type: 'string' },
+      app: { type: 'string', multiple: true },
+      'leave-running': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, arg] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(usage + '\n');
+    return undefined;
+  }
+  const need = (what: string) => {
+    if (!arg) throw new FreezeframeError('invalid', `${command} needs a ${what}\n${usage}`);
+    return arg;
+  };
+  const { desktops } = await createEngine();
+  switch (command) {
+    case 'start': {
+      const d = await desktops.start({ geometry: values.geometry, apps: values.app });
+      return { id: d.id, display: d.display, vncPort: d.vncPort, pid: d.pid, state: d.state };
+    }
+    case 'checkpoint': {
+      const { desktop, checkpoint } = await desktops.checkpoint(need('desktop id'), { leaveRunning: values['leave-running'] });
+      return { checkpoint: checkpoint.id, desktop: desktop.id, dumpMs: checkpoint.dumpMs, imageBytes: checkpoint.imageBytes, state: desktop.state };
+    }
+    case 'restore': {
+      const { desktop, checkpoint, restoreMs } = await desktops.restore(need('checkpoint id'));
+      return { desktop: desktop.id, checkpoint: checkpoint.id, restoreMs, pid: desktop.pid, state: desktop.state };
+    }
+    case 'list': {
+      const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
+      return all.map((d) => ({ ...d, checkpoints: checkpoints.filter((c) => c.desktop === d.id) }));
+    }
+    case 'stop':
+      return desktops.stop(need('desktop id'));
+    default:
+      throw new FreezeframeError('invalid', `unknown command "${command}"\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (result) => {
+    if (result !== undefined) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  },
+  (error: unknown) => {
+    const info = error instanceof FreezeframeError && error.details.error ? (error.details.error as object) : {};
+    process.stdout.write(JSON.stringify({ error: { ...toErrorInfo(error), ...info, message: (error as Error).message } }, null, 2) + '\n');
+    process.exitCode = 1;
+  },
+);

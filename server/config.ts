@@ -1,0 +1,41 @@
+// Where Freezeframe keeps its state and finds its programs; every path can be overridden from the environment.
+import 'server-only';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Config {
+  /** The project's root (native/, vendor/). */
+  rootDir: string;
+  /** Desktops and checkpoints live here. */
+  stateDir: string;
+  criuPath: string;
+  newnsPath: string;
+  desktopScript: string;
+  /** Display numbers handed out to desktops, inclusive. Xvnc :N listens on 5900 + N. */
+  displays: { min: number; max: number };
+  /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
+  criuLogLevel: 3 | 4;
+}
+
+const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const rootDir = env.FREEZEFRAME_ROOT ?? defaultRoot;
+  const vendorCriu = path.join(rootDir, 'vendor/criu/bin/criu');
+  const [min, max] = (env.FREEZEFRAME_DISPLAYS ?? '20-99').split('-').map(Number);
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 99 || min > max) {
+    throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..99), not "${env.FREEZEFRAME_DISPLAYS}"`);
+  }
+  const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
+  if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
+  return {
+    rootDir,
+    stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
+    criuPath: env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu'),
+    newnsPath: path.join(rootDir, 'native/newns'),
+    desktopScript: path.join(rootDir, 'native/desktop.sh'),
+    displays: { min, max },
+    criuLogLevel: level,
+  };
+}

@@ -1,0 +1,69 @@
+// CRIU options under CRIU's own names (camelCased) and their one mapping to command-line flags.
+
+export type CriuOperation = 'check' | 'dump' | 'restore';
+
+export interface CriuOptions {
+  /** -D: where the images are written or read. */
+  imagesDir?: string;
+  /** -o: the log file (absolute, or relative to imagesDir). */
+  logFile?: string;
+  /** -v: 0..4. */
+  logLevel?: number;
+  /** -t: the root of the tree to dump. */
+  tree?: number;
+  tcpEstablished?: boolean;
+  tcpClose?: boolean;
+  fileLocks?: boolean;
+  leaveRunning?: boolean;
+  /** -d: criu exits after restore; the tree is reparented to init. */
+  restoreDetached?: boolean;
+  /** --root: the restored tree's root (a mount namespace is restored relative to it). */
+  root?: string;
+  pidfile?: string;
+  /** --feature for `criu check`. */
+  feature?: string;
+  networkLock?: 'iptables' | 'nftables' | 'skip';
+}
+
+type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' };
+
+const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
+  imagesDir: { flag: '--images-dir', kind: 'value' },
+  logFile: { flag: '--log-file', kind: 'value' },
+  tree: { flag: '--tree', kind: 'value' },
+  tcpEstablished: { flag: '--tcp-established', kind: 'bool' },
+  tcpClose: { flag: '--tcp-close', kind: 'bool' },
+  fileLocks: { flag: '--file-locks', kind: 'bool' },
+  leaveRunning: { flag: '--leave-running', kind: 'bool' },
+  restoreDetached: { flag: '--restore-detached', kind: 'bool' },
+  root: { flag: '--root', kind: 'value' },
+  pidfile: { flag: '--pidfile', kind: 'value' },
+  feature: { flag: '--feature', kind: 'value' },
+  networkLock: { flag: '--network-lock', kind: 'value' },
+};
+
+/** The argv after `criu` for one operation; options are emitted in a fixed order so command lines compare. */
+export function criuArgs(op: CriuOperation, options: CriuOptions): string[] {
+  const args: string[] = [op];
+  for (const [name, spec] of Object.entries(flags) as [keyof typeof flags, FlagSpec][]) {
+    const value = options[name];
+    if (value === undefined || value === false) continue;
+    if (spec.kind === 'bool') {
+      if (value !== true) throw new TypeError(`criu option ${name} takes true or false, not ${String(value)}`);
+      args.push(spec.flag);
+    } else {
+      if (typeof value === 'boolean' || value === '') throw new TypeError(`criu option ${name} needs a value`);
+      args.push(spec.flag, String(value));
+    }
+  }
+  if (options.logLevel !== undefined) {
+    if (!Number.isInteger(options.logLevel) || options.logLevel < 0 || options.logLevel > 4) {
+      throw new TypeError(`criu option logLevel must be 0..4, not ${options.logLevel}`);
+    }
+    args.push(`-v${options.logLevel}`);
+  }
+  if (options.tcpEstablished && options.tcpClose) {
+    throw new TypeError('criu options tcpEstablished and tcpClose exclude each other');
+  }
+  return args;
+}

@@ -1,0 +1,72 @@
+// Runs one criu command (check, dump, restore) through execa, with a timeout, and judges it by exit code AND log.
+import 'server-only';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { criuArgs, type CriuOperation, type CriuOptions } from './options';
+import { CriuError } from './errors';
+import { hintFor, readVerdict } from './verdict';
+
+export interface CriuResult {
+  op: CriuOperation;
+  command: string[];
+  durationMs: number;
+  stdout: string;
+  /** The verdict line of the log (dump and restore). */
+  lastLine?: string;
+  logPath?: string;
+}
+
+const defaultTimeoutMs: Record<CriuOperation, number> = { check: 30_000, dump: 300_000, restore: 300_000 };
+
+export async function runCriu(
+  criuPath: string,
+  op: CriuOperation,
+  options: CriuOptions = {},
+  { timeoutMs = defaultTimeoutMs[op] }: { timeoutMs?: number } = {},
+): Promise<CriuResult> {
+  const command = [criuPath, ...criuArgs(op, options)];
+  const logPath =
+    options.logFile && options.imagesDir ? path.resolve(options.imagesDir, options.logFile) : options.logFile;
+  const started = performance.now();
+  const child = await execa(criuPath, command.slice(1), {
+    reject: false,
+    timeout: timeoutMs,
+    forceKillAfterDelay: 5_000,
+    stdin: 'ignore',
+    all: true,
+  });
+  const durationMs = performance.now() - started;
+  const output = child.all ?? '';
+
+  if (op === 'check') {
+    if (child.exitCode === 0 && !child.timedOut) return { op, command, durationMs, stdout: child.stdout };
+    const errors = output.split('\n').filter((l) => /^Error|error|fail/i.test(l)).slice(0, 3);
+    throw new CriuError(
+      { op, command, exitCode: child.exitCode, errors: errors.length ? errors : [output.trim()].filter(Boolean), hint: hintFor(output), timedOut: child.timedOut },
+      { cause: child },
+    );
+  }
+
+  let log = '';
+  try {
+    if (logPath) log = await readFile(logPath, 'utf8');
+  } catch (cause) {
+    throw new CriuError({ op, command, exitCode: child.exitCode, errors: [`cannot read the log: ${String(cause)}`, output.trim()].filter(Boolean), logPath, timedOut: child.timedOut }, { cause });
+  }
+  const verdict = readVerdict(op, log);
+  if (child.exitCode === 0 && !child.timedOut && verdict.ok) {
+    return { op, command, durationMs, stdout: child.stdout, lastLine: verdict.lastLine, logPath };
+  }
+  const errors = verdict.errors.length ? verdict.errors : [verdict.lastLine || output.trim()].filter(Boolean);
+  throw new CriuError(
+    { op, command, exitCode: child.exitCode, errors, logPath, hint: hintFor(verdict.errors.join('\n') + '\n' + output), timedOut: child.timedOut },
+    { cause: child },
+  );
+}
+
+/** criu --version's number, e.g. "4.2.1". */
+export async function criuVersion(criuPath: string): Promise<string> {
+  const { stdout } = await execa(criuPath, ['--version'], { timeout: 10_000 });
+  return /Version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
+}

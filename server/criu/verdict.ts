@@ -1,0 +1,49 @@
+// Reads CRIU's verdict out of its log: the success line, the first errors, and a hint where the cause is known.
+
+export interface LogVerdict {
+  ok: boolean;
+  /** The success line, or else the last non-empty line of the log. */
+  lastLine: string;
+  /** The first lines starting with "Error (", minus ones CRIU prints on success too. */
+  errors: string[];
+}
+
+const successLine: Record<'dump' | 'restore', RegExp> = {
+  dump: /Dumping finished successfully/,
+  restore: /Restore finished successfully/,
+};
+
+// Root here lacks CAP_SYS_RESOURCE, so criu cannot raise its own RLIMIT_NOFILE; it says so as an Error on every
+// run, successful or not. It is never the cause of a failure, so it would only hide the real first error.
+const benignErrors = [/Can't setup RLIMIT_NOFILE for self/];
+
+export function readVerdict(op: 'dump' | 'restore', log: string, maxErrors = 3): LogVerdict {
+  const lines = log.split('\n').map((line) => line.replace(/^\(\s*[\d.]+\)\s*/, '').trimEnd());
+  const errorAt = (line: string) => line.startsWith('Error (') && !benignErrors.some((re) => re.test(line));
+  const errors = lines.filter(errorAt).slice(0, maxErrors);
+  // restore logs a few bookkeeping lines after its verdict ("Writing stats", "Running post-resume scripts"):
+  // success is the verdict line with no error after it.
+  const verdictAt = lines.findLastIndex((line) => successLine[op].test(line));
+  if (verdictAt >= 0 && !lines.slice(verdictAt).some(errorAt)) return { ok: true, lastLine: lines[verdictAt], errors };
+  const lastLine = [...lines].reverse().find((line) => line.trim() !== '') ?? '';
+  return { ok: false, lastLine, errors };
+}
+
+/** Known causes, measured on these machines, each with what to do about it. */
+const hints: [RegExp, string][] = [
+  [/has bad size/, 'A file open in the desktop changed size since the dump (its log, for example). Freezeframe puts the log back as it was at the dump; a file changed by hand cannot be restored.'],
+  [/Unable to open dev\/ptmx with specified index/, "A pty number of this desktop is taken by another one. Desktops need a private devpts instance (native/newns mounts one); this desktop may have been started without it."],
+  [/vvar_vclock|vDSO/i, 'This criu is too old for the kernel (vDSO layout). Freezeframe needs CRIU >= 4.2: run scripts/install.sh to build it.'],
+  [/SO_PASSCRED|Operation not supported.*sock/i, 'criu 4.1 cannot dump TCP sockets on kernels >= 6.16 (SO_PASSCRED). Use CRIU >= 4.2 (scripts/install.sh builds it).'],
+  [/nested (pid|user|mnt|net|ipc|uts)?\s*namespace|Can't dump nested/i, 'An app created namespaces of its own (a browser sandbox, for example), which criu cannot dump. Firefox needs every MOZ_DISABLE_*_SANDBOX=1.'],
+  [/pidfile|pid file/i, 'A pidfile from an earlier restore was left behind; it must be removed before restore.'],
+  [/[Ff]ile lock|flock|posix lock/, 'The tree holds file locks: dump and restore need --file-locks (fileLocks).'],
+  [/Address already in use|Can't bind/, "The desktop's display or VNC port is taken by another program; restore needs them free."],
+  [/inventory\.img|No such file or directory.*\.img|Unexpected EOF/, 'The checkpoint images are missing or damaged.'],
+  [/[Cc]onnection.*(not found|repair)|TCP_REPAIR|tcp_repair/, "The desktop's TCP connection could not be repaired; its viewer may be gone (restore with tcpClose and let the viewer reconnect)."],
+  [/mnt.*ns|mount namespace|mntns/i, 'The desktop has a mount namespace of its own: restore needs --root / and must not use --mntns-compat-mode.'],
+];
+
+export function hintFor(text: string): string | undefined {
+  return hints.find(([re]) => re.test(text))?.[1];
+}

@@ -1,0 +1,79 @@
+// A desktop's process tree as /proc shows it: identity that survives PID reuse, liveness, the tree's PIDs.
+import 'server-only';
+import { readFile, readdir } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface ProcessIdentity {
+  pid: number;
+  /** /proc/<pid>/stat field 22: tells a PID apart from a later process that reuses it. */
+  startTime: string;
+}
+
+async function statFields(pid: number): Promise<string[] | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may hold spaces and parentheses: everything after the last ')' is fields 3...
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity of a live process; undefined when it is gone or a zombie. */
+export async function identify(pid: number): Promise<ProcessIdentity | undefined> {
+  const fields = await statFields(pid);
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return { pid, startTime: fields[19] };
+}
+
+export async function isAlive(id: ProcessIdentity | undefined): Promise<boolean> {
+  if (!id) return false;
+  const now = await identify(id.pid);
+  return now?.startTime === id.startTime;
+}
+
+/** Every live PID of the tree rooted at pid (the root included), from /proc/<pid>/task/<tid>/children. */
+export async function treePids(pid: number): Promise<number[]> {
+  const result: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const next = queue.shift()!;
+    if (!(await identify(next))) continue;
+    result.push(next);
+    let tasks: string[] = [];
+    try {
+      tasks = await readdir(`/proc/${next}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      const children = await readFile(`/proc/${next}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const child of children.split(' ').filter(Boolean)) queue.push(Number(child));
+    }
+  }
+  return result;
+}
+
+/**
+ * Waits until none of pids is alive (zombies count as gone: on these machines PID 1 does not always reap
+ * orphans, so a dead desktop root may linger as a zombie). Returns the PIDs still alive at the deadline.
+ */
+export async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    alive = (await Promise.all(alive.map(async (pid) => ((await identify(pid)) ? pid : 0)))).filter(Boolean);
+    if (!alive.length || Date.now() >= deadline) return alive;
+    await delay(wait);
+  }
+}
+
+/** Sends sig (0: only asks whether pid exists); false when there is no such process. */
+export function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,84 @@
+// What is kept on disk about desktops and checkpoints, and where.
+import path from 'node:path';
+import type { DesktopState } from './states';
+
+export interface ErrorInfo {
+  message: string;
+  code: string;
+  /** CRIU's own words: its exit code, first Error lines, and log. */
+  exitCode?: number;
+  errors?: string[];
+  logPath?: string;
+  hint?: string;
+}
+
+export interface OperationInfo {
+  kind: 'start' | 'dump' | 'restore' | 'stop';
+  checkpoint?: string;
+  startedAt: string;
+  ms?: number;
+  ok?: boolean;
+  command?: string[];
+}
+
+export interface DesktopRecord {
+  id: string;
+  display: number;
+  vncPort: number;
+  geometry: string;
+  apps: string[];
+  state: DesktopState;
+  /** Host PID of the tree's root (PID 1 of its namespace) and its start time, while it is meant to be alive. */
+  pid?: number;
+  pidStartTime?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Set when the state is failed, or an operation failed and left the desktop where it was. */
+  lastError?: ErrorInfo;
+  lastOperation?: OperationInfo;
+  lastCheckpoint?: string;
+}
+
+export interface RestoreInfo {
+  at: string;
+  ms: number;
+  ok: boolean;
+  logPath: string;
+  command: string[];
+  error?: ErrorInfo;
+}
+
+export interface CheckpointRecord {
+  id: string;
+  desktop: string;
+  createdAt: string;
+  /** dumping: criu is (or was, when the server died) at work; failed: the dump did not complete. */
+  state: 'dumping' | 'complete' | 'failed';
+  leaveRunning: boolean;
+  dumpMs?: number;
+  imageBytes?: number;
+  command: string[];
+  logPath: string;
+  error?: ErrorInfo;
+  restores: RestoreInfo[];
+}
+
+export class Paths {
+  constructor(readonly stateDir: string) {}
+  desktops = () => path.join(this.stateDir, 'desktops');
+  desktopDir = (id: string) => path.join(this.stateDir, 'desktops', id);
+  desktopRecord = (id: string) => path.join(this.desktopDir(id), 'desktop.json');
+  desktopLog = (id: string) => path.join(this.desktopDir(id), 'desktop.log');
+  desktopHome = (id: string) => path.join(this.desktopDir(id), 'home');
+  desktopLock = (id: string) => path.join(this.desktopDir(id), 'operation.lock');
+  checkpoints = () => path.join(this.stateDir, 'checkpoints');
+  checkpointDir = (id: string) => path.join(this.stateDir, 'checkpoints', id);
+  checkpointRecord = (id: string) => path.join(this.checkpointDir(id), 'checkpoint.json');
+  checkpointImages = (id: string) => path.join(this.checkpointDir(id), 'images');
+  checkpointDumpLog = (id: string) => path.join(this.checkpointDir(id), 'dump.log');
+  checkpointRestoreLog = (id: string, n: number) => path.join(this.checkpointDir(id), `restore-${n}.log`);
+  /** The desktop's log as it was at the dump: put back before each restore (see restore). */
+  checkpointDesktopLog = (id: string) => path.join(this.checkpointDir(id), 'desktop.log');
+  checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
+  displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
+}

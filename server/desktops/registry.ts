@@ -1,0 +1,482 @@
+// The desktops: start, checkpoint (criu dump), restore, stop; one operation at a time each; state kept on disk.
+import 'server-only';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, unlink, access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config';
+import { CriuError } from '../criu/errors';
+import { runCriu, type CriuResult } from '../criu/run';
+import { readVerdict } from '../criu/verdict';
+import { FreezeframeError } from '../errors';
+import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
+import { defaultApps, parseGeometry, resolveApps } from './apps';
+import { removeCriuRules, removeXLeftovers } from './cleanup';
+import { launchDesktop, LaunchError } from './launcher';
+import { isPortFree, waitForPort } from './net';
+import { identify, isAlive, signal, treePids, waitForExit } from './processes';
+import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
+import { assertTransition, isLive, type DesktopState } from './states';
+
+export type DesktopEventType =
+  | 'started'
+  | 'checkpointing'
+  | 'checkpointed'
+  | 'restoring'
+  | 'restored'
+  | 'stopped'
+  | 'failed';
+
+export interface DesktopEvent {
+  type: DesktopEventType;
+  desktop: DesktopRecord;
+  checkpoint?: CheckpointRecord;
+  /** How long the operation took (checkpointed: the dump; restored: the restore). */
+  ms?: number;
+  /** failed: which operation, and why. */
+  operation?: 'start' | 'dump' | 'restore';
+  error?: ErrorInfo;
+}
+
+export interface StartOptions {
+  geometry?: string;
+  apps?: string[];
+}
+
+export interface CheckpointOptions {
+  /** criu --leave-running: a snapshot; the desktop keeps running. */
+  leaveRunning?: boolean;
+}
+
+const now = () => new Date().toISOString();
+const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof CriuError) {
+    const { exitCode, errors, logPath, hint } = error.failure;
+    return { code: 'criu', message: error.message, exitCode, errors, logPath, hint };
+  }
+  if (error instanceof FreezeframeError) return { code: error.code, message: error.message };
+  if (error instanceof LaunchError) return { code: 'launch', message: error.message };
+  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? await directoryBytes(full) : (await stat(full)).size;
+  }
+  return total;
+}
+
+export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
+  readonly paths: Paths;
+  /** Desktops with an operation under way in this process; the on-disk lock covers other processes (the CLI). */
+  private readonly busy = new Map<string, string>();
+
+  constructor(readonly config: Config) {
+    super();
+    this.paths = new Paths(config.stateDir);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.paths.desktops(), { recursive: true, mode: 0o700 });
+    await mkdir(this.paths.checkpoints(), { recursive: true, mode: 0o700 });
+    await mkdir(path.dirname(this.paths.displayClaim(0)), { recursive: true, mode: 0o700 });
+    await this.list();
+  }
+
+  private emitEvent(event: DesktopEvent): void {
+    this.emit('event', event);
+  }
+
+  // ---- records ----
+
+  private async save(record: DesktopRecord): Promise<DesktopRecord> {
+    record.updatedAt = now();
+    await writeJsonAtomic(this.paths.desktopRecord(record.id), record);
+    return record;
+  }
+
+  private async saveCheckpoint(record: CheckpointRecord): Promise<CheckpointRecord> {
+    await writeJsonAtomic(this.paths.checkpointRecord(record.id), record);
+    return record;
+  }
+
+  private async setState(record: DesktopRecord, state: DesktopState, changes: Partial<DesktopRecord> = {}) {
+    assertTransition(record.state, state);
+    Object.assign(record, changes, { state });
+    return this.save(record);
+  }
+
+  private async load(id: string): Promise<DesktopRecord> {
+    if (!/^[a-z0-9-]{1,64}$/.test(id)) throw new FreezeframeError('invalid', `"${id}" is not a desktop id`);
+    const record = await readJson<DesktopRecord>(this.paths.desktopRecord(id));
+    if (!record) throw new FreezeframeError('not_found', `no desktop ${id}`);
+    return record;
+  }
+
+  /** The desktop as it really is: a record whose tree died meanwhile is brought in line first. */
+  async get(id: string): Promise<DesktopRecord> {
+    const record = await this.load(id);
+    return this.busy.has(id) ? record : this.reconcile(record);
+  }
+
+  async list(): Promise<DesktopRecord[]> {
+    const records = await readAllJson<DesktopRecord>(this.paths.desktops(), 'desktop.json');
+    return Promise.all(records.map((r) => (this.busy.has(r.id) ? r : this.reconcile(r))));
+  }
+
+  async getCheckpoint(id: string): Promise<CheckpointRecord> {
+    if (!/^[a-z0-9-]{1,64}$/.test(id)) throw new FreezeframeError('invalid', `"${id}" is not a checkpoint id`);
+    const record = await readJson<CheckpointRecord>(this.paths.checkpointRecord(id));
+    if (!record) throw new FreezeframeError('not_found', `no checkpoint ${id}`);
+    return record;
+  }
+
+  async checkpoints(desktopId?: string): Promise<CheckpointRecord[]> {
+    const all = await readAllJson<CheckpointRecord>(this.paths.checkpoints(), 'checkpoint.json');
+    return all
+      .filter((c) => !desktopId || c.desktop === desktopId)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /**
+   * Brings a record in line with the processes that really exist (after a crash of this server, a desktop that
+   * died by itself, or an operation by another process). Skipped while another process holds the desktop's lock.
+   */
+  private async reconcile(record: DesktopRecord): Promise<DesktopRecord> {
+    const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
+    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring';
+    if (!watching || (alive && record.state === 'running')) return record;
+    if (await this.lockHolder(record.id)) return record;
+    const gone: ErrorInfo = { code: 'gone', message: "the desktop's processes are gone" };
+    if (record.state === 'checkpointing') {
+      const checkpoint = record.lastOperation?.checkpoint;
+      const log = checkpoint ? await readFile(this.paths.checkpointDumpLog(checkpoint), 'utf8').catch(() => '') : '';
+      if (checkpoint && readVerdict('dump', log).ok) {
+        const cp = await this.getCheckpoint(checkpoint);
+        if (!cp.leaveRunning && !alive) {
+          await this.saveCheckpoint({ ...cp, state: 'complete', imageBytes: await directoryBytes(this.paths.checkpointImages(checkpoint)) });
+          return this.setState(record, 'checkpointed', { pid: undefined, pidStartTime: undefined, lastCheckpoint: checkpoint });
+        }
+      }
+      if (checkpoint) {
+        const cp = await this.getCheckpoint(checkpoint).catch(() => undefined);
+        if (cp?.state === 'dumping') await this.saveCheckpoint({ ...cp, state: 'failed', error: { code: 'interrupted', message: 'the dump was interrupted' } });
+      }
+      return alive ? this.setState(record, 'running') : this.setState(record, 'failed', { lastError: gone, pid: undefined });
+    }
+    if (record.state === 'restoring') {
+      const checkpoint = record.lastOperation?.checkpoint;
+      const pid = checkpoint ? Number(await readFile(this.paths.checkpointPidfile(checkpoint), 'utf8').catch(() => '')) : 0;
+      const restored = pid > 0 ? await identify(pid) : undefined;
+      if (restored) return this.setState(record, 'running', { pid: restored.pid, pidStartTime: restored.startTime });
+      return this.setState(record, 'failed', { lastError: { code: 'interrupted', message: 'the restore was interrupted' }, pid: undefined });
+    }
+    if (alive) return this.setState(record, 'running');
+    return this.setState(record, 'failed', { lastError: gone, pid: undefined, pidStartTime: undefined });
+  }
+
+  // ---- one operation at a time ----
+
+  private async lockHolder(id: string): Promise<{ pid: number; op: string; since: string } | undefined> {
+    const holder = await readJson<{ pid: number; op: string; since: string }>(this.paths.desktopLock(id)).catch(() => undefined);
+    if (!holder) return undefined;
+    if (holder.pid === process.pid) return this.busy.has(id) ? holder : undefined;
+    return signal(holder.pid, 0) ? holder : undefined;
+  }
+
+  /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
+  private async exclusive<T>(id: string, op: string, fn: () => Promise<T>): Promise<T> {
+    const current = this.busy.get(id);
+    if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current} is under way`);
+    this.busy.set(id, op);
+    try {
+      const lockPath = this.paths.desktopLock(id);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const handle = await open(lockPath, 'wx', 0o600);
+          await handle.writeFile(JSON.stringify({ pid: process.pid, op, since: now() }));
+          await handle.close();
+          break;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+          const holder = await this.lockHolder(id);
+          if (holder && holder.pid !== process.pid) {
+            throw new FreezeframeError('busy', `desktop ${id} is busy: ${holder.op} since ${holder.since} (process ${holder.pid})`);
+          }
+          await unlink(lockPath).catch(() => {});
+        }
+      }
+      try {
+        return await fn();
+      } finally {
+        await unlink(lockPath).catch(() => {});
+      }
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  // ---- displays ----
+
+  /** Claims display N for desktop id; false if another desktop holds it. */
+  private async claimDisplay(display: number, id: string): Promise<boolean> {
+    const claim = this.paths.displayClaim(display);
+    try {
+      await writeExclusive(claim, id);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return (await readFile(claim, 'utf8').catch(() => '')).trim() === id;
+    }
+  }
+
+  private async releaseDisplay(display: number, id: string): Promise<void> {
+    const claim = this.paths.displayClaim(display);
+    if ((await readFile(claim, 'utf8').catch(() => '')).trim() === id) await unlink(claim).catch(() => {});
+  }
+
+  private async displayIsFree(display: number): Promise<boolean> {
+    const exists = (file: string) => access(file).then(() => true, () => false);
+    if (await exists(`/tmp/.X${display}-lock`)) return false;
+    if (await exists(`/tmp/.X11-unix/X${display}`)) return false;
+    return (await isPortFree(5900 + display)) && (await isPortFree(6000 + display));
+  }
+
+  private async allocateDisplay(id: string): Promise<number> {
+    const { min, max } = this.config.displays;
+    for (let display = min; display <= max; display++) {
+      if (!(await this.displayIsFree(display))) continue;
+      if (await this.claimDisplay(display, id)) return display;
+    }
+    throw new FreezeframeError('display_in_use', `no free display in :${min}..:${max}`);
+  }
+
+  // ---- operations ----
+
+  async start(options: StartOptions = {}): Promise<DesktopRecord> {
+    const geometry = options.geometry ?? '1024x768';
+    let apps;
+    try {
+      parseGeometry(geometry);
+      apps = resolveApps(options.apps ?? defaultApps);
+    } catch (error) {
+      throw new FreezeframeError('invalid', (error as Error).message);
+    }
+    const id = newId('d');
+    await mkdir(this.paths.desktopHome(id), { recursive: true, mode: 0o700 });
+    return this.exclusive(id, 'start', async () => {
+      const display = await this.allocateDisplay(id);
+      const startedAt = now();
+      const t0 = performance.now();
+      const record: DesktopRecord = {
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => a.name),
+        state: 'starting', createdAt: startedAt, updatedAt: startedAt,
+        lastOperation: { kind: 'start', startedAt },
+      };
+      await this.save(record);
+      try {
+        const pid = await launchDesktop(this.config, { display, geometry, apps, logPath: this.paths.desktopLog(id), homeDir: this.paths.desktopHome(id) });
+        const identity = await identify(pid);
+        if (!identity) throw new LaunchError(`the desktop exited at once; see ${this.paths.desktopLog(id)}`);
+        Object.assign(record, { pid, pidStartTime: identity.startTime });
+        await this.save(record);
+        await waitForPort(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting: () => isAlive(identity) });
+        await this.setState(record, 'running', { lastOperation: { ...record.lastOperation!, ms: performance.now() - t0, ok: true } });
+        this.emitEvent({ type: 'started', desktop: record });
+        return record;
+      } catch (error) {
+        const info = toErrorInfo(error);
+        if (record.pid) await this.killTree(record);
+        await removeXLeftovers(display);
+        await this.releaseDisplay(display, id);
+        await this.setState(record, 'failed', { lastError: { ...info, logPath: this.paths.desktopLog(id) }, pid: undefined, pidStartTime: undefined, lastOperation: { ...record.lastOperation!, ok: false } });
+        this.emitEvent({ type: 'failed', desktop: record, operation: 'start', error: info });
+        throw new FreezeframeError('launch', `desktop ${id} did not start: ${info.message}`, { desktop: id }, { cause: error });
+      }
+    });
+  }
+
+  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
+    return this.exclusive(id, 'checkpoint', async () => {
+      const record = await this.reconcile(await this.load(id));
+      if (record.state !== 'running') {
+        throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
+      }
+      const leaveRunning = options.leaveRunning ?? false;
+      const cpId = newId('c');
+      await mkdir(this.paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
+      const criuOptions = {
+        imagesDir: this.paths.checkpointImages(cpId),
+        logFile: this.paths.checkpointDumpLog(cpId),
+        logLevel: this.config.criuLogLevel,
+        tree: record.pid!,
+        tcpEstablished: true,
+        fileLocks: true,
+        leaveRunning,
+      };
+      const checkpoint: CheckpointRecord = {
+        id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
+        command: [], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
+      };
+      await this.saveCheckpoint(checkpoint);
+      const pids = await treePids(record.pid!);
+      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
+      this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
+
+      let result: CriuResult;
+      try {
+        result = await runCriu(this.config.criuPath, 'dump', criuOptions);
+      } catch (error) {
+        const info = toErrorInfo(error);
+        // A failed dump is no checkpoint: its partial images go, its log stays for the record.
+        await rm(this.paths.checkpointImages(cpId), { recursive: true, force: true });
+        checkpoint.command = error instanceof CriuError ? error.failure.command : [];
+        await this.saveCheckpoint(Object.assign(checkpoint, { state: 'failed', error: info }));
+        const alive = await isAlive({ pid: record.pid!, startTime: record.pidStartTime! });
+        // CRIU resumes the tree after a failed dump; make sure no DROP rule of its network lock outlives it.
+        if (alive) await removeCriuRules(record.vncPort);
+        await this.setState(record, alive ? 'running' : 'failed', { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command: checkpoint.command } });
+        this.emitEvent({ type: 'failed', desktop: record, checkpoint, operation: 'dump', error: info });
+        throw new FreezeframeError('criu', `checkpoint of desktop ${id} failed: ${info.message}`, { error: info, checkpoint: cpId }, { cause: error });
+      }
+
+      if (!leaveRunning) {
+        const survivors = await waitForExit(pids, 5_000);
+        if (survivors.length) {
+          // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
+          for (const pid of survivors) signal(pid, 'SIGKILL');
+        }
+        // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
+        // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
+        // is put back as it was now. The tree is gone, so the log is exactly as criu saw it.
+        await copyFile(this.paths.desktopLog(id), this.paths.checkpointDesktopLog(cpId));
+      }
+      Object.assign(checkpoint, {
+        state: 'complete', dumpMs: result.durationMs, command: result.command,
+        imageBytes: await directoryBytes(this.paths.checkpointImages(cpId)),
+      });
+      await this.saveCheckpoint(checkpoint);
+      const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
+      await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
+        ...frozen, lastCheckpoint: cpId,
+        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+      });
+      this.emitEvent({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
+      return { desktop: record, checkpoint };
+    });
+  }
+
+  async restore(checkpointId: string): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number }> {
+    const checkpoint = await this.getCheckpoint(checkpointId);
+    return this.exclusive(checkpoint.desktop, 'restore', async () => {
+      const record = await this.reconcile(await this.load(checkpoint.desktop));
+      if (checkpoint.state !== 'complete') {
+        throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
+      }
+      if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
+        throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint`, { state: record.state });
+      }
+      const images = this.paths.checkpointImages(checkpointId);
+      try {
+        await access(path.join(images, 'inventory.img'));
+      } catch {
+        throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${images}`);
+      }
+      if (!(await this.claimDisplay(record.display, record.id))) {
+        throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
+      }
+      // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
+      await removeXLeftovers(record.display);
+      if (!(await isPortFree(record.vncPort))) {
+        throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
+      }
+      const previous = record.state;
+      // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
+      await rename(this.paths.desktopLog(record.id), `${this.paths.desktopLog(record.id)}.1`).catch(() => {});
+      await copyFile(this.paths.checkpointDesktopLog(checkpointId), this.paths.desktopLog(record.id));
+      // A pidfile left by an earlier restore makes criu fail.
+      await rm(this.paths.checkpointPidfile(checkpointId), { force: true });
+      const n = checkpoint.restores.length + 1;
+      const logPath = this.paths.checkpointRestoreLog(checkpointId, n);
+      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } });
+      this.emitEvent({ type: 'restoring', desktop: record, checkpoint });
+      try {
+        const result = await runCriu(this.config.criuPath, 'restore', {
+          imagesDir: images,
+          logFile: logPath,
+          logLevel: this.config.criuLogLevel,
+          tcpEstablished: true,
+          fileLocks: true,
+          // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+          // --mntns-compat-mode).
+          root: '/',
+          restoreDetached: true,
+          pidfile: this.paths.checkpointPidfile(checkpointId),
+        });
+        const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
+        const identity = await identify(pid);
+        if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
+        const info: RestoreInfo = { at: now(), ms: result.durationMs, ok: true, logPath, command: result.command };
+        checkpoint.restores.push(info);
+        await this.saveCheckpoint(checkpoint);
+        await this.setState(record, 'running', {
+          pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
+          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+        });
+        this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs });
+        return { desktop: record, checkpoint, restoreMs: result.durationMs };
+      } catch (error) {
+        const info = toErrorInfo(error);
+        // A failed restore leaves CRIU's DROP rules and Xvnc's lock and socket: this desktop's only.
+        await removeCriuRules(record.vncPort).catch(() => {});
+        await removeXLeftovers(record.display).catch(() => {});
+        if (previous === 'stopped') await this.releaseDisplay(record.display, record.id);
+        const command = error instanceof CriuError ? error.failure.command : [];
+        checkpoint.restores.push({ at: now(), ms: 0, ok: false, logPath, command, error: info });
+        await this.saveCheckpoint(checkpoint);
+        await this.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command } });
+        this.emitEvent({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
+        throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
+      }
+    });
+  }
+
+  /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
+  private async killTree(record: DesktopRecord): Promise<void> {
+    if (!record.pid) return;
+    const pids = await treePids(record.pid);
+    if (!pids.length) return;
+    signal(record.pid, 'SIGTERM');
+    const left = await waitForExit(pids, 5_000);
+    // With PID 1 of the namespace gone, the kernel kills the rest.
+    for (const pid of left) signal(pid, 'SIGKILL');
+    await waitForExit(left, 5_000);
+  }
+
+  async stop(id: string): Promise<DesktopRecord> {
+    return this.exclusive(id, 'stop', async () => {
+      const record = await this.reconcile(await this.load(id));
+      if (record.state === 'stopped') return record;
+      if (isLive(record.state)) await this.killTree(record);
+      await removeXLeftovers(record.display);
+      await removeCriuRules(record.vncPort).catch(() => {});
+      await this.releaseDisplay(record.display, id);
+      await this.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: now(), ok: true } });
+      this.emitEvent({ type: 'stopped', desktop: record });
+      return record;
+    });
+  }
+}
+
+async function writeExclusive(file: string, content: string): Promise<void> {
+  const handle = await open(file, 'wx', 0o600);
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,67 @@
+// The one HTTP server: Next.js pages and actions, plus WebSocket upgrades for desktops' VNC (the bridge).
+import 'server-only';
+import { createServer } from 'node:http';
+import next from 'next';
+import { createBridge } from './bridge/bridge';
+import { createEngine } from './engine';
+import { setEngine } from './engineHandle';
+
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
+const dev = process.env.NODE_ENV === 'development';
+
+const engine = await createEngine();
+setEngine(engine);
+const { desktops } = engine;
+
+// "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
+if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
+  const all = await desktops.list();
+  if (!all.some((d) => d.state === 'running' || d.state === 'checkpointed')) {
+    const d = await desktops.start({});
+    console.log(`started default desktop ${d.id} on display :${d.display}`);
+  }
+}
+
+const app = next({ dev, dir: engine.config.rootDir, hostname: host, port });
+await app.prepare();
+const handle = app.getRequestHandler();
+const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
+
+const bridge = createBridge({
+  lookupPort: async (id) => {
+    const d = await desktops.get(id).catch(() => undefined);
+    return d && d.state !== 'stopped' ? d.vncPort : undefined;
+  },
+  events: desktops,
+});
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((error: unknown) => {
+    console.error(error);
+    res.statusCode = 500;
+    res.end('internal error');
+  });
+});
+
+const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+server.on('upgrade', (req, socket, head) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const match = vncPath.exec(url.pathname);
+  if (match) return bridge.handleUpgrade(req, socket, head, match[1]);
+  if (nextUpgrade) return nextUpgrade(req, socket, head);
+  socket.destroy();
+});
+
+server.listen(port, host, () => {
+  console.log(`Freezeframe on http://${host}:${port}`);
+});
+
+function shutdown() {
+  // Desktops are not children of this process: they keep running, and the next start reconciles with them.
+  bridge.close();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 3_000).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

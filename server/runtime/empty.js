@@ -1,0 +1,2 @@
+// Stand-in for 'server-only' outside Next.js (see register.js).
+export {};
