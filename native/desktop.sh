@@ -41,6 +41,8 @@ while [ $# -gt 0 ]; do
   log "starting ${app[*]}"
   "${app[@]}" &
 done
+# The server waits for this line before it calls the desktop running (see server/desktops/registry.ts).
+log "desktop started"
 
 # Wait for Xvnc itself; `wait` returns early when a trapped signal arrives, so loop until it is really gone.
 while kill -0 "$xvncPid" 2>/dev/null; do

@@ -66,8 +66,13 @@ static void mountPrivateProcAndPts(void)
 		fail("make / rprivate");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount a fresh /proc");
-	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+	/* New ptys belong to group tty: terminals (xterm) chown their pty to group tty, which a desktop without
+	 * CAP_CHOWN may do only when the pty has that group already. */
+	char ptsOptions[128];
+	struct group *tty = getgrnam("tty");
+	snprintf(ptsOptions, sizeof(ptsOptions), "newinstance,ptmxmode=0666,mode=0620,gid=%u",
+		 tty ? (unsigned)tty->gr_gid : 5u);
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, ptsOptions) < 0)
 		fail("mount a private devpts on /dev/pts");
 	struct stat st;
 	if (lstat("/dev/ptmx", &st) == 0 && !S_ISLNK(st.st_mode) &&
@@ -99,23 +104,32 @@ static void dropPrivileges(void)
 		fail("chdir to the desktop user's home");
 }
 
-/* Root without a single capability: the desktop cannot change the machine, yet keeps uid 0, which CRIU needs
- * where root itself lacks CAP_SYS_RESOURCE (as on these VMs): criu reads every task's rlimits with prlimit(),
- * and the kernel allows that on another uid's task only with CAP_SYS_RESOURCE. */
+/* Root with only CAP_SETUID and CAP_SETGID: the desktop cannot mount, trace, load modules, change the network or
+ * override file permissions, yet keeps uid 0, which CRIU needs where root itself lacks CAP_SYS_RESOURCE (as on
+ * these VMs): criu reads every task's rlimits with prlimit(), which the kernel allows on another uid's task only
+ * with that capability. The two kept are for terminals: xterm, started as root, resets its child's groups and
+ * ids before running the shell and exits when it cannot.
+ * A root process gets its bounding set at every exec, so the bounding set is what limits the whole tree. */
+static const int keptCaps[] = { CAP_SETUID, CAP_SETGID };
+
 static void dropCapabilities(void)
 {
 	if (!opts.noCaps)
 		return;
+	unsigned long long kept = 0;
+	for (size_t i = 0; i < sizeof(keptCaps) / sizeof(keptCaps[0]); i++)
+		kept |= 1ULL << keptCaps[i];
 	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (!(kept & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			fail("drop a capability from the bounding set");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		fail("clear ambient capabilities");
 	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (unsigned)kept;
 	if (syscall(SYS_capset, &header, data) < 0)
-		fail("clear capabilities");
+		fail("set capabilities");
 }
 
 static int child(void *arg)

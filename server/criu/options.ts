@@ -15,6 +15,8 @@ export interface CriuOptions {
   tcpClose?: boolean;
   fileLocks?: boolean;
   leaveRunning?: boolean;
+  /** Ignore connections still in a listening socket's accept queue instead of failing the dump. */
+  skipInFlight?: boolean;
   /** -d: criu exits after restore; the tree is reparented to init. */
   restoreDetached?: boolean;
   /** --root: the restored tree's root (a mount namespace is restored relative to it). */
@@ -35,6 +37,7 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   tcpClose: { flag: '--tcp-close', kind: 'bool' },
   fileLocks: { flag: '--file-locks', kind: 'bool' },
   leaveRunning: { flag: '--leave-running', kind: 'bool' },
+  skipInFlight: { flag: '--skip-in-flight', kind: 'bool' },
   restoreDetached: { flag: '--restore-detached', kind: 'bool' },
   root: { flag: '--root', kind: 'value' },
   pidfile: { flag: '--pidfile', kind: 'value' },

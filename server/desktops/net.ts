@@ -1,4 +1,4 @@
-// Loopback TCP probes: is a port free, and waiting until a desktop's VNC port accepts connections.
+// Loopback TCP probes: is a port free, and waiting until a desktop's VNC port serves connections.
 import 'server-only';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,14 +11,21 @@ export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
+/**
+ * True once a server on port accepted a connection and spoke first (an RFB server sends its version). Merely
+ * connecting is not enough: a connection still in the accept queue is one criu refuses to dump.
+ */
 function tryConnect(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
-    socket.once('connect', () => {
+    const done = (ok: boolean) => {
       socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
+      resolve(ok);
+    };
+    socket.once('data', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+    socket.setTimeout(2_000, () => done(false));
   });
 }
 

@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, unlink, access } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../config';
 import { CriuError } from '../criu/errors';
+import type { CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { FreezeframeError } from '../errors';
@@ -14,6 +16,7 @@ import { defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { launchDesktop, LaunchError } from './launcher';
 import { isPortFree, waitForPort } from './net';
+import { waitForLogLine } from './logs';
 import { identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
 import { assertTransition, isLive, type DesktopState } from './states';
@@ -285,6 +288,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         Object.assign(record, { pid, pidStartTime: identity.startTime });
         await this.save(record);
         await waitForPort(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting: () => isAlive(identity) });
+        // Running means every app has been launched, not just Xvnc listening (desktop.sh logs this line).
+        await waitForLogLine(this.paths.desktopLog(id), '] desktop started', { timeoutMs: 30_000, stillWorthWaiting: () => isAlive(identity) });
         await this.setState(record, 'running', { lastOperation: { ...record.lastOperation!, ms: performance.now() - t0, ok: true } });
         this.emitEvent({ type: 'started', desktop: record });
         return record;
@@ -309,7 +314,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const leaveRunning = options.leaveRunning ?? false;
       const cpId = newId('c');
       await mkdir(this.paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
-      const criuOptions = {
+      const criuOptions: CriuOptions = {
         imagesDir: this.paths.checkpointImages(cpId),
         logFile: this.paths.checkpointDumpLog(cpId),
         logLevel: this.config.criuLogLevel,
@@ -317,6 +322,9 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         tcpEstablished: true,
         fileLocks: true,
         leaveRunning,
+        // A viewer connecting at the instant of the dump sits in Xvnc's accept queue, and criu refuses to dump
+        // such an "in-flight connection"; skipped, that viewer just reconnects.
+        skipInFlight: true,
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
@@ -329,7 +337,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
       let result: CriuResult;
       try {
-        result = await runCriu(this.config.criuPath, 'dump', criuOptions);
+        result = await this.dumpWithRetry(criuOptions);
       } catch (error) {
         const info = toErrorInfo(error);
         // A failed dump is no checkpoint: its partial images go, its log stays for the record.
@@ -368,6 +376,25 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       this.emitEvent({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
       return { desktop: record, checkpoint };
     });
+  }
+
+  /**
+   * criu dump, again when it failed only because a connection was being set up at that instant (an app
+   * connecting to the X server's unix socket, typically just after start): criu then resumes the tree untouched,
+   * and a moment later the connection is an ordinary one.
+   */
+  private async dumpWithRetry(options: CriuOptions, attempts = 3): Promise<CriuResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runCriu(this.config.criuPath, 'dump', options);
+      } catch (error) {
+        const inFlight = error instanceof CriuError && error.failure.errors.some((e) => /in-flight/i.test(e));
+        if (!inFlight || attempt >= attempts) throw error;
+        await rm(options.imagesDir!, { recursive: true, force: true });
+        await mkdir(options.imagesDir!, { recursive: true, mode: 0o700 });
+        await delay(100 * attempt);
+      }
+    }
   }
 
   async restore(checkpointId: string): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number }> {

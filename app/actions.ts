@@ -1,0 +1,24 @@
+'use server';
+// The dashboard's actions: start a desktop from the form (then open it), stop one.
+import { redirect } from 'next/navigation';
+import { revalidatePath } from 'next/cache';
+import { startDesktop, stopDesktop } from '@/server/api/operations';
+import type { Failure } from '@/server/api/results';
+
+export type StartFormState = Failure | undefined;
+
+/** The form sends width, height and the chosen apps; the shared schema checks the geometry's bounds. */
+export async function startDesktopAction(_previous: StartFormState, form: FormData): Promise<StartFormState> {
+  const width = String(form.get('width') ?? '').trim();
+  const height = String(form.get('height') ?? '').trim();
+  const result = await startDesktop({ geometry: `${width}x${height}`, apps: form.getAll('apps').map(String) });
+  if (!result.ok) return result;
+  revalidatePath('/');
+  redirect(`/desktops/${result.desktop.id}`);
+}
+
+export async function stopDesktopAction(desktopId: string) {
+  const result = await stopDesktop(desktopId);
+  if (result.ok) revalidatePath('/');
+  return result;
+}

@@ -1,0 +1,21 @@
+// Small formatters shared by the pages: durations, sizes, times, and a command line as a shell would read it.
+
+/** 256.4 -> "0.26 s": operations take fractions of a second, so two decimals. */
+export function seconds(ms: number | undefined, digits = 2): string {
+  return ms === undefined ? '—' : `${(ms / 1000).toFixed(digits)} s`;
+}
+
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '—';
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function clock(iso: string | undefined): string {
+  return iso ? new Date(iso).toLocaleTimeString(undefined, { hour12: false }) : '—';
+}
+
+/** The argv quoted so it can be pasted into a shell and run as it ran. */
+export function shellQuote(argv: string[]): string {
+  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ');
+}

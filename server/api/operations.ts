@@ -1,0 +1,73 @@
+// The operations of the CLI, for the server actions and the HTTP API alike: validate, run, return a typed result.
+import 'server-only';
+import { getEngine } from '../engineHandle';
+import { FreezeframeError } from '../errors';
+import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+import { attempt, invalid, type Result } from './results';
+import { checkpointId, checkpointInput, desktopId, restoreInput, startInput } from './schemas';
+import { checkpointDetail, desktopDetail, desktopSummaries, type CheckpointDetail, type DesktopDetail, type DesktopSummary } from './views';
+
+export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
+  return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));
+}
+
+export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
+  const parsed = startInput.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(async () => ({ desktop: await getEngine().desktops.start(parsed.data) }));
+}
+
+export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
+  const parsed = desktopId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'desktop id');
+  return attempt(() => desktopDetail(getEngine(), parsed.data));
+}
+
+export async function checkpointDesktop(
+  id: unknown,
+  input: unknown,
+): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }>> {
+  const parsedId = desktopId.safeParse(id);
+  if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
+  const parsed = checkpointInput.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(() => getEngine().desktops.checkpoint(parsedId.data, parsed.data));
+}
+
+type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
+
+export async function restoreCheckpoint(id: unknown): Promise<Result<Restored>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  return attempt(() => getEngine().desktops.restore(parsed.data));
+}
+
+/** Restores a desktop: the checkpoint named, or else its newest complete one. */
+export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
+  const parsed = restoreInput.safeParse(input);
+  if (!parsed.success) return invalid(parsed.error);
+  const { desktopId: desktop, checkpointId: named } = parsed.data;
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    const mine = await desktops.checkpoints(desktop);
+    const chosen = named ? mine.find((c) => c.id === named) : mine.findLast((c) => c.state === 'complete');
+    if (!chosen) {
+      throw named
+        ? new FreezeframeError('not_found', `desktop ${desktop} has no checkpoint ${named}`)
+        : new FreezeframeError('bad_state', `desktop ${desktop} has no complete checkpoint to restore`);
+    }
+    return desktops.restore(chosen.id);
+  });
+}
+
+export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
+  const parsed = desktopId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'desktop id');
+  return attempt(async () => ({ desktop: await getEngine().desktops.stop(parsed.data) }));
+}
+
+export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  return attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
+}

@@ -1,0 +1,32 @@
+// The shapes the pages and the HTTP API show (types only, so client components can import them).
+import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+
+export type { CheckpointRecord, DesktopRecord, ErrorInfo } from '../desktops/records';
+export type { DesktopEvent } from '../desktops/registry';
+
+export interface LogTail {
+  operation: 'dump' | 'restore';
+  checkpoint: string;
+  path: string;
+  lines: string[];
+}
+
+export interface DesktopSummary extends DesktopRecord {
+  /** How many checkpoints the desktop has. */
+  checkpoints: number;
+}
+
+export interface DesktopDetail {
+  desktop: DesktopRecord;
+  /** Oldest first. */
+  checkpoints: CheckpointRecord[];
+  latestLog?: LogTail;
+  /** The server's clock when this was read: the page measures "frozen for" against it, not the viewer's clock. */
+  serverTime: string;
+}
+
+export interface CheckpointDetail extends CheckpointRecord {
+  dumpLog?: LogTail;
+  /** One per restore, in order; null where the log is gone. */
+  restoreLogs: (LogTail | null)[];
+}

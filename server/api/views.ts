@@ -1,0 +1,69 @@
+// What the pages and the HTTP API show of a desktop or checkpoint: its records plus the tail of CRIU's logs.
+import 'server-only';
+import { open } from 'node:fs/promises';
+import type { Engine } from '../engine';
+import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail } from './viewTypes';
+
+export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail } from './viewTypes';
+
+// A -v4 dump log runs to megabytes; its last lines are all a person needs here (the path leads to the rest).
+const tailBytes = 32 * 1024;
+
+export async function tailLines(path: string, lines = 14): Promise<string[] | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, tailBytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const all = buffer.toString('utf8').split('\n').filter((line) => line.trim() !== '');
+    // The first line may be cut in half by the byte window: drop it unless the whole file was read.
+    return (size > length ? all.slice(1) : all).slice(-lines);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function logTail(path: string | undefined, operation: LogTail['operation'], checkpoint: string): Promise<LogTail | undefined> {
+  if (!path) return undefined;
+  const lines = await tailLines(path);
+  return lines ? { operation, checkpoint, path, lines } : undefined;
+}
+
+/** The log of the desktop's latest dump or restore (a failed one included). */
+async function latestLog(desktop: DesktopRecord, checkpoints: CheckpointRecord[]): Promise<LogTail | undefined> {
+  const op = desktop.lastOperation;
+  const checkpoint = checkpoints.find((c) => c.id === op?.checkpoint);
+  if (!op || !checkpoint) return undefined;
+  if (op.kind === 'dump') return logTail(checkpoint.logPath, 'dump', checkpoint.id);
+  if (op.kind === 'restore') return logTail(checkpoint.restores.at(-1)?.logPath, 'restore', checkpoint.id);
+  return undefined;
+}
+
+export async function desktopSummaries(engine: Engine): Promise<DesktopSummary[]> {
+  const [desktops, checkpoints] = await Promise.all([engine.desktops.list(), engine.desktops.checkpoints()]);
+  return desktops
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    .map((desktop) => ({ ...desktop, checkpoints: checkpoints.filter((c) => c.desktop === desktop.id).length }));
+}
+
+export async function desktopDetail(engine: Engine, id: string): Promise<DesktopDetail> {
+  const desktop = await engine.desktops.get(id);
+  const checkpoints = await engine.desktops.checkpoints(id);
+  return { desktop, checkpoints, latestLog: await latestLog(desktop, checkpoints), serverTime: new Date().toISOString() };
+}
+
+export async function checkpointDetail(engine: Engine, id: string): Promise<CheckpointDetail> {
+  const checkpoint = await engine.desktops.getCheckpoint(id);
+  const [dumpLog, ...restoreLogs] = await Promise.all([
+    logTail(checkpoint.logPath, 'dump', id),
+    ...checkpoint.restores.map((r) => logTail(r.logPath, 'restore', id)),
+  ]);
+  return { ...checkpoint, dumpLog, restoreLogs: restoreLogs.map((log) => log ?? null) };
+}

@@ -1,0 +1,183 @@
+// The engine against the real programs: newns + Xvnc + icewm + apps, dumped and restored by criu 4.2.
+import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Engine } from '../server/engine';
+import { FreezeframeError } from '../server/errors';
+import { identify, treePids } from '../server/desktops/processes';
+import { listCriuRules } from '../server/desktops/cleanup';
+import { RfbClient } from './support/rfbClient';
+import { withEngine } from './support/engineFixture';
+import { eventually } from './support/eventually';
+
+// xclock ticks once a second, so a live desktop sends an update at least that often; a frozen one must stay
+// silent over a window longer than that. Observing silence needs a window: this is it, not a wait for a state.
+const silenceWindowMs = 2_500;
+const updateDeadlineMs = 10_000;
+
+function expectCode(code: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof FreezeframeError, `expected a FreezeframeError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  };
+}
+
+const expectedPrograms = ['Xvnc', 'desktop.sh', 'icewm', 'xclock', 'xterm'];
+/** The long-lived programs of a tree, by name (transient helpers, like a shell starting up, left out). */
+async function programs(pids: number[]): Promise<string[]> {
+  const names = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').then((c) => c.trim(), () => '')));
+  return [...new Set(names.filter((n) => expectedPrograms.includes(n)))].sort();
+}
+
+async function silentFor(client: RfbClient, ms: number): Promise<number> {
+  const before = client.updates;
+  await new Promise((r) => setTimeout(r, ms));
+  return client.updates - before;
+}
+
+describe('a desktop under checkpoint and restore', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+  before(async () => ({ engine, dispose } = await withEngine('20-29')));
+  after(async () => dispose());
+
+  test('start, checkpoint, restore over the same TCP connection, twice, then the first checkpoint again', async () => {
+    const { desktops, config } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
+    assert.equal(desktop.state, 'running');
+    assert.equal(desktop.vncPort, 5900 + desktop.display);
+    const client = await RfbClient.connect(desktop.vncPort);
+    assert.deepEqual([client.width, client.height], [640, 480]);
+    await client.nextUpdate(updateDeadlineMs);
+    await client.nextUpdate(updateDeadlineMs); // the clock ticks: updates keep coming
+
+    // The apps were launched; each one may still be between fork and exec.
+    const pids = await eventually(async () => {
+      const tree = await treePids(desktop.pid!);
+      assert.deepEqual(await programs(tree), expectedPrograms);
+      return tree;
+    });
+
+    const first = await desktops.checkpoint(desktop.id);
+    assert.equal(first.desktop.state, 'checkpointed');
+    assert.equal(first.checkpoint.state, 'complete');
+    for (const pid of pids) assert.equal(await identify(pid), undefined, `process ${pid} should be gone`);
+    assert.equal(await silentFor(client, silenceWindowMs), 0, 'a frozen desktop sent updates');
+    const dir = path.join(config.stateDir, 'checkpoints', first.checkpoint.id);
+    const images = await readdir(path.join(dir, 'images'));
+    assert.ok(images.includes('inventory.img') && images.includes('pstree.img'), `images: ${images}`);
+    assert.match((await readFile(path.join(dir, 'dump.log'), 'utf8')).trimEnd(), /Dumping finished successfully$/);
+    assert.ok(first.checkpoint.imageBytes! > 1_000_000, `image size ${first.checkpoint.imageBytes}`);
+
+    const restored = await desktops.restore(first.checkpoint.id);
+    assert.equal(restored.desktop.state, 'running');
+    assert.equal(client.closed, false);
+    await client.nextUpdate(updateDeadlineMs);
+    assert.deepEqual(await programs(await treePids(restored.desktop.pid!)), expectedPrograms, 'the whole tree is back');
+    assert.deepEqual(await listCriuRules(desktop.vncPort), [], 'no DROP rule of the network lock is left');
+
+    const second = await desktops.checkpoint(desktop.id);
+    assert.equal(await silentFor(client, silenceWindowMs), 0);
+    await desktops.restore(second.checkpoint.id);
+    await client.nextUpdate(updateDeadlineMs);
+    assert.equal(client.closed, false);
+
+    // The first checkpoint again: its TCP connection is from an older time, so only a new viewer can watch.
+    await desktops.checkpoint(desktop.id);
+    const again = await desktops.restore(first.checkpoint.id);
+    assert.equal(again.desktop.state, 'running');
+    assert.equal((await desktops.getCheckpoint(first.checkpoint.id)).restores.filter((r) => r.ok).length, 2);
+    const viewer = await RfbClient.connect(desktop.vncPort);
+    await viewer.nextUpdate(updateDeadlineMs);
+    viewer.close();
+    client.close();
+  });
+
+  test('two desktops at once, each checkpointed and restored while the other runs', async () => {
+    const { desktops } = engine;
+    const [a, b] = await Promise.all([
+      desktops.start({ geometry: '640x480', apps: ['xclock'] }),
+      desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] }),
+    ]);
+    assert.notEqual(a.display, b.display);
+    const [viewA, viewB] = await Promise.all([RfbClient.connect(a.vncPort), RfbClient.connect(b.vncPort)]);
+    for (const [frozen, other, view, otherView] of [[a, b, viewA, viewB], [b, a, viewB, viewA]] as const) {
+      const { checkpoint } = await desktops.checkpoint(frozen.id);
+      assert.equal((await desktops.get(other.id)).state, 'running');
+      await otherView.nextUpdate(updateDeadlineMs); // the other one keeps moving meanwhile
+      assert.equal(await silentFor(view, silenceWindowMs), 0);
+      await desktops.restore(checkpoint.id);
+      await view.nextUpdate(updateDeadlineMs);
+    }
+    viewA.close();
+    viewB.close();
+  });
+
+  test('bad requests get clear errors and lose nothing', async () => {
+    const { desktops, config } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+
+    await assert.rejects(desktops.checkpoint(desktop.id), expectCode('bad_state'));
+    await assert.rejects(desktops.restore('c-00000000'), expectCode('not_found'));
+    await assert.rejects(desktops.restore('../etc'), expectCode('invalid'));
+    await assert.rejects(desktops.start({ geometry: '99999x1' }), expectCode('invalid'));
+    await assert.rejects(desktops.start({ apps: ['rm -rf /'] }), expectCode('invalid'));
+
+    // Two operations at once on one desktop: one runs, the other is refused.
+    const results = await Promise.allSettled([desktops.restore(checkpoint.id), desktops.restore(checkpoint.id)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expectCode('busy')(refused.reason);
+
+    // Restore while it runs.
+    await assert.rejects(desktops.restore(checkpoint.id), expectCode('bad_state'));
+    assert.equal((await desktops.get(desktop.id)).state, 'running');
+
+    // A corrupted checkpoint: criu's own explanation comes back, the images stay, the state stays true.
+    const second = await desktops.checkpoint(desktop.id);
+    const pstree = path.join(config.stateDir, 'checkpoints', second.checkpoint.id, 'images', 'pstree.img');
+    await writeFile(pstree, 'garbage');
+    await assert.rejects(desktops.restore(second.checkpoint.id), (error: unknown) => {
+      expectCode('criu')(error);
+      const info = (error as FreezeframeError).details.error as { exitCode: number; errors: string[]; logPath: string };
+      assert.notEqual(info.exitCode, 0);
+      assert.ok(info.errors.length > 0, 'the first Error lines of the log');
+      assert.match(info.logPath, /restore-1\.log$/);
+      return true;
+    });
+    assert.equal(await readFile(pstree, 'utf8'), 'garbage', 'the images are kept');
+    assert.equal((await desktops.get(desktop.id)).state, 'checkpointed');
+    assert.deepEqual(await listCriuRules(desktop.vncPort), [], 'the failed restore left no DROP rule');
+
+    // The good checkpoint still restores after that failure.
+    await desktops.restore(checkpoint.id);
+    assert.equal((await desktops.get(desktop.id)).state, 'running');
+
+    // Stop: the checkpoint stays; checkpointing a stopped desktop is refused.
+    await desktops.stop(desktop.id);
+    await assert.rejects(desktops.checkpoint(desktop.id), expectCode('bad_state'));
+    assert.equal((await desktops.getCheckpoint(checkpoint.id)).state, 'complete');
+    // A stopped desktop comes back from its checkpoint.
+    const back = await desktops.restore(checkpoint.id);
+    assert.equal(back.desktop.state, 'running');
+  });
+
+  test('a server restarted meanwhile finds the desktops as they really are', async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { createEngine } = await import('../server/engine');
+    const other = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: engine.config.stateDir, FREEZEFRAME_DISPLAYS: '20-29' });
+    assert.equal((await other.desktops.get(desktop.id)).state, 'running');
+    // The tree dies behind the server's back: the record says so with its reason.
+    process.kill(desktop.pid!, 'SIGKILL');
+    const failed = await eventually(async () => {
+      const record = await other.desktops.get(desktop.id);
+      assert.equal(record.state, 'failed');
+      return record;
+    });
+    assert.equal(failed.lastError?.code, 'gone');
+  });
+});

@@ -1,0 +1,19 @@
+// A real engine on a throwaway state directory: real newns, Xvnc and criu; every desktop is stopped afterwards.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createEngine, type Engine } from '../../server/engine';
+
+export async function withEngine(displays: string): Promise<{ engine: Engine; dispose: () => Promise<void> }> {
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-test-'));
+  const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: displays });
+  return {
+    engine,
+    dispose: async () => {
+      for (const d of await engine.desktops.list()) {
+        if (d.state !== 'stopped') await engine.desktops.stop(d.id).catch(() => {});
+      }
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Pure logic: criu flag mapping, log verdicts and hints, the state machine, CRIU's iptables rules, input bounds.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { criuArgs } from '../server/criu/options';
+import { hintFor, readVerdict } from '../server/criu/verdict';
+import { canTransition, assertTransition, TransitionError } from '../server/desktops/states';
+import { criuRulesFor } from '../server/desktops/cleanup';
+import { appArgs, parseGeometry, resolveApps } from '../server/desktops/apps';
+
+describe('criu options', () => {
+  test('map to CRIU flags in one fixed order', () => {
+    assert.deepEqual(
+      criuArgs('restore', { pidfile: '/p', root: '/', restoreDetached: true, tcpEstablished: true, imagesDir: '/i', logFile: '/l', logLevel: 4, fileLocks: true }),
+      ['restore', '--images-dir', '/i', '--log-file', '/l', '--tcp-established', '--file-locks', '--restore-detached', '--root', '/', '--pidfile', '/p', '-v4'],
+    );
+    assert.deepEqual(criuArgs('dump', { tree: 42, leaveRunning: false }), ['dump', '--tree', '42']);
+  });
+  test('refuse nonsense', () => {
+    assert.throws(() => criuArgs('dump', { tcpEstablished: true, tcpClose: true }), /exclude/);
+    assert.throws(() => criuArgs('dump', { logLevel: 7 }), /0\.\.4/);
+    assert.throws(() => criuArgs('dump', { imagesDir: '' }), /needs a value/);
+  });
+});
+
+describe('criu log verdicts', () => {
+  test('dump: success is the last line', () => {
+    const v = readVerdict('dump', '(00.1) Error (criu/util.c:1534): rlimit: Can\'t setup RLIMIT_NOFILE for self: Operation not permitted\n(00.2) Dumping finished successfully\n');
+    assert.equal(v.ok, true);
+    assert.deepEqual(v.errors, [], 'the rlimit error criu prints on every run is not a cause');
+  });
+  test('restore: bookkeeping lines may follow the verdict, errors may not', () => {
+    const ok = '(00.22) Restore finished successfully. Tasks resumed.\n(00.22) Writing stats\n(00.22) Running post-resume scripts\n';
+    assert.equal(readVerdict('restore', ok).ok, true);
+    assert.equal(readVerdict('restore', ok + '(00.3) Error (x.c:1): boom\n').ok, false);
+  });
+  test('failure: first Error lines, in order', () => {
+    const log = '(0.1) Error (a.c:1): first\n(0.2) Warn (b.c:2): w\n(0.3) Error (c.c:3): second\n(0.4) Error (d.c:4): third\n(0.5) Error (e.c:5): fourth\n(0.6) Dumping FAILED.\n';
+    const v = readVerdict('dump', log);
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.errors, ['Error (a.c:1): first', 'Error (c.c:3): second', 'Error (d.c:4): third']);
+    assert.equal(v.lastLine, 'Dumping FAILED.');
+  });
+  test('hints for the causes measured here', () => {
+    assert.match(hintFor('Error (files-reg.c:1): File home/x.log has bad size 10 (expect 5)')!, /changed size/);
+    assert.match(hintFor('Unable to open dev/ptmx with specified index 3')!, /devpts/);
+    assert.match(hintFor('vDSO: unknown [vvar_vclock]')!, /4\.2/);
+    assert.equal(hintFor('something nobody has seen'), undefined);
+  });
+});
+
+describe('desktop states', () => {
+  test('only listed transitions', () => {
+    assert.ok(canTransition('running', 'checkpointing'));
+    assert.ok(canTransition('checkpointed', 'restoring'));
+    assert.ok(canTransition('restoring', 'checkpointed'), 'a failed restore leaves it frozen');
+    assert.ok(!canTransition('checkpointed', 'checkpointing'));
+    assert.ok(!canTransition('stopped', 'running'));
+    assert.ok(!canTransition('running', 'restoring'));
+    assert.throws(() => assertTransition('stopped', 'checkpointing'), TransitionError);
+  });
+});
+
+describe("CRIU's leftover iptables rules", () => {
+  const rules = `-P INPUT ACCEPT
+-A INPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 38380 --dport 5907 -j DROP
+-A OUTPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 5907 --dport 38380 -j DROP
+-A INPUT -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m mark ! --mark 0xc114 -m tcp --sport 40000 --dport 5908 -j DROP
+-A INPUT -p tcp -m tcp --dport 5907 -j DROP`;
+  test("only that desktop's port, only CRIU's own rules", () => {
+    const mine = criuRulesFor(5907, rules);
+    assert.equal(mine.length, 2);
+    assert.ok(mine.every((r) => r.includes('5907') && r.includes('0xc114')));
+    assert.equal(criuRulesFor(5909, rules).length, 0);
+  });
+});
+
+describe('desktop input', () => {
+  test('geometry within bounds', () => {
+    assert.deepEqual(parseGeometry('1024x768'), { width: 1024, height: 768 });
+    for (const bad of ['1024', '10x10', '99999x768', '1024x768;rm', ' 800x600']) assert.throws(() => parseGeometry(bad), RangeError);
+  });
+  test('apps by preset name, passed as counted argv', () => {
+    assert.throws(() => resolveApps(['xterm; reboot']), /unknown app/);
+    assert.deepEqual(appArgs(resolveApps(['xclock'])), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
+  });
+});
