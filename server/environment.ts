@@ -53,7 +53,9 @@ async function probeXvnc(): Promise<Probe> {
   const child = await execa('Xvnc', ['-version'], { reject: false, timeout: probeTimeoutMs, stdin: 'ignore', all: true });
   const banner = /Xvnc\s+TigerVNC\s+\S+.*/.exec(child.all ?? '')?.[0];
   if (banner) return { ok: true, detail: banner.trim() };
-  return { ok: false, detail: child.failed && /ENOENT/.test(child.message ?? '') ? 'Xvnc is not installed (Debian: tigervnc-standalone-server)' : (child.all ?? '').trim() || child.message };
+  const missing = child.failed && /ENOENT/.test(child.message ?? '');
+  const said = (child.all ?? '').trim() || child.message || `exited ${child.exitCode}`;
+  return { ok: false, detail: missing ? 'Xvnc is not installed (Debian: tigervnc-standalone-server)' : said };
 }
 
 export async function probeEnvironment(config: Config): Promise<Environment> {

@@ -5,6 +5,7 @@ import next from 'next';
 import { createBridge } from './bridge/bridge';
 import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
+import { watchOtherProcesses } from './desktops/watch';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -13,6 +14,8 @@ const dev = process.env.NODE_ENV === 'development';
 const engine = await createEngine();
 setEngine(engine);
 const { desktops } = engine;
+// A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
+const unwatch = watchOtherProcesses(desktops);
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -60,6 +63,7 @@ server.listen(port, host, () => {
 function shutdown() {
   // Desktops are not children of this process: they keep running, and the next start reconciles with them.
   bridge.close();
+  unwatch();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3_000).unref();
 }

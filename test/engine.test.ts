@@ -7,6 +7,7 @@ import type { Engine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
 import { identify, treePids } from '../server/desktops/processes';
 import { listCriuRules } from '../server/desktops/cleanup';
+import { watchOtherProcesses } from '../server/desktops/watch';
 import { RfbClient } from './support/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
@@ -163,6 +164,24 @@ describe('a desktop under checkpoint and restore', () => {
     // A stopped desktop comes back from its checkpoint.
     const back = await desktops.restore(checkpoint.id);
     assert.equal(back.desktop.state, 'running');
+  });
+
+  test('a checkpoint made by another process (the CLI) reaches this one as events', async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const unwatch = watchOtherProcesses(desktops);
+    const seen: string[] = [];
+    desktops.on('event', (e) => e.desktop.id === desktop.id && seen.push(e.type));
+    try {
+      const { createEngine } = await import('../server/engine');
+      const cli = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: engine.config.stateDir, FREEZEFRAME_DISPLAYS: '20-29' });
+      const { checkpoint } = await cli.desktops.checkpoint(desktop.id);
+      await eventually(() => assert.deepEqual(seen, ['checkpointing', 'checkpointed']));
+      await cli.desktops.restore(checkpoint.id);
+      await eventually(() => assert.deepEqual(seen, ['checkpointing', 'checkpointed', 'restoring', 'restored']));
+    } finally {
+      unwatch();
+    }
   });
 
   test('a server restarted meanwhile finds the desktops as they really are', async () => {

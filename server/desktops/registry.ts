@@ -77,6 +77,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
   /** Desktops with an operation under way in this process; the on-disk lock covers other processes (the CLI). */
   private readonly busy = new Map<string, string>();
+  /** updatedAt of the last record version this process wrote, per desktop. */
+  private readonly ownWrites = new Map<string, string>();
 
   constructor(readonly config: Config) {
     super();
@@ -98,8 +100,19 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   private async save(record: DesktopRecord): Promise<DesktopRecord> {
     record.updatedAt = now();
+    this.ownWrites.set(record.id, record.updatedAt);
     await writeJsonAtomic(this.paths.desktopRecord(record.id), record);
     return record;
+  }
+
+  /** Whether this very version of a record was written by this process (see watch.ts). */
+  wroteLast(record: DesktopRecord): boolean {
+    return this.ownWrites.get(record.id) === record.updatedAt;
+  }
+
+  /** Emits an event observed on disk, for a change another process (the CLI) made. */
+  publish(event: DesktopEvent): void {
+    this.emitEvent(event);
   }
 
   private async saveCheckpoint(record: CheckpointRecord): Promise<CheckpointRecord> {

@@ -1,0 +1,282 @@
+'use client';
+// The desktop page: the live screen, Checkpoint and Restore (buttons and Alt+C / Alt+R), and what criu did.
+import { useEffect, useEffectEvent, useRef, useState } from 'react';
+import Link from 'next/link';
+import { checkpointAction, restoreAction, stopAction } from '@/app/desktops/[id]/actions';
+import { seconds } from '@/app/lib/format';
+import { useDesktopEvents, type LiveEvent } from '@/app/lib/useDesktopEvents';
+import type { ApiError, Result } from '@/server/api/resultTypes';
+import { CheckpointTable } from './CheckpointTable';
+import { CriuDetails } from './CriuDetails';
+import type { CheckpointRecord, DesktopDetail, DesktopRecord } from './desktopTypes';
+import { ErrorPanel } from './ErrorPanel';
+import { StateBadge } from './StateBadge';
+import { StateBanner } from './StateBanner';
+import { VncViewer } from './VncViewer';
+
+type Operation = 'checkpoint' | 'restore' | 'stop';
+const failedTitle: Record<Operation | 'start' | 'dump', string> = {
+  checkpoint: 'Checkpoint failed',
+  dump: 'Checkpoint failed',
+  restore: 'Restore failed',
+  stop: 'Stop failed',
+  start: 'Start failed',
+};
+
+/** Records arrive from events and from reads that may overtake each other: the newer record wins. */
+const newer = (a: DesktopRecord, b: DesktopRecord) => (a.updatedAt >= b.updatedAt ? a : b);
+
+function mergeCheckpoint(list: CheckpointRecord[], checkpoint?: CheckpointRecord): CheckpointRecord[] {
+  if (!checkpoint) return list;
+  const at = list.findIndex((c) => c.id === checkpoint.id);
+  return at < 0 ? [...list, checkpoint] : list.with(at, checkpoint);
+}
+
+export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
+  const id = initial.desktop.id;
+  const [detail, setDetail] = useState(initial);
+  const [skewMs, setSkewMs] = useState(0);
+  const [pending, setPending] = useState<Operation | null>(null);
+  const [failure, setFailure] = useState<{ op: Operation; error: ApiError } | null>(null);
+  const [chosen, setChosen] = useState<string | null>(null);
+  const [leaveRunning, setLeaveRunning] = useState(false);
+  const reads = useRef(0);
+  const { desktop, checkpoints } = detail;
+
+  useEffect(() => setSkewMs(Date.parse(initial.serverTime) - Date.now()), [initial.serverTime]);
+
+  /** Rereads the desktop with its checkpoints and log tail; only the latest read lands. */
+  const reread = async () => {
+    const read = ++reads.current;
+    const response = await fetch(`/api/desktops/${id}`, { cache: 'no-store' }).catch(() => undefined);
+    if (!response?.ok || read !== reads.current) return;
+    const fresh = (await response.json()) as DesktopDetail;
+    setDetail((d) => ({ ...fresh, desktop: newer(fresh.desktop, d.desktop) }));
+  };
+
+  const live = useDesktopEvents({
+    onEvent: (event: LiveEvent) => {
+      if (event.desktop.id !== id) return;
+      setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: mergeCheckpoint(d.checkpoints, event.checkpoint) }));
+      if (event.type === 'checkpointing' || event.type === 'restoring') setFailure(null);
+      if (event.type !== 'checkpointing' && event.type !== 'restoring') void reread();
+    },
+    onOpen: (serverTime) => {
+      setSkewMs(Date.parse(serverTime) - Date.now());
+      void reread();
+    },
+  });
+
+  const latestComplete = checkpoints.findLast((c) => c.state === 'complete');
+  const restoreTarget = checkpoints.find((c) => c.id === chosen && c.state === 'complete') ?? latestComplete;
+  const canCheckpoint = desktop.state === 'running' && !pending;
+  const canRestore = ['checkpointed', 'stopped', 'failed'].includes(desktop.state) && !!restoreTarget && !pending;
+  const frozenSince = checkpoints.find((c) => c.id === desktop.lastCheckpoint)?.createdAt;
+
+  async function run<T extends object>(op: Operation, call: () => Promise<Result<T>>) {
+    setPending(op);
+    setFailure(null);
+    try {
+      const result = await call();
+      if (!result.ok) setFailure({ op, error: result.error });
+    } catch (error) {
+      // The action itself could not be reached (server gone, network): still say so on the page.
+      setFailure({ op, error: { code: 'unreachable', message: (error as Error).message } });
+    } finally {
+      setPending(null);
+      void reread();
+    }
+  }
+
+  const checkpoint = () => {
+    if (canCheckpoint) void run('checkpoint', () => checkpointAction(id, { leaveRunning }));
+  };
+  const restore = () => {
+    if (canRestore) void run('restore', () => restoreAction({ desktopId: id, checkpointId: restoreTarget?.id }));
+  };
+  const stop = () => {
+    if (!pending && desktop.state !== 'stopped') void run('stop', () => stopAction(id));
+  };
+
+  // Alt+C / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
+  // stops them there, so they reach the desktop (Alt+C in an xterm stays Alt+C). Click outside the screen first.
+  const onShortcut = useEffectEvent((event: KeyboardEvent) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey || event.repeat) return;
+    const target = event.target as HTMLElement | null;
+    if (target?.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"], canvas')) return;
+    // event.code, not key: Alt+C types "ç" on some layouts.
+    if (event.code === 'KeyC') {
+      event.preventDefault();
+      checkpoint();
+    } else if (event.code === 'KeyR') {
+      event.preventDefault();
+      restore();
+    }
+  });
+  useEffect(() => {
+    const listener = (event: KeyboardEvent) => onShortcut(event);
+    window.addEventListener('keydown', listener);
+    return () => window.removeEventListener('keydown', listener);
+  }, []);
+
+  const shownError: { title: string; error: ApiError } | null = failure
+    ? { title: failedTitle[failure.op], error: failure.error }
+    : desktop.lastError && desktop.lastOperation?.ok === false
+      ? { title: failedTitle[desktop.lastOperation.kind === 'dump' ? 'dump' : desktop.lastOperation.kind], error: desktop.lastError }
+      : desktop.state === 'failed' && desktop.lastError
+        ? { title: 'The desktop failed', error: desktop.lastError }
+        : null;
+
+  const overlay =
+    desktop.state === 'checkpointed' ? (
+      <div className="absolute inset-0 bg-ice-500/10 ring-2 ring-inset ring-ice-400/60">
+        <span className="absolute left-3 top-3 rounded-md bg-slate-950/80 px-2 py-1 text-xs font-medium text-ice-300">
+          Frozen · the desktop&apos;s processes are on disk
+        </span>
+      </div>
+    ) : desktop.state === 'checkpointing' || desktop.state === 'restoring' ? (
+      <div className="absolute inset-0 ring-2 ring-inset ring-amber-400/50" />
+    ) : undefined;
+
+  return (
+    <div className="grid gap-6">
+      <header className="flex flex-wrap items-center gap-x-4 gap-y-2">
+        <Link href="/" className="text-sm text-slate-400 hover:text-slate-200">
+          ← Desktops
+        </Link>
+        <h1 className="font-mono text-xl font-semibold text-slate-100">{id}</h1>
+        <StateBadge state={desktop.state} />
+        <span className="text-sm text-slate-400">
+          display :{desktop.display} · {desktop.geometry} · {desktop.apps.join(', ')}
+          {desktop.pid ? ` · pid ${desktop.pid}` : ''}
+        </span>
+        <span className="ml-auto flex items-center gap-3 text-xs text-slate-500">
+          <span title="Server-Sent Events from /api/events" className="flex items-center gap-1.5">
+            <span className={`size-1.5 rounded-full ${live ? 'bg-emerald-400' : 'bg-slate-600'}`} />
+            {live ? 'live' : 'offline'}
+          </span>
+          <button
+            type="button"
+            onClick={stop}
+            disabled={!!pending || desktop.state === 'stopped'}
+            className="rounded-md border border-white/10 px-3 py-1 text-sm text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
+          >
+            {pending === 'stop' ? 'Stopping…' : 'Stop desktop'}
+          </button>
+        </span>
+      </header>
+
+      <div className="grid gap-6 xl:grid-cols-[minmax(0,1fr)_24rem]">
+        <div className="grid min-w-0 content-start gap-3">
+          <StateBanner desktop={desktop} frozenSince={frozenSince} skewMs={skewMs} />
+          <VncViewer desktopId={id} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
+        </div>
+
+        <aside className="grid content-start gap-5">
+          <div className="grid grid-cols-2 gap-3 xl:grid-cols-1">
+            <BigButton
+              testId="checkpoint-button"
+              onClick={checkpoint}
+              disabled={!canCheckpoint}
+              busy={pending === 'checkpoint' || desktop.state === 'checkpointing'}
+              shortcut="Alt+C"
+              tone="ice"
+            >
+              {desktop.state === 'checkpointing' ? 'Checkpointing…' : 'Checkpoint'}
+            </BigButton>
+            <BigButton
+              testId="restore-button"
+              onClick={restore}
+              disabled={!canRestore}
+              busy={pending === 'restore' || desktop.state === 'restoring'}
+              shortcut="Alt+R"
+              tone="emerald"
+            >
+              {desktop.state === 'restoring' ? 'Restoring…' : 'Restore'}
+            </BigButton>
+          </div>
+          <label className="flex items-center gap-2 text-sm text-slate-400">
+            <input type="checkbox" checked={leaveRunning} onChange={(e) => setLeaveRunning(e.target.checked)} className="accent-sky-400" />
+            Snapshot only: keep the desktop running (criu --leave-running)
+          </label>
+          <p className="text-xs leading-relaxed text-slate-500">
+            Shortcuts <Kbd>Alt+C</Kbd> checkpoint, <Kbd>Alt+R</Kbd> restore. They work while the desktop&apos;s screen is
+            not focused: the screen takes every key once clicked, so click outside it first.
+          </p>
+
+          <Timings desktop={desktop} checkpoints={checkpoints} />
+
+          <div>
+            <h2 className="mb-2 text-xs font-semibold uppercase tracking-wider text-slate-400">
+              Checkpoints{restoreTarget ? ` · Restore uses ${restoreTarget.id === latestComplete?.id ? 'the newest' : restoreTarget.id}` : ''}
+            </h2>
+            <CheckpointTable checkpoints={checkpoints} chosen={restoreTarget?.id} onChoose={setChosen} disabled={!!pending} />
+          </div>
+        </aside>
+      </div>
+
+      {shownError && <ErrorPanel title={shownError.title} error={shownError.error} />}
+      <CriuDetails operation={desktop.lastOperation} log={detail.latestLog} />
+    </div>
+  );
+}
+
+function Timings({ desktop, checkpoints }: { desktop: DesktopRecord; checkpoints: CheckpointRecord[] }) {
+  const lastDump = checkpoints.findLast((c) => c.dumpMs !== undefined);
+  const lastRestore = checkpoints
+    .flatMap((c) => c.restores.filter((r) => r.ok))
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .at(-1);
+  const op = desktop.lastOperation;
+  return (
+    <dl data-testid="timings" className="grid grid-cols-3 gap-2 text-center">
+      <Figure label="Last dump" value={seconds(lastDump?.dumpMs)} />
+      <Figure label="Last restore" value={seconds(lastRestore?.ms)} />
+      <Figure label={op ? `Last op (${op.kind === 'dump' ? 'checkpoint' : op.kind})` : 'Last op'} value={op?.ok === false ? 'failed' : seconds(op?.ms)} />
+    </dl>
+  );
+}
+
+function Figure({ label, value }: { label: string; value: string }) {
+  return (
+    <div className="rounded-lg border border-white/10 bg-slate-900/60 px-2 py-2">
+      <dt className="text-[11px] uppercase tracking-wider text-slate-500">{label}</dt>
+      <dd className="mt-0.5 text-lg font-semibold tabular-nums text-slate-100">{value}</dd>
+    </div>
+  );
+}
+
+function Kbd({ children }: { children: React.ReactNode }) {
+  return <kbd className="rounded border border-white/15 bg-slate-800 px-1.5 py-0.5 font-mono text-[11px] text-slate-300">{children}</kbd>;
+}
+
+interface BigButtonProps {
+  testId: string;
+  onClick: () => void;
+  disabled: boolean;
+  busy: boolean;
+  shortcut: string;
+  tone: 'ice' | 'emerald';
+  children: React.ReactNode;
+}
+
+function BigButton({ testId, onClick, disabled, busy, shortcut, tone, children }: BigButtonProps) {
+  const colours =
+    tone === 'ice'
+      ? 'bg-sky-500 hover:bg-sky-400 text-slate-950 shadow-sky-500/30'
+      : 'bg-emerald-500 hover:bg-emerald-400 text-slate-950 shadow-emerald-500/30';
+  return (
+    <button
+      type="button"
+      data-testid={testId}
+      onClick={onClick}
+      disabled={disabled}
+      aria-busy={busy}
+      aria-keyshortcuts={shortcut}
+      className={`flex flex-col items-center justify-center gap-1 rounded-2xl px-6 py-5 text-2xl font-bold shadow-lg transition disabled:cursor-not-allowed disabled:bg-slate-800 disabled:text-slate-500 disabled:shadow-none aria-busy:animate-pulse ${colours}`}
+    >
+      {children}
+      <span className="text-xs font-medium opacity-70">{shortcut}</span>
+    </button>
+  );
+}

@@ -1,0 +1,132 @@
+'use client';
+// The dashboard's desktops, kept live by the event stream, each with a link to its page and a Stop button.
+import { useRef, useState, useTransition } from 'react';
+import Link from 'next/link';
+import { stopDesktopAction } from '@/app/actions';
+import { clock } from '@/app/lib/format';
+import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
+import type { ApiError } from '@/server/api/resultTypes';
+import type { DesktopSummary } from '@/server/api/viewTypes';
+import { StateBadge } from './StateBadge';
+
+export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
+  const [desktops, setDesktops] = useState(initial);
+  const reads = useRef(0);
+
+  const reread = async () => {
+    const read = ++reads.current;
+    const response = await fetch('/api/desktops', { cache: 'no-store' }).catch(() => undefined);
+    if (response?.ok && read === reads.current) setDesktops(((await response.json()) as { desktops: DesktopSummary[] }).desktops);
+  };
+
+  useDesktopEvents({
+    onEvent: (event) => {
+      setDesktops((list) => {
+        const at = list.findIndex((d) => d.id === event.desktop.id);
+        if (at < 0) return [{ ...event.desktop, checkpoints: 0 }, ...list];
+        return list.with(at, { ...event.desktop, checkpoints: list[at].checkpoints });
+      });
+      void reread(); // for the checkpoint counts
+    },
+    onOpen: () => void reread(),
+  });
+
+  const shown = desktops.filter((d) => d.state !== 'stopped');
+  const stopped = desktops.filter((d) => d.state === 'stopped');
+  if (!desktops.length) {
+    return (
+      <p className="rounded-xl border border-dashed border-white/10 p-8 text-center text-slate-400">
+        No desktops yet. Start one with the form.
+      </p>
+    );
+  }
+  return (
+    <div className="grid gap-6">
+      <DesktopTable desktops={shown} empty="No desktop is running." />
+      {stopped.length > 0 && (
+        <details className="text-sm">
+          <summary className="cursor-pointer text-slate-400">Stopped desktops ({stopped.length}); their checkpoints can still be restored</summary>
+          <div className="mt-3">
+            <DesktopTable desktops={stopped} empty="" />
+          </div>
+        </details>
+      )}
+    </div>
+  );
+}
+
+function DesktopTable({ desktops, empty }: { desktops: DesktopSummary[]; empty: string }) {
+  if (!desktops.length) return <p className="text-sm text-slate-400">{empty}</p>;
+  return (
+    <div className="overflow-x-auto rounded-xl border border-white/10 bg-slate-900/40">
+      <table data-testid="desktops" className="w-full text-left text-sm">
+        <thead className="border-b border-white/10 text-xs uppercase tracking-wider text-slate-500">
+          <tr>
+            <th className="px-4 py-2.5 font-medium">Desktop</th>
+            <th className="px-4 py-2.5 font-medium">State</th>
+            <th className="px-4 py-2.5 font-medium">Display</th>
+            <th className="px-4 py-2.5 font-medium">Apps</th>
+            <th className="px-4 py-2.5 text-right font-medium">Checkpoints</th>
+            <th className="px-4 py-2.5 font-medium">Started</th>
+            <th className="px-4 py-2.5" />
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-white/5">
+          {desktops.map((d) => (
+            <tr key={d.id} data-desktop={d.id} className="hover:bg-white/[0.02]">
+              <td className="px-4 py-3 font-mono">
+                <Link href={`/desktops/${d.id}`} className="text-sky-300 hover:underline">
+                  {d.id}
+                </Link>
+              </td>
+              <td className="px-4 py-3">
+                <StateBadge state={d.state} />
+              </td>
+              <td className="px-4 py-3 tabular-nums text-slate-300">
+                :{d.display} <span className="text-slate-500">{d.geometry}</span>
+              </td>
+              <td className="px-4 py-3 text-slate-300">{d.apps.join(', ')}</td>
+              <td className="px-4 py-3 text-right tabular-nums text-slate-300">{d.checkpoints}</td>
+              <td className="px-4 py-3 tabular-nums text-slate-400">{clock(d.createdAt)}</td>
+              <td className="px-4 py-3 text-right">
+                <div className="flex items-center justify-end gap-2">
+                  <Link href={`/desktops/${d.id}`} className="rounded-md bg-sky-500/15 px-3 py-1 text-sky-200 ring-1 ring-sky-400/30 hover:bg-sky-500/25">
+                    Open
+                  </Link>
+                  {d.state !== 'stopped' && <StopButton id={d.id} />}
+                </div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function StopButton({ id }: { id: string }) {
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<ApiError | null>(null);
+  const stop = () =>
+    startTransition(async () => {
+      const result = await stopDesktopAction(id);
+      setError(result.ok ? null : result.error);
+    });
+  return (
+    <span className="flex items-center gap-2">
+      {error && (
+        <span role="alert" className="max-w-56 truncate text-xs text-red-300" title={error.message}>
+          {error.message}
+        </span>
+      )}
+      <button
+        type="button"
+        onClick={stop}
+        disabled={pending}
+        className="rounded-md border border-white/10 px-3 py-1 text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
+      >
+        {pending ? 'Stopping…' : 'Stop'}
+      </button>
+    </span>
+  );
+}
