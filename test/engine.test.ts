@@ -71,9 +71,12 @@ describe('a desktop under checkpoint and restore', () => {
     assert.ok(images.includes('inventory.img') && images.includes('pstree.img'), `images: ${images}`);
     assert.match((await readFile(path.join(dir, 'dump.log'), 'utf8')).trimEnd(), /Dumping finished successfully$/);
     assert.ok(first.checkpoint.imageBytes! > 1_000_000, `image size ${first.checkpoint.imageBytes}`);
+    const stats = first.checkpoint.dumpStats!;
+    assert.ok(stats.pagesWritten > 0 && stats.frozenMs > 0 && stats.frozenMs <= first.checkpoint.dumpMs!, JSON.stringify(stats));
 
     const restored = await desktops.restore(first.checkpoint.id);
     assert.equal(restored.desktop.state, 'running');
+    assert.equal(restored.checkpoint.restores[0].stats?.pagesRestored, stats.pagesWritten);
     assert.equal(client.closed, false);
     await client.nextUpdate(updateDeadlineMs);
     assert.deepEqual(await programs(await treePids(restored.desktop.pid!)), expectedPrograms, 'the whole tree is back');

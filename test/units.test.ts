@@ -84,3 +84,19 @@ describe('desktop input', () => {
     assert.deepEqual(appArgs(resolveApps(['xclock'])), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
   });
 });
+
+describe('CRIU images', () => {
+  test("stats-dump and stats-restore, as criu 4.2.1 wrote them here", async () => {
+    const { decodeStats } = await import('../server/criu/images');
+    const dump = decodeStats(Buffer.from('405910550633095726000000' + '0a2408ac0510f9b80e1888820220e37f28e83530003' + '8ea304000480050205820600068007000', 'hex'));
+    assert.deepEqual(dump.dump, {
+      freezingMs: 0.684, frozenMs: 236.665, memdumpMs: 33.032, memwriteMs: 16.355,
+      pagesScanned: 6888, pagesSkippedParent: 0, pagesWritten: 6250,
+    });
+    const restore = decodeStats(Buffer.from('405910550633095710000000120e0800100018a20120a4c40a28ea30', 'hex'));
+    assert.equal(restore.restore?.forkingMs, 0.162);
+    assert.equal(restore.restore?.restoreMs, 172.580);
+    assert.equal(restore.restore?.pagesRestored, 6250);
+    assert.throws(() => decodeStats(Buffer.from('4059105506330957ff000000', 'hex')), /truncated/);
+  });
+});

@@ -1,5 +1,6 @@
 // What is kept on disk about desktops and checkpoints, and where.
 import path from 'node:path';
+import type { DumpStats, RestoreStats } from '../criu/images';
 import type { DesktopState } from './states';
 
 export interface ErrorInfo {
@@ -46,6 +47,8 @@ export interface RestoreInfo {
   logPath: string;
   command: string[];
   error?: ErrorInfo;
+  /** CRIU's own figures for this restore (stats-restore). */
+  stats?: RestoreStats;
 }
 
 export interface CheckpointRecord {
@@ -57,6 +60,8 @@ export interface CheckpointRecord {
   leaveRunning: boolean;
   dumpMs?: number;
   imageBytes?: number;
+  /** CRIU's own figures for the dump (stats-dump): freezing, frozen, memdump, memwrite times; pages. */
+  dumpStats?: DumpStats;
   command: string[];
   logPath: string;
   error?: ErrorInfo;

@@ -10,6 +10,7 @@ import { CriuError } from '../criu/errors';
 import type { CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
+import { readStats } from '../criu/images';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { defaultApps, parseGeometry, resolveApps } from './apps';
@@ -379,6 +380,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       Object.assign(checkpoint, {
         state: 'complete', dumpMs: result.durationMs, command: result.command,
         imageBytes: await directoryBytes(this.paths.checkpointImages(cpId)),
+        dumpStats: (await readStats(path.join(this.paths.checkpointImages(cpId), 'stats-dump')))?.dump,
       });
       await this.saveCheckpoint(checkpoint);
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
@@ -460,7 +462,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
-        const info: RestoreInfo = { at: now(), ms: result.durationMs, ok: true, logPath, command: result.command };
+        const stats = (await readStats(path.join(images, 'stats-restore')))?.restore;
+        const info: RestoreInfo = { at: now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
         checkpoint.restores.push(info);
         await this.saveCheckpoint(checkpoint);
         await this.setState(record, 'running', {
