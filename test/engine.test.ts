@@ -8,7 +8,7 @@ import { FreezeframeError } from '../server/errors';
 import { identify, treePids } from '../server/desktops/processes';
 import { listCriuRules } from '../server/desktops/cleanup';
 import { watchOtherProcesses } from '../server/desktops/watch';
-import { RfbClient } from './support/rfbClient';
+import { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 
@@ -71,6 +71,10 @@ describe('a desktop under checkpoint and restore', () => {
     assert.ok(images.includes('inventory.img') && images.includes('pstree.img'), `images: ${images}`);
     assert.match((await readFile(path.join(dir, 'dump.log'), 'utf8')).trimEnd(), /Dumping finished successfully$/);
     assert.ok(first.checkpoint.imageBytes! > 1_000_000, `image size ${first.checkpoint.imageBytes}`);
+    assert.equal(first.checkpoint.thumbnail, true);
+    const png = await readFile(path.join(dir, 'thumbnail.png'));
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [320, 240], 'the 640x480 screen, scaled to 320 wide');
     const stats = first.checkpoint.dumpStats!;
     assert.ok(stats.pagesWritten > 0 && stats.frozenMs > 0 && stats.frozenMs <= first.checkpoint.dumpMs!, JSON.stringify(stats));
 

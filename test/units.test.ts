@@ -100,3 +100,21 @@ describe('CRIU images', () => {
     assert.throws(() => decodeStats(Buffer.from('4059105506330957ff000000', 'hex')), /truncated/);
   });
 });
+
+describe('thumbnails', () => {
+  test('PNG encoding and box-filter scaling', async () => {
+    const { encodePng, scaleDown } = await import('../server/vnc/png');
+    const { inflateSync } = await import('node:zlib');
+    // 4x2: left half red, right half blue -> 2x1: one red, one blue pixel.
+    const px = new Uint8Array(4 * 2 * 4);
+    for (let i = 0; i < 8; i++) px.set(i % 4 < 2 ? [255, 0, 0, 255] : [0, 0, 255, 255], i * 4);
+    const small = scaleDown(4, 2, px, 2);
+    assert.deepEqual([small.width, small.height, [...small.pixels]], [2, 1, [255, 0, 0, 255, 0, 0, 255, 255]]);
+    const png = encodePng(small.width, small.height, small.pixels);
+    assert.equal(png.subarray(12, 16).toString(), 'IHDR');
+    const idatLength = png.readUInt32BE(33);
+    assert.equal(png.subarray(37, 41).toString(), 'IDAT');
+    assert.deepEqual([...inflateSync(png.subarray(41, 41 + idatLength))], [0, 255, 0, 0, 255, 0, 0, 255, 255]);
+    assert.throws(() => encodePng(3, 3, px), RangeError);
+  });
+});

@@ -64,6 +64,8 @@ export interface CheckpointRecord {
   dumpStats?: DumpStats;
   command: string[];
   logPath: string;
+  /** Whether thumbnail.png (the screen just before the dump) was taken. */
+  thumbnail?: boolean;
   error?: ErrorInfo;
   restores: RestoreInfo[];
 }
@@ -84,6 +86,7 @@ export class Paths {
   checkpointRestoreLog = (id: string, n: number) => path.join(this.checkpointDir(id), `restore-${n}.log`);
   /** The desktop's log as it was at the dump: put back before each restore (see restore). */
   checkpointDesktopLog = (id: string) => path.join(this.checkpointDir(id), 'desktop.log');
+  checkpointThumbnail = (id: string) => path.join(this.checkpointDir(id), 'thumbnail.png');
   checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
 }

@@ -11,6 +11,7 @@ import type { CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
+import { writeThumbnail } from '../vnc/thumbnail';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { defaultApps, parseGeometry, resolveApps } from './apps';
@@ -348,6 +349,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const pids = await treePids(record.pid!);
       await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
+      // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
+      checkpoint.thumbnail = await writeThumbnail(record.vncPort, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
 
       let result: CriuResult;
       try {

@@ -1,4 +1,5 @@
-// A small RFB 3.8 client for tests: handshake with security None, Raw encoding, counts framebuffer updates.
+// A small RFB 3.8 client (security None, Raw encoding, 32-bit colour): counts updates, keeps pixels if asked.
+// The tests watch desktops with it; checkpoints take their thumbnail with it.
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 
@@ -12,7 +13,13 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   private buffer = Buffer.alloc(0);
   private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
 
-  private constructor(readonly socket: net.Socket) {
+  /** RGBA pixels of the whole screen, when connected with keepPixels. */
+  pixels: Uint8Array | undefined;
+
+  private constructor(
+    readonly socket: net.Socket,
+    private readonly keepPixels: boolean,
+  ) {
     super();
     socket.on('data', (chunk) => {
       this.bytesReceived += chunk.length;
@@ -28,12 +35,14 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   }
 
   /** Connects to 127.0.0.1:port and completes the handshake up to ServerInit. */
-  static async connect(port: number, { autoRequest = true } = {}): Promise<RfbClient> {
+  static async connect(port: number, { autoRequest = true, keepPixels = false, timeoutMs = 10_000 } = {}): Promise<RfbClient> {
     const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`RFB handshake with port ${port} timed out`)));
     await once(socket, 'connect');
-    const client = new RfbClient(socket);
+    const client = new RfbClient(socket, keepPixels);
     await client.handshake();
-    if (autoRequest) client.loop().catch(() => {});
+    socket.setTimeout(0);
+    client.loop(autoRequest).catch(() => {});
     return client;
   }
 
@@ -71,16 +80,21 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     this.width = init.readUInt16BE(0);
     this.height = init.readUInt16BE(2);
     this.name = (await this.read(init.readUInt32BE(20))).toString('utf8');
-    // Ask for 32-bit true colour (the server's own format is 32 bpp already) and Raw only, to keep parsing simple.
+    // 32-bit true colour, little-endian B,G,R,X, and Raw only: the simplest thing to parse.
+    const format = Buffer.alloc(20);
+    format.writeUInt8(0, 0); // SetPixelFormat
+    Buffer.from([32, 24, 0, 1]).copy(format, 4); // bpp, depth, big-endian, true colour
+    format.writeUInt16BE(255, 8);
+    format.writeUInt16BE(255, 10);
+    format.writeUInt16BE(255, 12);
+    Buffer.from([16, 8, 0]).copy(format, 14); // red, green, blue shifts
     const encodings = Buffer.alloc(8);
     encodings.writeUInt8(2, 0); // SetEncodings
     encodings.writeUInt16BE(1, 2);
     encodings.writeInt32BE(0, 4); // Raw
-    this.socket.write(encodings);
-    this.bytesPerPixel = init.readUInt8(4) / 8;
+    this.socket.write(Buffer.concat([format, encodings]));
+    if (this.keepPixels) this.pixels = new Uint8Array(this.width * this.height * 4);
   }
-
-  private bytesPerPixel = 4;
 
   requestUpdate(incremental: boolean): void {
     const msg = Buffer.alloc(10);
@@ -91,22 +105,23 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     if (!this.closed) this.socket.write(msg);
   }
 
-  /** Reads server messages forever, asking for the next incremental update after each one, like a viewer. */
-  private async loop(): Promise<void> {
-    this.requestUpdate(false);
+  /** Reads server messages; with autoRequest, asks for the next incremental update after each, like a viewer. */
+  private async loop(autoRequest: boolean): Promise<void> {
+    if (autoRequest) this.requestUpdate(false);
     for (;;) {
       const type = (await this.read(1))[0];
       if (type === 0) {
         const rects = (await this.read(3)).readUInt16BE(1);
         for (let i = 0; i < rects; i++) {
           const header = await this.read(12);
-          const [w, h, encoding] = [header.readUInt16BE(4), header.readUInt16BE(6), header.readInt32BE(8)];
+          const [x, y, w, h, encoding] = [0, 2, 4, 6].map((o) => header.readUInt16BE(o)).concat(header.readInt32BE(8));
           if (encoding !== 0) throw new Error(`unexpected encoding ${encoding}`);
-          await this.read(w * h * this.bytesPerPixel);
+          const raw = await this.read(w * h * 4);
+          if (this.pixels) this.paint(x, y, w, h, raw);
         }
         this.updates++;
         this.emit('update', this.updates);
-        this.requestUpdate(true);
+        if (autoRequest) this.requestUpdate(true);
       } else if (type === 1) {
         const n = (await this.read(5)).readUInt16BE(3);
         await this.read(n * 6);
@@ -136,7 +151,42 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     });
   }
 
+  private paint(x: number, y: number, w: number, h: number, raw: Buffer): void {
+    const pixels = this.pixels!;
+    for (let row = 0; row < h; row++) {
+      for (let col = 0; col < w; col++) {
+        const from = (row * w + col) * 4;
+        const to = ((y + row) * this.width + x + col) * 4;
+        pixels[to] = raw[from + 2];
+        pixels[to + 1] = raw[from + 1];
+        pixels[to + 2] = raw[from];
+        pixels[to + 3] = 255;
+      }
+    }
+  }
+
+  /** The whole screen once, as RGBA pixels (connect with keepPixels). */
+  async capture(timeoutMs: number): Promise<Uint8Array> {
+    const next = this.nextUpdate(timeoutMs);
+    this.requestUpdate(false);
+    await next;
+    return this.pixels!;
+  }
+
   close(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * Closes and waits until the server has closed its side too: a desktop about to be dumped must not hold a
+   * half-open connection of ours.
+   */
+  async closeGracefully(timeoutMs = 1_000): Promise<void> {
+    if (this.closed) return;
+    const closed = once(this, 'closed');
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
+    await closed;
+    clearTimeout(timer);
   }
 }
