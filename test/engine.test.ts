@@ -4,6 +4,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
+import type { DesktopEvent } from '../server/desktops/registry';
 import { FreezeframeError } from '../server/errors';
 import { identify, treePids } from '../server/desktops/processes';
 import { listCriuRules } from '../server/desktops/cleanup';
@@ -92,10 +93,18 @@ describe('a desktop under checkpoint and restore', () => {
     await client.nextUpdate(updateDeadlineMs);
     assert.equal(client.closed, false);
 
-    // The first checkpoint again: its TCP connection is from an older time, so only a new viewer can watch.
+    // The first checkpoint again: its TCP connection is from an older time, so it comes back closed, the viewer
+    // learns it at once, and a new viewer can watch.
     await desktops.checkpoint(desktop.id);
+    const events: DesktopEvent[] = [];
+    desktops.on('event', (e) => events.push(e));
     const again = await desktops.restore(first.checkpoint.id);
     assert.equal(again.desktop.state, 'running');
+    assert.equal(events.find((e) => e.type === 'restored')?.connections, 'closed');
+    assert.ok(again.desktop.lastOperation?.command?.includes('--tcp-close'));
+    client.requestUpdate(true); // its next packet meets no socket: reset
+    await eventually(() => assert.equal(client.closed, true, 'the old viewer connection is reset'));
+    assert.deepEqual(await listCriuRules(desktop.vncPort), [], '--tcp-close leaves DROP rules: removed');
     assert.equal((await desktops.getCheckpoint(first.checkpoint.id)).restores.filter((r) => r.ok).length, 2);
     const viewer = await RfbClient.connect(desktop.vncPort);
     await viewer.nextUpdate(updateDeadlineMs);

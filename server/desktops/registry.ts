@@ -38,6 +38,11 @@ export interface DesktopEvent {
   checkpoint?: CheckpointRecord;
   /** How long the operation took (checkpointed: the dump; restored: the restore). */
   ms?: number;
+  /**
+   * restored: whether the viewers' TCP connections were restored with the desktop ('kept': the same connection
+   * moves again) or restored closed ('closed': the viewers must connect anew).
+   */
+  connections?: 'kept' | 'closed';
   /** failed: which operation, and why. */
   operation?: 'start' | 'dump' | 'restore';
   error?: ErrorInfo;
@@ -440,6 +445,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
       }
       const previous = record.state;
+      // The viewers' connections can come back only from the checkpoint the desktop froze at: their peers (the
+      // bridge's sockets) are still waiting at exactly that point. Restored from any other checkpoint, the
+      // connections in the images are from another time, and their peers would ignore them forever: those are
+      // restored closed, and the viewers reconnect.
+      const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId;
       // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
       await rename(this.paths.desktopLog(record.id), `${this.paths.desktopLog(record.id)}.1`).catch(() => {});
       await copyFile(this.paths.checkpointDesktopLog(checkpointId), this.paths.desktopLog(record.id));
@@ -454,7 +464,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           imagesDir: images,
           logFile: logPath,
           logLevel: this.config.criuLogLevel,
-          tcpEstablished: true,
+          tcpEstablished: keepConnections,
+          tcpClose: !keepConnections,
           fileLocks: true,
           // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
           // --mntns-compat-mode).
@@ -465,6 +476,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
+        // --tcp-close leaves the DROP rules of the network lock behind.
+        if (!keepConnections) await removeCriuRules(record.vncPort);
         const stats = (await readStats(path.join(images, 'stats-restore')))?.restore;
         const info: RestoreInfo = { at: now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
         checkpoint.restores.push(info);
@@ -473,7 +486,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
         });
-        this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs });
+        this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
         return { desktop: record, checkpoint, restoreMs: result.durationMs };
       } catch (error) {
         const info = toErrorInfo(error);

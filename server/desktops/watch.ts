@@ -21,7 +21,10 @@ export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord
     case 'restoring':
       return { type: 'restoring' };
     case 'running':
-      if (from === 'restoring') return { type: 'restored', ms };
+      if (from === 'restoring') {
+        const kept = after.lastOperation?.command?.includes('--tcp-established');
+        return { type: 'restored', ms, connections: kept ? 'kept' : 'closed' };
+      }
       if (from === 'starting' || from === undefined) return { type: 'started' };
       if (from === 'checkpointing') {
         return after.lastOperation?.ok === false ? { type: 'failed', operation: 'dump', error: after.lastError } : { type: 'checkpointed', ms };
