@@ -8,7 +8,8 @@ import { toErrorInfo } from './desktops/registry';
 const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]...   start a desktop (apps: xterm, xclock)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
-  restore CHECKPOINT                       restore a checkpoint of a desktop that is not running
+  restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
+  delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS.`;
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<unknown> {
       geometry: { type: 'string' },
       app: { type: 'string', multiple: true },
       'leave-running': { type: 'boolean' },
+      'stop-running': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -44,13 +46,15 @@ async function main(argv: string[]): Promise<unknown> {
       return { checkpoint: checkpoint.id, desktop: desktop.id, dumpMs: checkpoint.dumpMs, imageBytes: checkpoint.imageBytes, state: desktop.state };
     }
     case 'restore': {
-      const { desktop, checkpoint, restoreMs } = await desktops.restore(need('checkpoint id'));
+      const { desktop, checkpoint, restoreMs } = await desktops.restore(need('checkpoint id'), { stopRunning: values['stop-running'] });
       return { desktop: desktop.id, checkpoint: checkpoint.id, restoreMs, pid: desktop.pid, state: desktop.state };
     }
     case 'list': {
       const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
       return all.map((d) => ({ ...d, checkpoints: checkpoints.filter((c) => c.desktop === d.id) }));
     }
+    case 'delete':
+      return desktops.deleteCheckpoint(need('checkpoint id'));
     case 'stop':
       return desktops.stop(need('desktop id'));
     default:

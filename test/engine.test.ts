@@ -149,9 +149,14 @@ describe('a desktop under checkpoint and restore', () => {
     const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expectCode('busy')(refused.reason);
 
-    // Restore while it runs.
+    // Restore while it runs: refused, unless asked to stop it first.
     await assert.rejects(desktops.restore(checkpoint.id), expectCode('bad_state'));
     assert.equal((await desktops.get(desktop.id)).state, 'running');
+    const oldPid = (await desktops.get(desktop.id)).pid!;
+    const replaced = await desktops.restore(checkpoint.id, { stopRunning: true });
+    assert.equal(replaced.desktop.state, 'running');
+    assert.notEqual(replaced.desktop.pid, oldPid);
+    assert.equal(await identify(oldPid), undefined, 'the running tree was stopped first');
 
     // A corrupted checkpoint: criu's own explanation comes back, the images stay, the state stays true.
     const second = await desktops.checkpoint(desktop.id);
@@ -180,6 +185,14 @@ describe('a desktop under checkpoint and restore', () => {
     // A stopped desktop comes back from its checkpoint.
     const back = await desktops.restore(checkpoint.id);
     assert.equal(back.desktop.state, 'running');
+
+    // Deleting a checkpoint frees its space; the others stay.
+    const dir = path.join(config.stateDir, 'checkpoints', second.checkpoint.id);
+    const deleted = await desktops.deleteCheckpoint(second.checkpoint.id);
+    assert.ok(deleted.bytesFreed >= second.checkpoint.imageBytes!, `${deleted.bytesFreed} bytes freed`);
+    await assert.rejects(readdir(dir), /ENOENT/);
+    await assert.rejects(desktops.getCheckpoint(second.checkpoint.id), expectCode('not_found'));
+    assert.equal((await desktops.getCheckpoint(checkpoint.id)).state, 'complete');
   });
 
   test('a checkpoint made by another process (the CLI) reaches this one as events', async () => {

@@ -53,6 +53,11 @@ export interface StartOptions {
   apps?: string[];
 }
 
+export interface RestoreOptions {
+  /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
+  stopRunning?: boolean;
+}
+
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
   leaveRunning?: boolean;
@@ -420,15 +425,19 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     }
   }
 
-  async restore(checkpointId: string): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number }> {
+  async restore(
+    checkpointId: string,
+    options: RestoreOptions = {},
+  ): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number }> {
     const checkpoint = await this.getCheckpoint(checkpointId);
     return this.exclusive(checkpoint.desktop, 'restore', async () => {
-      const record = await this.reconcile(await this.load(checkpoint.desktop));
+      let record = await this.reconcile(await this.load(checkpoint.desktop));
       if (checkpoint.state !== 'complete') {
         throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
       }
+      if (record.state === 'running' && options.stopRunning) record = await this.stopNow(record);
       if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
-        throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint`, { state: record.state });
+        throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
       }
       const images = this.paths.checkpointImages(checkpointId);
       try {
@@ -517,16 +526,31 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   async stop(id: string): Promise<DesktopRecord> {
-    return this.exclusive(id, 'stop', async () => {
-      const record = await this.reconcile(await this.load(id));
-      if (record.state === 'stopped') return record;
-      if (isLive(record.state)) await this.killTree(record);
-      await removeXLeftovers(record.display);
-      await removeCriuRules(record.vncPort).catch(() => {});
-      await this.releaseDisplay(record.display, id);
-      await this.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: now(), ok: true } });
-      this.emitEvent({ type: 'stopped', desktop: record });
-      return record;
+    return this.exclusive(id, 'stop', async () => this.stopNow(await this.reconcile(await this.load(id))));
+  }
+
+  /** Stops a desktop whose operation lock is held; its checkpoints stay. */
+  private async stopNow(record: DesktopRecord): Promise<DesktopRecord> {
+    if (record.state === 'stopped') return record;
+    if (isLive(record.state)) await this.killTree(record);
+    await removeXLeftovers(record.display);
+    await removeCriuRules(record.vncPort).catch(() => {});
+    await this.releaseDisplay(record.display, record.id);
+    await this.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: now(), ok: true } });
+    this.emitEvent({ type: 'stopped', desktop: record });
+    return record;
+  }
+
+  /** Deletes a checkpoint's images and record; refused while its desktop is at work. Returns the bytes freed. */
+  async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {
+    const checkpoint = await this.getCheckpoint(checkpointId);
+    return this.exclusive(checkpoint.desktop, 'delete checkpoint', async () => {
+      const dir = this.paths.checkpointDir(checkpointId);
+      const bytesFreed = await directoryBytes(dir);
+      // The record goes first: a crash half-way leaves no record pointing at half the images.
+      await unlink(this.paths.checkpointRecord(checkpointId));
+      await rm(dir, { recursive: true, force: true });
+      return { checkpoint: checkpointId, bytesFreed };
     });
   }
 }
