@@ -9,6 +9,7 @@ const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]...   start a desktop (apps: xterm, xclock)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
+  inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
   delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<unknown> {
       const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
       return all.map((d) => ({ ...d, checkpoints: checkpoints.filter((c) => c.desktop === d.id) }));
     }
+    case 'inspect':
+      return desktops.inspect(need('checkpoint id'));
     case 'delete':
       return desktops.deleteCheckpoint(need('checkpoint id'));
     case 'stop':

@@ -76,6 +76,14 @@ describe('a desktop under checkpoint and restore', () => {
     const png = await readFile(path.join(dir, 'thumbnail.png'));
     assert.equal(png.subarray(1, 4).toString(), 'PNG');
     assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [320, 240], 'the 640x480 screen, scaled to 320 wide');
+    const inside = await desktops.inspect(first.checkpoint.id);
+    const xvnc = inside.processes.find((p) => p.comm === 'Xvnc')!;
+    assert.deepEqual(xvnc.cmdline.slice(0, 2), ['Xvnc', `:${desktop.display}`], 'command lines come from the dumped memory');
+    assert.ok(xvnc.dumpedBytes > 0 && xvnc.vmaBytes >= xvnc.dumpedBytes);
+    assert.ok(inside.sockets.some((s) => s.description === `listen 127.0.0.1:${desktop.vncPort}`), JSON.stringify(inside.sockets));
+    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket.localPort} ESTABLISHED`)));
+    assert.ok(xvnc.fds.some((f) => f.type === 'file' && f.target.endsWith('desktop.log')));
+    assert.equal(inside.processes.find((p) => p.pid === 1)?.comm, 'desktop.sh');
     const stats = first.checkpoint.dumpStats!;
     assert.ok(stats.pagesWritten > 0 && stats.frozenMs > 0 && stats.frozenMs <= first.checkpoint.dumpMs!, JSON.stringify(stats));
 

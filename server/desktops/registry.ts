@@ -12,6 +12,7 @@ import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
 import { writeThumbnail } from '../vnc/thumbnail';
+import { inspectImages, type Inspection } from '../checkpoints/inspect';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { defaultApps, parseGeometry, resolveApps } from './apps';
@@ -539,6 +540,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await this.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: now(), ok: true } });
     this.emitEvent({ type: 'stopped', desktop: record });
     return record;
+  }
+
+  /** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
+  async inspect(checkpointId: string): Promise<Inspection> {
+    const checkpoint = await this.getCheckpoint(checkpointId);
+    if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: it has no images`);
+    try {
+      return await inspectImages(this.paths.checkpointImages(checkpointId));
+    } catch (error) {
+      throw new FreezeframeError('images_missing', `the images of checkpoint ${checkpointId} cannot be read: ${(error as Error).message}`, {}, { cause: error });
+    }
   }
 
   /** Deletes a checkpoint's images and record; refused while its desktop is at work. Returns the bytes freed. */
