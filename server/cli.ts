@@ -10,6 +10,8 @@ const usage = `usage: freezeframe <command> [options]
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
+  export CHECKPOINT --output FILE          write it as one .tar.gz archive
+  import FILE                              import an archive made by export (here or on a machine set up alike)
   delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
@@ -24,6 +26,7 @@ async function main(argv: string[]): Promise<unknown> {
       app: { type: 'string', multiple: true },
       'leave-running': { type: 'boolean' },
       'stop-running': { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,6 +59,14 @@ async function main(argv: string[]): Promise<unknown> {
     }
     case 'inspect':
       return desktops.inspect(need('checkpoint id'));
+    case 'export': {
+      if (!values.output) throw new FreezeframeError('invalid', `export needs --output FILE\n${usage}`);
+      return desktops.exportCheckpoint(need('checkpoint id'), values.output);
+    }
+    case 'import': {
+      const { checkpoint, desktop } = await desktops.importCheckpoint(need('archive file'));
+      return { checkpoint: checkpoint.id, desktop: desktop.id, state: desktop.state };
+    }
     case 'delete':
       return desktops.deleteCheckpoint(need('checkpoint id'));
     case 'stop':

@@ -64,6 +64,10 @@ export interface CheckpointRecord {
   dumpStats?: DumpStats;
   command: string[];
   logPath: string;
+  /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps'>;
+  /** When it was imported from an archive, if it was. */
+  importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */
   thumbnail?: boolean;
   error?: ErrorInfo;
@@ -88,5 +92,6 @@ export class Paths {
   checkpointDesktopLog = (id: string) => path.join(this.checkpointDir(id), 'desktop.log');
   checkpointThumbnail = (id: string) => path.join(this.checkpointDir(id), 'thumbnail.png');
   checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
+  imports = () => path.join(this.stateDir, 'imports');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
 }

@@ -13,6 +13,7 @@ import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
 import { writeThumbnail } from '../vnc/thumbnail';
 import { inspectImages, type Inspection } from '../checkpoints/inspect';
+import { unpackArchive, writeArchive } from '../checkpoints/archive';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { defaultApps, parseGeometry, resolveApps } from './apps';
@@ -354,6 +355,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps },
         command: [], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
@@ -550,6 +552,49 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       return await inspectImages(this.paths.checkpointImages(checkpointId));
     } catch (error) {
       throw new FreezeframeError('images_missing', `the images of checkpoint ${checkpointId} cannot be read: ${(error as Error).message}`, {}, { cause: error });
+    }
+  }
+
+  /** Writes a complete checkpoint as one gzip tar archive to file. */
+  async exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
+    const checkpoint = await this.getCheckpoint(checkpointId);
+    if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
+    await writeArchive(this.paths.checkpointDir(checkpointId), file);
+    return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
+  }
+
+  /**
+   * Imports an archive made by exportCheckpoint, here or on another machine set up the same way (the same state
+   * folder: criu's images name the desktop's log and home by their full paths). Its desktop is created, stopped,
+   * if this machine does not have it; then the checkpoint restores like any other.
+   */
+  async importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    const dir = await unpackArchive(file, this.paths.imports());
+    try {
+      const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
+      if (!record || !/^c-[a-f0-9]{8}$/.test(record.id) || !/^d-[a-f0-9]{8}$/.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
+        throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');
+      }
+      await access(path.join(dir, 'images', 'inventory.img')).catch(() => {
+        throw new FreezeframeError('invalid', 'the archive holds no images (images/inventory.img)');
+      });
+      if (await access(this.paths.checkpointDir(record.id)).then(() => true, () => false)) {
+        throw new FreezeframeError('bad_state', `checkpoint ${record.id} is here already`);
+      }
+      const spec = record.desktopSpec;
+      if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
+      let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
+      if (!desktop) {
+        await mkdir(this.paths.desktopHome(record.desktop), { recursive: true, mode: 0o700 });
+        const at = now();
+        desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
+      }
+      Object.assign(record, { importedAt: now(), logPath: this.paths.checkpointDumpLog(record.id) });
+      await writeJsonAtomic(path.join(dir, 'checkpoint.json'), record);
+      await rename(dir, this.paths.checkpointDir(record.id));
+      return { checkpoint: record, desktop };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

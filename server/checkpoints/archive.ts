@@ -1,0 +1,54 @@
+// A checkpoint as one compressed archive (tar + gzip): export for download, import with every entry checked.
+import 'server-only';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { FreezeframeError } from '../errors';
+
+/** Entries an archive may hold: the checkpoint's own files, nothing else. */
+const allowedEntry = /^\.\/(checkpoint\.json|desktop\.json|desktop\.log|dump\.log|restore-\d+\.log|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+
+export const maxArchiveBytes = 4 * 1024 ** 3;
+
+/** Writes the folder's archive to file (gzip: images are mostly memory pages, which compress well). */
+export async function writeArchive(folder: string, file: string): Promise<void> {
+  await execa('tar', ['-C', folder, '--numeric-owner', '-czf', file, '.'], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+}
+
+/**
+ * Checks an archive without unpacking it: regular files and folders only (no links, devices or fifos that could
+ * reach outside the checkpoint), names from the list above, a bounded size; returns the unpacked size.
+ */
+export async function checkArchive(file: string): Promise<number> {
+  const { size } = await stat(file);
+  if (size > maxArchiveBytes) throw new FreezeframeError('invalid', `the archive is ${size} bytes; at most ${maxArchiveBytes}`);
+  const listing = await execa('tar', ['-tvzf', file, '--numeric-owner', '--quoting-style=escape'], { timeout: 120_000, reject: false });
+  if (listing.exitCode !== 0) throw new FreezeframeError('invalid', `not a gzip tar archive: ${listing.stderr.trim().split('\n')[0]}`);
+  let total = 0;
+  for (const line of listing.stdout.split('\n').filter(Boolean)) {
+    // -rw------- 0/0 1234 2026-11-26 20:20 ./images/pages-1.img
+    const m = /^([-d])\S+\s+\d+\/\d+\s+(\d+)\s+\S+\s+\S+\s+(.+)$/.exec(line);
+    if (!m) throw new FreezeframeError('invalid', `the archive holds an entry that is no plain file or folder: ${line}`);
+    const name = m[3];
+    if (!allowedEntry.test(name) || name.split('/').includes('..')) {
+      throw new FreezeframeError('invalid', `the archive holds "${name}", which no checkpoint has`);
+    }
+    total += Number(m[2]);
+  }
+  if (total > maxArchiveBytes * 4) throw new FreezeframeError('invalid', `the archive unpacks to ${total} bytes`);
+  return total;
+}
+
+/** Unpacks a checked archive into a new folder under parent and returns it; nothing is left on failure. */
+export async function unpackArchive(file: string, parent: string): Promise<string> {
+  await checkArchive(file);
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(path.join(parent, 'import-'));
+  try {
+    await execa('tar', ['-C', dir, '-xzf', file, '--no-same-owner'], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+    return dir;
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new FreezeframeError('invalid', `the archive could not be unpacked: ${(error as Error).message}`, {}, { cause: error });
+  }
+}
