@@ -2,7 +2,9 @@
 import 'server-only';
 import { createServer } from 'node:http';
 import next from 'next';
+import { createAuth } from './auth';
 import { createBridge } from './bridge/bridge';
+import { refuseUpgrade } from './bridge/upgradeHttp';
 import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
 import { watchOtherProcesses } from './desktops/watch';
@@ -39,7 +41,11 @@ const bridge = createBridge({
   events: desktops,
 });
 
+// Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
+
 const server = createServer((req, res) => {
+  if (!auth.allowRequest(req, res)) return;
   handle(req, res).catch((error: unknown) => {
     console.error(error);
     res.statusCode = 500;
@@ -49,6 +55,7 @@ const server = createServer((req, res) => {
 
 const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
 server.on('upgrade', (req, socket, head) => {
+  if (!auth.allowUpgrade(req)) return refuseUpgrade(socket, 401, 'unauthorized');
   const url = new URL(req.url ?? '/', 'http://localhost');
   const match = vncPath.exec(url.pathname);
   if (match) return bridge.handleUpgrade(req, socket, head, match[1]);
@@ -57,7 +64,8 @@ server.on('upgrade', (req, socket, head) => {
 });
 
 server.listen(port, host, () => {
-  console.log(`Freezeframe on http://${host}:${port}`);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  console.log(`Freezeframe on http://${shown}:${port}${auth.token ? `/?token=${auth.token}` : ''}`);
 });
 
 function shutdown() {

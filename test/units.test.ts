@@ -118,3 +118,17 @@ describe('thumbnails', () => {
     assert.throws(() => encodePng(3, 3, px), RangeError);
   });
 });
+
+describe('access', () => {
+  test('loopback needs no token; any other address does, compared in constant time', async () => {
+    const { createAuth, isLoopback, tokensMatch, cookieValue } = await import('../server/auth');
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.ok(isLoopback(h), h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', 'example.org']) assert.ok(!isLoopback(h), h);
+    assert.equal(createAuth('127.0.0.1', 'x').token, undefined);
+    assert.equal(createAuth('0.0.0.0', 'secret').token, 'secret');
+    assert.ok((createAuth('0.0.0.0', undefined).token ?? '').length >= 32, 'a random token when none is given');
+    assert.ok(tokensMatch('secret', 'secret'));
+    assert.ok(!tokensMatch('secre', 'secret') && !tokensMatch(undefined, 'secret') && !tokensMatch('', 'secret'));
+    assert.equal(cookieValue('a=1; freezeframe_token=s%3Dx; b=2', 'freezeframe_token'), 's=x');
+  });
+});
