@@ -36,7 +36,7 @@ describe('checkpoint archives', () => {
 
     const imported = await desktops.importCheckpoint(file);
     assert.equal(imported.checkpoint.id, checkpoint.id);
-    assert.ok(imported.checkpoint.importedAt);
+    assert.ok(imported.checkpoint.importedAt, 'marked as imported');
     await assert.rejects(desktops.importCheckpoint(file), (e: unknown) => e instanceof FreezeframeError && /here already/.test(e.message));
     const restored = await desktops.restore(checkpoint.id);
     assert.equal(restored.desktop.state, 'running');

@@ -108,7 +108,7 @@ describe('freeze gate', () => {
     gate.apply(event('checkpointed', 'checkpointed', { checkpointId: 'c-7' }));
     assert.equal(gate.frozenIn, 'c-7', 'the freeze goes on after the dump');
     const step = gate.apply(event('restored', 'running', { checkpointId: 'c-3' }));
-    assert.ok(step.ok);
+    assert.ok(step.ok, 'a restore while holding is a transition');
     assert.equal(step.frozenIn, 'c-7');
     assert.equal(step.restoredFrom, 'c-3');
     assert.equal(gate.frozenIn, undefined);

@@ -262,7 +262,7 @@ describe('bridge upgrades', () => {
     await new Promise((res) => probe.close(res));
     const r = await rig({ lookupPort: async () => deadPort });
     assert.equal((await refusedWith(r.url)).status, 502);
-    assert.ok(r.logged.some((e) => (e as { code?: string }).code === 'vnc_unreachable'));
+    assert.ok(r.logged.some((e) => (e as { code?: string }).code === 'vnc_unreachable'), 'the failed connection is reported');
   });
 
   test('a cross-origin page is refused with 403; the same origin is let in', async () => {
@@ -405,7 +405,7 @@ describe('bridge heartbeat', () => {
     const xvncEnded = within(once(xvnc, 'end'), deadlineMs, 'Xvnc seeing the end');
     await within(once(raw, 'close'), deadlineMs, 'the silent viewer being cut off');
     await xvncEnded;
-    assert.ok(r.logged.some((e) => /missed a pong/.test(e.message)));
+    assert.ok(r.logged.some((e) => /missed a pong/.test(e.message)), 'the missed pong is reported');
   });
 });
 
@@ -558,7 +558,7 @@ describe('bridge freeze gate', () => {
     const r = await rig();
     // A malformed event (no desktop): the emitter must not see an exception.
     assert.doesNotThrow(() => r.events.emit('event', { type: 'stopped' } as DesktopEvent));
-    assert.ok(r.logged.some((e) => (e as { code?: string }).code === 'event_failed'));
+    assert.ok(r.logged.some((e) => (e as { code?: string }).code === 'event_failed'), 'the failure is reported');
   });
 });
 

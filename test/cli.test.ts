@@ -31,7 +31,7 @@ test('start, checkpoint, restore, list, stop', async () => {
     const cp = await cli('checkpoint', id);
     assert.equal(cp.code, 0);
     assert.equal(cp.json.desktop, id);
-    assert.ok(cp.json.dumpMs > 0 && cp.json.imageBytes > 0);
+    assert.ok(cp.json.dumpMs > 0 && cp.json.imageBytes > 0, JSON.stringify(cp.json));
     const restored = await cli('restore', cp.json.checkpoint);
     assert.equal(restored.code, 0);
     assert.equal(restored.json.state, 'running');

@@ -79,10 +79,10 @@ describe('a desktop under checkpoint and restore', () => {
     const inside = await desktops.inspect(first.checkpoint.id);
     const xvnc = inside.processes.find((p) => p.comm === 'Xvnc')!;
     assert.deepEqual(xvnc.cmdline.slice(0, 2), ['Xvnc', `:${desktop.display}`], 'command lines come from the dumped memory');
-    assert.ok(xvnc.dumpedBytes > 0 && xvnc.vmaBytes >= xvnc.dumpedBytes);
+    assert.ok(xvnc.dumpedBytes > 0 && xvnc.vmaBytes >= xvnc.dumpedBytes, `memory ${xvnc.dumpedBytes} of ${xvnc.vmaBytes}`);
     assert.ok(inside.sockets.some((s) => s.description === `listen 127.0.0.1:${desktop.vncPort}`), JSON.stringify(inside.sockets));
-    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket.localPort} ESTABLISHED`)));
-    assert.ok(xvnc.fds.some((f) => f.type === 'file' && f.target.endsWith('desktop.log')));
+    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket.localPort} ESTABLISHED`)), JSON.stringify(inside.sockets));
+    assert.ok(xvnc.fds.some((f) => f.type === 'file' && f.target.endsWith('desktop.log')), JSON.stringify(xvnc.fds));
     assert.equal(inside.processes.find((p) => p.pid === 1)?.comm, 'desktop.sh');
     const stats = first.checkpoint.dumpStats!;
     assert.ok(stats.pagesWritten > 0 && stats.frozenMs > 0 && stats.frozenMs <= first.checkpoint.dumpMs!, JSON.stringify(stats));
@@ -109,7 +109,7 @@ describe('a desktop under checkpoint and restore', () => {
     const again = await desktops.restore(first.checkpoint.id);
     assert.equal(again.desktop.state, 'running');
     assert.equal(events.find((e) => e.type === 'restored')?.connections, 'closed');
-    assert.ok(again.desktop.lastOperation?.command?.includes('--tcp-close'));
+    assert.ok(again.desktop.lastOperation?.command?.includes('--tcp-close'), 'restored with --tcp-close');
     client.requestUpdate(true); // its next packet meets no socket: reset
     await eventually(() => assert.equal(client.closed, true, 'the old viewer connection is reset'));
     assert.deepEqual(await listCriuRules(desktop.vncPort), [], '--tcp-close leaves DROP rules: removed');

@@ -69,7 +69,7 @@ describe("CRIU's leftover iptables rules", () => {
   test("only that desktop's port, only CRIU's own rules", () => {
     const mine = criuRulesFor(5907, rules);
     assert.equal(mine.length, 2);
-    assert.ok(mine.every((r) => r.includes('5907') && r.includes('0xc114')));
+    assert.ok(mine.every((r) => r.includes('5907') && r.includes('0xc114')), mine.join('\n'));
     assert.equal(criuRulesFor(5909, rules).length, 0);
   });
 });

@@ -121,7 +121,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     if (link.gate.phase === 'holding') connection.freeze(link.gate.frozenIn);
   }
 
-  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, desktopId: string): Promise<void> {
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, desktopId: string, owned: () => void): Promise<void> {
     if (closed) return refuseUpgrade(socket, 503, 'the server is shutting down');
     if (options.checkOrigin && !isSameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
     let port: number | undefined;
@@ -157,15 +157,18 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     });
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
+      owned();
       attach(desktopId, port, ws, tcp);
     });
   }
 
   return {
     handleUpgrade(req, socket, head, desktopId) {
-      // Until ws owns the socket, a reset by the browser must not become an unhandled 'error'.
-      socket.on('error', () => {});
-      upgrade(req, socket, head, desktopId).catch((cause: unknown) => {
+      // Until ws owns the socket (it then listens for errors itself), a reset by the browser must not become an
+      // unhandled 'error'.
+      const ignore = () => {};
+      socket.on('error', ignore);
+      upgrade(req, socket, head, desktopId, () => socket.off('error', ignore)).catch((cause: unknown) => {
         log(new BridgeError('upgrade_failed', `desktop ${desktopId}: the upgrade failed`, { desktopId }, { cause }));
         refuseUpgrade(socket, 500, 'internal error');
       });

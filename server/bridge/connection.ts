@@ -68,7 +68,11 @@ export class Connection {
 
   // ---- the gate's effects ----
 
-  /** The desktop's gate starts holding for the dump of checkpointId. */
+  /**
+   * The desktop's gate starts holding for the dump of checkpointId. From here on fromViewer writes nothing to Xvnc.
+   * (What was written before is out of our hands: on loopback it is acknowledged within microseconds, unless Xvnc
+   * had stopped reading and our writes were already waiting for 'drain'.)
+   */
   freeze(checkpointId: string | undefined): void {
     if (this.tcpState === 'connecting' || this.tcpState === 'open') this.frozenIn = checkpointId;
   }
@@ -167,10 +171,13 @@ export class Connection {
     // Xvnc is not keeping up: stop reading the viewer until the kernel takes our bytes again.
     this.viewerReadsPaused = true;
     this.ws.pause();
-    tcp.once('drain', () => {
-      this.viewerReadsPaused = false;
-      this.ws.resume();
-    });
+    tcp.once('drain', () => this.resumeViewer());
+  }
+
+  private resumeViewer(): void {
+    if (!this.viewerReadsPaused) return;
+    this.viewerReadsPaused = false;
+    this.ws.resume();
   }
 
   // ---- Xvnc -> viewer ----
@@ -197,8 +204,8 @@ export class Connection {
 
   /**
    * Connects when the gate opens. A viewer that arrives while the desktop is frozen gets its WebSocket at once but
-   * its TCP connection only now: a connection made during the dump would sit un-accepted in Xvnc's listen queue,
-   * which criu cannot dump (and after the dump nothing listens anyway).
+   * its TCP connection only now: a connection made during the dump would sit un-accepted in Xvnc's listen queue, an
+   * "in-flight" connection criu refuses to dump or (with --skip-in-flight) drops; after the dump nothing listens.
    */
   private async connectTcp(): Promise<void> {
     this.tcpState = 'connecting';
@@ -244,6 +251,8 @@ export class Connection {
     this.tcpState = 'closed';
     clearTimeout(this.endTimer);
     this.dropHeld();
+    // Paused, the viewer's answer to our close frame would go unread until ws's close timeout.
+    this.resumeViewer();
     // A new TCP connection cannot be spliced under this WebSocket: the viewer's RFB session (handshake, pixel
     // format, encodings) lived in the Xvnc that is gone, and a new connection starts with a new handshake. So the
     // viewer is told, with a code the page recognizes and reconnects on.
@@ -254,6 +263,11 @@ export class Connection {
   private viewerClosed(): void {
     this.wsClosed = true;
     this.dropHeld();
+    // Paused, Xvnc's FIN would go unread until the end timer: read (and drop) what is left so the close completes.
+    if (this.tcpReadsPaused) {
+      this.tcpReadsPaused = false;
+      this.tcp?.resume();
+    }
     if (this.tcpState === 'open') {
       // A FIN sent into a frozen desktop would be dropped by CRIU's rules and retransmitted with back-off like any
       // other byte; sent after the restore, Xvnc lets the dead client go at once.
