@@ -81,8 +81,7 @@ main(process.argv.slice(2)).then(
     if (result !== undefined) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   },
   (error: unknown) => {
-    const info = error instanceof FreezeframeError && error.details.error ? (error.details.error as object) : {};
-    process.stdout.write(JSON.stringify({ error: { ...toErrorInfo(error), ...info, message: (error as Error).message } }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ error: toErrorInfo(error) }, null, 2) + '\n');
     process.exitCode = 1;
   },
 );

@@ -147,6 +147,8 @@ describe('a desktop under checkpoint and restore', () => {
 
     await assert.rejects(desktops.checkpoint(desktop.id), expectCode('bad_state'));
     await assert.rejects(desktops.restore('c-00000000'), expectCode('not_found'));
+    await assert.rejects(desktops.checkpoint('d-00000000'), expectCode('not_found'));
+    await assert.rejects(desktops.stop('d-00000000'), expectCode('not_found'));
     await assert.rejects(desktops.restore('../etc'), expectCode('invalid'));
     await assert.rejects(desktops.start({ geometry: '99999x1' }), expectCode('invalid'));
     await assert.rejects(desktops.start({ apps: ['rm -rf /'] }), expectCode('invalid'));
@@ -201,6 +203,23 @@ describe('a desktop under checkpoint and restore', () => {
     await assert.rejects(readdir(dir), /ENOENT/);
     await assert.rejects(desktops.getCheckpoint(second.checkpoint.id), expectCode('not_found'));
     assert.equal((await desktops.getCheckpoint(checkpoint.id)).state, 'complete');
+  });
+
+  test('a snapshot keeps the desktop running and restores, twice', async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
+    const client = await RfbClient.connect(desktop.vncPort);
+    const snap = await desktops.checkpoint(desktop.id, { leaveRunning: true });
+    assert.equal(snap.desktop.state, 'running');
+    assert.equal(snap.checkpoint.leaveRunning, true);
+    assert.ok(await identify(desktop.pid!), 'the snapshotted tree still runs');
+    await client.nextUpdate(updateDeadlineMs);
+    client.close();
+    // The running tree writes on to its log meanwhile: the snapshot still restores, and again after that.
+    for (let i = 0; i < 2; i++) {
+      const restored = await desktops.restore(snap.checkpoint.id, { stopRunning: true });
+      assert.equal(restored.desktop.state, 'running');
+    }
   });
 
   test('a checkpoint made by another process (the CLI) reaches this one as events', async () => {

@@ -39,6 +39,8 @@ describe('criu log verdicts', () => {
     assert.equal(v.ok, false);
     assert.deepEqual(v.errors, ['Error (a.c:1): first', 'Error (c.c:3): second', 'Error (d.c:4): third']);
     assert.equal(v.lastLine, 'Dumping FAILED.');
+    const restorer = readVerdict('restore', "(0.1) pie: 10: Error (criu/pie/restorer.c:1): Can't read pages data\n(0.2) Error (criu/cr-restore.c:2): Restoring FAILED.\n");
+    assert.deepEqual(restorer.errors, ["pie: 10: Error (criu/pie/restorer.c:1): Can't read pages data", 'Error (criu/cr-restore.c:2): Restoring FAILED.']);
   });
   test('hints for the causes measured here', () => {
     assert.match(hintFor('Error (files-reg.c:1): File home/x.log has bad size 10 (expect 5)')!, /changed size/);

@@ -4,7 +4,7 @@ import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { attempt, invalid, type Result } from './results';
-import { checkpointId, checkpointInput, desktopId, restoreInput, startInput } from './schemas';
+import { checkpointId, checkpointInput, desktopId, restoreInput, restoreOptions, startInput } from './schemas';
 import { checkpointDetail, desktopDetail, desktopSummaries, type CheckpointDetail, type DesktopDetail, type DesktopSummary } from './views';
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
@@ -31,22 +31,28 @@ export async function checkpointDesktop(
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(() => getEngine().desktops.checkpoint(parsedId.data, parsed.data));
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
+    return desktops.checkpoint(parsedId.data, parsed.data);
+  });
 }
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
 
-export async function restoreCheckpoint(id: unknown): Promise<Result<Restored>> {
-  const parsed = checkpointId.safeParse(id);
-  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  return attempt(() => getEngine().desktops.restore(parsed.data));
+export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Result<Restored>> {
+  const parsedId = checkpointId.safeParse(id);
+  if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
+  const parsed = restoreOptions.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
 }
 
 /** Restores a desktop: the checkpoint named, or else its newest complete one. */
 export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
   const parsed = restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
-  const { desktopId: desktop, checkpointId: named } = parsed.data;
+  const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
   return attempt(async () => {
     const { desktops } = getEngine();
     const mine = await desktops.checkpoints(desktop);
@@ -56,18 +62,29 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
         ? new FreezeframeError('not_found', `desktop ${desktop} has no checkpoint ${named}`)
         : new FreezeframeError('bad_state', `desktop ${desktop} has no complete checkpoint to restore`);
     }
-    return desktops.restore(chosen.id);
+    return desktops.restore(chosen.id, { stopRunning });
   });
 }
 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
   const parsed = desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(async () => ({ desktop: await getEngine().desktops.stop(parsed.data) }));
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    await desktops.get(parsed.data); // see checkpointDesktop
+    return { desktop: await desktops.stop(parsed.data) };
+  });
 }
 
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
   const parsed = checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
+}
+
+/** Deletes a checkpoint's images and record (refused while its desktop is busy); says how much space it freed. */
+export async function deleteCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; bytesFreed: number }>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  return attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
 }

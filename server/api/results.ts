@@ -52,7 +52,9 @@ function describe(error: unknown): ApiError {
 export function failure(error: unknown): Failure {
   const described = describe(error);
   const status = statusOf(described.code);
-  if (status === 500) console.error(error);
+  // A criu failure is reported whole to the caller; only an unexpected error needs its stack in the server log.
+  if (described.code === 'internal') console.error(error);
+  else if (status === 500) console.error(`[api] ${described.code}: ${described.message}`);
   // JSON drops undefined fields anyway; dropping them here keeps action results as lean as HTTP bodies.
   const apiError = Object.fromEntries(Object.entries(described).filter(([, v]) => v !== undefined)) as ApiError;
   return { ok: false, status, error: apiError };

@@ -27,12 +27,18 @@ export const checkpointInput = z.strictObject({
   leaveRunning: z.boolean().optional(),
 });
 
+/** stopRunning: a running desktop is stopped first (the caller confirmed); otherwise it is refused (409). */
+export const restoreOptions = z.strictObject({
+  stopRunning: z.boolean().optional(),
+});
+
 /** Restore by desktop: its latest complete checkpoint unless one is named. */
-export const restoreInput = z.strictObject({
+export const restoreInput = restoreOptions.extend({
   desktopId,
   checkpointId: checkpointId.optional(),
 });
 
 export type StartInput = z.infer<typeof startInput>;
 export type CheckpointInput = z.infer<typeof checkpointInput>;
+export type RestoreOptions = z.infer<typeof restoreOptions>;
 export type RestoreInput = z.infer<typeof restoreInput>;

@@ -11,9 +11,9 @@ export interface LogTail {
   lines: string[];
 }
 
+/** A desktop with its checkpoints (oldest first), as the CLI's `list` shows it. */
 export interface DesktopSummary extends DesktopRecord {
-  /** How many checkpoints the desktop has. */
-  checkpoints: number;
+  checkpoints: CheckpointRecord[];
 }
 
 export interface DesktopDetail {

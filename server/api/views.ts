@@ -50,7 +50,7 @@ export async function desktopSummaries(engine: Engine): Promise<DesktopSummary[]
   const [desktops, checkpoints] = await Promise.all([engine.desktops.list(), engine.desktops.checkpoints()]);
   return desktops
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    .map((desktop) => ({ ...desktop, checkpoints: checkpoints.filter((c) => c.desktop === desktop.id).length }));
+    .map((desktop) => ({ ...desktop, checkpoints: checkpoints.filter((c) => c.desktop === desktop.id) }));
 }
 
 export async function desktopDetail(engine: Engine, id: string): Promise<DesktopDetail> {

@@ -121,6 +121,15 @@ async function readMemory(dir: string, pid: number, start: bigint, end: bigint):
   return undefined;
 }
 
+/** The size criu recorded for an open file (restore insists on it), or undefined if no task had it open. */
+export async function recordedFileSize(dir: string, file: string): Promise<number | undefined> {
+  for (const f of await entries(dir, 'files.img')) {
+    const reg = msg(f, 3);
+    if (reg && text(reg, 6) === file) return int(reg, 8);
+  }
+  return undefined;
+}
+
 export async function inspectImages(dir: string): Promise<Inspection> {
   const files = new Map<number, ProtoFields>();
   for (const f of await entries(dir, 'files.img')) files.set(int(f, 2)!, f);

@@ -4,7 +4,7 @@ export interface LogVerdict {
   ok: boolean;
   /** The success line, or else the last non-empty line of the log. */
   lastLine: string;
-  /** The first lines starting with "Error (", minus ones CRIU prints on success too. */
+  /** The first "Error (" lines (also the restorer's "pie: N: Error ("), minus ones CRIU prints on success too. */
   errors: string[];
 }
 
@@ -19,7 +19,8 @@ const benignErrors = [/Can't setup RLIMIT_NOFILE for self/];
 
 export function readVerdict(op: 'dump' | 'restore', log: string, maxErrors = 3): LogVerdict {
   const lines = log.split('\n').map((line) => line.replace(/^\(\s*[\d.]+\)\s*/, '').trimEnd());
-  const errorAt = (line: string) => line.startsWith('Error (') && !benignErrors.some((re) => re.test(line));
+  // The restorer's own lines carry a prefix: "pie: 10: Error (criu/pie/restorer.c:...): Can't read pages data".
+  const errorAt = (line: string) => /(^|: )Error \(/.test(line) && !benignErrors.some((re) => re.test(line));
   const errors = lines.filter(errorAt).slice(0, maxErrors);
   // restore logs a few bookkeeping lines after its verdict ("Writing stats", "Running post-resume scripts"):
   // success is the verdict line with no error after it.

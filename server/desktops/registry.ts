@@ -2,7 +2,7 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, unlink, access } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../config';
@@ -12,7 +12,7 @@ import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
 import { writeThumbnail } from '../vnc/thumbnail';
-import { inspectImages, type Inspection } from '../checkpoints/inspect';
+import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
 import { unpackArchive, writeArchive } from '../checkpoints/archive';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
@@ -68,14 +68,27 @@ export interface CheckpointOptions {
 const now = () => new Date().toISOString();
 const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
+/**
+ * An error as records and responses carry it. Recognised by name, not instanceof: Next.js bundles its own copy of
+ * these classes, so an error thrown by the server's engine is no instance of the copy a route handler sees.
+ */
 export function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof CriuError) {
-    const { exitCode, errors, logPath, hint } = error.failure;
-    return { code: 'criu', message: error.message, exitCode, errors, logPath, hint };
+  const e = error as { name?: string; message?: string; code?: string; failure?: CriuError['failure']; details?: { error?: ErrorInfo } };
+  const message = e?.message ?? String(error);
+  switch (e?.name) {
+    case 'CriuError': {
+      const { exitCode, errors, logPath, hint } = e.failure!;
+      return { code: 'criu', message, exitCode, errors, logPath, hint };
+    }
+    case 'FreezeframeError':
+      return { ...(e.details?.error ?? {}), code: e.code ?? 'internal', message };
+    case 'LaunchError':
+      return { code: 'launch', message };
+    case 'TransitionError':
+      return { code: 'bad_state', message };
+    default:
+      return { code: 'internal', message };
   }
-  if (error instanceof FreezeframeError) return { code: error.code, message: error.message };
-  if (error instanceof LaunchError) return { code: 'launch', message: error.message };
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
 }
 
 async function directoryBytes(dir: string): Promise<number> {
@@ -333,6 +346,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
+    await this.load(id); // an unknown id is "not found", before any lock is taken for it
     return this.exclusive(id, 'checkpoint', async () => {
       const record = await this.reconcile(await this.load(id));
       if (record.state !== 'running') {
@@ -388,11 +402,15 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
           for (const pid of survivors) signal(pid, 'SIGKILL');
         }
-        // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
-        // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
-        // is put back as it was now. The tree is gone, so the log is exactly as criu saw it.
-        await copyFile(this.paths.desktopLog(id), this.paths.checkpointDesktopLog(cpId));
       }
+      // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
+      // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
+      // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
+      // criu recorded.
+      const logCopy = this.paths.checkpointDesktopLog(cpId);
+      await copyFile(this.paths.desktopLog(id), logCopy);
+      const loggedBytes = await recordedFileSize(this.paths.checkpointImages(cpId), this.paths.desktopLog(id)).catch(() => undefined);
+      if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
       Object.assign(checkpoint, {
         state: 'complete', dumpMs: result.durationMs, command: result.command,
         imageBytes: await directoryBytes(this.paths.checkpointImages(cpId)),
@@ -529,6 +547,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   async stop(id: string): Promise<DesktopRecord> {
+    await this.load(id); // an unknown id is "not found", before any lock is taken for it
     return this.exclusive(id, 'stop', async () => this.stopNow(await this.reconcile(await this.load(id))));
   }
 
