@@ -1,7 +1,7 @@
 // The typed result every operation returns, and the one mapping from engine errors to it (and to HTTP statuses).
 import 'server-only';
 import { z } from 'zod';
-import type { ErrorInfo } from '../desktops/records';
+import { toErrorInfo } from '../errorInfo';
 
 export type { ApiError, Failure, Result, Status } from './resultTypes';
 import type { ApiError, Failure, Result, Status } from './resultTypes';
@@ -20,37 +20,9 @@ export function statusOf(code: string): Status {
   return statusByCode[code] ?? 500;
 }
 
-/**
- * The engine's errors by their shape, not instanceof: the engine is loaded by server/main.ts, while this module is
- * bundled by Next.js, so each side has its own copy of the FreezeframeError and CriuError classes.
- */
-interface EngineErrorShape {
-  name?: string;
-  message?: string;
-  code?: unknown;
-  details?: { error?: ErrorInfo };
-  failure?: { exitCode?: number; errors?: string[]; logPath?: string; hint?: string };
-}
-
-function describe(error: unknown): ApiError {
-  const e = (typeof error === 'object' && error !== null ? error : {}) as EngineErrorShape;
-  const message = e.message ?? String(error);
-  if (e.name === 'FreezeframeError' && typeof e.code === 'string') {
-    // A failed criu run is wrapped: its details carry CRIU's exit code, first Error lines, log and hint.
-    const { exitCode, errors, logPath, hint } = e.details?.error ?? {};
-    return { code: e.code, message, exitCode, errors, logPath, hint };
-  }
-  if (e.name === 'CriuError' && e.failure) {
-    const { exitCode, errors, logPath, hint } = e.failure;
-    return { code: 'criu', message, exitCode, errors, logPath, hint };
-  }
-  if (e.name === 'LaunchError') return { code: 'launch', message };
-  return { code: 'internal', message };
-}
-
 /** Any thrown error as a Failure, with the status its code maps to. */
 export function failure(error: unknown): Failure {
-  const described = describe(error);
+  const described: ApiError = toErrorInfo(error);
   const status = statusOf(described.code);
   // A criu failure is reported whole to the caller; only an unexpected error needs its stack in the server log.
   if (described.code === 'internal') console.error(error);

@@ -15,6 +15,8 @@ import { writeThumbnail } from '../vnc/thumbnail';
 import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
 import { unpackArchive, writeArchive } from '../checkpoints/archive';
 import { FreezeframeError } from '../errors';
+import { toErrorInfo } from '../errorInfo';
+export { toErrorInfo };
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -67,29 +69,6 @@ export interface CheckpointOptions {
 
 const now = () => new Date().toISOString();
 const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
-
-/**
- * An error as records and responses carry it. Recognised by name, not instanceof: Next.js bundles its own copy of
- * these classes, so an error thrown by the server's engine is no instance of the copy a route handler sees.
- */
-export function toErrorInfo(error: unknown): ErrorInfo {
-  const e = error as { name?: string; message?: string; code?: string; failure?: CriuError['failure']; details?: { error?: ErrorInfo } };
-  const message = e?.message ?? String(error);
-  switch (e?.name) {
-    case 'CriuError': {
-      const { exitCode, errors, logPath, hint } = e.failure!;
-      return { code: 'criu', message, exitCode, errors, logPath, hint };
-    }
-    case 'FreezeframeError':
-      return { ...(e.details?.error ?? {}), code: e.code ?? 'internal', message };
-    case 'LaunchError':
-      return { code: 'launch', message };
-    case 'TransitionError':
-      return { code: 'bad_state', message };
-    default:
-      return { code: 'internal', message };
-  }
-}
 
 async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
