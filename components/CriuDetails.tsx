@@ -12,7 +12,7 @@ export function CriuDetails({ operation, log }: { operation?: OperationView; log
           <h3 className="mb-1.5 text-xs font-semibold uppercase tracking-wider text-slate-400">
             The command that ran ({operation?.kind === 'dump' ? 'checkpoint' : operation?.kind})
           </h3>
-          <pre data-testid="criu-command" className="overflow-x-auto whitespace-pre-wrap break-all rounded-lg border border-white/10 bg-black/50 p-3 font-mono text-xs leading-relaxed text-slate-200">
+          <pre data-testid="criu-command" className="whitespace-pre-wrap [overflow-wrap:anywhere] rounded-lg border border-white/10 bg-black/50 p-3 font-mono text-xs leading-relaxed text-slate-200">
             <span className="select-none text-slate-500"># </span>
             {shellQuote(command)}
           </pre>

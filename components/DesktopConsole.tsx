@@ -2,8 +2,8 @@
 // The desktop page: the live screen, Checkpoint and Restore (buttons and Alt+C / Alt+R), and what criu did.
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
-import { checkpointAction, restoreAction, stopAction } from '@/app/desktops/[id]/actions';
-import { seconds } from '@/app/lib/format';
+import { checkpointAction, deleteCheckpointAction, restoreAction, stopAction } from '@/app/desktops/[id]/actions';
+import { bytes, seconds } from '@/app/lib/format';
 import { useDesktopEvents, type LiveEvent } from '@/app/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/server/api/resultTypes';
 import { CheckpointTable } from './CheckpointTable';
@@ -14,12 +14,13 @@ import { StateBadge } from './StateBadge';
 import { StateBanner } from './StateBanner';
 import { VncViewer } from './VncViewer';
 
-type Operation = 'checkpoint' | 'restore' | 'stop';
+type Operation = 'checkpoint' | 'restore' | 'stop' | 'delete';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   checkpoint: 'Checkpoint failed',
   dump: 'Checkpoint failed',
   restore: 'Restore failed',
   stop: 'Stop failed',
+  delete: 'Deleting the checkpoint failed',
   start: 'Start failed',
 };
 
@@ -98,6 +99,10 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
     if (!pending && desktop.state !== 'stopped') void run('stop', () => stopAction(id));
   };
 
+  const remove = (checkpointId: string) => {
+    if (!pending) void run('delete', () => deleteCheckpointAction(checkpointId));
+  };
+
   // Alt+C / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
   // stops them there, so they reach the desktop (Alt+C in an xterm stays Alt+C). Click outside the screen first.
   const onShortcut = useEffectEvent((event: KeyboardEvent) => {
@@ -130,7 +135,7 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
   const overlay =
     desktop.state === 'checkpointed' ? (
       <div className="absolute inset-0 bg-ice-500/10 ring-2 ring-inset ring-ice-400/60">
-        <span className="absolute left-3 top-3 rounded-md bg-slate-950/80 px-2 py-1 text-xs font-medium text-ice-300">
+        <span className="absolute bottom-10 left-1/2 -translate-x-1/2 whitespace-nowrap rounded-full bg-slate-950/85 px-3 py-1 text-xs font-medium text-ice-300 ring-1 ring-ice-400/40">
           Frozen · the desktop&apos;s processes are on disk
         </span>
       </div>
@@ -172,7 +177,7 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
           <VncViewer desktopId={id} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
         </div>
 
-        <aside className="grid content-start gap-5">
+        <aside className="grid min-w-0 content-start gap-5">
           <div className="grid grid-cols-2 gap-3 xl:grid-cols-1">
             <BigButton
               testId="checkpoint-button"
@@ -195,6 +200,8 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
               {desktop.state === 'restoring' ? 'Restoring…' : 'Restore'}
             </BigButton>
           </div>
+          {/* Right under the buttons: where the eyes are after pressing one. */}
+          {shownError && <ErrorPanel title={shownError.title} error={shownError.error} />}
           <label className="flex items-center gap-2 text-sm text-slate-400">
             <input type="checkbox" checked={leaveRunning} onChange={(e) => setLeaveRunning(e.target.checked)} className="accent-sky-400" />
             Snapshot only: keep the desktop running (criu --leave-running)
@@ -204,42 +211,40 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
             not focused: the screen takes every key once clicked, so click outside it first.
           </p>
 
-          <Timings desktop={desktop} checkpoints={checkpoints} />
+          <Timings checkpoints={checkpoints} />
 
           <div>
             <h2 className="mb-2 text-xs font-semibold uppercase tracking-wider text-slate-400">
               Checkpoints{restoreTarget ? ` · Restore uses ${restoreTarget.id === latestComplete?.id ? 'the newest' : restoreTarget.id}` : ''}
             </h2>
-            <CheckpointTable checkpoints={checkpoints} chosen={restoreTarget?.id} onChoose={setChosen} disabled={!!pending} />
+            <CheckpointTable checkpoints={checkpoints} chosen={restoreTarget?.id} onChoose={setChosen} onDelete={remove} disabled={!!pending} />
           </div>
         </aside>
       </div>
 
-      {shownError && <ErrorPanel title={shownError.title} error={shownError.error} />}
       <CriuDetails operation={desktop.lastOperation} log={detail.latestLog} />
     </div>
   );
 }
 
-function Timings({ desktop, checkpoints }: { desktop: DesktopRecord; checkpoints: CheckpointRecord[] }) {
+function Timings({ checkpoints }: { checkpoints: CheckpointRecord[] }) {
   const lastDump = checkpoints.findLast((c) => c.dumpMs !== undefined);
   const lastRestore = checkpoints
     .flatMap((c) => c.restores.filter((r) => r.ok))
     .sort((a, b) => a.at.localeCompare(b.at))
     .at(-1);
-  const op = desktop.lastOperation;
   return (
     <dl data-testid="timings" className="grid grid-cols-3 gap-2 text-center">
-      <Figure label="Last dump" value={seconds(lastDump?.dumpMs)} />
-      <Figure label="Last restore" value={seconds(lastRestore?.ms)} />
-      <Figure label={op ? `Last op (${op.kind === 'dump' ? 'checkpoint' : op.kind})` : 'Last op'} value={op?.ok === false ? 'failed' : seconds(op?.ms)} />
+      <Figure label="Last dump" value={seconds(lastDump?.dumpMs)} testId="last-dump" />
+      <Figure label="Last restore" value={seconds(lastRestore?.ms)} testId="last-restore" />
+      <Figure label="Images" value={bytes(lastDump?.imageBytes)} testId="last-images" />
     </dl>
   );
 }
 
-function Figure({ label, value }: { label: string; value: string }) {
+function Figure({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
-    <div className="rounded-lg border border-white/10 bg-slate-900/60 px-2 py-2">
+    <div data-testid={testId} className="rounded-lg border border-white/10 bg-slate-900/60 px-2 py-2">
       <dt className="text-[11px] uppercase tracking-wider text-slate-500">{label}</dt>
       <dd className="mt-0.5 text-lg font-semibold tabular-nums text-slate-100">{value}</dd>
     </div>

@@ -23,10 +23,10 @@ export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
     onEvent: (event) => {
       setDesktops((list) => {
         const at = list.findIndex((d) => d.id === event.desktop.id);
-        if (at < 0) return [{ ...event.desktop, checkpoints: 0 }, ...list];
+        if (at < 0) return [{ ...event.desktop, checkpoints: [] }, ...list];
         return list.with(at, { ...event.desktop, checkpoints: list[at].checkpoints });
       });
-      void reread(); // for the checkpoint counts
+      void reread(); // for the checkpoints
     },
     onOpen: () => void reread(),
   });
@@ -86,7 +86,7 @@ function DesktopTable({ desktops, empty }: { desktops: DesktopSummary[]; empty: 
                 :{d.display} <span className="text-slate-500">{d.geometry}</span>
               </td>
               <td className="px-4 py-3 text-slate-300">{d.apps.join(', ')}</td>
-              <td className="px-4 py-3 text-right tabular-nums text-slate-300">{d.checkpoints}</td>
+              <td className="px-4 py-3 text-right tabular-nums text-slate-300">{d.checkpoints.length}</td>
               <td className="px-4 py-3 tabular-nums text-slate-400">{clock(d.createdAt)}</td>
               <td className="px-4 py-3 text-right">
                 <div className="flex items-center justify-end gap-2">

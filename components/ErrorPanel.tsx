@@ -5,9 +5,9 @@ export function ErrorPanel({ title, error }: { title: string; error: ApiError })
   return (
     <section role="alert" data-testid="error-panel" data-code={error.code} className="rounded-xl border border-red-500/40 bg-red-950/40 p-4 text-sm">
       <h3 className="font-semibold text-red-200">{title}</h3>
-      <p className="mt-1 break-words text-red-100">{error.message}</p>
+      <p className="mt-1 [overflow-wrap:anywhere] text-red-100">{error.message}</p>
       {error.errors && error.errors.length > 0 && (
-        <pre className="mt-3 overflow-x-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-relaxed text-red-200">
+        <pre className="mt-3 whitespace-pre-wrap break-all rounded-md bg-black/40 p-3 font-mono text-xs leading-relaxed text-red-200">
           {error.errors.join('\n')}
         </pre>
       )}

@@ -75,6 +75,8 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
     if (stateRef.current !== 'running') return;
     let cancelled = false;
     let rfb: RFB | null = null;
+    // noVNC complains when a finished session is disconnected again (cleanup after a lost connection).
+    let finished = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
 
     (async () => {
@@ -103,6 +105,7 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
         setPhase('connected');
       });
       rfb.addEventListener('disconnect', () => {
+        finished = true;
         setCounters((c) => ({ ...c, disconnects: c.disconnects + 1 }));
       });
       rfb.addEventListener('clipboard', (event) => {
@@ -118,13 +121,15 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
           setNotice('The desktop was stopped; the viewer connects again when it runs.');
           return;
         }
-        // Only a running desktop is worth a new connection; a frozen one gets one when it is restored.
-        if (stateRef.current !== 'running') {
-          setPhase('waiting');
-          return;
-        }
         const attempt = failuresRef.current++;
         const why = code === closeCodes.vncLost ? 'The VNC connection was lost' : `The connection closed (code ${code})`;
+        // Only a running desktop is worth a new connection; one being restored (restored from another checkpoint
+        // than it froze at, its viewers' connections come back closed) or frozen gets one when it runs.
+        if (stateRef.current !== 'running') {
+          setPhase('waiting');
+          setNotice(`${why}; the viewer reconnects when the desktop runs.`);
+          return;
+        }
         setPhase('reconnecting');
         setNotice(`${why}; reconnecting (attempt ${attempt + 1})…`);
         retry = setTimeout(() => setGeneration((g) => g + 1), backoffMs[Math.min(attempt, backoffMs.length - 1)]);
@@ -138,7 +143,7 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
       cancelled = true;
       clearTimeout(retry);
       rfbRef.current = null;
-      rfb?.disconnect();
+      if (!finished) rfb?.disconnect();
     };
   }, [desktopId, generation]);
 

@@ -21,7 +21,7 @@ export default async function EnvironmentPage() {
         </Card>
         <Card title="criu check" probe={env.criuCheck} testId="criu-check" />
         <Card title="Xvnc" probe={env.xvnc} testId="xvnc-version" />
-        <Card title="Kernel and Node.js" probe={{ ok: true, detail: env.kernel }}>
+        <Card title="Kernel and Node.js" probe={{ ok: true, detail: env.kernel }} informational>
           <p className="mt-1 text-xs text-slate-500">Node.js {env.node}</p>
         </Card>
       </section>
@@ -58,12 +58,12 @@ function Verdict({ ok }: { ok: boolean }) {
   );
 }
 
-function Card({ title, probe, testId, children }: { title: string; probe: Probe; testId?: string; children?: React.ReactNode }) {
+function Card({ title, probe, testId, informational, children }: { title: string; probe: Probe; testId?: string; informational?: boolean; children?: React.ReactNode }) {
   return (
     <div data-testid={testId} data-ok={probe.ok} className="rounded-xl border border-white/10 bg-slate-900/50 p-4">
       <div className="flex items-center justify-between">
         <h2 className="text-sm font-semibold text-slate-300">{title}</h2>
-        <Verdict ok={probe.ok} />
+        {!informational && <Verdict ok={probe.ok} />}
       </div>
       <p className="mt-2 whitespace-pre-wrap font-mono text-sm text-slate-100">{probe.detail}</p>
       {probe.hint && <p className="mt-2 text-xs text-amber-200">{probe.hint}</p>}

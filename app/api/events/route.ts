@@ -1,5 +1,5 @@
 // GET /api/events: the desktops' events (started, checkpointing, checkpointed, restoring, …) as Server-Sent Events.
-import { getEngine } from '@/server/engineHandle';
+import { subscribe } from '@/server/api/eventHub';
 import type { DesktopEvent } from '@/server/desktops/registry';
 
 export const runtime = 'nodejs';
@@ -9,7 +9,6 @@ export const dynamic = 'force-dynamic';
 const heartbeatMs = 15_000;
 
 export async function GET(request: Request) {
-  const { desktops } = getEngine();
   const encoder = new TextEncoder();
   let cleanup = () => {};
 
@@ -26,8 +25,9 @@ export async function GET(request: Request) {
         send(`event: desktop\ndata: ${JSON.stringify({ ...event, at: new Date().toISOString() })}\n\n`);
       };
       const heartbeat = setInterval(() => send(': ping\n\n'), heartbeatMs);
+      const unsubscribe = subscribe(onEvent);
       cleanup = () => {
-        desktops.off('event', onEvent);
+        unsubscribe();
         clearInterval(heartbeat);
         request.signal.removeEventListener('abort', cleanup);
         cleanup = () => {};
@@ -37,7 +37,6 @@ export async function GET(request: Request) {
           // already closed
         }
       };
-      desktops.on('event', onEvent);
       request.signal.addEventListener('abort', cleanup);
       // retry: how soon EventSource reconnects after the server restarts; hello: the server's clock.
       send(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ serverTime: new Date().toISOString() })}\n\n`);

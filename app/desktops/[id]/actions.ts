@@ -1,6 +1,6 @@
 'use server';
 // Checkpoint and Restore, as server actions: the input is validated (zod) and the result typed, never thrown.
-import { checkpointDesktop, restoreDesktop, stopDesktop } from '@/server/api/operations';
+import { checkpointDesktop, deleteCheckpoint, restoreDesktop, stopDesktop } from '@/server/api/operations';
 import type { CheckpointInput, RestoreInput } from '@/server/api/schemas';
 
 /** criu dump of the whole desktop; the picture freezes and its processes are gone until a restore. */
@@ -15,4 +15,9 @@ export async function restoreAction(input: RestoreInput) {
 
 export async function stopAction(desktopId: string) {
   return stopDesktop(desktopId);
+}
+
+/** Frees a checkpoint's disk space; its desktop is untouched. */
+export async function deleteCheckpointAction(checkpointId: string) {
+  return deleteCheckpoint(checkpointId);
 }

@@ -1,9 +1,16 @@
-// GET /api/checkpoints/:id: the checkpoint, its restores, and the tails of their criu logs.
+// GET /api/checkpoints/:id: the checkpoint, its restores and the tails of their criu logs.
+// DELETE /api/checkpoints/:id: delete its images and record; answers with the bytes freed.
 import { respond } from '@/server/api/http';
-import { getCheckpoint } from '@/server/api/operations';
+import { deleteCheckpoint, getCheckpoint } from '@/server/api/operations';
 
 export const runtime = 'nodejs';
 
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+type Context = { params: Promise<{ id: string }> };
+
+export async function GET(_request: Request, { params }: Context) {
   return respond(await getCheckpoint((await params).id));
+}
+
+export async function DELETE(_request: Request, { params }: Context) {
+  return respond(await deleteCheckpoint((await params).id));
 }

@@ -1,0 +1,53 @@
+// The HTTP API as the tests use it: every call checks its status, so a test fails where the API did.
+import { expect, type APIRequestContext } from '@playwright/test';
+import type { CheckpointDetail, DesktopDetail, DesktopRecord, DesktopSummary } from '../../server/api/viewTypes';
+import type { CheckpointRecord } from '../../server/desktops/records';
+
+export class Api {
+  constructor(private readonly request: APIRequestContext) {}
+
+  async start(body: { geometry?: string; apps?: string[] }): Promise<DesktopRecord> {
+    const response = await this.request.post('/api/desktops', { data: body });
+    expect(response.status(), await response.text()).toBe(201);
+    return (await response.json()).desktop;
+  }
+
+  async desktop(id: string): Promise<DesktopDetail> {
+    const response = await this.request.get(`/api/desktops/${id}`);
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  }
+
+  async list(): Promise<DesktopSummary[]> {
+    const response = await this.request.get('/api/desktops');
+    expect(response.status()).toBe(200);
+    return (await response.json()).desktops;
+  }
+
+  async checkpoint(id: string, body: { leaveRunning?: boolean } = {}): Promise<CheckpointRecord> {
+    const response = await this.request.post(`/api/desktops/${id}/checkpoint`, { data: body });
+    expect(response.status(), await response.text()).toBe(201);
+    return (await response.json()).checkpoint;
+  }
+
+  async checkpointDetail(id: string): Promise<CheckpointDetail> {
+    const response = await this.request.get(`/api/checkpoints/${id}`);
+    expect(response.status(), await response.text()).toBe(200);
+    return (await response.json()).checkpoint;
+  }
+
+  /** Stops the desktop; a desktop busy with an operation is asked again until that operation is over. */
+  async stop(id: string): Promise<void> {
+    await expect
+      .poll(async () => (await this.request.post(`/api/desktops/${id}/stop`)).status(), {
+        message: `stopping desktop ${id}`,
+        timeout: 30_000,
+      })
+      .toBe(200);
+  }
+
+  /** Any call, for tests about statuses and error bodies. */
+  raw(method: 'GET' | 'POST' | 'DELETE', path: string, data?: unknown) {
+    return this.request.fetch(path, { method, data });
+  }
+}
