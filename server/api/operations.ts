@@ -1,11 +1,14 @@
 // The operations of the CLI, for the server actions and the HTTP API alike: validate, run, return a typed result.
 import 'server-only';
+import { access, rm } from 'node:fs/promises';
+import type { Inspection } from '../checkpoints/inspect';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { attempt, invalid, type Result } from './results';
 import { checkpointId, checkpointInput, desktopId, restoreInput, restoreOptions, startInput } from './schemas';
-import { checkpointDetail, desktopDetail, desktopSummaries, type CheckpointDetail, type DesktopDetail, type DesktopSummary } from './views';
+import { tempFile } from './transfer';
+import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
   return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));
@@ -87,4 +90,48 @@ export async function deleteCheckpoint(id: unknown): Promise<Result<{ checkpoint
   const parsed = checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
+}
+
+/** The process tree, files, sockets and memory the checkpoint's images hold. */
+export async function inspectCheckpoint(id: unknown): Promise<Result<Inspection>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  return attempt(() => getEngine().desktops.inspect(parsed.data));
+}
+
+/** The PNG of the screen taken just before the dump; not_found when that checkpoint has none. */
+export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: string }>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    const checkpoint = await desktops.getCheckpoint(parsed.data);
+    const file = desktops.paths.checkpointThumbnail(checkpoint.id);
+    const present = checkpoint.thumbnail && (await access(file).then(() => true, () => false));
+    if (!present) throw new FreezeframeError('not_found', `checkpoint ${checkpoint.id} has no thumbnail`);
+    return { file };
+  });
+}
+
+/** Writes the checkpoint's archive to a temp file, which the caller streams and deletes. */
+export async function exportCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
+  const parsed = checkpointId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
+  const file = await tempFile('.export.tar.gz');
+  const result = await attempt(() => getEngine().desktops.exportCheckpoint(parsed.data, file));
+  if (!result.ok) await rm(file, { force: true });
+  return result;
+}
+
+/** Imports an uploaded archive (the file is consumed: deleted whatever happens); its desktop appears, stopped. */
+export async function importCheckpoint(file: string): Promise<Result<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }>> {
+  try {
+    return await attempt(() => getEngine().desktops.importCheckpoint(file));
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+export async function getStorage(): Promise<Result<{ storage: StorageView }>> {
+  return attempt(async () => ({ storage: await storageView(getEngine()) }));
 }

@@ -23,6 +23,18 @@ export interface DesktopDetail {
   latestLog?: LogTail;
   /** The server's clock when this was read: the page measures "frozen for" against it, not the viewer's clock. */
   serverTime: string;
+  storage: StorageView;
+}
+
+/** Disk space of the checkpoints (all desktops), and what is left on the filesystem they live on. */
+export interface StorageView {
+  /** Sum of imageBytes over complete checkpoints. */
+  checkpointBytes: number;
+  checkpoints: number;
+  /** statfs of the state folder: bytes available to this user, and the filesystem's size. */
+  freeBytes: number;
+  totalBytes: number;
+  stateDir: string;
 }
 
 export interface CheckpointDetail extends CheckpointRecord {

@@ -1,11 +1,11 @@
 // What the pages and the HTTP API show of a desktop or checkpoint: its records plus the tail of CRIU's logs.
 import 'server-only';
-import { open } from 'node:fs/promises';
+import { open, statfs } from 'node:fs/promises';
 import type { Engine } from '../engine';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
-import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail } from './viewTypes';
+import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
 
-export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail } from './viewTypes';
+export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
 
 // A -v4 dump log runs to megabytes; its last lines are all a person needs here (the path leads to the rest).
 const tailBytes = 32 * 1024;
@@ -55,8 +55,25 @@ export async function desktopSummaries(engine: Engine): Promise<DesktopSummary[]
 
 export async function desktopDetail(engine: Engine, id: string): Promise<DesktopDetail> {
   const desktop = await engine.desktops.get(id);
-  const checkpoints = await engine.desktops.checkpoints(id);
-  return { desktop, checkpoints, latestLog: await latestLog(desktop, checkpoints), serverTime: new Date().toISOString() };
+  const all = await engine.desktops.checkpoints();
+  const checkpoints = all.filter((c) => c.desktop === id);
+  const [log, storage] = await Promise.all([latestLog(desktop, checkpoints), storageView(engine, all)]);
+  return { desktop, checkpoints, latestLog: log, serverTime: new Date().toISOString(), storage };
+}
+
+/** The images' recorded sizes (no walk over the folders) and the free space where they are written. */
+export async function storageView(engine: Engine, checkpoints?: CheckpointRecord[]): Promise<StorageView> {
+  const all = checkpoints ?? (await engine.desktops.checkpoints());
+  const complete = all.filter((c) => c.state === 'complete');
+  const stateDir = engine.config.stateDir;
+  const fs = await statfs(stateDir);
+  return {
+    checkpointBytes: complete.reduce((sum, c) => sum + (c.imageBytes ?? 0), 0),
+    checkpoints: complete.length,
+    freeBytes: fs.bavail * fs.bsize,
+    totalBytes: fs.blocks * fs.bsize,
+    stateDir,
+  };
 }
 
 export async function checkpointDetail(engine: Engine, id: string): Promise<CheckpointDetail> {

@@ -23,19 +23,22 @@ export async function runCriu(
   criuPath: string,
   op: CriuOperation,
   options: CriuOptions = {},
-  { timeoutMs = defaultTimeoutMs[op] }: { timeoutMs?: number } = {},
+  { timeoutMs = defaultTimeoutMs[op], onSpawn }: { timeoutMs?: number; onSpawn?: (pid: number) => void | Promise<void> } = {},
 ): Promise<CriuResult> {
   const command = [criuPath, ...criuArgs(op, options)];
   const logPath =
     options.logFile && options.imagesDir ? path.resolve(options.imagesDir, options.logFile) : options.logFile;
   const started = performance.now();
-  const child = await execa(criuPath, command.slice(1), {
+  const running = execa(criuPath, command.slice(1), {
     reject: false,
     timeout: timeoutMs,
     forceKillAfterDelay: 5_000,
     stdin: 'ignore',
     all: true,
   });
+  // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work.
+  if (running.pid && onSpawn) await onSpawn(running.pid);
+  const child = await running;
   const durationMs = performance.now() - started;
   const output = child.all ?? '';
 

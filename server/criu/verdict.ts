@@ -32,6 +32,7 @@ export function readVerdict(op: 'dump' | 'restore', log: string, maxErrors = 3):
 
 /** Known causes, measured on these machines, each with what to do about it. */
 const hints: [RegExp, string][] = [
+  [/No space left on device|ENOSPC/, 'The disk where checkpoints live is full: free space there (delete old checkpoints), then checkpoint again.'],
   [/has bad size/, 'A file open in the desktop changed size since the dump (its log, for example). Freezeframe puts the log back as it was at the dump; a file changed by hand cannot be restored.'],
   [/Unable to open dev\/ptmx with specified index/, "A pty number of this desktop is taken by another one. Desktops need a private devpts instance (native/newns mounts one); this desktop may have been started without it."],
   [/vvar_vclock|vDSO/i, 'This criu is too old for the kernel (vDSO layout). Freezeframe needs CRIU >= 4.2: run scripts/install.sh to build it.'],

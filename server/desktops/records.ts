@@ -20,6 +20,8 @@ export interface OperationInfo {
   ms?: number;
   ok?: boolean;
   command?: string[];
+  /** criu's PID while it runs: after a crash of the server, a criu still at work is waited for, not judged. */
+  criuPid?: number;
 }
 
 export interface DesktopRecord {

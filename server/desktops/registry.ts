@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../config';
 import { CriuError } from '../criu/errors';
-import type { CriuOptions } from '../criu/options';
+import { criuArgs, type CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
@@ -173,6 +173,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring';
     if (!watching || (alive && record.state === 'running')) return record;
     if (await this.lockHolder(record.id)) return record;
+    // The server died while criu worked: as long as that criu runs, the operation is under way.
+    if (await isCriu(record.lastOperation?.criuPid)) return record;
     const gone: ErrorInfo = { code: 'gone', message: "the desktop's processes are gone" };
     if (record.state === 'checkpointing') {
       const checkpoint = record.lastOperation?.checkpoint;
@@ -180,8 +182,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       if (checkpoint && readVerdict('dump', log).ok) {
         const cp = await this.getCheckpoint(checkpoint);
         if (!cp.leaveRunning && !alive) {
-          await this.saveCheckpoint({ ...cp, state: 'complete', imageBytes: await directoryBytes(this.paths.checkpointImages(checkpoint)) });
-          return this.setState(record, 'checkpointed', { pid: undefined, pidStartTime: undefined, lastCheckpoint: checkpoint });
+          // The dump completed after its server died: finish its bookkeeping now.
+          await this.sealCheckpoint(cp, {});
+          return this.setState(record, 'checkpointed', {
+            pid: undefined, pidStartTime: undefined, lastCheckpoint: checkpoint,
+            lastOperation: { ...record.lastOperation!, ok: true, criuPid: undefined },
+          });
         }
       }
       if (checkpoint) {
@@ -349,7 +355,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
         desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps },
-        command: [], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
+        command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
       const pids = await treePids(record.pid!);
@@ -360,7 +366,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
       let result: CriuResult;
       try {
-        result = await this.dumpWithRetry(criuOptions);
+        result = await this.dumpWithRetry(criuOptions, record);
       } catch (error) {
         const info = toErrorInfo(error);
         // A failed dump is no checkpoint: its partial images go, its log stays for the record.
@@ -382,20 +388,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           for (const pid of survivors) signal(pid, 'SIGKILL');
         }
       }
-      // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
-      // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
-      // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
-      // criu recorded.
-      const logCopy = this.paths.checkpointDesktopLog(cpId);
-      await copyFile(this.paths.desktopLog(id), logCopy);
-      const loggedBytes = await recordedFileSize(this.paths.checkpointImages(cpId), this.paths.desktopLog(id)).catch(() => undefined);
-      if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
-      Object.assign(checkpoint, {
-        state: 'complete', dumpMs: result.durationMs, command: result.command,
-        imageBytes: await directoryBytes(this.paths.checkpointImages(cpId)),
-        dumpStats: (await readStats(path.join(this.paths.checkpointImages(cpId), 'stats-dump')))?.dump,
-      });
-      await this.saveCheckpoint(checkpoint);
+      await this.sealCheckpoint(checkpoint, { dumpMs: result.durationMs, command: result.command });
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
       await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
         ...frozen, lastCheckpoint: cpId,
@@ -406,15 +399,42 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     });
   }
 
+  /** Marks a dumped checkpoint complete: the desktop's log as criu saw it, the images' size, CRIU's stats. */
+  private async sealCheckpoint(checkpoint: CheckpointRecord, { dumpMs, command }: { dumpMs?: number; command?: string[] }): Promise<void> {
+    const images = this.paths.checkpointImages(checkpoint.id);
+    const log = this.paths.desktopLog(checkpoint.desktop);
+    // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
+    // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
+    // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
+    // criu recorded.
+    const logCopy = this.paths.checkpointDesktopLog(checkpoint.id);
+    await copyFile(log, logCopy);
+    const loggedBytes = await recordedFileSize(images, log).catch(() => undefined);
+    if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
+    const stats = await readStats(path.join(images, 'stats-dump'));
+    Object.assign(checkpoint, {
+      state: 'complete',
+      dumpMs: dumpMs ?? (stats?.dump ? stats.dump.frozenMs : undefined),
+      command: command ?? checkpoint.command,
+      imageBytes: await directoryBytes(images),
+      dumpStats: stats?.dump,
+    });
+    await this.saveCheckpoint(checkpoint);
+  }
+
+  private async noteCriu(record: DesktopRecord, criuPid: number): Promise<void> {
+    await this.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }));
+  }
+
   /**
    * criu dump, again when it failed only because a connection was being set up at that instant (an app
    * connecting to the X server's unix socket, typically just after start): criu then resumes the tree untouched,
    * and a moment later the connection is an ordinary one.
    */
-  private async dumpWithRetry(options: CriuOptions, attempts = 3): Promise<CriuResult> {
+  private async dumpWithRetry(options: CriuOptions, record: DesktopRecord, attempts = 3): Promise<CriuResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await runCriu(this.config.criuPath, 'dump', options);
+        return await runCriu(this.config.criuPath, 'dump', options, { onSpawn: (pid) => this.noteCriu(record, pid) });
       } catch (error) {
         const inFlight = error instanceof CriuError && error.failure.errors.some((e) => /in-flight/i.test(e));
         if (!inFlight || attempt >= attempts) throw error;
@@ -481,7 +501,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           root: '/',
           restoreDetached: true,
           pidfile: this.paths.checkpointPidfile(checkpointId),
-        });
+        }, { onSpawn: (pid) => this.noteCriu(record, pid) });
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
@@ -608,6 +628,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       return { checkpoint: checkpointId, bytesFreed };
     });
   }
+}
+
+async function isCriu(pid: number | undefined): Promise<boolean> {
+  if (!pid || !(await identify(pid))) return false;
+  return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'criu';
 }
 
 async function writeExclusive(file: string, content: string): Promise<void> {
