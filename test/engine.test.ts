@@ -240,6 +240,19 @@ describe('a desktop under checkpoint and restore', () => {
     }
   });
 
+  test('a missing criu is a clear error that says how to get it, and the desktop runs on', async () => {
+    const { createEngine } = await import('../server/engine');
+    const broken = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: engine.config.stateDir, FREEZEFRAME_DISPLAYS: '20-29', FREEZEFRAME_CRIU: '/nonexistent/criu' });
+    const desktop = await broken.desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    await assert.rejects(broken.desktops.checkpoint(desktop.id), (error: unknown) => {
+      expectCode('criu')(error);
+      const info = (error as FreezeframeError).details.error as { hint?: string };
+      assert.match(info.hint ?? '', /scripts\/install\.sh/, JSON.stringify(info));
+      return true;
+    });
+    assert.equal((await broken.desktops.get(desktop.id)).state, 'running');
+  });
+
   test('a server restarted meanwhile finds the desktops as they really are', async () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });

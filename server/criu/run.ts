@@ -41,6 +41,13 @@ export async function runCriu(
   const child = await running;
   const durationMs = performance.now() - started;
   const output = child.all ?? '';
+  if (child.exitCode === undefined && !child.signal && !child.timedOut) {
+    // criu did not even start (not installed, not executable): say how to get it.
+    throw new CriuError(
+      { op, command, exitCode: undefined, errors: [child.shortMessage ?? String(child.cause)], hint: `criu cannot be run from ${criuPath}: run scripts/install.sh (as root), which builds CRIU 4.2 into vendor/criu, or set FREEZEFRAME_CRIU.` },
+      { cause: child },
+    );
+  }
 
   if (op === 'check') {
     if (child.exitCode === 0 && !child.timedOut) return { op, command, durationMs, stdout: child.stdout };
