@@ -1,13 +1,16 @@
-// The dashboard: every desktop with its live state, a form to start one, and a way to stop each.
+// The dashboard: every desktop with its live state, a form to start one, a way to stop each, checkpoint import,
+// and the disk space checkpoints use.
 import { connection } from 'next/server';
 import { DesktopList } from '@/components/DesktopList';
 import { ErrorPanel } from '@/components/ErrorPanel';
+import { ImportCheckpointForm } from '@/components/ImportCheckpointForm';
 import { StartDesktopForm } from '@/components/StartDesktopForm';
-import { listDesktops } from '@/server/api/operations';
+import { StorageFigure } from '@/components/StorageFigure';
+import { getStorage, listDesktops } from '@/server/api/operations';
 
 export default async function DashboardPage() {
   await connection(); // the desktops are read per request, never at build time
-  const result = await listDesktops();
+  const [result, storage] = await Promise.all([listDesktops(), getStorage()]);
   return (
     <div className="grid gap-8 lg:grid-cols-[minmax(0,1fr)_22rem]">
       <section className="grid content-start gap-4">
@@ -19,8 +22,10 @@ export default async function DashboardPage() {
         </div>
         {result.ok ? <DesktopList initial={result.desktops} /> : <ErrorPanel title="Cannot list the desktops" error={result.error} />}
       </section>
-      <aside>
+      <aside className="grid content-start gap-4">
         <StartDesktopForm />
+        <ImportCheckpointForm />
+        {storage.ok && <StorageFigure storage={storage.storage} />}
       </aside>
     </div>
   );

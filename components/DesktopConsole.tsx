@@ -1,22 +1,27 @@
 'use client';
-// The desktop page: the live screen, Checkpoint and Restore (buttons and Alt+C / Alt+R), and what criu did.
+// The desktop page: the live screen, Checkpoint / Snapshot / Restore (buttons and Alt+C / Alt+S / Alt+R), the
+// timeline of checkpoints (restore any, inspect, export, delete), and what criu did.
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
 import { checkpointAction, deleteCheckpointAction, restoreAction, stopAction } from '@/app/desktops/[id]/actions';
 import { bytes, seconds } from '@/app/lib/format';
 import { useDesktopEvents, type LiveEvent } from '@/app/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/server/api/resultTypes';
-import { CheckpointTable } from './CheckpointTable';
+import { CheckpointChart } from './CheckpointChart';
+import { CheckpointTimeline } from './CheckpointTimeline';
+import { ConfirmDialog } from './ConfirmDialog';
 import { CriuDetails } from './CriuDetails';
 import type { CheckpointRecord, DesktopDetail, DesktopRecord } from './desktopTypes';
 import { ErrorPanel } from './ErrorPanel';
 import { StateBadge } from './StateBadge';
 import { StateBanner } from './StateBanner';
+import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
 
-type Operation = 'checkpoint' | 'restore' | 'stop' | 'delete';
+type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   checkpoint: 'Checkpoint failed',
+  snapshot: 'Snapshot failed',
   dump: 'Checkpoint failed',
   restore: 'Restore failed',
   stop: 'Stop failed',
@@ -39,8 +44,9 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
   const [skewMs, setSkewMs] = useState(0);
   const [pending, setPending] = useState<Operation | null>(null);
   const [failure, setFailure] = useState<{ op: Operation; error: ApiError } | null>(null);
-  const [chosen, setChosen] = useState<string | null>(null);
-  const [leaveRunning, setLeaveRunning] = useState(false);
+  /** The checkpoint waiting for "Stop the running desktop and restore this checkpoint?". */
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [freed, setFreed] = useState<{ checkpoint: string; bytesFreed: number } | null>(null);
   const reads = useRef(0);
   const { desktop, checkpoints } = detail;
 
@@ -69,20 +75,23 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
   });
 
   const latestComplete = checkpoints.findLast((c) => c.state === 'complete');
-  const restoreTarget = checkpoints.find((c) => c.id === chosen && c.state === 'complete') ?? latestComplete;
   const canCheckpoint = desktop.state === 'running' && !pending;
-  const canRestore = ['checkpointed', 'stopped', 'failed'].includes(desktop.state) && !!restoreTarget && !pending;
+  const canRestore = ['checkpointed', 'stopped', 'failed'].includes(desktop.state) && !!latestComplete && !pending;
+  /** Any checkpoint can be restored from the timeline; over a running desktop only once the user confirms. */
+  const canRestoreAny = ['running', 'checkpointed', 'stopped', 'failed'].includes(desktop.state) && !pending;
   const frozenSince = checkpoints.find((c) => c.id === desktop.lastCheckpoint)?.createdAt;
 
-  async function run<T extends object>(op: Operation, call: () => Promise<Result<T>>) {
+  async function run<T extends object>(op: Operation, call: () => Promise<Result<T>>): Promise<Result<T> | undefined> {
     setPending(op);
     setFailure(null);
     try {
       const result = await call();
       if (!result.ok) setFailure({ op, error: result.error });
+      return result;
     } catch (error) {
       // The action itself could not be reached (server gone, network): still say so on the page.
       setFailure({ op, error: { code: 'unreachable', message: (error as Error).message } });
+      return undefined;
     } finally {
       setPending(null);
       void reread();
@@ -90,20 +99,35 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
   }
 
   const checkpoint = () => {
-    if (canCheckpoint) void run('checkpoint', () => checkpointAction(id, { leaveRunning }));
+    if (canCheckpoint) void run('checkpoint', () => checkpointAction(id, { leaveRunning: false }));
+  };
+  /** criu dump --leave-running: a restorable checkpoint, and the desktop runs on. */
+  const snapshot = () => {
+    if (canCheckpoint) void run('snapshot', () => checkpointAction(id, { leaveRunning: true }));
   };
   const restore = () => {
-    if (canRestore) void run('restore', () => restoreAction({ desktopId: id, checkpointId: restoreTarget?.id }));
+    if (canRestore) void run('restore', () => restoreAction({ desktopId: id, checkpointId: latestComplete?.id }));
+  };
+  const restoreOne = (checkpointId: string, stopRunning = false) => {
+    if (!canRestoreAny) return;
+    if (desktop.state === 'running' && !stopRunning) {
+      setConfirming(checkpointId);
+      return;
+    }
+    void run('restore', () => restoreAction({ desktopId: id, checkpointId, stopRunning }));
   };
   const stop = () => {
     if (!pending && desktop.state !== 'stopped') void run('stop', () => stopAction(id));
   };
 
-  const remove = (checkpointId: string) => {
-    if (!pending) void run('delete', () => deleteCheckpointAction(checkpointId));
+  const remove = async (checkpointId: string) => {
+    if (pending) return;
+    setFreed(null);
+    const result = await run('delete', () => deleteCheckpointAction(checkpointId));
+    if (result?.ok) setFreed({ checkpoint: result.checkpoint, bytesFreed: result.bytesFreed });
   };
 
-  // Alt+C / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
+  // Alt+C / Alt+S / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
   // stops them there, so they reach the desktop (Alt+C in an xterm stays Alt+C). Click outside the screen first.
   const onShortcut = useEffectEvent((event: KeyboardEvent) => {
     if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey || event.repeat) return;
@@ -113,6 +137,9 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
     if (event.code === 'KeyC') {
       event.preventDefault();
       checkpoint();
+    } else if (event.code === 'KeyS') {
+      event.preventDefault();
+      snapshot();
     } else if (event.code === 'KeyR') {
       event.preventDefault();
       restore();
@@ -178,18 +205,31 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">
-          <div className="grid grid-cols-2 gap-3 xl:grid-cols-1">
+          <div className="grid grid-cols-3 gap-3 xl:grid-cols-2">
             <BigButton
               testId="checkpoint-button"
               onClick={checkpoint}
               disabled={!canCheckpoint}
-              busy={pending === 'checkpoint' || desktop.state === 'checkpointing'}
+              busy={pending === 'checkpoint' || (desktop.state === 'checkpointing' && pending !== 'snapshot')}
               shortcut="Alt+C"
               tone="ice"
+              title="criu dump: the picture freezes and the desktop's processes are gone until a restore"
             >
-              {desktop.state === 'checkpointing' ? 'Checkpointing…' : 'Checkpoint'}
+              {desktop.state === 'checkpointing' && pending !== 'snapshot' ? 'Checkpointing…' : 'Checkpoint'}
             </BigButton>
             <BigButton
+              testId="snapshot-button"
+              onClick={snapshot}
+              disabled={!canCheckpoint}
+              busy={pending === 'snapshot'}
+              shortcut="Alt+S"
+              tone="violet"
+              title="criu dump --leave-running: a checkpoint to come back to, and the desktop keeps running"
+            >
+              {pending === 'snapshot' ? 'Snapshotting…' : 'Snapshot'}
+            </BigButton>
+            <BigButton
+              className="xl:col-span-2"
               testId="restore-button"
               onClick={restore}
               disabled={!canRestore}
@@ -202,25 +242,51 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
           </div>
           {/* Right under the buttons: where the eyes are after pressing one. */}
           {shownError && <ErrorPanel title={shownError.title} error={shownError.error} />}
-          <label className="flex items-center gap-2 text-sm text-slate-400">
-            <input type="checkbox" checked={leaveRunning} onChange={(e) => setLeaveRunning(e.target.checked)} className="accent-sky-400" />
-            Snapshot only: keep the desktop running (criu --leave-running)
-          </label>
+          {freed && (
+            <p role="status" data-testid="space-freed" data-bytes={freed.bytesFreed} className="rounded-md border border-emerald-400/30 bg-emerald-400/10 px-3 py-1.5 text-sm text-emerald-200">
+              Deleted {freed.checkpoint}: {bytes(freed.bytesFreed)} freed
+            </p>
+          )}
           <p className="text-xs leading-relaxed text-slate-500">
-            Shortcuts <Kbd>Alt+C</Kbd> checkpoint, <Kbd>Alt+R</Kbd> restore. They work while the desktop&apos;s screen is
+            Restore brings back the newest checkpoint; any other from the timeline below. Shortcuts <Kbd>Alt+C</Kbd>{' '}
+            checkpoint, <Kbd>Alt+S</Kbd> snapshot, <Kbd>Alt+R</Kbd> restore. They work while the desktop&apos;s screen is
             not focused: the screen takes every key once clicked, so click outside it first.
           </p>
 
           <Timings checkpoints={checkpoints} />
-
-          <div>
-            <h2 className="mb-2 text-xs font-semibold uppercase tracking-wider text-slate-400">
-              Checkpoints{restoreTarget ? ` · Restore uses ${restoreTarget.id === latestComplete?.id ? 'the newest' : restoreTarget.id}` : ''}
-            </h2>
-            <CheckpointTable checkpoints={checkpoints} chosen={restoreTarget?.id} onChoose={setChosen} onDelete={remove} disabled={!!pending} />
-          </div>
+          <CheckpointChart checkpoints={checkpoints} />
+          <StorageFigure storage={detail.storage} />
         </aside>
       </div>
+
+      <section className="grid gap-3">
+        <h2 className="text-xs font-semibold uppercase tracking-wider text-slate-400">
+          Timeline · {checkpoints.length} checkpoint{checkpoints.length === 1 ? '' : 's'}, newest first
+        </h2>
+        <CheckpointTimeline
+          checkpoints={checkpoints}
+          current={desktop.lastCheckpoint}
+          onRestore={(checkpointId) => restoreOne(checkpointId)}
+          onDelete={(checkpointId) => void remove(checkpointId)}
+          restoreDisabled={!canRestoreAny}
+          disabled={!!pending}
+        />
+      </section>
+
+      <ConfirmDialog
+        open={confirming !== null}
+        title="Stop the running desktop and restore this checkpoint?"
+        confirmLabel="Stop and restore"
+        onCancel={() => setConfirming(null)}
+        onConfirm={() => {
+          const checkpointId = confirming;
+          setConfirming(null);
+          if (checkpointId) restoreOne(checkpointId, true);
+        }}
+      >
+        The desktop as it is now is lost unless you take a checkpoint or snapshot of it first. Then{' '}
+        <span className="font-mono">{confirming}</span> comes back in its place.
+      </ConfirmDialog>
 
       <CriuDetails operation={desktop.lastOperation} log={detail.latestLog} />
     </div>
@@ -257,19 +323,24 @@ function Kbd({ children }: { children: React.ReactNode }) {
 
 interface BigButtonProps {
   testId: string;
+  title?: string;
+  className?: string;
   onClick: () => void;
   disabled: boolean;
   busy: boolean;
   shortcut: string;
-  tone: 'ice' | 'emerald';
+  tone: 'ice' | 'emerald' | 'violet';
   children: React.ReactNode;
 }
 
-function BigButton({ testId, onClick, disabled, busy, shortcut, tone, children }: BigButtonProps) {
-  const colours =
-    tone === 'ice'
-      ? 'bg-sky-500 hover:bg-sky-400 text-slate-950 shadow-sky-500/30'
-      : 'bg-emerald-500 hover:bg-emerald-400 text-slate-950 shadow-emerald-500/30';
+const toneColours: Record<BigButtonProps['tone'], string> = {
+  ice: 'bg-sky-500 hover:bg-sky-400 text-slate-950 shadow-sky-500/30',
+  violet: 'bg-violet-500 hover:bg-violet-400 text-white shadow-violet-500/30',
+  emerald: 'bg-emerald-500 hover:bg-emerald-400 text-slate-950 shadow-emerald-500/30',
+};
+
+function BigButton({ testId, title, className = '', onClick, disabled, busy, shortcut, tone, children }: BigButtonProps) {
+  const colours = toneColours[tone];
   return (
     <button
       type="button"
@@ -278,7 +349,8 @@ function BigButton({ testId, onClick, disabled, busy, shortcut, tone, children }
       disabled={disabled}
       aria-busy={busy}
       aria-keyshortcuts={shortcut}
-      className={`flex flex-col items-center justify-center gap-1 rounded-2xl px-6 py-5 text-2xl font-bold shadow-lg transition disabled:cursor-not-allowed disabled:bg-slate-800 disabled:text-slate-500 disabled:shadow-none aria-busy:animate-pulse ${colours}`}
+      title={title}
+      className={`${className} flex flex-col items-center justify-center gap-1 rounded-2xl px-6 py-5 text-2xl font-bold shadow-lg transition disabled:cursor-not-allowed disabled:bg-slate-800 disabled:text-slate-500 disabled:shadow-none aria-busy:animate-pulse ${colours}`}
     >
       {children}
       <span className="text-xs font-medium opacity-70">{shortcut}</span>

@@ -1,12 +1,13 @@
 'use client';
 // The dashboard's desktops, kept live by the event stream, each with a link to its page and a Stop button.
-import { useRef, useState, useTransition } from 'react';
+import { useEffect, useRef, useState, useTransition } from 'react';
 import Link from 'next/link';
 import { stopDesktopAction } from '@/app/actions';
 import { clock } from '@/app/lib/format';
 import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
 import type { ApiError } from '@/server/api/resultTypes';
 import type { DesktopSummary } from '@/server/api/viewTypes';
+import { desktopsChangedEvent } from './ImportCheckpointForm';
 import { StateBadge } from './StateBadge';
 
 export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
@@ -30,6 +31,12 @@ export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
     },
     onOpen: () => void reread(),
   });
+
+  useEffect(() => {
+    const onChanged = () => void reread();
+    window.addEventListener(desktopsChangedEvent, onChanged);
+    return () => window.removeEventListener(desktopsChangedEvent, onChanged);
+  }, []);
 
   const shown = desktops.filter((d) => d.state !== 'stopped');
   const stopped = desktops.filter((d) => d.state === 'stopped');

@@ -72,7 +72,12 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
   }, [desktopState, phase]);
 
   useEffect(() => {
-    if (stateRef.current !== 'running') return;
+    if (stateRef.current !== 'running') {
+      // A retry that fell due while the desktop stopped or is being restored (Stop and restore kills Xvnc first: the
+      // link is lost while the desktop still looks running): wait, and the effect above connects when it runs.
+      setPhase((p) => (p === 'reconnecting' ? 'waiting' : p));
+      return;
+    }
     let cancelled = false;
     let rfb: RFB | null = null;
     // noVNC complains when a finished session is disconnected again (cleanup after a lost connection).

@@ -38,7 +38,7 @@ ensurePackages "${packages[@]}"
 install -d -m 1777 /tmp/.X11-unix
 
 # --- the native launcher ------------------------------------------------------------------------------------
-make -s -C native >/dev/null || die "building native/newns failed (see: make -C native)"
+make -s -C native >/dev/null || die "building native/ (newns, reaper.node) failed (see: make -C native)"
 chmod 0755 native/desktop.sh
 
 # --- CRIU ---------------------------------------------------------------------------------------------------

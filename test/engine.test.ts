@@ -269,3 +269,21 @@ describe('a desktop under checkpoint and restore', () => {
     assert.equal(failed.lastError?.code, 'gone');
   });
 });
+
+test('dumped and stopped desktops leave no zombie behind', async () => {
+  const { engine, dispose } = await withEngine('20-29');
+  try {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const first = desktop.pid!;
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const restored = await desktops.restore(checkpoint.id);
+    await desktops.stop(desktop.id);
+    for (const pid of [first, restored.desktop.pid!]) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone');
+      assert.equal(stat, 'gone', `desktop root ${pid} is still there: ${stat}`);
+    }
+  } finally {
+    await dispose();
+  }
+});

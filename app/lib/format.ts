@@ -8,7 +8,18 @@ export function seconds(ms: number | undefined, digits = 2): string {
 export function bytes(n: number | undefined): string {
   if (n === undefined) return '—';
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+/** CRIU's phase times run from a fraction of a millisecond to seconds: milliseconds, one decimal. */
+export function millis(ms: number | undefined): string {
+  return ms === undefined ? '—' : `${ms.toFixed(1)} ms`;
+}
+
+/** Date and time, for a checkpoint that may be days old (an imported one). */
+export function when(iso: string | undefined): string {
+  return iso ? new Date(iso).toLocaleString(undefined, { hour12: false, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '—';
 }
 
 export function clock(iso: string | undefined): string {

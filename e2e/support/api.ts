@@ -2,6 +2,7 @@
 import { expect, type APIRequestContext } from '@playwright/test';
 import type { CheckpointDetail, DesktopDetail, DesktopRecord, DesktopSummary } from '../../server/api/viewTypes';
 import type { CheckpointRecord } from '../../server/desktops/records';
+import type { Inspection } from '../../server/checkpoints/inspect';
 
 export class Api {
   constructor(private readonly request: APIRequestContext) {}
@@ -44,6 +45,42 @@ export class Api {
         timeout: 30_000,
       })
       .toBe(200);
+  }
+
+  /** The process tree, files, sockets and memory the checkpoint's images hold. */
+  async inspect(id: string): Promise<Inspection> {
+    const response = await this.request.get(`/api/checkpoints/${id}/inspect`);
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  }
+
+  /** The PNG of the screen taken just before the dump. */
+  async thumbnail(id: string): Promise<Buffer> {
+    const response = await this.request.get(`/api/checkpoints/${id}/thumbnail`);
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-type']).toBe('image/png');
+    return response.body();
+  }
+
+  /** The checkpoint's .tar.gz, checked to be a download named after it. */
+  async exportArchive(id: string): Promise<Buffer> {
+    const response = await this.request.get(`/api/checkpoints/${id}/export`);
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-type']).toBe('application/gzip');
+    expect(response.headers()['content-disposition']).toBe(`attachment; filename="${id}.tar.gz"`);
+    return response.body();
+  }
+
+  async importArchive(archive: Buffer): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    const response = await this.request.post('/api/checkpoints/import', { data: archive, headers: { 'Content-Type': 'application/gzip' } });
+    expect(response.status(), await response.text()).toBe(201);
+    return response.json();
+  }
+
+  async deleteCheckpoint(id: string): Promise<number> {
+    const response = await this.request.delete(`/api/checkpoints/${id}`);
+    expect(response.status(), await response.text()).toBe(200);
+    return (await response.json()).bytesFreed;
   }
 
   /** Any call, for tests about statuses and error bodies. */

@@ -1,4 +1,5 @@
-// Reading the noVNC canvas from the tests: a hash of its pixels, samples over time, and a restore-to-frame timer.
+// Reading the noVNC canvas from the tests: a hash of its pixels, samples over time, a restore-to-frame timer, the
+// share of a colour on screen, and its difference from a checkpoint's thumbnail.
 import type { Page } from '@playwright/test';
 
 interface CanvasProbe {
@@ -98,3 +99,56 @@ export const clickToChangeMs = (page: Page) =>
     const t = window.__canvasProbe.clickToChange;
     return t?.clickAt !== undefined && t.changeAt !== undefined ? t.changeAt - t.clickAt : undefined;
   });
+
+/** Share (0..1) of the canvas's pixels within tolerance (per channel) of rgb; one pixel in 4 each way is enough. */
+export const colourShare = (page: Page, rgb: [number, number, number], tolerance = 40) =>
+  page.evaluate(
+    ([[r, g, b], tol]) => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="vnc-screen"] canvas');
+      if (!c || !c.width || !c.height) return 0;
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let near = 0;
+      let all = 0;
+      for (let y = 0; y < c.height; y += 4) {
+        for (let x = 0; x < c.width; x += 4) {
+          const i = (y * c.width + x) * 4;
+          all++;
+          if (Math.abs(data[i] - r) <= tol && Math.abs(data[i + 1] - g) <= tol && Math.abs(data[i + 2] - b) <= tol) near++;
+        }
+      }
+      return near / all;
+    },
+    [rgb, tolerance] as const,
+  );
+
+/**
+ * Mean absolute difference (0..255 per RGB channel) between the canvas, scaled in the page to each PNG's size with
+ * drawImage, and that PNG: the thumbnails are 320 px wide, the canvas the desktop's full size. Lower is closer.
+ */
+export const differenceFromImages = (page: Page, pngs: Buffer[]) =>
+  page.evaluate(async (sources) => {
+    const screen = document.querySelector<HTMLCanvasElement>('[data-testid="vnc-screen"] canvas');
+    if (!screen) throw new Error('no canvas');
+    const pixels = (source: CanvasImageSource, w: number, h: number) => {
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = h;
+      const ctx = c.getContext('2d')!;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(source, 0, 0, w, h);
+      return ctx.getImageData(0, 0, w, h).data;
+    };
+    const out: number[] = [];
+    for (const src of sources) {
+      const image = new Image();
+      image.src = src;
+      await image.decode();
+      const [w, h] = [image.naturalWidth, image.naturalHeight];
+      const a = pixels(image, w, h);
+      const b = pixels(screen, w, h);
+      let sum = 0;
+      for (let i = 0; i < a.length; i += 4) sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+      out.push(sum / (w * h * 3));
+    }
+    return out;
+  }, pngs.map((png) => `data:image/png;base64,${png.toString('base64')}`));

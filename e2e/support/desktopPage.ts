@@ -14,6 +14,11 @@ export class DesktopPage {
   readonly viewer: Locator;
   readonly checkpointButton: Locator;
   readonly restoreButton: Locator;
+  readonly snapshotButton: Locator;
+  /** The timeline's checkpoint cards, newest first. */
+  readonly cards: Locator;
+  /** "Stop the running desktop and restore this checkpoint?" */
+  readonly confirmDialog: Locator;
   readonly stopButton: Locator;
   readonly errorPanel: Locator;
   readonly criuCommand: Locator;
@@ -29,6 +34,9 @@ export class DesktopPage {
     this.viewer = page.getByTestId('vnc-viewer');
     this.checkpointButton = page.getByTestId('checkpoint-button');
     this.restoreButton = page.getByTestId('restore-button');
+    this.snapshotButton = page.getByTestId('snapshot-button');
+    this.cards = page.getByTestId('checkpoint-card');
+    this.confirmDialog = page.getByRole('dialog');
     this.stopButton = page.getByRole('button', { name: 'Stop desktop' });
     this.errorPanel = page.getByTestId('error-panel');
     this.criuCommand = page.getByTestId('criu-command');
@@ -95,6 +103,29 @@ export class DesktopPage {
     expect(await this.counters(), 'the viewer since the page opened').toEqual({ ...countersThen, phase: 'connected' });
     expect(this.vncSockets, 'VNC WebSockets the browser opened').toHaveLength(opened.sockets);
     expect(this.vncSockets.at(-1)!.isClosed(), 'the VNC WebSocket is still open').toBe(false);
+  }
+
+  card(checkpointId: string): Locator {
+    return this.page.locator(`[data-testid="checkpoint-card"][data-checkpoint="${checkpointId}"]`);
+  }
+
+  /** Presses Restore on a checkpoint's card; over a running desktop, answers the confirm dialog with "Stop and restore". */
+  async restoreFromTimeline(checkpointId: string, { confirm }: { confirm: boolean }): Promise<void> {
+    await this.card(checkpointId).getByRole('button', { name: `Restore ${checkpointId}` }).click();
+    if (!confirm) return;
+    await expect(this.confirmDialog).toBeVisible();
+    await expect(this.confirmDialog).toContainText('Stop the running desktop and restore this checkpoint?');
+    await this.confirmDialog.getByRole('button', { name: 'Stop and restore' }).click();
+    await expect(this.confirmDialog).toBeHidden();
+  }
+
+  /** Clicks the screen at (x, y) in the desktop's own pixels (the canvas is scaled to fit): focus for typing. */
+  async clickScreenAt(x: number, y: number): Promise<void> {
+    const canvas = this.page.locator('[data-testid="vnc-screen"] canvas');
+    const box = await canvas.boundingBox();
+    const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ width: c.width, height: c.height }));
+    if (!box) throw new Error('the canvas is not on screen');
+    await canvas.click({ position: { x: (x * box.width) / size.width, y: (y * box.height) / size.height } });
   }
 
   /** Moves focus off the VNC canvas (which takes every key once focused), so the page's shortcuts apply. */

@@ -1,7 +1,28 @@
 // A desktop's process tree as /proc shows it: identity that survives PID reuse, liveness, the tree's PIDs.
 import 'server-only';
 import { readFile, readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
+
+interface Reaper {
+  becomeSubreaper(): boolean;
+  reap(pid: number): boolean;
+}
+
+// native/reaper.node (see native/reaper.c): without it everything works, but on a machine whose PID 1 never
+// reaps, every dumped or stopped desktop stays behind as a zombie.
+const reaper: Reaper | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('../../native/reaper.node') as Reaper;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Makes this process adopt the desktops' orphaned roots, so it can reap them. */
+export function adoptOrphans(): boolean {
+  return reaper?.becomeSubreaper() ?? false;
+}
 
 export interface ProcessIdentity {
   pid: number;
@@ -22,6 +43,7 @@ async function statFields(pid: number): Promise<string[] | undefined> {
 /** The identity of a live process; undefined when it is gone or a zombie. */
 export async function identify(pid: number): Promise<ProcessIdentity | undefined> {
   const fields = await statFields(pid);
+  if (fields?.[0] === 'Z' && Number(fields[1]) === process.pid) reaper?.reap(pid); // an adopted desktop root
   if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
   return { pid, startTime: fields[19] };
 }

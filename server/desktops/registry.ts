@@ -213,7 +213,9 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     const holder = await readJson<{ pid: number; op: string; since: string }>(this.paths.desktopLock(id)).catch(() => undefined);
     if (!holder) return undefined;
     if (holder.pid === process.pid) return this.busy.has(id) ? holder : undefined;
-    return signal(holder.pid, 0) ? holder : undefined;
+    // identify, not kill(pid, 0): a holder that died as a zombie (adopted by us, or by a PID 1 that never reaps)
+    // holds nothing.
+    return (await identify(holder.pid)) ? holder : undefined;
   }
 
   /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */

@@ -1,0 +1,15 @@
+// GET /api/checkpoints/:id/thumbnail: the screen just before the dump, a 320 px wide PNG (404 if none was taken).
+import { readFile } from 'node:fs/promises';
+import { respond } from '@/server/api/http';
+import { checkpointThumbnail } from '@/server/api/operations';
+
+export const runtime = 'nodejs';
+
+export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+  const result = await checkpointThumbnail((await params).id);
+  if (!result.ok) return respond(result);
+  // A checkpoint's thumbnail never changes once taken (a new checkpoint has a new id): cache it for good.
+  return new Response(new Uint8Array(await readFile(result.file)), {
+    headers: { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=31536000, immutable' },
+  });
+}

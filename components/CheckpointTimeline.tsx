@@ -1,0 +1,213 @@
+'use client';
+// A desktop's checkpoints as a timeline, newest first: each with its screen, figures, CRIU's stats and its actions.
+import { useState } from 'react';
+import Link from 'next/link';
+import { bytes, millis, seconds, when } from '@/app/lib/format';
+import type { CheckpointRecord } from './desktopTypes';
+
+interface Props {
+  checkpoints: CheckpointRecord[];
+  /** The checkpoint the desktop last froze at or came back from. */
+  current?: string;
+  onRestore: (id: string) => void;
+  /** Deletes a checkpoint's images (asked twice: they cannot come back). */
+  onDelete: (id: string) => void;
+  /** The desktop cannot be restored now (busy, starting). */
+  restoreDisabled?: boolean;
+  /** An operation is under way: no other may start. */
+  disabled?: boolean;
+}
+
+export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, restoreDisabled, disabled }: Props) {
+  if (!checkpoints.length) {
+    return <p className="text-sm text-slate-400">No checkpoints yet: press Checkpoint or Snapshot to take one.</p>;
+  }
+  return (
+    <ol data-testid="checkpoints" className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3 2xl:grid-cols-4">
+      {[...checkpoints].reverse().map((c) => (
+        <CheckpointCard
+          key={c.id}
+          checkpoint={c}
+          current={c.id === current}
+          onRestore={onRestore}
+          onDelete={onDelete}
+          restoreDisabled={restoreDisabled || disabled}
+          disabled={disabled}
+        />
+      ))}
+    </ol>
+  );
+}
+
+interface CardProps {
+  checkpoint: CheckpointRecord;
+  current: boolean;
+  onRestore: (id: string) => void;
+  onDelete: (id: string) => void;
+  restoreDisabled?: boolean;
+  disabled?: boolean;
+}
+
+function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDisabled, disabled }: CardProps) {
+  const [confirming, setConfirming] = useState(false);
+  const complete = c.state === 'complete';
+  const mode = c.leaveRunning ? 'snapshot' : 'checkpoint';
+  const restores = c.restores.filter((r) => r.ok);
+  const lastRestore = c.restores.at(-1);
+  return (
+    <li
+      data-testid="checkpoint-card"
+      data-checkpoint={c.id}
+      data-mode={mode}
+      data-state={c.state}
+      className={`flex flex-col overflow-hidden rounded-xl border bg-slate-900/60 ${current ? 'border-ice-400/60' : 'border-white/10'}`}
+    >
+      <div className="relative aspect-[4/3] bg-black/60">
+        {c.thumbnail ? (
+          // A plain img: a 320 px PNG of our own, nothing for next/image to optimise.
+          <img src={`/api/checkpoints/${c.id}/thumbnail`} alt={`The screen at ${when(c.createdAt)}`} className="size-full object-contain" />
+        ) : (
+          <span className="absolute inset-0 grid place-items-center text-xs text-slate-500">no picture</span>
+        )}
+        <span
+          className={`absolute left-2 top-2 rounded-full px-2 py-0.5 text-[11px] font-semibold ring-1 ${
+            c.leaveRunning ? 'bg-violet-500/80 text-white ring-violet-300/40' : 'bg-sky-500/80 text-slate-950 ring-sky-200/40'
+          }`}
+        >
+          {c.leaveRunning ? 'Snapshot' : 'Checkpoint'}
+        </span>
+        {current && <span className="absolute right-2 top-2 rounded-full bg-slate-950/80 px-2 py-0.5 text-[11px] text-ice-300">current</span>}
+      </div>
+
+      <div className="grid gap-2 p-3 text-sm">
+        <div className="flex items-baseline justify-between gap-2">
+          <span className="tabular-nums text-slate-200">{when(c.createdAt)}</span>
+          <span className="font-mono text-xs text-slate-500">{c.id}</span>
+        </div>
+        {c.importedAt && <span className="text-xs text-amber-200">imported {when(c.importedAt)}</span>}
+        {!complete && <span className="text-xs text-red-300">{c.state}{c.error ? `: ${c.error.message}` : ''}</span>}
+        <dl className="grid grid-cols-3 gap-1 text-center text-xs">
+          <Figure label="Dump" value={seconds(c.dumpMs)} />
+          <Figure label="Images" value={bytes(c.imageBytes)} />
+          <Figure label="Restores" value={String(restores.length)} testId="restore-count" />
+        </dl>
+        {lastRestore && (
+          <p className="text-xs text-slate-400">
+            Last restore {when(lastRestore.at)}{' '}
+            {lastRestore.ok ? <span className="tabular-nums">in {seconds(lastRestore.ms)}</span> : <span className="text-red-300">failed</span>}
+          </p>
+        )}
+        <CriuStats checkpoint={c} />
+
+        <div className="mt-1 flex flex-wrap items-center gap-1.5 text-xs">
+          <button
+            type="button"
+            onClick={() => onRestore(c.id)}
+            disabled={!complete || restoreDisabled}
+            aria-label={`Restore ${c.id}`}
+            className="rounded-md bg-emerald-500/90 px-2.5 py-1 font-semibold text-slate-950 hover:bg-emerald-400 disabled:bg-slate-800 disabled:text-slate-500"
+          >
+            Restore
+          </button>
+          {complete && (
+            <>
+              <Link href={`/checkpoints/${c.id}`} aria-label={`Inspect ${c.id}`} className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800">
+                Inspect
+              </Link>
+              <a
+                href={`/api/checkpoints/${c.id}/export`}
+                download={`${c.id}.tar.gz`}
+                aria-label={`Export ${c.id}`}
+                title="Download this checkpoint as one .tar.gz archive"
+                className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800"
+              >
+                Export
+              </a>
+            </>
+          )}
+          <span className="ml-auto">
+            {confirming ? (
+              <span className="inline-flex gap-1">
+                <button
+                  type="button"
+                  onClick={() => {
+                    setConfirming(false);
+                    onDelete(c.id);
+                  }}
+                  disabled={disabled}
+                  className="rounded bg-red-500/80 px-2 py-1 font-semibold text-white hover:bg-red-500"
+                >
+                  Delete
+                </button>
+                <button type="button" onClick={() => setConfirming(false)} className="rounded px-2 py-1 text-slate-400 hover:text-slate-200">
+                  Keep
+                </button>
+              </span>
+            ) : (
+              <button
+                type="button"
+                onClick={() => setConfirming(true)}
+                disabled={disabled}
+                aria-label={`Delete ${c.id}`}
+                title="Delete this checkpoint and its images"
+                className="rounded px-2 py-1 text-slate-500 hover:text-red-300 disabled:opacity-40"
+              >
+                Delete…
+              </button>
+            )}
+          </span>
+        </div>
+      </div>
+    </li>
+  );
+}
+
+/** CRIU's own figures (stats-dump, stats-restore), folded away: they matter to the curious, not to every glance. */
+function CriuStats({ checkpoint: c }: { checkpoint: CheckpointRecord }) {
+  const d = c.dumpStats;
+  const r = c.restores.findLast((x) => x.ok && x.stats)?.stats;
+  if (!d && !r) return null;
+  return (
+    <details data-testid="criu-stats" className="text-xs text-slate-400">
+      <summary className="cursor-pointer select-none hover:text-slate-200">CRIU&apos;s stats</summary>
+      <table className="mt-1.5 w-full tabular-nums">
+        <tbody>
+          {d && (
+            <>
+              <Row label="freezing" value={millis(d.freezingMs)} />
+              <Row label="frozen" value={millis(d.frozenMs)} />
+              <Row label="memdump" value={millis(d.memdumpMs)} />
+              <Row label="memwrite" value={millis(d.memwriteMs)} />
+              <Row label="pages written" value={`${d.pagesWritten} of ${d.pagesScanned} scanned`} />
+            </>
+          )}
+          {r && (
+            <>
+              <Row label="restore: forking" value={millis(r.forkingMs)} />
+              <Row label="restore: restore" value={millis(r.restoreMs)} />
+              {r.pagesRestored !== undefined && <Row label="pages restored" value={String(r.pagesRestored)} />}
+            </>
+          )}
+        </tbody>
+      </table>
+    </details>
+  );
+}
+
+function Row({ label, value }: { label: string; value: string }) {
+  return (
+    <tr>
+      <td className="py-0.5 pr-2 text-slate-500">{label}</td>
+      <td className="py-0.5 text-right text-slate-300">{value}</td>
+    </tr>
+  );
+}
+
+function Figure({ label, value, testId }: { label: string; value: string; testId?: string }) {
+  return (
+    <div data-testid={testId} className="rounded-md bg-slate-950/60 px-1 py-1">
+      <dt className="text-[10px] uppercase tracking-wider text-slate-500">{label}</dt>
+      <dd className="font-semibold tabular-nums text-slate-100">{value}</dd>
+    </div>
+  );
+}

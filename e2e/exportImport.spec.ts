@@ -1,0 +1,76 @@
+// Export, delete, import, restore: a checkpoint travels as one archive and comes back on a machine that never had
+// its desktop (here: the same server, with the desktop's folder removed, as on a fresh machine set up alike).
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { expect, test } from './fixtures';
+import { LIVE_MOTION_MS } from './support/timing';
+
+test('export, delete, import through the API, then restore: the page shows the desktop back', async ({ desktopPage, desktop, api, stateDir }) => {
+  test.setTimeout(90_000);
+  const checkpoint = await api.checkpoint(desktop.id);
+  const archive = await api.exportArchive(checkpoint.id);
+  expect(archive.subarray(0, 2).toString('hex'), 'gzip magic').toBe('1f8b');
+  test.info().annotations.push({ type: 'archive', description: `${archive.length} bytes for ${checkpoint.imageBytes} bytes of images` });
+
+  await api.stop(desktop.id);
+  expect(await api.deleteCheckpoint(checkpoint.id)).toBeGreaterThan(0);
+  expect((await api.raw('GET', `/api/checkpoints/${checkpoint.id}`)).status()).toBe(404);
+  await rm(path.join(stateDir, 'desktops', desktop.id), { recursive: true });
+  expect((await api.raw('GET', `/api/desktops/${desktop.id}`)).status()).toBe(404);
+
+  // Refused: no archive at all, multipart, then the real one, and the same one twice.
+  const junk = await api.raw('POST', '/api/checkpoints/import', 'not an archive');
+  expect(junk.status()).toBe(400);
+  expect((await junk.json()).error.code).toBe('invalid');
+  const multipart = await desktopPage.page.request.post('/api/checkpoints/import', {
+    multipart: { archive: { name: 'a.tar.gz', mimeType: 'application/gzip', buffer: archive } },
+  });
+  expect(multipart.status()).toBe(415);
+  const imported = await api.importArchive(archive);
+  expect(imported.checkpoint).toMatchObject({ id: checkpoint.id, desktop: desktop.id, state: 'complete', importedAt: expect.any(String) });
+  expect(imported.desktop).toMatchObject({ id: desktop.id, state: 'stopped', display: desktop.display });
+  const twice = await desktopPage.page.request.post('/api/checkpoints/import', { data: archive, headers: { 'Content-Type': 'application/gzip' } });
+  expect(twice.status()).toBe(409);
+
+  // The page shows it stopped, with the imported checkpoint; the restore through the API brings it to life there.
+  await desktopPage.page.goto(`/desktops/${desktop.id}`);
+  await desktopPage.expectState('stopped');
+  await expect(desktopPage.card(checkpoint.id)).toContainText('imported');
+  const restored = await api.raw('POST', `/api/checkpoints/${checkpoint.id}/restore`);
+  expect(restored.status(), await restored.text()).toBe(200);
+  await desktopPage.expectState('running', 30_000);
+  await expect(desktopPage.viewer).toHaveAttribute('data-phase', 'connected', { timeout: 15_000 });
+  await desktopPage.expectPictureChange(await desktopPage.hash(), LIVE_MOTION_MS, 'the imported desktop moves');
+  await expect(desktopPage.card(checkpoint.id).getByTestId('restore-count')).toContainText('1');
+});
+
+test('the dashboard imports an archive downloaded from the Export link; its desktop appears, stopped', async ({ desktopPage, desktop, api, stateDir }) => {
+  test.setTimeout(90_000);
+  const { page } = desktopPage;
+  const checkpoint = await api.checkpoint(desktop.id);
+  await desktopPage.page.goto(`/desktops/${desktop.id}`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    desktopPage.card(checkpoint.id).getByRole('link', { name: `Export ${checkpoint.id}` }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`${checkpoint.id}.tar.gz`);
+  const file = await download.path();
+
+  await api.stop(desktop.id);
+  await api.deleteCheckpoint(checkpoint.id);
+  await rm(path.join(stateDir, 'desktops', desktop.id), { recursive: true });
+
+  await page.goto('/');
+  await page.getByLabel('Checkpoint archive').setInputFiles(file);
+  await page.getByTestId('import-form').getByRole('button', { name: /^Import/ }).click();
+  await expect(page.getByTestId('import-result')).toContainText(checkpoint.id);
+  await page.getByText(/^Stopped desktops/).click();
+  const row = page.locator(`tr[data-desktop="${desktop.id}"]`);
+  await expect(row.getByTestId('state-badge')).toHaveAttribute('data-state', 'stopped');
+
+  await page.getByTestId('import-result').getByRole('link', { name: desktop.id }).click();
+  await desktopPage.expectState('stopped');
+  await desktopPage.restoreFromTimeline(checkpoint.id, { confirm: false });
+  await desktopPage.expectState('running', 30_000);
+  await expect(desktopPage.viewer).toHaveAttribute('data-phase', 'connected', { timeout: 15_000 });
+});
