@@ -579,8 +579,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   async exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
     const checkpoint = await this.getCheckpoint(checkpointId);
     if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
-    await writeArchive(this.paths.checkpointDir(checkpointId), file);
-    return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
+    // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
+    return this.exclusive(checkpoint.desktop, 'export', async () => {
+      await writeArchive(this.paths.checkpointDir(checkpointId), file);
+      return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
+    });
   }
 
   /**
