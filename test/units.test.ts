@@ -118,6 +118,9 @@ describe('thumbnails', () => {
     assert.equal(png.subarray(37, 41).toString(), 'IDAT');
     assert.deepEqual([...inflateSync(png.subarray(41, 41 + idatLength))], [0, 255, 0, 0, 255, 0, 0, 255, 255]);
     assert.throws(() => encodePng(3, 3, px), RangeError);
+    // A VNC framebuffer's B, G, R, X order comes out as RGBA.
+    const bgrx = new Uint8Array([0, 0, 255, 0, 255, 0, 0, 0]);
+    assert.deepEqual([...scaleDown(2, 1, bgrx, 1, 'bgrx').pixels], [128, 0, 128, 255]);
   });
 });
 

@@ -27,25 +27,41 @@ export function encodePng(width: number, height: number, rgba: Uint8Array): Buff
   ]);
 }
 
-/** Scales down to at most maxWidth wide, each output pixel the mean of the pixels it covers. */
-export function scaleDown(width: number, height: number, rgba: Uint8Array, maxWidth: number) {
-  if (width <= maxWidth) return { width, height, pixels: rgba };
-  const w = maxWidth;
-  const h = Math.max(1, Math.round((height * maxWidth) / width));
+/**
+ * Scales down to at most maxWidth wide, each output pixel the mean of the pixels it covers; the output is RGBA.
+ * The input is RGBA, or BGRX as a 32-bit little-endian VNC framebuffer holds it (read without converting).
+ */
+export function scaleDown(width: number, height: number, pixels: Uint8Array, maxWidth: number, format: 'rgba' | 'bgrx' = 'rgba') {
+  const [r, g, b] = format === 'rgba' ? [0, 1, 2] : [2, 1, 0];
+  const w = Math.min(width, maxWidth);
+  const h = width <= maxWidth ? height : Math.max(1, Math.round((height * maxWidth) / width));
+  // Each output column and row covers [start, end) of the input, at least one pixel.
+  const span = (n: number, of: number, total: number) => {
+    const starts = new Int32Array(n + 1);
+    for (let i = 0; i <= n; i++) starts[i] = Math.floor((i * total) / of);
+    return (i: number) => [starts[i], Math.max(starts[i + 1], starts[i] + 1)] as const;
+  };
+  const cols = span(w, w, width);
+  const rows = span(h, h, height);
   const out = new Uint8Array(w * h * 4);
   for (let y = 0; y < h; y++) {
-    const [y0, y1] = [Math.floor((y * height) / h), Math.max(Math.floor(((y + 1) * height) / h), Math.floor((y * height) / h) + 1)];
+    const [y0, y1] = rows(y);
     for (let x = 0; x < w; x++) {
-      const [x0, x1] = [Math.floor((x * width) / w), Math.max(Math.floor(((x + 1) * width) / w), Math.floor((x * width) / w) + 1)];
-      const sum = [0, 0, 0, 0];
+      const [x0, x1] = cols(x);
+      let sr = 0, sg = 0, sb = 0;
       for (let sy = y0; sy < y1; sy++) {
-        for (let sx = x0; sx < x1; sx++) {
-          const i = (sy * width + sx) * 4;
-          for (let c = 0; c < 4; c++) sum[c] += rgba[i + c];
+        for (let i = (sy * width + x0) * 4, end = (sy * width + x1) * 4; i < end; i += 4) {
+          sr += pixels[i + r];
+          sg += pixels[i + g];
+          sb += pixels[i + b];
         }
       }
       const n = (y1 - y0) * (x1 - x0);
-      for (let c = 0; c < 4; c++) out[(y * w + x) * 4 + c] = Math.round(sum[c] / n);
+      const o = (y * w + x) * 4;
+      out[o] = Math.round(sr / n);
+      out[o + 1] = Math.round(sg / n);
+      out[o + 2] = Math.round(sb / n);
+      out[o + 3] = 255;
     }
   }
   return { width: w, height: h, pixels: out };

@@ -10,11 +10,14 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   updates = 0;
   bytesReceived = 0;
   closed = false;
-  private buffer = Buffer.alloc(0);
+  // Received bytes not yet read, as chunks: joined only when a read needs them (a full screen is megabytes, and
+  // joining at every chunk would copy it over and over).
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
 
-  /** RGBA pixels of the whole screen, when connected with keepPixels. */
-  pixels: Uint8Array | undefined;
+  /** The whole screen as the server sends it (32-bit little-endian: B, G, R, X), when connected with keepPixels. */
+  pixels: Buffer | undefined;
 
   private constructor(
     readonly socket: net.Socket,
@@ -23,7 +26,8 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     super();
     socket.on('data', (chunk) => {
       this.bytesReceived += chunk.length;
-      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
       this.pump();
     });
     socket.on('close', () => {
@@ -56,10 +60,13 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
 
   private pump(): void {
     const w = this.waiting;
-    if (w && this.buffer.length >= w.bytes) {
+    if (w && this.buffered >= w.bytes) {
       this.waiting = undefined;
-      const out = this.buffer.subarray(0, w.bytes);
-      this.buffer = this.buffer.subarray(w.bytes);
+      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      const out = all.subarray(0, w.bytes);
+      const rest = all.subarray(w.bytes);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
       w.resolve(out);
     }
   }
@@ -93,7 +100,7 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     encodings.writeUInt16BE(1, 2);
     encodings.writeInt32BE(0, 4); // Raw
     this.socket.write(Buffer.concat([format, encodings]));
-    if (this.keepPixels) this.pixels = new Uint8Array(this.width * this.height * 4);
+    if (this.keepPixels) this.pixels = Buffer.alloc(this.width * this.height * 4);
   }
 
   requestUpdate(incremental: boolean): void {
@@ -151,22 +158,13 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     });
   }
 
+  /** Copies a Raw rectangle into the frame, a row at a time (no per-pixel work: thumbnails are taken mid-dump). */
   private paint(x: number, y: number, w: number, h: number, raw: Buffer): void {
-    const pixels = this.pixels!;
-    for (let row = 0; row < h; row++) {
-      for (let col = 0; col < w; col++) {
-        const from = (row * w + col) * 4;
-        const to = ((y + row) * this.width + x + col) * 4;
-        pixels[to] = raw[from + 2];
-        pixels[to + 1] = raw[from + 1];
-        pixels[to + 2] = raw[from];
-        pixels[to + 3] = 255;
-      }
-    }
+    for (let row = 0; row < h; row++) raw.copy(this.pixels!, ((y + row) * this.width + x) * 4, row * w * 4, (row + 1) * w * 4);
   }
 
-  /** The whole screen once, as RGBA pixels (connect with keepPixels). */
-  async capture(timeoutMs: number): Promise<Uint8Array> {
+  /** The whole screen once, as B, G, R, X bytes (connect with keepPixels). */
+  async capture(timeoutMs: number): Promise<Buffer> {
     const next = this.nextUpdate(timeoutMs);
     this.requestUpdate(false);
     await next;

@@ -10,7 +10,7 @@ export async function writeThumbnail(vncPort: number, file: string, timeoutMs = 
   const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true });
   try {
     const pixels = await client.capture(timeoutMs);
-    const small = scaleDown(client.width, client.height, pixels, thumbnailWidth);
+    const small = scaleDown(client.width, client.height, pixels, thumbnailWidth, 'bgrx');
     await writeFile(file, encodePng(small.width, small.height, small.pixels));
   } finally {
     await client.closeGracefully();
