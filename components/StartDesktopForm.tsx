@@ -2,7 +2,7 @@
 // Starts a desktop: its size (within the engine's bounds) and its apps, from the presets.
 import { useActionState } from 'react';
 import { startDesktopAction, type StartFormState } from '@/app/actions';
-import { appPresets, geometryLimits } from '@/server/desktops/apps';
+import { appPresets, defaultApps, geometryLimits } from '@/server/desktops/apps';
 
 const sizes = ['800x600', '1024x768', '1280x800', '1600x900'];
 
@@ -46,10 +46,21 @@ export function StartDesktopForm() {
         <legend className="mb-1 text-xs font-semibold uppercase tracking-wider text-slate-400">Apps</legend>
         {Object.values(appPresets).map((app) => (
           <label key={app.name} className="flex items-center gap-2 text-sm">
-            <input type="checkbox" name="apps" value={app.name} defaultChecked className="accent-sky-400" />
+            <input type="checkbox" name="apps" value={app.name} defaultChecked={defaultApps.includes(app.name)} className="accent-sky-400" />
             {app.label}
           </label>
         ))}
+        <label className="mt-1 grid gap-1 text-sm">
+          <span className="text-slate-400">Or a command of your own (split at spaces, no shell)</span>
+          <input
+            name="command"
+            type="text"
+            maxLength={2048}
+            placeholder="xeyes -geometry 200x150"
+            aria-label="Custom command"
+            className="rounded-md border border-white/10 bg-slate-950 px-2 py-1.5 font-mono text-xs outline-none focus:border-sky-400"
+          />
+        </label>
       </fieldset>
       {error && (
         <p role="alert" className="rounded-md border border-red-500/40 bg-red-950/40 px-3 py-2 text-sm text-red-200">

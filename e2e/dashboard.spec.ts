@@ -29,6 +29,29 @@ test('a desktop started from the dashboard opens live, and stops from its row', 
   await expect.poll(async () => (await api.list()).find((d) => d.id === id)?.state).toBe('stopped');
 });
 
+test('a command of your own from the start form runs as argv; a bad one is refused with its reason', async ({ page, adopt, api }) => {
+  await page.goto('/');
+  await page.getByLabel('Width in pixels').fill('640');
+  await page.getByLabel('Height in pixels').fill('480');
+  await page.getByLabel('Terminal (xterm)').uncheck();
+  await page.getByLabel('Clock with a second hand (xclock)').uncheck();
+  await page.getByLabel('Custom command').fill('xeyes;reboot');
+  await page.getByRole('button', { name: 'Start desktop' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'commands' })).toContainText('is not a program name or path');
+  await expect(page).toHaveURL('/');
+
+  // React resets a form after its action: the choices are made again.
+  await page.getByLabel('Terminal (xterm)').uncheck();
+  await page.getByLabel('Clock with a second hand (xclock)').uncheck();
+  await page.getByLabel('Custom command').fill('xeyes  -geometry 150x100+5+5');
+  await page.getByRole('button', { name: 'Start desktop' }).click();
+  await page.waitForURL(/\/desktops\/d-[a-z0-9]+$/);
+  const id = page.url().split('/').at(-1)!;
+  adopt(id);
+  const started = (await api.list()).find((d) => d.id === id)!;
+  expect(started).toMatchObject({ apps: ['xeyes -geometry 150x100+5+5'], state: 'running' });
+});
+
 test('the start form refuses a geometry out of bounds', async ({ page }) => {
   await page.goto('/');
   const width = page.getByLabel('Width in pixels');

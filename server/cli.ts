@@ -6,7 +6,9 @@ import { FreezeframeError } from './errors';
 import { toErrorInfo } from './desktops/registry';
 
 const usage = `usage: freezeframe <command> [options]
-  start [--geometry WxH] [--app NAME]...   start a desktop (apps: xterm, xclock)
+  start [--geometry WxH] [--app NAME]... [--command 'PROGRAM ARG...']...
+                                           start a desktop (apps: xterm, xclock, firefox; a command is split
+                                           at spaces into argv, no shell)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
@@ -24,6 +26,7 @@ async function main(argv: string[]): Promise<unknown> {
     options: {
       geometry: { type: 'string' },
       app: { type: 'string', multiple: true },
+      command: { type: 'string', multiple: true },
       'leave-running': { type: 'boolean' },
       'stop-running': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
@@ -42,7 +45,8 @@ async function main(argv: string[]): Promise<unknown> {
   const { desktops } = await createEngine();
   switch (command) {
     case 'start': {
-      const d = await desktops.start({ geometry: values.geometry, apps: values.app });
+      const commands = values.command?.map((c) => c.trim().split(/\s+/));
+      const d = await desktops.start({ geometry: values.geometry, apps: values.app, commands });
       return { id: d.id, display: d.display, vncPort: d.vncPort, pid: d.pid, state: d.state };
     }
     case 'checkpoint': {

@@ -137,3 +137,12 @@ describe('access', () => {
     assert.equal(cookieValue('a=1; freezeframe_token=s%3Dx; b=2', 'freezeframe_token'), 's=x');
   });
 });
+
+describe('custom commands', () => {
+  test('argv only, checked', async () => {
+    const { checkCommand } = await import('../server/desktops/apps');
+    assert.deepEqual(checkCommand(['xeyes', '-geometry', '100x100']), ['xeyes', '-geometry', '100x100']);
+    assert.deepEqual(checkCommand(['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc']), ['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc'], 'shell characters are just characters in an argument');
+    for (const bad of [[], [''], ['rm -rf /'], ['--help'], ['xeyes', 'a\0b'], Array(33).fill('x')]) assert.throws(() => checkCommand(bad), RangeError, JSON.stringify(bad));
+  });
+});

@@ -1,6 +1,6 @@
 // The input schemas of every operation, shared by the server actions and the HTTP API so they cannot drift apart.
 import { z } from 'zod';
-import { appPresets, parseGeometry } from '../desktops/apps';
+import { appPresets, checkCommand, commandLimits, parseGeometry } from '../desktops/apps';
 
 /** Desktop and checkpoint ids as the registry makes them ("d-1a2b3c4d", "c-…"); anything else is refused early. */
 export const desktopId = z.string().regex(/^d-[a-z0-9]{1,60}$/, 'not a desktop id');
@@ -18,10 +18,25 @@ const appName = z.string().refine((name) => Object.hasOwn(appPresets, name), {
   error: (issue) => `unknown app "${String(issue.input)}"; known: ${Object.keys(appPresets).join(', ')}`,
 });
 
-export const startInput = z.strictObject({
-  geometry: geometry.optional(),
-  apps: z.array(appName).min(1, 'choose at least one app').max(8).optional(),
+/** A command of the user's own, as argv (never a shell string): checked like the engine checks it. */
+const command = z.array(z.string()).superRefine((argv, ctx) => {
+  try {
+    checkCommand(argv);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
 });
+
+export const startInput = z
+  .strictObject({
+    geometry: geometry.optional(),
+    apps: z.array(appName).max(8).optional(),
+    commands: z.array(command).max(commandLimits.maxCommands).optional(),
+  })
+  .refine((input) => input.apps === undefined || input.apps.length > 0 || (input.commands?.length ?? 0) > 0, {
+    message: 'choose at least one app or give a command',
+    path: ['apps'],
+  });
 
 export const checkpointInput = z.strictObject({
   leaveRunning: z.boolean().optional(),

@@ -18,7 +18,47 @@ export const appPresets: Record<string, AppPreset> = {
     argv: ['xclock', '-update', '1', '-geometry', '200x200-10+10'],
     debianPackage: 'x11-apps',
   },
+  firefox: {
+    name: 'firefox',
+    label: 'Firefox ESR (sandboxes off, so that it can be checkpointed)',
+    argv: ['firefox-esr', '--new-instance', '--no-remote', 'about:blank'],
+    // Firefox's sandboxed child processes live in namespaces of their own, and criu cannot dump nested
+    // namespaces: every sandbox must be off. Its profile holds file locks: dump and restore run with
+    // --file-locks (always on here), without which restore says rc 0 but drops the locks.
+    env: {
+      MOZ_DISABLE_CONTENT_SANDBOX: '1',
+      MOZ_DISABLE_RDD_SANDBOX: '1',
+      MOZ_DISABLE_SOCKET_PROCESS_SANDBOX: '1',
+      MOZ_DISABLE_UTILITY_SANDBOX: '1',
+      MOZ_DISABLE_GMP_SANDBOX: '1',
+      MOZ_CRASHREPORTER_DISABLE: '1',
+    },
+    debianPackage: 'firefox-esr',
+  },
 };
+
+/** A command of the user's own: argv only, never a shell string. */
+export const commandLimits = { maxArgs: 32, maxArgLength: 1024, maxCommands: 8 };
+
+/** Checks a custom command's argv; throws a RangeError saying what is wrong. */
+export function checkCommand(argv: string[]): string[] {
+  const { maxArgs, maxArgLength } = commandLimits;
+  if (!Array.isArray(argv) || argv.length < 1 || argv.length > maxArgs) throw new RangeError(`a command has 1 to ${maxArgs} arguments`);
+  for (const arg of argv) {
+    if (typeof arg !== 'string' || arg.length < 1 || arg.length > maxArgLength) throw new RangeError(`each argument has 1 to ${maxArgLength} characters`);
+    if (/[\0\n\r]/.test(arg)) throw new RangeError('arguments hold no NUL or line breaks');
+  }
+  if (!/^[A-Za-z0-9._+/-]+$/.test(argv[0]) || argv[0].startsWith('-')) {
+    throw new RangeError(`"${argv[0]}" is not a program name or path`);
+  }
+  return argv;
+}
+
+/** A custom command as an app of the desktop. */
+export function customApp(argv: string[]): AppPreset {
+  checkCommand(argv);
+  return { name: 'custom', label: argv.join(' '), argv, debianPackage: '' };
+}
 
 export const defaultApps = ['xterm', 'xclock'];
 

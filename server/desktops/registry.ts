@@ -18,7 +18,7 @@ import { FreezeframeError } from '../errors';
 import { toErrorInfo } from '../errorInfo';
 export { toErrorInfo };
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
-import { defaultApps, parseGeometry, resolveApps } from './apps';
+import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { launchDesktop, LaunchError } from './launcher';
 import { isPortFree, waitForPort } from './net';
@@ -54,7 +54,10 @@ export interface DesktopEvent {
 
 export interface StartOptions {
   geometry?: string;
+  /** Preset names (server/desktops/apps.ts). */
   apps?: string[];
+  /** Commands of the user's own, as argv arrays. */
+  commands?: string[][];
 }
 
 export interface RestoreOptions {
@@ -292,7 +295,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     let apps;
     try {
       parseGeometry(geometry);
-      apps = resolveApps(options.apps ?? defaultApps);
+      if ((options.commands?.length ?? 0) > commandLimits.maxCommands) throw new RangeError(`at most ${commandLimits.maxCommands} commands`);
+      apps = [...resolveApps(options.apps ?? (options.commands?.length ? [] : defaultApps)), ...(options.commands ?? []).map(customApp)];
     } catch (error) {
       throw new FreezeframeError('invalid', (error as Error).message);
     }
@@ -303,7 +307,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const startedAt = now();
       const t0 = performance.now();
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => a.name),
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)),
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };

@@ -1,0 +1,161 @@
+// Purpose: dump and restore wall time through the HTTP API vs the raw criu command line with the same flags (alternating pairs).
+//
+// usage: node --import tsx --import ./server/runtime/register.js bench/overhead.mts [--pairs=7] [--port=3301]
+//        [--displays=80-95] [--geometry=1024x768]
+// Two identical desktops (xterm): A is cycled through the API, B with raw criu (see lib/raw.mts for why two).
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { api, arg, barChart, fmt, fmtRatio, header, load, LoadLog, median, numArg, startServer, table, withCleanup, writeResults, type Server } from './lib/common.mts';
+import { engineCommands, RawDesktop } from './lib/raw.mts';
+
+const pairs = numArg('pairs', 7);
+const port = numArg('port', 3301);
+const displays = arg('displays', '80-95');
+const geometry = arg('geometry', '1024x768');
+const GOAL = 1.15;
+
+const loads = new LoadLog();
+let server: Server | undefined;
+let raw: RawDesktop | undefined;
+
+interface Pair {
+  apiDump: number; apiRestore: number; engineDump: number; engineRestore: number;
+  rawDump: number; rawRestore: number; apiBytes: number; rawBytes: number; rawFirst: boolean; load: string;
+  dumpStats?: Record<string, number>;
+  /** Where the API's time went, from the files the engine writes (mtimes) and its records' timestamps (ms). */
+  dumpPhases?: Record<string, number>;
+  restorePhases?: Record<string, number>;
+}
+const mtime = (f: string) => statSync(f).mtimeMs;
+
+async function main() {
+  loads.note('start');
+  server = await startServer({ port, displays });
+  const url = server.url;
+  const start = async () => (await api(url, 'POST', '/api/desktops', { geometry, apps: ['xterm'] })).body.desktop;
+  const A = await start();
+  const B = await start();
+  await delay(1000);
+  // Warm-up, and the engine's own command lines: one API cycle on each desktop.
+  const templates = await engineCommands(url, A.id);
+  await engineCommands(url, B.id);
+  console.log(`dump: ${templates.dump.join(' ')}\nrestore: ${templates.restore.join(' ')}`);
+  const bPid = (await api(url, 'GET', `/api/desktops/${B.id}`)).body.desktop.pid as number;
+  raw = new RawDesktop(server.stateDir, B.id, bPid, templates, path.join(server.stateDir, 'bench-raw'));
+  // A raw warm-up cycle too.
+  await raw.dump();
+  await raw.restore();
+  await delay(500);
+
+  const results: Pair[] = [];
+  loads.note('pairs');
+  for (let i = 0; i < pairs; i++) {
+    const rawFirst = i % 2 === 1;
+    const p: Partial<Pair> = { rawFirst, load: load() };
+    let cpId = '';
+    const apiDump = async () => {
+      const t0 = Date.now();
+      const { body, ms } = await api(url, 'POST', `/api/desktops/${A.id}/checkpoint`);
+      const t1 = Date.now();
+      p.apiDump = ms;
+      const dir = path.join(server!.stateDir, 'checkpoints', body.checkpoint.id);
+      const created = Date.parse(body.checkpoint.createdAt);
+      const thumb = mtime(path.join(dir, 'thumbnail.png'));
+      const criuEnd = mtime(path.join(dir, 'dump.log'));
+      const logCopy = mtime(path.join(dir, 'desktop.log'));
+      const record = mtime(path.join(dir, 'checkpoint.json'));
+      p.dumpPhases = {
+        'request → checkpoint record created (HTTP, Next, lock, reconcile)': created - t0,
+        'thumbnail over VNC (+ desktop record save, treePids)': thumb - created,
+        'criu dump (spawn to its last log write)': criuEnd - thumb,
+        'wait for the tree to exit + copy desktop.log': logCopy - criuEnd,
+        'image size (directoryBytes), stats, record save': record - logCopy,
+        'desktop record, event, JSON response': t1 - record,
+      };
+      p.engineDump = body.checkpoint.dumpMs;
+      p.apiBytes = body.checkpoint.imageBytes;
+      p.dumpStats = body.checkpoint.dumpStats;
+      cpId = body.checkpoint.id;
+    };
+    const apiRestore = async () => {
+      const t0 = Date.now();
+      const { body, ms } = await api(url, 'POST', `/api/checkpoints/${cpId}/restore`);
+      const t1 = Date.now();
+      p.apiRestore = ms;
+      const dir = path.join(server!.stateDir, 'checkpoints', cpId);
+      const started = Date.parse(body.desktop.lastOperation.startedAt);
+      const n = body.checkpoint.restores.length;
+      const criuEnd = mtime(path.join(dir, `restore-${n}.log`));
+      const record = mtime(path.join(dir, 'checkpoint.json'));
+      p.restorePhases = {
+        'request → state restoring (HTTP, Next, lock, checks, log copy)': started - t0,
+        'criu restore (spawn to its last log write)': criuEnd - started,
+        'pidfile, identify, stats, record save': record - criuEnd,
+        'desktop record, event, JSON response': t1 - record,
+      };
+      p.engineRestore = body.restoreMs;
+    };
+    const rawDump = async () => {
+      p.rawDump = await raw!.dump();
+      p.rawBytes = raw!.imageBytes();
+    };
+    const rawRestore = async () => {
+      p.rawRestore = await raw!.restore();
+    };
+    const steps = rawFirst ? [rawDump, apiDump, rawRestore, apiRestore] : [apiDump, rawDump, apiRestore, rawRestore];
+    for (const step of steps) {
+      await step();
+      await delay(300);
+    }
+    raw.prune();
+    results.push(p as Pair);
+    console.log(`pair ${i + 1}: dump api ${fmt(p.apiDump!)} (criu ${fmt(p.engineDump!)}) raw ${fmt(p.rawDump!)}; restore api ${fmt(p.apiRestore!)} (criu ${fmt(p.engineRestore!)}) raw ${fmt(p.rawRestore!)} ms; load ${p.load}`);
+    await delay(500);
+  }
+  loads.note('end');
+
+  const m = (k: keyof Pair) => median(results.map((r) => r[k] as number));
+  const dumpRatio = m('apiDump') / m('rawDump');
+  const restoreRatio = m('apiRestore') / m('rawRestore');
+  const md = [
+    header('Overhead: HTTP API vs raw criu', 'Wall time of `POST /api/desktops/:id/checkpoint` and `POST /api/checkpoints/:id/restore` (from the request to the full response, in this Node process) against the raw criu command line with the engine\'s very flags (copied from the checkpoint record\'s `command` and the desktop\'s `lastOperation.command`; only the images dir, log file, pidfile and tree pid differ), timed from spawn to exit.', loads, [
+      `Two identical desktops (${geometry}, xterm, idle, no viewer): A cycled through the API, B with raw criu, because a raw restore leaves the engine's record of the desktop with a stale pid (B is ended at the end by its raw pidfile, then stopped through the API). The order inside a pair alternates (API first in odd pairs, raw first in even ones). One warm-up cycle of each is not counted. ${pairs} pairs.`,
+      '',
+      `Dump flags: \`${templates.dump.slice(1).join(' ')}\``,
+      `Restore flags: \`${templates.restore.slice(1).join(' ')}\``,
+    ]),
+    '## Medians',
+    '',
+    table(['operation', 'API wall (ms)', 'of which criu, engine-timed (ms)', 'raw criu (ms)', 'API / raw', `goal ≤ ${GOAL}`, 'API − criu inside it (ms)'], [
+      ['dump', fmt(m('apiDump')), fmt(m('engineDump')), fmt(m('rawDump')), fmtRatio(m('apiDump'), m('rawDump')), dumpRatio <= GOAL ? 'met' : 'missed', fmt(m('apiDump') - m('engineDump'))],
+      ['restore', fmt(m('apiRestore')), fmt(m('engineRestore')), fmt(m('rawRestore')), fmtRatio(m('apiRestore'), m('rawRestore')), restoreRatio <= GOAL ? 'met' : 'missed', fmt(m('apiRestore') - m('engineRestore'))],
+      ['dump + restore', fmt(m('apiDump') + m('apiRestore')), fmt(m('engineDump') + m('engineRestore')), fmt(m('rawDump') + m('rawRestore')), fmtRatio(m('apiDump') + m('apiRestore'), m('rawDump') + m('rawRestore')), '', ''],
+    ]),
+    '',
+    `Image size: API desktop ${fmt(m('apiBytes') / 1e6, 2)} MB, raw desktop ${fmt(m('rawBytes') / 1e6, 2)} MB (median): the two desktops are alike.`,
+    '',
+    '## Where the API\'s time goes (medians, ms; from the engine\'s file mtimes and record timestamps, ±1 ms)',
+    '',
+    table(['dump phase', 'median ms'], Object.keys(results[0].dumpPhases!).map((k) => [k, fmt(median(results.map((r) => r.dumpPhases![k])))])),
+    '',
+    table(['restore phase', 'median ms'], Object.keys(results[0].restorePhases!).map((k) => [k, fmt(median(results.map((r) => r.restorePhases![k])))])),
+    '',
+    '## Every pair',
+    '',
+    table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen (ms)', 'memdump+memwrite (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), fmt(r.dumpStats?.frozenMs ?? NaN), fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN)), r.load])),
+    '',
+    '## Load during the run',
+    '',
+    loads.markdown(),
+    '',
+  ].join('\n');
+  const svg = barChart('HTTP API vs raw criu (median ms)', 'ms', [
+    { name: 'dump', bars: [{ label: 'HTTP API (whole call)', value: m('apiDump') }, { label: 'criu inside the API call', value: m('engineDump') }, { label: 'raw criu', value: m('rawDump') }] },
+    { name: 'restore', bars: [{ label: 'HTTP API (whole call)', value: m('apiRestore') }, { label: 'criu inside the API call', value: m('engineRestore') }, { label: 'raw criu', value: m('rawRestore') }] },
+  ]);
+  writeResults('overhead', md, svg, { results, templates, loads: loads.entries });
+  console.log(md);
+}
+
+await withCleanup(main, [async () => raw?.end(), async () => server?.stop()]);
