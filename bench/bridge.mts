@@ -61,7 +61,7 @@ async function main() {
   loads.note('start');
   server = await startServer({ port, displays });
   const { body } = await api(server.url, 'POST', '/api/desktops', { geometry, apps: ['xterm'] });
-  const desktop = body.desktop as { id: string; vncPort: number };
+  const desktop = body.desktop as { id: string; vncPort: number; vncPassword: string };
   console.log(`desktop ${desktop.id} on ${desktop.vncPort}`);
   websockify = spawn('websockify', [`127.0.0.1:${wsPort}`, `127.0.0.1:${desktop.vncPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitPort(wsPort);
@@ -74,7 +74,7 @@ async function main() {
   type V = keyof typeof variants;
   const names = Object.keys(variants) as V[];
   const clients = {} as Record<V, Rfb>;
-  for (const v of names) clients[v] = await Rfb.open(await variants[v]());
+  for (const v of names) clients[v] = await Rfb.open(await variants[v](), desktop.vncPassword);
   const { width, height } = clients.direct;
   // Warm up every path (JIT, socket buffers).
   for (const v of names) for (let i = 0; i < 3; i++) {

@@ -57,7 +57,7 @@ async function main() {
   server = await startServer({ port, displays });
   const url = server.url;
   const { body } = await api(url, 'POST', '/api/desktops', { geometry, apps: ['xterm'] });
-  const desktop = body.desktop as { id: string; vncPort: number };
+  const desktop = body.desktop as { id: string; vncPort: number; vncPassword: string };
   console.log(`desktop ${desktop.id} :${desktop.vncPort}`);
 
   const events: { e: BenchEvent; at: number }[] = [];
@@ -96,8 +96,8 @@ async function main() {
   // (as noVNC does) and, like a viewer whose user moves the mouse, sending a request every 500 ms regardless. One
   // sends through the freeze (what the bridge did before the gate); the other holds its bytes from just before the
   // checkpoint until the 'restored' event and flushes them then (what the gate does).
-  const sending = await Rfb.open(await tcpTransport(desktop.vncPort));
-  const holding = await Rfb.open(await tcpTransport(desktop.vncPort));
+  const sending = await Rfb.open(await tcpTransport(desktop.vncPort), desktop.vncPassword);
+  const holding = await Rfb.open(await tcpTransport(desktop.vncPort), desktop.vncPassword);
   // The first update after a restore may answer a request Xvnc got before the freeze; the ones after it need the
   // client's newer requests to get through. So what counts is the FLOWth update after the click: the picture moving.
   const seen = { sending: 0, holding: 0 };

@@ -201,7 +201,7 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
       <div className="grid gap-6 xl:grid-cols-[minmax(0,1fr)_24rem]">
         <div className="grid min-w-0 content-start gap-3">
           <StateBanner desktop={desktop} frozenSince={frozenSince} skewMs={skewMs} />
-          <VncViewer desktopId={id} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
+          <VncViewer desktopId={id} vncPassword={desktop.vncPassword} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">

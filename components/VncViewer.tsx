@@ -33,6 +33,8 @@ const backoffMs = [250, 500, 1_000, 2_000, 5_000];
 
 interface Props {
   desktopId: string;
+  /** The desktop's VNC password (noVNC answers Xvnc's challenge with it). */
+  vncPassword: string;
   desktopState: DesktopState;
   /** "1024x768": the screen keeps the desktop's shape while it scales to fit. */
   geometry: string;
@@ -40,7 +42,7 @@ interface Props {
   overlay?: ReactNode;
 }
 
-export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props) {
+export function VncViewer({ desktopId, vncPassword, desktopState, geometry, overlay }: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const targetRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
@@ -94,7 +96,8 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
       // Our own WebSocket, handed to noVNC: its close code says why (4001, 4004), which noVNC's events do not.
       const socket = new WebSocket(url);
       setCounters((c) => ({ ...c, websockets: c.websockets + 1 }));
-      rfb = new RFBClass(target, socket, { shared: true });
+      // Each desktop's Xvnc asks for its own password; only the server and this (authenticated) page know it.
+      rfb = new RFBClass(target, socket, { shared: true, credentials: { password: vncPassword } });
       rfbRef.current = rfb;
       rfb.scaleViewport = true;
       rfb.resizeSession = false;
@@ -150,7 +153,7 @@ export function VncViewer({ desktopId, desktopState, geometry, overlay }: Props)
       rfbRef.current = null;
       if (!finished) rfb?.disconnect();
     };
-  }, [desktopId, generation]);
+  }, [desktopId, vncPassword, generation]);
 
   // The reconnected notice stays a while, long enough to be read on stage, then goes.
   useEffect(() => {

@@ -47,10 +47,13 @@ describe('apps', () => {
     assert.ok(before.includes('firefox-esr') && before.length >= 2, `Firefox and its child processes: ${before}`);
     const { checkpoint } = await desktops.checkpoint(desktop.id);
     assert.ok(checkpoint.imageBytes! > 100_000_000, `Firefox's images: ${checkpoint.imageBytes}`);
+    // Firefox starts and ends content processes as it likes: what counts is what the images hold.
+    const dumped = (await desktops.inspect(checkpoint.id)).processes.map((p) => p.comm).filter((c) => before.includes(c));
+    assert.ok(dumped.includes('firefox-esr'), `the images hold Firefox: ${dumped}`);
     const restored = await desktops.restore(checkpoint.id);
     console.log(`Firefox: ${before.length} processes, dump ${checkpoint.dumpMs?.toFixed(0)} ms, ${(checkpoint.imageBytes! / 1e6).toFixed(0)} MB, restore ${restored.restoreMs.toFixed(0)} ms`);
-    const back = (await comms(restored.desktop.pid!)).filter((c) => before.includes(c));
-    assert.deepEqual(back.sort(), before.sort(), 'every Firefox process is back');
+    const back = await comms(restored.desktop.pid!);
+    assert.ok(dumped.every((c) => back.includes(c)), `every Firefox process is back: ${dumped} in ${back}`);
     assert.match(await windowNames(desktop.display), /Mozilla Firefox/);
   });
 });

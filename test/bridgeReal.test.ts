@@ -12,6 +12,7 @@ import type { DesktopEvent } from '../server/desktops/registry';
 import type { Engine } from '../server/engine';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
+import { vncAuthResponse } from '../server/vnc/vncAuth';
 
 // Displays 40-59: other people's tests and servers on this machine use lower ones.
 const displays = '40-59';
@@ -39,6 +40,8 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 /** Every viewer a test opened: closed after each test, so a failed one does not disturb the next. */
 const openViewers = new Set<WsViewer>();
+/** The VNC password of the suite's desktop: its Xvnc asks every viewer for it. */
+let vncPassword: string | undefined;
 
 /** A minimal RFB 3.8 viewer over the bridge's WebSocket (security None, Raw encoding), as noVNC would be. */
 class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean] }> {
@@ -116,8 +119,9 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
     this.ws.send(Buffer.from('RFB 003.008\n'));
     const count = (await this.read(1))[0];
     assert.ok(count > 0, 'the server refused the connection');
-    assert.ok([...(await this.read(count))].includes(1), 'security type None offered');
-    this.ws.send(Buffer.from([1]));
+    assert.ok([...(await this.read(count))].includes(2), 'security type VncAuth offered');
+    this.ws.send(Buffer.from([2]));
+    this.ws.send(vncAuthResponse(vncPassword!, await this.read(16)));
     assert.equal((await this.read(4)).readUInt32BE(0), 0, 'SecurityResult OK');
     this.ws.send(Buffer.from([1])); // ClientInit: shared
     const init = await this.read(24);
@@ -254,7 +258,7 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    desktopId = (await desktops.start({ geometry: '640x480', apps: ['xclock'] })).id;
+    ({ id: desktopId, vncPassword } = await desktops.start({ geometry: '640x480', apps: ['xclock'] }));
   });
 
   afterEach(async () => {

@@ -50,7 +50,9 @@ describe('a desktop under checkpoint and restore', () => {
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
     assert.equal(desktop.state, 'running');
     assert.equal(desktop.vncPort, 5900 + desktop.display);
-    const client = await RfbClient.connect(desktop.vncPort);
+    await assert.rejects(RfbClient.connect(desktop.vncPort), /None not offered/, 'no viewer without the password');
+    await assert.rejects(RfbClient.connect(desktop.vncPort, { password: 'wrong123' }), /security failed/);
+    const client = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
     assert.deepEqual([client.width, client.height], [640, 480]);
     await client.nextUpdate(updateDeadlineMs);
     await client.nextUpdate(updateDeadlineMs); // the clock ticks: updates keep coming
@@ -114,7 +116,7 @@ describe('a desktop under checkpoint and restore', () => {
     await eventually(() => assert.equal(client.closed, true, 'the old viewer connection is reset'));
     assert.deepEqual(await listCriuRules(desktop.vncPort), [], '--tcp-close leaves DROP rules: removed');
     assert.equal((await desktops.getCheckpoint(first.checkpoint.id)).restores.filter((r) => r.ok).length, 2);
-    const viewer = await RfbClient.connect(desktop.vncPort);
+    const viewer = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
     await viewer.nextUpdate(updateDeadlineMs);
     viewer.close();
     client.close();
@@ -127,7 +129,7 @@ describe('a desktop under checkpoint and restore', () => {
       desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] }),
     ]);
     assert.notEqual(a.display, b.display);
-    const [viewA, viewB] = await Promise.all([RfbClient.connect(a.vncPort), RfbClient.connect(b.vncPort)]);
+    const [viewA, viewB] = await Promise.all([RfbClient.connect(a.vncPort, { password: a.vncPassword }), RfbClient.connect(b.vncPort, { password: b.vncPassword })]);
     for (const [frozen, other, view, otherView] of [[a, b, viewA, viewB], [b, a, viewB, viewA]] as const) {
       const { checkpoint } = await desktops.checkpoint(frozen.id);
       assert.equal((await desktops.get(other.id)).state, 'running');
@@ -208,7 +210,7 @@ describe('a desktop under checkpoint and restore', () => {
   test('a snapshot keeps the desktop running and restores, twice', async () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
-    const client = await RfbClient.connect(desktop.vncPort);
+    const client = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
     const snap = await desktops.checkpoint(desktop.id, { leaveRunning: true });
     assert.equal(snap.desktop.state, 'running');
     assert.equal(snap.checkpoint.leaveRunning, true);

@@ -19,7 +19,7 @@ async function main() {
   const rows: Record<string, number[]> = { connect: [], capture: [], 'scale + png': [], 'close gracefully': [], total: [], 'baseline: streaming client, connect + 1 raw frame + close': [] };
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const c = await RfbClient.connect(d.vncPort, { autoRequest: false, keepPixels: true });
+    const c = await RfbClient.connect(d.vncPort, { autoRequest: false, keepPixels: true, password: d.vncPassword });
     const t1 = performance.now();
     const pixels = await c.capture(3000);
     const t2 = performance.now();
@@ -30,7 +30,7 @@ async function main() {
     const t4 = performance.now();
     Object.entries({ connect: t1 - t0, capture: t2 - t1, 'scale + png': t3 - t2, 'close gracefully': t4 - t3, total: t4 - t0 }).forEach(([k, v]) => rows[k].push(v));
     const b0 = performance.now();
-    const r = await Rfb.open(await tcpTransport(d.vncPort));
+    const r = await Rfb.open(await tcpTransport(d.vncPort), d.vncPassword);
     const next = r.nextUpdate();
     r.request(false);
     await next;

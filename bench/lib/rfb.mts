@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import WebSocket from 'ws';
+import { vncAuthResponse } from '../../server/vnc/vncAuth';
 
 export interface Transport {
   write(b: Buffer): void;
@@ -33,7 +34,7 @@ export async function wsTransport(url: string): Promise<Transport> {
   return t;
 }
 
-type State = 'version' | 'secCount' | 'secTypes' | 'secResult' | 'init' | 'name' | 'msg' | 'fbuHead' | 'rectHead' | 'pixels' | 'mapHead' | 'mapBody' | 'cutHead' | 'cutBody';
+type State = 'version' | 'secCount' | 'secTypes' | 'challenge' | 'secResult' | 'init' | 'name' | 'msg' | 'fbuHead' | 'rectHead' | 'pixels' | 'mapHead' | 'mapBody' | 'cutHead' | 'cutBody';
 
 export class Rfb {
   width = 0;
@@ -56,12 +57,13 @@ export class Rfb {
   private held: Buffer[] = [];
   onUpdate?: (at: number) => void;
 
-  constructor(readonly t: Transport) {
+  constructor(readonly t: Transport, private readonly password?: string) {
     t.onData((b) => this.feed(b));
   }
 
-  static async open(t: Transport): Promise<Rfb> {
-    const c = new Rfb(t);
+  /** password: the desktop's VNC password (each desktop's Xvnc asks for it); none for a server without one. */
+  static async open(t: Transport, password?: string): Promise<Rfb> {
+    const c = new Rfb(t, password);
     await c.handshake;
     return c;
   }
@@ -178,9 +180,16 @@ export class Rfb {
           this.state = 'secTypes';
           this.need = d[0];
           break;
-        case 'secTypes':
-          if (![...d].includes(1)) throw new Error('security None not offered');
-          this.t.write(Buffer.from([1]));
+        case 'secTypes': {
+          const wanted = this.password === undefined ? 1 : 2;
+          if (![...d].includes(wanted)) throw new Error(`security type ${wanted} not offered`);
+          this.t.write(Buffer.from([wanted]));
+          this.state = wanted === 2 ? 'challenge' : 'secResult';
+          this.need = wanted === 2 ? 16 : 4;
+          break;
+        }
+        case 'challenge':
+          this.t.write(vncAuthResponse(this.password!, d));
           this.state = 'secResult';
           this.need = 4;
           break;

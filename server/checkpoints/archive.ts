@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { FreezeframeError } from '../errors';
 
 /** Entries an archive may hold: the checkpoint's own files, nothing else. */
-const allowedEntry = /^\.\/(checkpoint\.json|desktop\.json|desktop\.log|dump\.log|restore-\d+\.log|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+const allowedEntry = /^\.\/(checkpoint\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 

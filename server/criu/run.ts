@@ -29,18 +29,21 @@ export async function runCriu(
   const logPath =
     options.logFile && options.imagesDir ? path.resolve(options.imagesDir, options.logFile) : options.logFile;
   const started = performance.now();
+  // A dump or restore writes what it prints to a file beside its log, not to pipes of ours: if this process dies
+  // mid-operation, criu must finish its work, not die of SIGPIPE at its next line of output.
+  const outputFile = op !== 'check' && logPath ? `${logPath}.out` : undefined;
   const running = execa(criuPath, command.slice(1), {
     reject: false,
     timeout: timeoutMs,
     forceKillAfterDelay: 5_000,
     stdin: 'ignore',
-    all: true,
+    ...(outputFile ? { stdout: 'ignore' as const, stderr: { file: outputFile } } : { all: true }),
   });
   // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work.
   if (running.pid && onSpawn) await onSpawn(running.pid);
   const child = await running;
   const durationMs = performance.now() - started;
-  const output = child.all ?? '';
+  const output = outputFile ? await readFile(outputFile, 'utf8').catch(() => '') : (child.all ?? '');
   if (child.exitCode === undefined && !child.signal && !child.timedOut) {
     // criu did not even start (not installed, not executable): say how to get it.
     throw new CriuError(

@@ -10,6 +10,8 @@ export interface LaunchSpec {
   apps: AppPreset[];
   logPath: string;
   homeDir: string;
+  /** Xvnc's password file: viewers must authenticate with the desktop's own password. */
+  passwordFile: string;
 }
 
 export class LaunchError extends Error {
@@ -33,7 +35,7 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     '--no-caps',
     '--hostname', `freezeframe-${spec.display}`,
     '--',
-    config.desktopScript, String(spec.display), spec.geometry, '24', 'icewm',
+    config.desktopScript, String(spec.display), spec.geometry, '24', spec.passwordFile, 'icewm',
     ...appArgs(spec.apps),
   ];
   const child = await execa(config.newnsPath, args, {

@@ -30,6 +30,8 @@ export interface DesktopRecord {
   vncPort: number;
   geometry: string;
   apps: string[];
+  /** The VNC password of this desktop's Xvnc, known only to the server and the (authenticated) page. */
+  vncPassword: string;
   state: DesktopState;
   /** Host PID of the tree's root (PID 1 of its namespace) and its start time, while it is meant to be alive. */
   pid?: number;
@@ -67,7 +69,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps'>;
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword'>;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */
@@ -83,6 +85,7 @@ export class Paths {
   desktopRecord = (id: string) => path.join(this.desktopDir(id), 'desktop.json');
   desktopLog = (id: string) => path.join(this.desktopDir(id), 'desktop.log');
   desktopHome = (id: string) => path.join(this.desktopDir(id), 'home');
+  desktopPasswordFile = (id: string) => path.join(this.desktopDir(id), 'vnc.passwd');
   desktopLock = (id: string) => path.join(this.desktopDir(id), 'operation.lock');
   checkpoints = () => path.join(this.stateDir, 'checkpoints');
   checkpointDir = (id: string) => path.join(this.stateDir, 'checkpoints', id);

@@ -2,7 +2,7 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../config';
@@ -12,6 +12,7 @@ import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
 import { writeThumbnail } from '../vnc/thumbnail';
+import { newVncPassword, vncPasswordFile } from '../vnc/vncAuth';
 import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
 import { unpackArchive, writeArchive } from '../checkpoints/archive';
 import { FreezeframeError } from '../errors';
@@ -306,14 +307,19 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const display = await this.allocateDisplay(id);
       const startedAt = now();
       const t0 = performance.now();
+      const vncPassword = newVncPassword();
+      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword), { mode: 0o600 });
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)),
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword,
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
       await this.save(record);
       try {
-        const pid = await launchDesktop(this.config, { display, geometry, apps, logPath: this.paths.desktopLog(id), homeDir: this.paths.desktopHome(id) });
+        const pid = await launchDesktop(this.config, {
+          display, geometry, apps, logPath: this.paths.desktopLog(id), homeDir: this.paths.desktopHome(id),
+          passwordFile: this.paths.desktopPasswordFile(id),
+        });
         const identity = await identify(pid);
         if (!identity) throw new LaunchError(`the desktop exited at once; see ${this.paths.desktopLog(id)}`);
         Object.assign(record, { pid, pidStartTime: identity.startTime });
@@ -360,7 +366,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
@@ -368,7 +374,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
       // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
-      checkpoint.thumbnail = await writeThumbnail(record.vncPort, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
+      checkpoint.thumbnail = await writeThumbnail(record.vncPort, record.vncPassword, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
 
       let result: CriuResult;
       try {
@@ -433,17 +439,18 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   /**
-   * criu dump, again when it failed only because a connection was being set up at that instant (an app
-   * connecting to the X server's unix socket, typically just after start): criu then resumes the tree untouched,
-   * and a moment later the connection is an ordinary one.
+   * criu dump, again when it failed only because of what was in flight at that instant: a connection being set
+   * up (an app connecting to the X server's unix socket, typically just after start), or a netlink socket with a
+   * message not yet read (Firefox listens for network changes). criu then resumes the tree untouched, and a
+   * moment later the socket is an ordinary one.
    */
   private async dumpWithRetry(options: CriuOptions, record: DesktopRecord, attempts = 3): Promise<CriuResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await runCriu(this.config.criuPath, 'dump', options, { onSpawn: (pid) => this.noteCriu(record, pid) });
       } catch (error) {
-        const inFlight = error instanceof CriuError && error.failure.errors.some((e) => /in-flight/i.test(e));
-        if (!inFlight || attempt >= attempts) throw error;
+        const transient = error instanceof CriuError && error.failure.errors.some((e) => transientDumpErrors.test(e));
+        if (!transient || attempt >= attempts) throw error;
         await rm(options.imagesDir!, { recursive: true, force: true });
         await mkdir(options.imagesDir!, { recursive: true, mode: 0o700 });
         await delay(100 * attempt);
@@ -610,9 +617,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       }
       const spec = record.desktopSpec;
       if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
+      if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
         await mkdir(this.paths.desktopHome(record.desktop), { recursive: true, mode: 0o700 });
+        // The restored Xvnc reads its password from this file, by the path it had at the dump.
+        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword), { mode: 0o600 });
         const at = now();
         desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
       }
@@ -638,6 +648,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     });
   }
 }
+
+const transientDumpErrors = /in-flight|The socket has data to read/i;
 
 async function isCriu(pid: number | undefined): Promise<boolean> {
   if (!pid || !(await identify(pid))) return false;

@@ -1,7 +1,9 @@
-// A small RFB 3.8 client (security None, Raw encoding, 32-bit colour): counts updates, keeps pixels if asked.
+// A small RFB 3.8 client (security None or VNC password, Raw encoding, 32-bit colour): counts updates, keeps
+// pixels if asked.
 // The tests watch desktops with it; checkpoints take their thumbnail with it.
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import { vncAuthResponse } from './vncAuth';
 
 export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   width = 0;
@@ -39,12 +41,15 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   }
 
   /** Connects to 127.0.0.1:port and completes the handshake up to ServerInit. */
-  static async connect(port: number, { autoRequest = true, keepPixels = false, timeoutMs = 10_000 } = {}): Promise<RfbClient> {
+  static async connect(
+    port: number,
+    { autoRequest = true, keepPixels = false, timeoutMs = 10_000, password }: { autoRequest?: boolean; keepPixels?: boolean; timeoutMs?: number; password?: string } = {},
+  ): Promise<RfbClient> {
     const socket = net.connect({ port, host: '127.0.0.1' });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`RFB handshake with port ${port} timed out`)));
     await once(socket, 'connect');
     const client = new RfbClient(socket, keepPixels);
-    await client.handshake();
+    await client.handshake(password);
     socket.setTimeout(0);
     client.loop(autoRequest).catch(() => {});
     return client;
@@ -71,15 +76,17 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     }
   }
 
-  private async handshake(): Promise<void> {
+  private async handshake(password: string | undefined): Promise<void> {
     const version = (await this.read(12)).toString('latin1');
     if (!version.startsWith('RFB 003.')) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
     this.socket.write('RFB 003.008\n');
     const count = (await this.read(1))[0];
     if (count === 0) throw new Error('server refused the connection');
     const types = [...(await this.read(count))];
-    if (!types.includes(1)) throw new Error(`security type None not offered: ${types}`);
-    this.socket.write(Buffer.from([1]));
+    const wanted = password === undefined ? 1 : 2;
+    if (!types.includes(wanted)) throw new Error(`security type ${wanted === 1 ? 'None' : 'VncAuth'} not offered: ${types}`);
+    this.socket.write(Buffer.from([wanted]));
+    if (wanted === 2) this.socket.write(vncAuthResponse(password!, await this.read(16)));
     const result = (await this.read(4)).readUInt32BE(0);
     if (result !== 0) throw new Error(`security failed: ${result}`);
     this.socket.write(Buffer.from([1])); // ClientInit: shared

@@ -6,8 +6,8 @@ import { RfbClient } from './rfbClient';
 
 export const thumbnailWidth = 320;
 
-export async function writeThumbnail(vncPort: number, file: string, timeoutMs = 3_000): Promise<void> {
-  const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true });
+export async function writeThumbnail(vncPort: number, password: string | undefined, file: string, timeoutMs = 3_000): Promise<void> {
+  const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true, password });
   try {
     const pixels = await client.capture(timeoutMs);
     const small = scaleDown(client.width, client.height, pixels, thumbnailWidth, 'bgrx');

@@ -45,7 +45,7 @@ export interface SoakResult {
 export async function soak(engine: Engine, cycles: number, onCycle?: (n: number) => void): Promise<SoakResult> {
   const { desktops } = engine;
   const desktop = await desktops.start({ geometry: '800x600', apps: ['xterm', 'xclock'] });
-  const viewer = await RfbClient.connect(desktop.vncPort);
+  const viewer = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
   await viewer.nextUpdate(10_000);
   const before = await countLeakables(desktop.vncPort);
   const dumpMs: number[] = [];
