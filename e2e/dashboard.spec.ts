@@ -50,6 +50,8 @@ test('a command of your own from the start form runs as argv; a bad one is refus
   adopt(id);
   const started = (await api.list()).find((d) => d.id === id)!;
   expect(started).toMatchObject({ apps: ['xeyes -geometry 150x100+5+5'], state: 'running' });
+  // The page's viewer connects; the test ends (and stops the desktop) only then.
+  await expect(new DesktopPage(page, id).viewer).toHaveAttribute('data-phase', 'connected');
 });
 
 test('the start form refuses a geometry out of bounds', async ({ page }) => {
