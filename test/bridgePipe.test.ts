@@ -13,6 +13,7 @@ import type { DesktopEvent, DesktopEventType } from '../server/desktops/registry
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
 import type { DesktopState } from '../server/desktops/states';
 import { eventually } from './support/eventually';
+import { within } from './support/within';
 
 const desktopId = 'd-pipe';
 // Bytes the bridge forwards on loopback arrive within a millisecond or two; "nothing arrived" can only be
@@ -21,17 +22,6 @@ const quietWindowMs = 300;
 // A writer that got no 'drain' for this long is stalled: the other side stopped reading. Again a window.
 const stallWindowMs = 500;
 const deadlineMs = 5_000;
-
-/** Rejects after ms with a message saying what did not happen. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** One connection the bridge made to the fake Xvnc, with everything it received so far. */
 interface Peer {

@@ -13,6 +13,7 @@ import type { Engine } from '../server/engine';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 import { vncAuthResponse } from '../server/vnc/vncAuth';
+import { within } from './support/within';
 
 // Displays 40-59: other people's tests and servers on this machine use lower ones.
 const displays = '40-59';
@@ -27,16 +28,6 @@ const updateDeadlineMs = 10_000;
 const testTimeoutMs = 60_000;
 // Every assert.ok here carries a message: without one, a failing assert.ok makes node re-parse the tsx-compiled
 // source to quote the expression, which on this one-line output spins for minutes.
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** Every viewer a test opened: closed after each test, so a failed one does not disturb the next. */
 const openViewers = new Set<WsViewer>();
