@@ -45,7 +45,8 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     port: number,
     { autoRequest = true, keepPixels = false, timeoutMs = 10_000, password }: { autoRequest?: boolean; keepPixels?: boolean; timeoutMs?: number; password?: string } = {},
   ): Promise<RfbClient> {
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    // No Nagle: a small request written right after another would wait for its ACK (40 ms of delayed ACK).
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`RFB handshake with port ${port} timed out`)));
     await once(socket, 'connect');
     const client = new RfbClient(socket, keepPixels);
