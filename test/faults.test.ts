@@ -102,8 +102,8 @@ describe('faults', () => {
       const [checkpoint] = await tiny.desktops.checkpoints(desktop.id);
       assert.equal(checkpoint.state, 'failed');
       await assert.rejects(readdir(path.join(small, 'checkpoints', checkpoint.id, 'images')), /ENOENT/, 'partial images removed');
-      await tiny.desktops.stop(desktop.id);
     } finally {
+      for (const d of await tiny.desktops.list()) await tiny.desktops.stop(d.id).catch(() => {});
       execFileSync('umount', [small]);
       await rm(small, { recursive: true, force: true });
     }

@@ -566,7 +566,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   /** Stops a desktop whose operation lock is held; its checkpoints stay. */
   private async stopNow(record: DesktopRecord): Promise<DesktopRecord> {
     if (record.state === 'stopped') return record;
-    if (isLive(record.state)) await this.killTree(record);
+    // By its pid, not its state: a desktop recorded as failed may still have processes worth ending.
+    if (isLive(record.state) || (await isAlive(record.pid ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined))) {
+      await this.killTree(record);
+    }
     await removeXLeftovers(record.display);
     await removeCriuRules(record.vncPort).catch(() => {});
     await this.releaseDisplay(record.display, record.id);
