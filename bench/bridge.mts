@@ -159,8 +159,6 @@ async function main() {
     '',
     `Goal: ≤ 1 ms added median latency over direct TCP → ${fmt(added('freezeframe'), 3)} ms: **${latencyGoal ? 'met' : 'missed'}**.`,
     '',
-    '## Load during the run',
-    '',
     loads.markdown(),
     '',
   ].join('\n');

@@ -145,8 +145,6 @@ async function main() {
     '',
     table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen (ms)', 'memdump+memwrite (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), fmt(r.dumpStats?.frozenMs ?? NaN), fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN)), r.load])),
     '',
-    '## Load during the run',
-    '',
     loads.markdown(),
     '',
   ].join('\n');

@@ -225,8 +225,6 @@ function report(samples: Sample[]) {
     '',
     table(['#', 'freeze (s)', 'actual (s)', 'click→frame (ms)', 'criu restore (ms)', `raw holding 1st/${FLOW}th (ms)`, `raw sending 1st/${FLOW}th (ms)`, 'load 1/5/15'], samples.map((x, i) => [i + 1, x.freezeS, fmt(x.actualFreezeS), fmt(x.browserMs ?? NaN), fmt(x.criuRestoreMs ?? NaN), `${fmt(x.rawHoldingMs ?? NaN)} / ${fmt(x.rawHoldingFlowMs ?? NaN)}`, `${fmt(x.rawSendingMs ?? NaN)} / ${fmt(x.rawSendingFlowMs ?? NaN)}`, x.load])),
     '',
-    '## Load during the run',
-    '',
     loads.markdown(),
     '',
   ].join('\n');

@@ -125,8 +125,6 @@ async function main() {
   const md = [
     header('Scaling: dump/restore time and image size', 'How criu dump and restore of a whole desktop scale with the screen size, the apps, and criu\'s log level. Medians; ratios against the smallest variant measured in the same run.', loads),
     ...sections,
-    '## Load during the run',
-    '',
     loads.markdown(),
     '',
   ].join('\n');

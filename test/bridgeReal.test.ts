@@ -13,6 +13,7 @@ import type { Engine } from '../server/engine';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 import { vncAuthResponse } from '../server/vnc/vncAuth';
+import { ByteReader } from '../server/vnc/byteReader';
 import { within } from './support/within';
 
 // Displays 40-59: other people's tests and servers on this machine use lower ones.
@@ -48,8 +49,7 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
   parseError: Error | undefined;
   private inSession = false;
   private bytesPerPixel = 4;
-  private buffer = Buffer.alloc(0);
-  private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private readonly reader = new ByteReader();
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
@@ -57,14 +57,13 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
     ws.on('error', () => {});
     ws.on('message', (data: Buffer) => {
       if (this.inSession) this.sessionBytes += data.length;
-      this.buffer = Buffer.concat([this.buffer, data]);
+      this.reader.push(data);
       if (this.inSession) this.emit('bytes', performance.now());
-      this.pump();
     });
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closedWith = { code, reason: reason.toString() };
-        this.waiting?.reject(new Error(`WebSocket closed (${code})`));
+        this.reader.close(new Error(`WebSocket closed (${code})`));
         resolve(this.closedWith);
       });
     });
@@ -87,21 +86,7 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
   }
 
   private read(bytes: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      if (this.closedWith) return reject(new Error('WebSocket closed'));
-      this.waiting = { bytes, resolve, reject };
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    const w = this.waiting;
-    if (w && this.buffer.length >= w.bytes) {
-      this.waiting = undefined;
-      const out = this.buffer.subarray(0, w.bytes);
-      this.buffer = this.buffer.subarray(w.bytes);
-      w.resolve(out);
-    }
+    return this.reader.read(bytes);
   }
 
   async handshake(): Promise<void> {

@@ -53,8 +53,9 @@ export class LoadLog {
     this.entries.push(entry);
     console.log(`[load] ${entry.at} ${label}: ${entry.load}`);
   }
+  /** The results files' closing section: the load at each phase of the run. */
   markdown(): string {
-    return ['| time (UTC) | when | load 1/5/15 min |', '|---|---|---|', ...this.entries.map((e) => `| ${e.at} | ${e.label} | ${e.load} |`)].join('\n');
+    return ['## Load during the run', '', '| time (UTC) | when | load 1/5/15 min |', '|---|---|---|', ...this.entries.map((e) => `| ${e.at} | ${e.label} | ${e.load} |`)].join('\n');
   }
 }
 

@@ -3,6 +3,7 @@
 // The tests watch desktops with it; checkpoints take their thumbnail with it.
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import { ByteReader } from './byteReader';
 import { vncAuthResponse } from './vncAuth';
 
 export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
@@ -12,11 +13,7 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   updates = 0;
   bytesReceived = 0;
   closed = false;
-  // Received bytes not yet read, as chunks: joined only when a read needs them (a full screen is megabytes, and
-  // joining at every chunk would copy it over and over).
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private readonly reader = new ByteReader();
 
   /** The whole screen as the server sends it (32-bit little-endian: B, G, R, X), when connected with keepPixels. */
   pixels: Buffer | undefined;
@@ -28,13 +25,11 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     super();
     socket.on('data', (chunk) => {
       this.bytesReceived += chunk.length;
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      this.pump();
+      this.reader.push(chunk);
     });
     socket.on('close', () => {
       this.closed = true;
-      this.waiting?.reject(new Error('connection closed'));
+      this.reader.close(new Error('connection closed'));
       this.emit('closed');
     });
     socket.on('error', () => {});
@@ -57,24 +52,7 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   }
 
   private read(bytes: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('connection closed'));
-      this.waiting = { bytes, resolve, reject };
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    const w = this.waiting;
-    if (w && this.buffered >= w.bytes) {
-      this.waiting = undefined;
-      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-      const out = all.subarray(0, w.bytes);
-      const rest = all.subarray(w.bytes);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
-      w.resolve(out);
-    }
+    return this.reader.read(bytes);
   }
 
   private async handshake(password: string | undefined): Promise<void> {
