@@ -1,6 +1,6 @@
 // Runs one criu command (check, dump, restore) through execa, with a timeout, and judges it by exit code AND log.
 import 'server-only';
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { criuArgs, type CriuOperation, type CriuOptions } from './options';
@@ -72,10 +72,22 @@ export async function runCriu(
     return { op, command, durationMs, stdout: child.stdout, lastLine: verdict.lastLine, logPath };
   }
   const errors = verdict.errors.length ? verdict.errors : [verdict.lastLine || output.trim()].filter(Boolean);
+  // A dump that fills the disk cannot say so: its log lives on that same disk and is cut mid-line. The free space
+  // left (the partial images are still there) tells it.
+  const full = op === 'dump' && options.imagesDir ? await diskFull(options.imagesDir) : undefined;
+  if (full) errors.unshift(full);
   throw new CriuError(
-    { op, command, exitCode: child.exitCode, errors, logPath, hint: hintFor(verdict.errors.join('\n') + '\n' + output), timedOut: child.timedOut },
+    { op, command, exitCode: child.exitCode, errors, logPath, hint: hintFor([full, ...verdict.errors, output].join('\n')), timedOut: child.timedOut },
     { cause: child },
   );
+}
+
+/** "No space left on device: ..." when the file system holding dir has (almost) nothing left, else undefined. */
+async function diskFull(dir: string): Promise<string | undefined> {
+  const fs = await statfs(dir).catch(() => undefined);
+  if (!fs) return undefined;
+  const free = fs.bavail * fs.bsize;
+  return free < 1024 * 1024 ? `No space left on device: ${free} bytes free where the images are (${dir})` : undefined;
 }
 
 /** criu --version's number, e.g. "4.2.1". */
