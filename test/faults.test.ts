@@ -95,7 +95,7 @@ describe('faults', () => {
         const info = error.details.error as { hint?: string; errors?: string[] };
         assert.match(info.hint ?? '', /disk .* is full/, JSON.stringify(info));
         // The log lives on the full disk too and may be cut mid-line: the free space itself is the evidence.
-        assert.match(info.errors?.[0] ?? "", /No space left on device: \d+ bytes free/, JSON.stringify(info));
+        assert.match(info.errors?.[0] ?? '', /No space left on device: \d+ bytes free/, JSON.stringify(info));
         return true;
       });
       const record = await tiny.desktops.get(desktop.id);
