@@ -1,6 +1,6 @@
 /* newns: starts one Freezeframe desktop in namespaces CRIU can dump and restore, prints its PID, and exits.
  *
- * usage: newns --log FILE [--user NAME | --no-caps] [--hostname NAME] -- PROGRAM [ARG]...
+ * usage: newns --log FILE --user NAME [--hostname NAME] -- PROGRAM [ARG]...
  *
  * Grown from the CRIU wiki's VNC recipe (shared/seed/criu-vnc-howto.txt). What each step is for:
  * - CLONE_NEWPID: the desktop is a tree of its own with PID 1 at the top, restorable with the same PIDs.
@@ -43,7 +43,6 @@ struct options {
 	const char *logPath;
 	const char *user;
 	const char *hostname;
-	int noCaps;
 	char **argv;
 };
 
@@ -80,10 +79,13 @@ static void mountPrivateProcAndPts(void)
 		fail("bind /dev/pts/ptmx onto /dev/ptmx");
 }
 
+/* The desktop runs as the unprivileged user NAME (uid, gid and only its own group), with no capability at all:
+ * an empty bounding set and no_new_privs, so not even a set-user-ID program can give any back; criu dumps and
+ * restores all of these. HOME and the working directory are the caller's (a per-desktop home).
+ * Root lacking CAP_SYS_RESOURCE (as on these VMs) cannot prlimit() another uid's task, which criu's dump does for
+ * every task: our criu reads /proc/PID/limits then (scripts/criu-patches/0001-rlimits-from-proc.patch). */
 static void dropPrivileges(void)
 {
-	if (!opts.user)
-		return;
 	errno = 0;
 	struct passwd *pw = getpwnam(opts.user);
 	if (!pw) {
@@ -91,45 +93,41 @@ static void dropPrivileges(void)
 			errno = ENOENT;
 		fail("look up the desktop user");
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0)
-		fail("set the desktop user's groups");
-	if (setgid(pw->pw_gid) < 0)
-		fail("setgid to the desktop user");
-	if (setuid(pw->pw_uid) < 0)
-		fail("setuid to the desktop user");
-	if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
-	    setenv("LOGNAME", pw->pw_name, 1) < 0)
-		fail("set HOME/USER");
-	if (chdir(pw->pw_dir) < 0)
-		fail("chdir to the desktop user's home");
-}
-
-/* Root with only CAP_SETUID and CAP_SETGID: the desktop cannot mount, trace, load modules, change the network or
- * override file permissions, yet keeps uid 0, which CRIU needs where root itself lacks CAP_SYS_RESOURCE (as on
- * these VMs): criu reads every task's rlimits with prlimit(), which the kernel allows on another uid's task only
- * with that capability. The two kept are for terminals: xterm, started as root, resets its child's groups and
- * ids before running the shell and exits when it cannot.
- * A root process gets its bounding set at every exec, so the bounding set is what limits the whole tree. */
-static const int keptCaps[] = { CAP_SETUID, CAP_SETGID };
-
-static void dropCapabilities(void)
-{
-	if (!opts.noCaps)
-		return;
-	unsigned long long kept = 0;
-	for (size_t i = 0; i < sizeof(keptCaps) / sizeof(keptCaps[0]); i++)
-		kept |= 1ULL << keptCaps[i];
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		errno = EPERM;
+		fail("the desktop user must not be root");
+	}
+	/* The bounding set first: dropping from it needs CAP_SETPCAP, gone once the uid is not 0. */
 	for (int cap = 0; cap <= 63; cap++)
-		if (!(kept & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			fail("drop a capability from the bounding set");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		fail("clear ambient capabilities");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("set no_new_privs");
+	gid_t gid = pw->pw_gid;
+	if (setgroups(1, &gid) < 0)
+		fail("set the desktop user's groups");
+	if (setresgid(gid, gid, gid) < 0)
+		fail("setresgid to the desktop user");
+	/* Leaving uid 0 for good clears the permitted, effective and ambient sets (no SECBIT_KEEP_CAPS here). */
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		fail("setresuid to the desktop user");
 	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = (unsigned)kept;
-	if (syscall(SYS_capset, &header, data) < 0)
-		fail("set capabilities");
+	if (syscall(SYS_capget, &header, data) < 0)
+		fail("read capabilities");
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable) {
+			errno = EPERM;
+			fail("capabilities left after setresuid");
+		}
+	if (setenv("USER", pw->pw_name, 1) < 0 || setenv("LOGNAME", pw->pw_name, 1) < 0)
+		fail("set USER/LOGNAME");
+	/* Apps keep their settings there: better to fail now than to start a desktop whose apps cannot write them. */
+	const char *home = getenv("HOME");
+	if (!home || access(home, W_OK | X_OK) < 0)
+		fail("the desktop user cannot write its HOME (it must own it; every folder above must be searchable)");
 }
 
 static int child(void *arg)
@@ -162,7 +160,6 @@ static int child(void *arg)
 	if (setsid() < 0)
 		fail("setsid");
 	dropPrivileges();
-	dropCapabilities();
 	/* A signal mask or ignored signals inherited from the server must not reach the desktop. */
 	sigset_t none;
 	sigemptyset(&none);
@@ -176,7 +173,7 @@ static int child(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: newns --log FILE [--user NAME | --no-caps] [--hostname NAME] -- PROGRAM [ARG]...\n");
+	fprintf(stderr, "usage: newns --log FILE --user NAME [--hostname NAME] -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
@@ -191,15 +188,13 @@ int main(int argc, char **argv)
 			opts.logPath = argv[++i];
 		} else if (!strcmp(argv[i], "--user") && i + 1 < argc) {
 			opts.user = argv[++i];
-		} else if (!strcmp(argv[i], "--no-caps")) {
-			opts.noCaps = 1;
 		} else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) {
 			opts.hostname = argv[++i];
 		} else {
 			usage();
 		}
 	}
-	if (!opts.logPath || i >= argc)
+	if (!opts.logPath || !opts.user || i >= argc)
 		usage();
 	opts.argv = argv + i;
 

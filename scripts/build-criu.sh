@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds CRIU from Debian's newest source package (sid) into vendor/criu, unless it is already there.
+# Builds CRIU from Debian's newest source package (sid), with our patches (scripts/criu-patches/*.patch, applied
+# in name order), into vendor/criu, unless that very build is already there (vendor/criu/PATCHES says which).
 # Why not Debian 12's criu: 3.17 fails `criu check` on this kernel (vDSO vvar_vclock), and 4.1.1 fails every dump
 # holding a TCP socket (SO_PASSCRED getsockopt returns EOPNOTSUPP since kernel 6.16). 4.2.1 works.
 set -euo pipefail
@@ -9,9 +10,14 @@ dest="$root/vendor/criu"
 # so we point RUNDIR at a root-only tmpfs that scripts/install.sh mounts (70 ms -> 20 ms per call).
 rundir="${FREEZEFRAME_CRIU_RUNDIR:-/run/freezeframe-criu}"
 log() { printf '[build-criu] %s\n' "$*" >&2; }
+patches=("$root"/scripts/criu-patches/*.patch)
+# One line per patch, name and content hash: a vendor/criu built without one of them (or before it changed) is
+# rebuilt, so an existing machine picks a new patch up by running scripts/install.sh again.
+patchStamp=$(for p in "${patches[@]}"; do echo "$(basename "$p") $(sha256sum < "$p" | cut -d' ' -f1)"; done)
 
-if [ -x "$dest/bin/criu" ] && [ "$(cat "$dest/RUNDIR" 2>/dev/null)" = "$rundir" ]; then
-  log "already built: $("$dest/bin/criu" --version | head -1)"
+if [ -x "$dest/bin/criu" ] && [ ! -L "$dest/bin/criu" ] && [ "$(cat "$dest/RUNDIR" 2>/dev/null)" = "$rundir" ] \
+   && [ "$(cat "$dest/PATCHES" 2>/dev/null)" = "$patchStamp" ]; then
+  log "already built: $("$dest/bin/criu" --version | head -1), with $(basename -a "${patches[@]}" | tr '\n' ' ')"
   exit 0
 fi
 
@@ -40,11 +46,17 @@ version=$(basename "$tarball" | sed -E 's/^criu_([0-9.]+)\.orig.*/\1/')
 log "building criu $version (about a minute)"
 mkdir "$work/build"
 tar -xf "$tarball" -C "$work/build" --strip-components=1
+for p in "${patches[@]}"; do
+  patch -d "$work/build" -p1 --forward --batch --quiet < "$p" >"$work/patch.log" 2>&1 \
+    || { cat "$work/patch.log" >&2; log "$(basename "$p") does not apply to criu $version"; exit 1; }
+  log "applied $(basename "$p")"
+done
 make -C "$work/build" -j"$(nproc)" RUNDIR="$rundir" criu >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; log "make criu failed"; exit 1; }
 rm -rf "$dest.tmp"
 mkdir -p "$dest.tmp/bin"
 install -m 0755 "$work/build/criu/criu" "$dest.tmp/bin/criu"
 echo "$rundir" > "$dest.tmp/RUNDIR"
 echo "$version" > "$dest.tmp/VERSION"
+echo "$patchStamp" > "$dest.tmp/PATCHES"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 log "installed $("$dest/bin/criu" --version | head -1) at $dest/bin/criu"

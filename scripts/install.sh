@@ -17,7 +17,7 @@ command -v node >/dev/null || die "no node: install Node.js >= 20.9."
 # --- Debian packages ---------------------------------------------------------------------------------------
 packages=(tigervnc-standalone-server icewm xterm x11-apps x11-utils xfonts-base iptables chromium
   fonts-dejavu-core gcc make libc6-dev procps xz-utils ca-certificates firefox-esr)
-criuBuildDeps=(libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
+criuBuildDeps=(patch libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
   libnl-3-dev libnl-route-3-dev libcap-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev
   pkg-config python3)
 aptUpdated=0
@@ -37,6 +37,16 @@ ensurePackages "${packages[@]}"
 # X clients find a display's socket in /tmp/.X11-unix; desktops run without capabilities and cannot create it.
 install -d -m 1777 /tmp/.X11-unix
 
+# --- the desktops' user ---------------------------------------------------------------------------------------
+# Every desktop's programs run as this unprivileged system user (native/newns drops to it); it has no login shell
+# and no home of its own (each desktop gets one under the state folder).
+desktopUser=${FREEZEFRAME_DESKTOP_USER:-freezeframe-desktop}
+if ! getent passwd "$desktopUser" >/dev/null; then
+  log "creating the system user $desktopUser (the desktops' programs run as it)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    --comment "Freezeframe desktops" "$desktopUser" || die "useradd $desktopUser failed"
+fi
+
 # --- the native launcher ------------------------------------------------------------------------------------
 make -s -C native >/dev/null || die "building native/ (newns, reaper.node) failed (see: make -C native)"
 chmod 0755 native/desktop.sh
@@ -51,16 +61,19 @@ mountpoint -q "$criuRundir" || mount -t tmpfs -o mode=0700,size=16m freezeframe-
 
 criu="$root/vendor/criu/bin/criu"
 smokeStamp="$root/vendor/criu/SMOKE_OK"
-stampValue() { echo "$(uname -r) $(readlink -f "$criu") $(stat -c %Y "$(readlink -f "$criu")")"; }
+# The smoke test itself is part of the stamp: when it asks more (as when desktops began to run as an unprivileged
+# user), a criu it passed before is proven again, and rebuilt if it fails.
+stampValue() { echo "$(uname -r) $(readlink -f "$criu") $(stat -c %Y "$(readlink -f "$criu")") $(sha256sum < scripts/criu-smoke.mjs | cut -c1-16)"; }
 criuProven() { [ -x "$criu" ] && [ "$(cat "$smokeStamp" 2>/dev/null)" = "$(stampValue)" ]; }
 prove() {
-  node scripts/criu-smoke.mjs "$criu" >&2 && stampValue > "$smokeStamp"
+  node scripts/criu-smoke.mjs "$criu" "$desktopUser" >&2 && stampValue > "$smokeStamp"
 }
 if ! criuProven; then
   if [ -x "$criu" ] && prove; then :
   else
-    # Debian 12's criu (3.17) fails `criu check` on this kernel and 4.1.1 fails every dump with a TCP socket:
-    # a criu on PATH is used only if it really dumps and restores here.
+    # Debian 12's criu (3.17) fails `criu check` on this kernel, 4.1.1 fails every dump with a TCP socket, and
+    # where root lacks CAP_SYS_RESOURCE an unpatched criu cannot dump a tree of another uid (prlimit() EPERM):
+    # a criu on PATH is used only if it really dumps and restores, as desktops run, here.
     system=$(command -v criu || true)
     if [ -n "$system" ] && [ "$system" != "$criu" ]; then
       log "trying the system's $system ($("$system" --version 2>/dev/null | head -1))"

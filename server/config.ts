@@ -12,6 +12,8 @@ export interface Config {
   criuPath: string;
   newnsPath: string;
   desktopScript: string;
+  /** The unprivileged user every desktop's programs run as (scripts/install.sh creates it). */
+  desktopUser: string;
   /** Display numbers handed out to desktops, inclusive. Xvnc :N listens on 5900 + N. */
   displays: { min: number; max: number };
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
@@ -35,6 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     criuPath: env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu'),
     newnsPath: path.join(rootDir, 'native/newns'),
     desktopScript: path.join(rootDir, 'native/desktop.sh'),
+    desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
   };

@@ -26,13 +26,15 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: spec.homeDir,
     LANG: 'C.UTF-8',
+    // xterm runs $SHELL, else the user's login shell (nologin, so it falls back to sh); dash keeps /dev/tty open,
+    // which criu refuses to dump ("ctty inheritance detected"), bash does not.
+    SHELL: '/bin/bash',
     ...Object.assign({}, ...spec.apps.map((app) => app.env ?? {})),
   };
   const args = [
     '--log', spec.logPath,
-    // uid 0 without any capability, not another uid: root on these machines lacks CAP_SYS_RESOURCE, and criu
-    // must prlimit() every task, which the kernel allows on another uid's task only with that capability.
-    '--no-caps',
+    // An unprivileged uid without any capability (see native/newns.c).
+    '--user', config.desktopUser,
     '--hostname', `freezeframe-${spec.display}`,
     '--',
     config.desktopScript, String(spec.display), spec.geometry, '24', spec.passwordFile, 'icewm',

@@ -32,6 +32,9 @@ export interface DesktopRecord {
   apps: string[];
   /** The VNC password of this desktop's Xvnc, known only to the server and the (authenticated) page. */
   vncPassword: string;
+  /** The uid and gid its programs run as (the desktop user's when it was started; a restore keeps them). */
+  uid?: number;
+  gid?: number;
   state: DesktopState;
   /** Host PID of the tree's root (PID 1 of its namespace) and its start time, while it is meant to be alive. */
   pid?: number;
@@ -69,7 +72,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword'>;
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'uid' | 'gid'>;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */

@@ -22,6 +22,7 @@ import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { launchDesktop, LaunchError } from './launcher';
+import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
 import { identify, isAlive, signal, treePids, waitForExit } from './processes';
@@ -95,11 +96,21 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     this.paths = new Paths(config.stateDir);
   }
 
+  private user!: DesktopUser;
+
   async init(): Promise<void> {
-    await mkdir(this.paths.desktops(), { recursive: true, mode: 0o700 });
+    this.user = await lookUpDesktopUser(this.config.desktopUser);
+    // The desktops' programs reach their homes (desktops/<id>/home) through these two, without listing them.
+    await mkdir(this.paths.desktops(), { recursive: true, mode: 0o711 });
+    await makeSearchable(this.config.stateDir);
+    await makeSearchable(this.paths.desktops());
     await mkdir(this.paths.checkpoints(), { recursive: true, mode: 0o700 });
     await mkdir(path.dirname(this.paths.displayClaim(0)), { recursive: true, mode: 0o700 });
     await this.list();
+  }
+
+  private desktopFiles(id: string) {
+    return { dir: this.paths.desktopDir(id), home: this.paths.desktopHome(id), passwordFile: this.paths.desktopPasswordFile(id) };
   }
 
   private emitEvent(event: DesktopEvent): void {
@@ -302,15 +313,16 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       throw new FreezeframeError('invalid', (error as Error).message);
     }
     const id = newId('d');
-    await mkdir(this.paths.desktopHome(id), { recursive: true, mode: 0o700 });
+    const { uid, gid } = this.user;
+    await mkdir(this.paths.desktopDir(id), { recursive: true, mode: 0o711 });
     return this.exclusive(id, 'start', async () => {
       const display = await this.allocateDisplay(id);
       const startedAt = now();
       const t0 = performance.now();
       const vncPassword = newVncPassword();
-      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword), { mode: 0o600 });
+      await prepareDesktopFiles(this.desktopFiles(id), vncPasswordFile(vncPassword), { uid, gid });
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword,
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, uid, gid,
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
@@ -366,7 +378,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, uid: record.uid, gid: record.gid },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
@@ -623,9 +635,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
-        await mkdir(this.paths.desktopHome(record.desktop), { recursive: true, mode: 0o700 });
-        // The restored Xvnc reads its password from this file, by the path it had at the dump.
-        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword), { mode: 0o600 });
+        // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
+        // the uid they had there, which may not be this machine's desktop user's.
+        const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : this.user;
+        await prepareDesktopFiles(this.desktopFiles(record.desktop), vncPasswordFile(spec.vncPassword), owner);
         const at = now();
         desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
       }
