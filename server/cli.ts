@@ -17,7 +17,8 @@ const usage = `usage: freezeframe <command> [options]
   delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
-Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS.`;
+Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
+  FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it).`;
 
 async function main(argv: string[]): Promise<unknown> {
   const { values, positionals } = parseArgs({
