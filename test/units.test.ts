@@ -46,6 +46,7 @@ describe('criu log verdicts', () => {
     assert.match(hintFor('Error (files-reg.c:1): File home/x.log has bad size 10 (expect 5)')!, /changed size/);
     assert.match(hintFor('Unable to open dev/ptmx with specified index 3')!, /devpts/);
     assert.match(hintFor('vDSO: unknown [vvar_vclock]')!, /4\.2/);
+    assert.match(hintFor("Error (criu/cr-dump.c:389): Can't get rlimit 0: Operation not permitted")!, /criu-patches/);
     assert.equal(hintFor('something nobody has seen'), undefined);
   });
 });

@@ -35,6 +35,7 @@ const hints: [RegExp, string][] = [
   [/No space left on device|ENOSPC/, 'The disk where checkpoints live is full: free space there (delete old checkpoints), then checkpoint again.'],
   [/has bad size/, 'A file open in the desktop changed size since the dump (its log, for example). Freezeframe puts the log back as it was at the dump; a file changed by hand cannot be restored.'],
   [/Unable to open dev\/ptmx with specified index/, "A pty number of this desktop is taken by another one. Desktops need a private devpts instance (native/newns mounts one); this desktop may have been started without it."],
+  [/Can't get rlimit \d+: Operation not permitted/, "This criu cannot read the rlimits of the desktop's unprivileged user where root lacks CAP_SYS_RESOURCE: it lacks Freezeframe's patch (scripts/criu-patches/). Run scripts/install.sh, which rebuilds vendor/criu with it."],
   [/vvar_vclock|vDSO/i, 'This criu is too old for the kernel (vDSO layout). Freezeframe needs CRIU >= 4.2: run scripts/install.sh to build it.'],
   [/SO_PASSCRED|Operation not supported.*sock/i, 'criu 4.1 cannot dump TCP sockets on kernels >= 6.16 (SO_PASSCRED). Use CRIU >= 4.2 (scripts/install.sh builds it).'],
   [/nested (pid|user|mnt|net|ipc|uts)?\s*namespace|Can't dump nested/i, 'An app created namespaces of its own (a browser sandbox, for example), which criu cannot dump. Firefox needs every MOZ_DISABLE_*_SANDBOX=1.'],
