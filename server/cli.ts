@@ -7,7 +7,8 @@ import { toErrorInfo } from './desktops/registry';
 
 const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]... [--command 'PROGRAM ARG...']...
-                                           start a desktop (apps: xterm, xclock, firefox; a command is split
+                                           start a desktop (apps: xterm, xclock, firefox, writer,
+                                           calculator, mousepad, xpdf; a command is split
                                            at spaces into argv, no shell)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
