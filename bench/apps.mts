@@ -1,7 +1,7 @@
 // The app catalog under repeated checkpoints: per preset, one desktop with only that app, N consecutive
 // checkpoint/restore cycles, the app's processes checked back after each; dump and restore medians, image sizes.
 // usage: node --import tsx --import ./server/runtime/register.js bench/apps.mts [--apps=writer,firefox] [--cycles=5]
-//        [--displays=120-139] [--out=apps]
+//        [--displays=80-95] [--out=apps]
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,7 +27,7 @@ export const appSigns: Record<string, { window: RegExp; comm: RegExp }> = {
 const apps = arg('apps', Object.keys(appPresets).join(',')).split(',');
 const cycles = numArg('cycles', 5);
 const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-apps-'));
-const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: arg('displays', '120-139') });
+const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: arg('displays', '80-95') });
 const { desktops } = engine;
 const loads = new LoadLog();
 
