@@ -14,7 +14,7 @@ import { eventually } from '../test/support/eventually';
 import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
 
 /** What shows that each app is up: a top-level window whose name matches, and the process it runs as. */
-export const appSigns: Record<string, { window: RegExp; comm: RegExp }> = {
+const appSigns: Record<string, { window: RegExp; comm: RegExp }> = {
   xterm: { window: /"xterm"/, comm: /^xterm$/ },
   xclock: { window: /"xclock"/, comm: /^xclock$/ },
   firefox: { window: /Mozilla Firefox/, comm: /^firefox-esr$/ },

@@ -95,7 +95,7 @@ test.describe('xclock', () => {
     const ticking = async (message: string) => {
       for (let tick = 0; tick < 2; tick++) {
         const { hash } = await clock.pixels();
-        await expect.poll(async () => (await clock.pixels()).hash, { message, timeout: 3_000, intervals: [100] }).not.toBe(hash);
+        await expect.poll(async () => (await clock.pixels()).hash, { message, timeout: 5_000, intervals: [100] }).not.toBe(hash);
       }
     };
     await ticking('the second hand moves before the dumps');
@@ -144,7 +144,7 @@ test.describe('firefox', () => {
     const counting = async (message: string) => {
       for (let tick = 0; tick < 3; tick++) {
         const { hash } = await firefox.pixels();
-        await expect.poll(async () => (await firefox.pixels()).hash, { message, timeout: 2_000, intervals: [50] }).not.toBe(hash);
+        await expect.poll(async () => (await firefox.pixels()).hash, { message, timeout: 5_000, intervals: [50] }).not.toBe(hash);
       }
     };
     await counting("the page's JavaScript counter runs");
