@@ -4,9 +4,17 @@
 import type { Api } from './support/api';
 import { AppWindow } from './support/appWindow';
 import type { DesktopPage } from './support/desktopPage';
+import { appPresets } from '../server/desktops/apps';
 import { expect, test } from './fixtures';
 
 const CYCLES = 5;
+
+test("the dashboard's start form offers every preset of the catalog", async ({ page }) => {
+  await page.goto('/');
+  const offered = await page.locator('input[type="checkbox"][name="apps"]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value));
+  expect(offered).toEqual(Object.keys(appPresets));
+  for (const preset of Object.values(appPresets)) await expect(page.getByRole('checkbox', { name: preset.label })).toBeVisible();
+});
 
 /**
  * CYCLES times Checkpoint then Restore on the page, the app's process checked back after each; then: the app's

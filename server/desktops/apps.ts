@@ -24,7 +24,7 @@ export const appPresets: Record<string, AppPreset> = {
   },
   firefox: {
     name: 'firefox',
-    label: 'Firefox ESR (sandboxes off, so that it can be checkpointed)',
+    label: 'Firefox ESR on a counter page (sandboxes off, so that it can be checkpointed)',
     // The wrapper gives it a profile of the desktop's own whose prefs keep it off the network by itself (no
     // first-run pages, telemetry, update checks). The page: a JavaScript counter that keeps the picture moving,
     // and a click or key turns its colour.
