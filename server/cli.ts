@@ -4,11 +4,12 @@ import { parseArgs } from 'node:util';
 import { createEngine } from './engine';
 import { FreezeframeError } from './errors';
 import { toErrorInfo } from './desktops/registry';
+import { appPresets } from './desktops/apps';
 
 const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]... [--command 'PROGRAM ARG...']...
-                                           start a desktop (apps: xterm, xclock, firefox; a command is split
-                                           at spaces into argv, no shell)
+                                           start a desktop (apps: ${Object.keys(appPresets).join(', ')};
+                                           a command is split at spaces into argv, no shell)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory

@@ -14,7 +14,7 @@ export interface Config {
   desktopScript: string;
   /** The unprivileged user every desktop's programs run as (scripts/install.sh creates it). */
   desktopUser: string;
-  /** Display numbers handed out to desktops, inclusive. Xvnc :N listens on 5900 + N. */
+  /** Display numbers handed out to desktops, inclusive. Xvnc :N listens on 5900 + N (and checks 6000 + N is free). */
   displays: { min: number; max: number };
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
@@ -26,8 +26,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const rootDir = env.FREEZEFRAME_ROOT ?? defaultRoot;
   const vendorCriu = path.join(rootDir, 'vendor/criu/bin/criu');
   const [min, max] = (env.FREEZEFRAME_DISPLAYS ?? '20-99').split('-').map(Number);
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 99 || min > max) {
-    throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..99), not "${env.FREEZEFRAME_DISPLAYS}"`);
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 499 || min > max) {
+    throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..499), not "${env.FREEZEFRAME_DISPLAYS}"`);
   }
   const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');

@@ -5,7 +5,8 @@ import { criuArgs } from '../server/criu/options';
 import { hintFor, readVerdict } from '../server/criu/verdict';
 import { canTransition, assertTransition, TransitionError } from '../server/desktops/states';
 import { criuRulesFor } from '../server/desktops/cleanup';
-import { appArgs, parseGeometry, resolveApps } from '../server/desktops/apps';
+import { existsSync, readFileSync } from 'node:fs';
+import { appArgs, appPresets, parseGeometry, resolveApps } from '../server/desktops/apps';
 
 describe('criu options', () => {
   test('map to CRIU flags in one fixed order', () => {
@@ -84,7 +85,16 @@ describe('desktop input', () => {
   });
   test('apps by preset name, passed as counted argv', () => {
     assert.throws(() => resolveApps(['xterm; reboot']), /unknown app/);
-    assert.deepEqual(appArgs(resolveApps(['xclock'])), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
+    assert.deepEqual(appArgs(resolveApps(['xclock']), '/r'), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
+    assert.deepEqual(appArgs(resolveApps(['xpdf']), '/r'), ['4', 'xpdf', '-geometry', '640x520+10+10', '/r/native/apps/sample.pdf']);
+  });
+  test("every preset's files are in the repository and its Debian package in the install's list", () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const install = readFileSync(`${root}scripts/install.sh`, 'utf8');
+    for (const preset of Object.values(appPresets)) {
+      for (const arg of preset.argv.filter((a) => a.startsWith('{root}/'))) assert.ok(existsSync(root + arg.slice('{root}/'.length)), `${preset.name}: ${arg}`);
+      assert.match(install, new RegExp(`\\b${preset.debianPackage}\\b`), `${preset.name}: ${preset.debianPackage} in scripts/install.sh`);
+    }
   });
 });
 

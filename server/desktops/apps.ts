@@ -3,6 +3,10 @@
 export interface AppPreset {
   name: string;
   label: string;
+  /**
+   * Its argv; an argument starting with `{root}/` names a file shipped in this repository (native/apps/), made
+   * absolute at launch (this module is also the dashboard's, in the browser: it cannot know the root).
+   */
   argv: string[];
   /** Environment the app needs to survive a checkpoint; merged into the desktop's environment. */
   env?: Record<string, string>;
@@ -20,8 +24,11 @@ export const appPresets: Record<string, AppPreset> = {
   },
   firefox: {
     name: 'firefox',
-    label: 'Firefox ESR (sandboxes off, so that it can be checkpointed)',
-    argv: ['firefox-esr', '--new-instance', '--no-remote', 'about:blank'],
+    label: 'Firefox ESR on a counter page (sandboxes off, so that it can be checkpointed)',
+    // The wrapper gives it a profile of the desktop's own whose prefs keep it off the network by itself (no
+    // first-run pages, telemetry, update checks). The page: a JavaScript counter that keeps the picture moving,
+    // and a click or key turns its colour.
+    argv: ['{root}/native/apps/firefox.sh', '{root}/native/apps/counter.html'],
     // Firefox's sandboxed child processes live in namespaces of their own, and criu cannot dump nested
     // namespaces: every sandbox must be off. Its profile holds file locks: dump and restore run with
     // --file-locks (always on here), without which restore says rc 0 but drops the locks.
@@ -34,6 +41,35 @@ export const appPresets: Record<string, AppPreset> = {
       MOZ_CRASHREPORTER_DISABLE: '1',
     },
     debianPackage: 'firefox-esr',
+  },
+  writer: {
+    name: 'writer',
+    label: 'LibreOffice Writer',
+    argv: ['libreoffice', '--writer', '--norestore', '--nologo'],
+    debianPackage: 'libreoffice-writer',
+  },
+  calculator: {
+    name: 'calculator',
+    label: 'Calculator (gnome-calculator)',
+    // The wrapper keeps its settings in a key file in the desktop's home (no D-Bus, so no dconf) with the
+    // currency-rate download off: no connection to the internet in the middle of a dump.
+    argv: ['{root}/native/apps/calculator.sh'],
+    // No accessibility bus (there is no D-Bus); GTK 4 draws with cairo, not OpenGL (Xvnc has no GPU).
+    env: { NO_AT_BRIDGE: '1', GTK_A11Y: 'none', GSK_RENDERER: 'cairo' },
+    debianPackage: 'gnome-calculator',
+  },
+  mousepad: {
+    name: 'mousepad',
+    label: 'Text editor (mousepad)',
+    argv: ['mousepad'],
+    env: { GSETTINGS_BACKEND: 'memory', NO_AT_BRIDGE: '1' },
+    debianPackage: 'mousepad',
+  },
+  xpdf: {
+    name: 'xpdf',
+    label: 'PDF viewer (xpdf) on a three-page sample',
+    argv: ['xpdf', '-geometry', '640x520+10+10', '{root}/native/apps/sample.pdf'],
+    debianPackage: 'xpdf',
   },
 };
 
@@ -71,8 +107,9 @@ export function resolveApps(names: string[]): AppPreset[] {
 }
 
 /** desktop.sh takes each app as its argument count followed by its arguments: no shell string is built. */
-export function appArgs(apps: AppPreset[]): string[] {
-  return apps.flatMap((app) => [String(app.argv.length), ...app.argv]);
+export function appArgs(apps: AppPreset[], rootDir: string): string[] {
+  const resolve = (arg: string) => (arg.startsWith('{root}/') ? rootDir + arg.slice('{root}'.length) : arg);
+  return apps.flatMap((app) => [String(app.argv.length), ...(app.name === 'custom' ? app.argv : app.argv.map(resolve))]);
 }
 
 export const geometryLimits = { minWidth: 320, maxWidth: 3840, minHeight: 240, maxHeight: 2160 };

@@ -38,7 +38,7 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     '--hostname', `freezeframe-${spec.display}`,
     '--',
     config.desktopScript, String(spec.display), spec.geometry, '24', spec.passwordFile, 'icewm',
-    ...appArgs(spec.apps),
+    ...appArgs(spec.apps, config.rootDir),
   ];
   const child = await execa(config.newnsPath, args, {
     env,
