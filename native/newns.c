@@ -58,6 +58,9 @@ static void fail(const char *step)
 	_exit(127);
 }
 
+/* Looked up once, before the namespaces are made (the mounts need its uid too). */
+static struct passwd *desktopUser;
+
 static void mountPrivateProcAndPts(void)
 {
 	/* Without rprivate, our mounts below would propagate back into the host's namespace. */
@@ -66,11 +69,14 @@ static void mountPrivateProcAndPts(void)
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount a fresh /proc");
 	/* New ptys belong to group tty: terminals (xterm) chown their pty to group tty, which a desktop without
-	 * CAP_CHOWN may do only when the pty has that group already. */
+	 * CAP_CHOWN may do only when the pty has that group already. And to the desktop user, whoever opens
+	 * /dev/ptmx: criu (root) reopens it on restore, and a pty dumped before its slave side was opened (xterm
+	 * between openpty and its child's open) would come back root's, its slave closed to the desktop:
+	 * "xterm: Error 18, errno 13: Permission denied / Reason: spawn: open() failed on ptsname". */
 	char ptsOptions[128];
 	struct group *tty = getgrnam("tty");
-	snprintf(ptsOptions, sizeof(ptsOptions), "newinstance,ptmxmode=0666,mode=0620,gid=%u",
-		 tty ? (unsigned)tty->gr_gid : 5u);
+	snprintf(ptsOptions, sizeof(ptsOptions), "newinstance,ptmxmode=0666,mode=0620,gid=%u,uid=%u",
+		 tty ? (unsigned)tty->gr_gid : 5u, (unsigned)desktopUser->pw_uid);
 	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, ptsOptions) < 0)
 		fail("mount a private devpts on /dev/pts");
 	struct stat st;
@@ -86,17 +92,7 @@ static void mountPrivateProcAndPts(void)
  * every task: our criu reads /proc/PID/limits then (scripts/criu-patches/0001-rlimits-from-proc.patch). */
 static void dropPrivileges(void)
 {
-	errno = 0;
-	struct passwd *pw = getpwnam(opts.user);
-	if (!pw) {
-		if (!errno)
-			errno = ENOENT;
-		fail("look up the desktop user");
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		errno = EPERM;
-		fail("the desktop user must not be root");
-	}
+	struct passwd *pw = desktopUser;
 	/* The bounding set first: dropping from it needs CAP_SETPCAP, gone once the uid is not 0. */
 	for (int cap = 0; cap <= 63; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
@@ -200,6 +196,17 @@ int main(int argc, char **argv)
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "newns: must run as root (it creates PID, IPC, mount and UTS namespaces)\n");
+		return 1;
+	}
+	errno = 0;
+	desktopUser = getpwnam(opts.user);
+	if (!desktopUser) {
+		fprintf(stderr, "newns: no user %s to run the desktop as: %s\n", opts.user,
+			errno ? strerror(errno) : "not found");
+		return 1;
+	}
+	if (desktopUser->pw_uid == 0 || desktopUser->pw_gid == 0) {
+		fprintf(stderr, "newns: the desktop user %s must not be root\n", opts.user);
 		return 1;
 	}
 	int report[2];

@@ -76,6 +76,14 @@ function assertConfined(tree: Privileges[], server: Privileges, user: { uid: num
   assert.equal(roots.size, 1, 'the whole tree shares one PID namespace');
 }
 
+/** The desktop's devpts gives every new pty to the desktop user, whoever opens /dev/ptmx (criu, on restore). */
+async function assertPtysBelongTo(rootPid: number, uid: number): Promise<void> {
+  const mountinfo = await readFile(`/proc/${rootPid}/mountinfo`, 'utf8');
+  const pts = mountinfo.split('\n').findLast((l) => l.split(' ')[4] === '/dev/pts' && l.includes(' - devpts '));
+  assert.ok(pts, 'the desktop has a devpts on /dev/pts'); // the last one: its own, over the host's
+  assert.match(pts, new RegExp(`[ ,]uid=${uid}(,|$)`), `its devpts options: ${pts}`);
+}
+
 async function limitsByProgram(tree: Privileges[]): Promise<Record<string, string>> {
   const mine = tree.filter((p) => programs.includes(p.comm));
   return Object.fromEntries(await Promise.all(mine.map(async (p) => [p.comm, await readFile(`/proc/${p.pid}/limits`, 'utf8')])));
@@ -99,12 +107,14 @@ describe("a desktop's privileges", () => {
     assert.deepEqual([home.uid, home.gid, home.mode & 0o777], [user.uid, user.gid, 0o700], 'its home is its own');
 
     const limitsBefore = await limitsByProgram(running);
+    await assertPtysBelongTo(desktop.pid!, user.uid);
 
     const { checkpoint } = await desktops.checkpoint(desktop.id);
     const restored = await desktops.restore(checkpoint.id);
     const back = await treePrivileges(restored.desktop.pid!);
     assertConfined(back, server, user);
     assert.ok(back.some((p) => p.comm === 'bash'), "xterm's shell is confined too");
+    await assertPtysBelongTo(restored.desktop.pid!, user.uid);
     // criu dumps another uid's rlimits from /proc/PID/limits (scripts/criu-patches/0001-rlimits-from-proc.patch):
     // read a line off, and the restored programs would get another resource's limits.
     assert.deepEqual(await limitsByProgram(back), limitsBefore, 'the same rlimits after the restore');
