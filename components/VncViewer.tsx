@@ -49,6 +49,8 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
   const stateRef = useRef(desktopState);
   const failuresRef = useRef(0);
   const viewOnlyRef = useRef(false);
+  /** A 4004 came while the desktop still read running: wait for another state before connecting again. */
+  const stopHeardRef = useRef(false);
   const [generation, setGeneration] = useState(0);
   const [phase, setPhase] = useState<ViewerPhase>(desktopState === 'running' ? 'connecting' : 'waiting');
   const [counters, setCounters] = useState<ViewerCounters>({ websockets: 0, connects: 0, disconnects: 0 });
@@ -67,7 +69,10 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
   // Connect (again) when the desktop runs and the viewer is not connected: on open, or after a stop or failure.
   useEffect(() => {
     stateRef.current = desktopState;
-    if (desktopState === 'running' && (phase === 'waiting' || phase === 'stopped')) {
+    // A 4004 can arrive before the page has heard of the stop (the close and the 'stopping' event race): a desktop
+    // that still reads running then is the one going away, not one that runs again.
+    if (desktopState !== 'running') stopHeardRef.current = false;
+    if (desktopState === 'running' && (phase === 'waiting' || (phase === 'stopped' && !stopHeardRef.current))) {
       setPhase('connecting');
       setGeneration((g) => g + 1);
     }
@@ -125,6 +130,7 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
         rfbRef.current = null;
         setCounters((c) => ({ ...c, lastClose: { code, reason } }));
         if (code === closeCodes.desktopStopped) {
+          stopHeardRef.current = stateRef.current === 'running';
           setPhase('stopped');
           setNotice('The desktop was stopped; the viewer connects again when it runs.');
           return;

@@ -36,7 +36,8 @@ const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
 const bridge = createBridge({
   lookupPort: async (id) => {
     const d = await desktops.get(id).catch(() => undefined);
-    return d && d.state !== 'stopped' ? d.vncPort : undefined;
+    // A desktop being stopped takes no new viewers: its Xvnc is about to die.
+    return d && d.state !== 'stopped' && d.state !== 'stopping' ? d.vncPort : undefined;
   },
   events: desktops,
 });

@@ -26,7 +26,7 @@ import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
 import { identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
-import { assertTransition, isLive, type DesktopState } from './states';
+import { assertTransition, canTransition, isLive, type DesktopState } from './states';
 
 export type DesktopEventType =
   | 'started'
@@ -34,6 +34,7 @@ export type DesktopEventType =
   | 'checkpointed'
   | 'restoring'
   | 'restored'
+  | 'stopping'
   | 'stopped'
   | 'failed';
 
@@ -106,6 +107,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     this.emit('event', event);
   }
 
+  /** The operation under way on a desktop in this process ('stop', 'dump', ...), if any. */
+  operationOf(id: string): string | undefined {
+    return this.busy.get(id);
+  }
+
   // ---- records ----
 
   private async save(record: DesktopRecord): Promise<DesktopRecord> {
@@ -174,7 +180,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    */
   private async reconcile(record: DesktopRecord): Promise<DesktopRecord> {
     const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
-    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring';
+    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring' || record.state === 'stopping';
     if (!watching || (alive && record.state === 'running')) return record;
     if (await this.lockHolder(record.id)) return record;
     // The server died while criu worked: as long as that criu runs, the operation is under way.
@@ -207,6 +213,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       if (restored) return this.setState(record, 'running', { pid: restored.pid, pidStartTime: restored.startTime });
       return this.setState(record, 'failed', { lastError: { code: 'interrupted', message: 'the restore was interrupted' }, pid: undefined });
     }
+    // A stop its server did not live to finish: finish it.
+    if (record.state === 'stopping') return this.stopNow(record);
     if (alive) return this.setState(record, 'running');
     return this.setState(record, 'failed', { lastError: gone, pid: undefined, pidStartTime: undefined });
   }
@@ -568,6 +576,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     if (record.state === 'stopped') return record;
     // By its pid, not its state: a desktop recorded as failed may still have processes worth ending.
     if (isLive(record.state) || (await isAlive(record.pid ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined))) {
+      // Recorded and said before Xvnc dies, not after: a viewer that saw its connection drop first would take it
+      // for a lost session and reconnect into the dying desktop (a 502); 'stopping' tells it the desktop is going.
+      if (canTransition(record.state, 'stopping')) {
+        await this.setState(record, 'stopping');
+        this.emitEvent({ type: 'stopping', desktop: record });
+      }
       await this.killTree(record);
     }
     await removeXLeftovers(record.display);
