@@ -24,8 +24,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const rootDir = env.FREEZEFRAME_ROOT ?? defaultRoot;
   const vendorCriu = path.join(rootDir, 'vendor/criu/bin/criu');
   const [min, max] = (env.FREEZEFRAME_DISPLAYS ?? '20-99').split('-').map(Number);
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 99 || min > max) {
-    throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..99), not "${env.FREEZEFRAME_DISPLAYS}"`);
+  // Up to 199 (VNC ports up to 6099): past 99 they meet X11's TCP ports (6000 + N), which Xvnc does not open (it
+  // listens on unix sockets only by default) and which the allocator checks are free anyway.
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 199 || min > max) {
+    throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..199), not "${env.FREEZEFRAME_DISPLAYS}"`);
   }
   const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');

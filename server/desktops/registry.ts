@@ -308,9 +308,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const startedAt = now();
       const t0 = performance.now();
       const vncPassword = newVncPassword();
-      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword), { mode: 0o600 });
+      // A second, view-only password: the audience link's viewers watch with it, and Xvnc ignores their input.
+      const vncViewPassword = newVncPassword();
+      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword, vncViewPassword), { mode: 0o600 });
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword,
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword,
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
@@ -366,12 +368,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
       const pids = await treePids(record.pid!);
-      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
+      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now(), command: checkpoint.command } });
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
       // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
       checkpoint.thumbnail = await writeThumbnail(record.vncPort, record.vncPassword, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
@@ -404,7 +406,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
       await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
         ...frozen, lastCheckpoint: cpId,
-        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
       });
       this.emitEvent({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
       return { desktop: record, checkpoint };
@@ -499,22 +501,24 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       await rm(this.paths.checkpointPidfile(checkpointId), { force: true });
       const n = checkpoint.restores.length + 1;
       const logPath = this.paths.checkpointRestoreLog(checkpointId, n);
-      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } });
+      const criuOptions: CriuOptions = {
+        imagesDir: images,
+        logFile: logPath,
+        logLevel: this.config.criuLogLevel,
+        tcpEstablished: keepConnections,
+        tcpClose: !keepConnections,
+        fileLocks: true,
+        // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+        // --mntns-compat-mode).
+        root: '/',
+        restoreDetached: true,
+        pidfile: this.paths.checkpointPidfile(checkpointId),
+      };
+      const command = [this.config.criuPath, ...criuArgs('restore', criuOptions)];
+      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now(), command } });
       this.emitEvent({ type: 'restoring', desktop: record, checkpoint });
       try {
-        const result = await runCriu(this.config.criuPath, 'restore', {
-          imagesDir: images,
-          logFile: logPath,
-          logLevel: this.config.criuLogLevel,
-          tcpEstablished: keepConnections,
-          tcpClose: !keepConnections,
-          fileLocks: true,
-          // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
-          // --mntns-compat-mode).
-          root: '/',
-          restoreDetached: true,
-          pidfile: this.paths.checkpointPidfile(checkpointId),
-        }, { onSpawn: (pid) => this.noteCriu(record, pid) });
+        const result = await runCriu(this.config.criuPath, 'restore', criuOptions, { onSpawn: (pid) => this.noteCriu(record, pid) });
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
@@ -526,7 +530,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         await this.saveCheckpoint(checkpoint);
         await this.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
-          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         });
         this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
         return { desktop: record, checkpoint, restoreMs: result.durationMs };
@@ -536,10 +540,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         await removeCriuRules(record.vncPort).catch(() => {});
         await removeXLeftovers(record.display).catch(() => {});
         if (previous === 'stopped') await this.releaseDisplay(record.display, record.id);
-        const command = error instanceof CriuError ? error.failure.command : [];
-        checkpoint.restores.push({ at: now(), ms: 0, ok: false, logPath, command, error: info });
+        const ran = error instanceof CriuError ? error.failure.command : command;
+        checkpoint.restores.push({ at: now(), ms: 0, ok: false, logPath, command: ran, error: info });
         await this.saveCheckpoint(checkpoint);
-        await this.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command } });
+        await this.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command: ran } });
         this.emitEvent({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
         throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
       }
@@ -621,11 +625,15 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const spec = record.desktopSpec;
       if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
       if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
+      // The view-only password came later: archives of older checkpoints have none, and are welcome.
+      if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
+        throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+      }
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
         await mkdir(this.paths.desktopHome(record.desktop), { recursive: true, mode: 0o700 });
         // The restored Xvnc reads its password from this file, by the path it had at the dump.
-        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword), { mode: 0o600 });
+        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { mode: 0o600 });
         const at = now();
         desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
       }
