@@ -46,9 +46,11 @@ interface Props {
   fill?: boolean;
   /** The row of tools over the screen (view only, clipboard, …); the full-window pages leave it out. */
   toolbar?: boolean;
+  /** Shown instead of "Not running" while there has been no picture yet (a page opened on a frozen desktop). */
+  placeholder?: ReactNode;
 }
 
-export function VncViewer({ desktopId, vncPassword, desktopState, geometry, overlay, viewOnly: lockedViewOnly = false, fill = false, toolbar = true }: Props) {
+export function VncViewer({ desktopId, vncPassword, desktopState, geometry, overlay, viewOnly: lockedViewOnly = false, fill = false, toolbar = true, placeholder }: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const targetRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
@@ -264,7 +266,7 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
         {overlay && <div className="pointer-events-none absolute inset-0">{overlay}</div>}
         {!connected && phase !== 'reconnecting' && (
           <div className="absolute inset-0 grid place-items-center text-sm text-slate-400">
-            {phase === 'connecting' ? 'Connecting…' : phase === 'stopped' ? 'Desktop stopped' : counters.connects ? null : 'Not running'}
+            {phase === 'connecting' ? 'Connecting…' : phase === 'stopped' ? 'Desktop stopped' : counters.connects ? null : (placeholder ?? 'Not running')}
           </div>
         )}
       </div>

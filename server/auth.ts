@@ -84,6 +84,7 @@ export function viewAllows(desktopId: string, method: string, rawPath: string, u
     rawPath === `/desktops/${desktopId}/watch` ||
     rawPath === `/api/desktops/${desktopId}/watch` ||
     rawPath === `/api/desktops/${desktopId}/watch/events` ||
+    rawPath === `/api/desktops/${desktopId}/watch/thumbnail` ||
     rawPath === '/icon.svg' ||
     rawPath === '/favicon.ico' ||
     staticPath.test(rawPath)

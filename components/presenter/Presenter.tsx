@@ -12,6 +12,7 @@ import { VncViewer } from '../VncViewer';
 import { AudienceLink } from './AudienceLink';
 import { AutoCyclePanel } from './AutoCyclePanel';
 import { BigBanner } from './BigBanner';
+import { FrozenPicture } from './FrozenPicture';
 import { HelpOverlay } from './HelpOverlay';
 import { StepPanel } from './StepPanel';
 import { parseCycleInputs, type CycleInputs } from './autoCycle';
@@ -172,7 +173,16 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
             if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setKeysToDesktop(false);
           }}
         >
-          <VncViewer desktopId={id} vncPassword={desktop.vncPassword} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} fill toolbar={false} />
+          <VncViewer
+            desktopId={id}
+            vncPassword={desktop.vncPassword}
+            desktopState={desktop.state}
+            geometry={desktop.geometry}
+            overlay={overlay}
+            fill
+            toolbar={false}
+            placeholder={desktop.state === 'checkpointed' && desktop.lastCheckpoint ? <FrozenPicture desktopId={id} checkpoint={desktop.lastCheckpoint} /> : undefined}
+          />
           <span
             data-testid="keyboard-owner"
             data-owner={keysToDesktop ? 'desktop' : 'page'}
@@ -182,7 +192,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
           </span>
         </div>
 
-        <aside className="flex w-[27rem] shrink-0 flex-col gap-4 overflow-y-auto border-l border-white/10 bg-slate-950 p-4">
+        <aside className="flex w-[27rem] shrink-0 flex-col gap-4 border-l border-white/10 bg-slate-950 p-4">
           <header className="flex items-center gap-3">
             <Link href={`/desktops/${id}`} className="text-sm text-slate-400 hover:text-slate-100" title="Esc">
               ← Leave
@@ -215,9 +225,10 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
           )}
 
           <AutoCyclePanel state={cycle.state} inputs={cycleInputs} onInputs={setCycleInputs} onStart={toggleCycle} onStop={cycle.stop} startDisabled={desktop.state !== 'running' || !!pending} />
-          <StepPanel steps={steps} />
-          <div className="mt-auto">
-            <AudienceLink path={audiencePath} compact />
+          <AudienceLink path={audiencePath} compact />
+          {/* The steps take what is left of the height, and scroll. */}
+          <div className="-mr-2 min-h-0 flex-1 overflow-y-auto pr-2">
+            <StepPanel steps={steps} />
           </div>
         </aside>
       </div>

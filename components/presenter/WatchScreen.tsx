@@ -6,6 +6,7 @@ import { useServerEvents } from '@/app/lib/useServerEvents';
 import type { WatchView } from '@/server/api/watchView';
 import { VncViewer } from '../VncViewer';
 import { BigBanner } from './BigBanner';
+import { FrozenPicture } from './FrozenPicture';
 
 const newer = (a: WatchView, b: WatchView) => (a.updatedAt >= b.updatedAt ? a : b);
 
@@ -45,7 +46,17 @@ export function WatchScreen({ initial, serverTime }: { initial: WatchView; serve
       <BigBanner state={view.state} frozenSince={view.frozenSince} skewMs={skewMs} lastOperation={view.lastOperation} failure={view.failure} />
       <div className="relative min-h-0 flex-1">
         {view.vncViewPassword ? (
-          <VncViewer desktopId={id} vncPassword={view.vncViewPassword} desktopState={view.state} geometry={view.geometry} overlay={overlay} viewOnly fill toolbar={false} />
+          <VncViewer
+            desktopId={id}
+            vncPassword={view.vncViewPassword}
+            desktopState={view.state}
+            geometry={view.geometry}
+            overlay={overlay}
+            viewOnly
+            fill
+            toolbar={false}
+            placeholder={view.frozenAt ? <FrozenPicture desktopId={id} checkpoint={view.frozenAt} /> : undefined}
+          />
         ) : (
           <p className="grid h-full place-items-center px-6 text-center text-slate-400">
             This desktop was started before audience links existed, so it has no view-only password: start a new desktop to

@@ -11,6 +11,8 @@ export interface WatchView {
   vncViewPassword?: string;
   /** While frozen: when the tree was frozen (its checkpoint's time, on the server's clock). */
   frozenSince?: string;
+  /** While frozen: the checkpoint it froze at (its thumbnail stands in for the screen of a late viewer). */
+  frozenAt?: string;
   /** The latest operation, for "restored in 0.12 s" / "dump took 0.15 s". */
   lastOperation?: { kind: 'start' | 'dump' | 'restore' | 'stop'; ms?: number; ok?: boolean };
   /** Why the desktop failed, in one sentence. */
@@ -27,6 +29,7 @@ export function toWatchView(desktop: DesktopRecord, frozenSince?: string): Watch
     geometry: desktop.geometry,
     vncViewPassword: desktop.vncViewPassword,
     frozenSince: desktop.state === 'checkpointed' ? frozenSince : undefined,
+    frozenAt: desktop.state === 'checkpointed' ? desktop.lastCheckpoint : undefined,
     lastOperation: op && { kind: op.kind, ms: op.ms, ok: op.ok },
     failure: desktop.state === 'failed' ? desktop.lastError?.message : undefined,
     updatedAt: desktop.updatedAt,
