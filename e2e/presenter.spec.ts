@@ -63,6 +63,8 @@ test('keys go to the desktop while its screen has the focus; ? and Esc work once
   await expect(presenter.help).toBeHidden();
   await page.keyboard.press('Escape');
   await expect(page).toHaveURL(new RegExp(`/desktops/${desktop.id}$`));
+  // The desktop page's own viewer, connected (the desktop is stopped after the test: not mid-handshake).
+  await expect(page.getByTestId('vnc-viewer')).toHaveAttribute('data-phase', 'connected');
 });
 
 test('auto-cycle: frozen 1 s, running 1 s, twice; the counter reads 2 and the picture moves after', async ({ page, desktop }) => {
@@ -113,4 +115,5 @@ test('the desktop page links to presenter mode and shows the audience link', asy
   await expect(page).toHaveURL(new RegExp(`/desktops/${desktop.id}/present$`));
   await expect(page.getByTestId('presenter')).toBeVisible();
   await expect(page.getByTestId('audience-link').getByRole('textbox')).toHaveValue(new RegExp(`/desktops/${desktop.id}/watch$`));
+  await expect(page.getByTestId('vnc-viewer')).toHaveAttribute('data-phase', 'connected');
 });
