@@ -50,7 +50,17 @@ interface Props {
   placeholder?: ReactNode;
 }
 
-export function VncViewer({ desktopId, vncPassword, desktopState, geometry, overlay, viewOnly: lockedViewOnly = false, fill = false, toolbar = true, placeholder }: Props) {
+export function VncViewer({
+  desktopId,
+  vncPassword,
+  desktopState,
+  geometry,
+  overlay,
+  viewOnly: lockedViewOnly = false,
+  fill = false,
+  toolbar = true,
+  placeholder,
+}: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const targetRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
@@ -203,23 +213,23 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
       className={fill ? 'flex h-full min-h-0 flex-col gap-2' : 'flex flex-col gap-2'}
     >
       {toolbar && (
-      <div className="flex flex-wrap items-center gap-2 text-sm">
-        <PhasePill phase={phase} />
-        <div className="ml-auto flex flex-wrap gap-2">
-          {!lockedViewOnly && (
-            <ToolButton onClick={toggleViewOnly} pressed={viewOnly} title="Mouse and keyboard are not sent to the desktop">
-              View only
+        <div className="flex flex-wrap items-center gap-2 text-sm">
+          <PhasePill phase={phase} />
+          <div className="ml-auto flex flex-wrap gap-2">
+            {!lockedViewOnly && (
+              <ToolButton onClick={toggleViewOnly} pressed={viewOnly} title="Mouse and keyboard are not sent to the desktop">
+                View only
+              </ToolButton>
+            )}
+            <ToolButton onClick={() => setClipboardOpen((o) => !o)} pressed={clipboardOpen}>
+              Clipboard
             </ToolButton>
-          )}
-          <ToolButton onClick={() => setClipboardOpen((o) => !o)} pressed={clipboardOpen}>
-            Clipboard
-          </ToolButton>
-          <ToolButton onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={!connected || viewOnly}>
-            Ctrl-Alt-Del
-          </ToolButton>
-          <ToolButton onClick={toggleFullscreen}>{fullscreen ? 'Exit full screen' : 'Full screen'}</ToolButton>
+            <ToolButton onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={!connected || viewOnly}>
+              Ctrl-Alt-Del
+            </ToolButton>
+            <ToolButton onClick={toggleFullscreen}>{fullscreen ? 'Exit full screen' : 'Full screen'}</ToolButton>
+          </div>
         </div>
-      </div>
       )}
 
       {notice && (

@@ -91,3 +91,22 @@ test('the watch view carries the view-only password and never the control one', 
   expect(page.status()).toBe(200);
   expect(await page.text()).not.toContain(desktop.vncPassword);
 });
+
+test('an audience that arrives during a freeze sees the picture of the freeze, then the live screen', async ({ page, desktop, api }) => {
+  const checkpoint = await api.checkpoint(desktop.id);
+  await installCanvasProbe(page);
+  const watch = new WatchPage(page, desktop.id);
+  await page.goto(`/desktops/${desktop.id}/watch`);
+  await watch.expectState('checkpointed');
+  const picture = page.getByTestId('frozen-picture').getByRole('img');
+  await expect(picture).toBeVisible();
+  await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { message: 'the thumbnail loads' }).toBe(320);
+  await expect(watch.viewer).toHaveAttribute('data-phase', 'waiting');
+
+  const restored = await page.request.post(`/api/checkpoints/${checkpoint.id}/restore`, { data: {} });
+  expect(restored.status()).toBe(200);
+  await watch.expectState('running');
+  await expect(watch.viewer).toHaveAttribute('data-phase', 'connected');
+  await expect(picture).toBeHidden();
+  await watch.expectPictureChange(await watch.hash(), RESTORE_TO_MOTION_MS * 3, 'the live screen moves');
+});

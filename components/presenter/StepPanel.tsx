@@ -39,6 +39,11 @@ export function StepPanel({ steps }: { steps: OperationStep[] }) {
                 </span>
               </div>
               <p className="text-xs leading-snug text-slate-400">{explainStep(step)}</p>
+              {!step.command && status === 'running' && (
+                <pre className="rounded bg-black/50 px-2 py-1 font-mono text-[11px] text-slate-400">
+                  <span className="select-none text-slate-500"># </span>criu {step.kind} …
+                </pre>
+              )}
               {step.command && (
                 <pre data-testid="step-command" className="whitespace-pre-wrap [overflow-wrap:anywhere] rounded bg-black/50 px-2 py-1 font-mono text-[11px] leading-relaxed text-slate-200">
                   <span className="select-none text-slate-500"># </span>

@@ -19,7 +19,7 @@ export interface OperationInfo {
   startedAt: string;
   ms?: number;
   ok?: boolean;
-  /** The criu command line: known when the operation starts (the presenter shows it as it runs). */
+  /** The criu command line (a dump's from the moment criu starts: the presenter shows it as it runs). */
   command?: string[];
   /** The verdict line of criu's log when it succeeded ("Dumping finished successfully"). */
   verdict?: string;

@@ -501,24 +501,22 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       await rm(this.paths.checkpointPidfile(checkpointId), { force: true });
       const n = checkpoint.restores.length + 1;
       const logPath = this.paths.checkpointRestoreLog(checkpointId, n);
-      const criuOptions: CriuOptions = {
-        imagesDir: images,
-        logFile: logPath,
-        logLevel: this.config.criuLogLevel,
-        tcpEstablished: keepConnections,
-        tcpClose: !keepConnections,
-        fileLocks: true,
-        // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
-        // --mntns-compat-mode).
-        root: '/',
-        restoreDetached: true,
-        pidfile: this.paths.checkpointPidfile(checkpointId),
-      };
-      const command = [this.config.criuPath, ...criuArgs('restore', criuOptions)];
-      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now(), command } });
+      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } });
       this.emitEvent({ type: 'restoring', desktop: record, checkpoint });
       try {
-        const result = await runCriu(this.config.criuPath, 'restore', criuOptions, { onSpawn: (pid) => this.noteCriu(record, pid) });
+        const result = await runCriu(this.config.criuPath, 'restore', {
+          imagesDir: images,
+          logFile: logPath,
+          logLevel: this.config.criuLogLevel,
+          tcpEstablished: keepConnections,
+          tcpClose: !keepConnections,
+          fileLocks: true,
+          // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+          // --mntns-compat-mode).
+          root: '/',
+          restoreDetached: true,
+          pidfile: this.paths.checkpointPidfile(checkpointId),
+        }, { onSpawn: (pid) => this.noteCriu(record, pid) });
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
@@ -540,10 +538,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         await removeCriuRules(record.vncPort).catch(() => {});
         await removeXLeftovers(record.display).catch(() => {});
         if (previous === 'stopped') await this.releaseDisplay(record.display, record.id);
-        const ran = error instanceof CriuError ? error.failure.command : command;
-        checkpoint.restores.push({ at: now(), ms: 0, ok: false, logPath, command: ran, error: info });
+        const command = error instanceof CriuError ? error.failure.command : [];
+        checkpoint.restores.push({ at: now(), ms: 0, ok: false, logPath, command, error: info });
         await this.saveCheckpoint(checkpoint);
-        await this.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command: ran } });
+        await this.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command } });
         this.emitEvent({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
         throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
       }
