@@ -88,6 +88,22 @@ test('auto-cycle: frozen 1 s, running 1 s, twice; the counter reads 2 and the pi
   await expect(presenter.viewer).toHaveAttribute('data-websockets', '1');
 });
 
+test('Esc during an auto-cycle freeze restores and stops the cycle, and stays in presenter mode', async ({ page, desktop }) => {
+  const presenter = new PresenterPage(page, desktop.id);
+  await presenter.open();
+  await presenter.setCycle(60, 1, 0);
+  await presenter.blurScreen();
+  await page.keyboard.press('a');
+  await presenter.expectState('checkpointed');
+  await expect(page.getByTestId('cycle-status')).toContainText('restoring in');
+  await page.keyboard.press('Escape');
+  await presenter.expectState('running');
+  await expect(presenter.cycle).toHaveAttribute('data-phase', 'idle');
+  await expect(presenter.cycleCount).toHaveText('1');
+  await expect(page).toHaveURL(new RegExp(`/desktops/${desktop.id}/present$`));
+  await expect(presenter.viewer).toHaveAttribute('data-phase', 'connected');
+});
+
 test('auto-cycle stops at the first failure and says why', async ({ page, desktop, api }) => {
   const presenter = new PresenterPage(page, desktop.id);
   await presenter.open();

@@ -7,7 +7,7 @@ export const shortcuts: [string, string][] = [
   ['A', 'Start / stop the auto-cycle'],
   ['F', 'Browser full screen'],
   ['?', 'This help'],
-  ['Esc', 'Close the help, or leave presenter mode'],
+  ['Esc', 'Close the help; stop the auto-cycle; leave presenter mode'],
 ];
 
 export function HelpOverlay({ onClose }: { onClose: () => void }) {

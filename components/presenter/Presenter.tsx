@@ -138,7 +138,9 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
     }
     if (event.key === 'Escape') {
       event.preventDefault();
+      // One step back at a time: the help, then a running auto-cycle (it restores a frozen desktop), then the page.
       if (help) setHelp(false);
+      else if (cycle.active) cycle.stop();
       else router.push(`/desktops/${id}`);
       return;
     }
@@ -228,7 +230,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
           <AudienceLink path={audiencePath} compact />
           {/* The steps take what is left of the height, and scroll. */}
           <div className="-mr-2 min-h-0 flex-1 overflow-y-auto pr-2">
-            <StepPanel steps={steps} />
+            <StepPanel steps={steps} skewMs={skewMs} />
           </div>
         </aside>
       </div>

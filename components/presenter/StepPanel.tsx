@@ -5,17 +5,18 @@ import { useEffect, useState } from 'react';
 import { clock, seconds, shellQuote } from '@/app/lib/format';
 import { explainStep, type OperationStep } from './steps';
 
-function Elapsed({ since }: { since: string }) {
+/** Time since the step began, on the server's clock (skewMs: server minus browser). */
+function Elapsed({ since, skewMs }: { since: string; skewMs: number }) {
   const [now, setNow] = useState<number | null>(null);
   useEffect(() => {
     setNow(Date.now());
     const timer = setInterval(() => setNow(Date.now()), 100);
     return () => clearInterval(timer);
   }, []);
-  return <>{now === null ? '…' : `${seconds(Math.max(0, now - Date.parse(since)), 1)}…`}</>;
+  return <>{now === null ? '…' : `${seconds(Math.max(0, now + skewMs - Date.parse(since)), 1)}…`}</>;
 }
 
-export function StepPanel({ steps }: { steps: OperationStep[] }) {
+export function StepPanel({ steps, skewMs }: { steps: OperationStep[]; skewMs: number }) {
   return (
     <section className="grid min-h-0 content-start gap-2">
       <h2 className="text-xs font-semibold uppercase tracking-wider text-slate-400">Step by step · what criu does</h2>
@@ -34,7 +35,7 @@ export function StepPanel({ steps }: { steps: OperationStep[] }) {
                 <span className="text-xs text-slate-400">
                   {clock(step.startedAt)} ·{' '}
                   <span data-testid="step-duration" className="font-mono tabular-nums text-slate-200">
-                    {status === 'running' ? <Elapsed since={step.startedAt} /> : seconds(step.ms)}
+                    {status === 'running' ? <Elapsed since={step.startedAt} skewMs={skewMs} /> : seconds(step.ms)}
                   </span>
                 </span>
               </div>

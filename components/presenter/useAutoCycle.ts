@@ -11,8 +11,11 @@ export function useAutoCycle(operations: { checkpoint: CycleOperation; restore: 
   const stateRef = useRef(initialCycle);
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   const mounted = useRef(true);
+  // The latest operations (they close over the page's current state), for effects that run later.
   const ops = useRef(operations);
-  ops.current = operations;
+  useEffect(() => {
+    ops.current = operations;
+  });
 
   useEffect(() => {
     mounted.current = true;
