@@ -14,7 +14,7 @@ let engine: Engine;
 let dispose: () => Promise<void>;
 let dir: string;
 before(async () => {
-  ({ engine, dispose } = await withEngine(process.env.FREEZEFRAME_DISPLAYS ?? '100-119'));
+  ({ engine, dispose } = await withEngine('100-119'));
   dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-viewonly-'));
 });
 after(async () => {
