@@ -7,6 +7,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { chromium } from '@playwright/test';
 import WebSocket from 'ws';
 import { deriveViewToken } from '../server/auth';
 import type { DesktopRecord } from '../server/desktops/records';
@@ -180,4 +181,26 @@ test('the watch events follow a checkpoint and a restore, without the control pa
   assert.ok(!text.includes('criu'), 'no command lines either');
   abort.abort();
   assert.equal((await get(`/api/desktops/${desktop.id}/watch/thumbnail`)).status, 404, 'running: no picture of a freeze');
+});
+
+test('in Chromium the link opens a working audience page: no request refused, the screen live, the freeze followed', async () => {
+  const browser = await chromium.launch({ executablePath: process.env.FREEZEFRAME_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    const refused: string[] = [];
+    page.on('response', (res) => res.status() >= 400 && refused.push(`${res.status()} ${res.url()}`));
+    page.on('console', (message) => message.type() === 'error' && refused.push(message.text()));
+    await page.goto(`${base}/desktops/${desktop.id}/watch?token=${deriveViewToken(token, desktop.id)}`);
+    assert.equal(page.url(), `${base}/desktops/${desktop.id}/watch`, 'the token left the address bar');
+    await page.waitForSelector('[data-testid="vnc-viewer"][data-phase="connected"][data-view-only="true"]', { timeout: 20_000 });
+    const dumped = await fetch(`${base}/api/desktops/${desktop.id}/checkpoint`, { method: 'POST', headers: control, body: '{}' });
+    assert.equal(dumped.status, 201);
+    await page.waitForSelector('[data-testid="big-banner"][data-state="checkpointed"] [data-testid="freeze-timer"]', { timeout: 20_000 });
+    const restored = await fetch(`${base}/api/checkpoints/${(await dumped.json()).checkpoint.id}/restore`, { method: 'POST', headers: control, body: '{}' });
+    assert.equal(restored.status, 200);
+    await page.waitForSelector('[data-testid="big-banner"][data-state="running"]', { timeout: 20_000 });
+    assert.deepEqual(refused, [], 'nothing the page asked for was refused');
+  } finally {
+    await browser.close();
+  }
 });
