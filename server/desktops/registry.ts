@@ -316,9 +316,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const startedAt = now();
       const t0 = performance.now();
       const vncPassword = newVncPassword();
-      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword), { mode: 0o600 });
+      // A second, view-only password: the audience link's viewers watch with it, and Xvnc ignores their input.
+      const vncViewPassword = newVncPassword();
+      await writeFile(this.paths.desktopPasswordFile(id), vncPasswordFile(vncPassword, vncViewPassword), { mode: 0o600 });
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword,
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword,
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
@@ -374,12 +376,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
       const pids = await treePids(record.pid!);
-      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
+      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now(), command: checkpoint.command } });
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
       // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
       checkpoint.thumbnail = await writeThumbnail(record.vncPort, record.vncPassword, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
@@ -412,7 +414,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
       await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
         ...frozen, lastCheckpoint: cpId,
-        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
       });
       this.emitEvent({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
       return { desktop: record, checkpoint };
@@ -534,7 +536,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         await this.saveCheckpoint(checkpoint);
         await this.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
-          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         });
         this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
         return { desktop: record, checkpoint, restoreMs: result.durationMs };
@@ -635,11 +637,15 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const spec = record.desktopSpec;
       if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
       if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
+      // The view-only password came later: archives of older checkpoints have none, and are welcome.
+      if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
+        throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+      }
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
         await mkdir(this.paths.desktopHome(record.desktop), { recursive: true, mode: 0o700 });
         // The restored Xvnc reads its password from this file, by the path it had at the dump.
-        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword), { mode: 0o600 });
+        await writeFile(this.paths.desktopPasswordFile(record.desktop), vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { mode: 0o600 });
         const at = now();
         desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
       }
