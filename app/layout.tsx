@@ -12,18 +12,20 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
   return (
     <html lang="en" className="bg-slate-950">
       <body className="min-h-screen bg-[radial-gradient(ellipse_at_top,rgba(56,189,248,0.08),transparent_55%)] text-slate-100 antialiased">
+        {/* No prefetch: the audience link's page sits in this frame too, and its view token may not read these pages
+            (a prefetch would be a 403 in its console). */}
         <header className="border-b border-white/5">
           <nav className="mx-auto flex max-w-[1600px] items-center gap-6 px-6 py-3">
-            <Link href="/" className="flex items-center gap-2 text-lg font-semibold tracking-tight">
+            <Link href="/" prefetch={false} className="flex items-center gap-2 text-lg font-semibold tracking-tight">
               <span aria-hidden className="grid size-7 place-items-center rounded-md bg-sky-500/20 text-sky-300 ring-1 ring-sky-400/40">
                 ❄
               </span>
               Freezeframe
             </Link>
-            <Link href="/" className="text-sm text-slate-400 hover:text-slate-100">
+            <Link href="/" prefetch={false} className="text-sm text-slate-400 hover:text-slate-100">
               Desktops
             </Link>
-            <Link href="/environment" className="text-sm text-slate-400 hover:text-slate-100">
+            <Link href="/environment" prefetch={false} className="text-sm text-slate-400 hover:text-slate-100">
               Environment
             </Link>
             <span className="ml-auto hidden text-xs text-slate-500 sm:block">live desktops · criu dump · criu restore</span>

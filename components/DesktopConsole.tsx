@@ -13,6 +13,7 @@ import { ConfirmDialog } from './ConfirmDialog';
 import { CriuDetails } from './CriuDetails';
 import type { CheckpointRecord, DesktopDetail, DesktopRecord } from './desktopTypes';
 import { ErrorPanel } from './ErrorPanel';
+import { AudienceLink } from './presenter/AudienceLink';
 import { StateBadge } from './StateBadge';
 import { StateBanner } from './StateBanner';
 import { StorageFigure } from './StorageFigure';
@@ -38,7 +39,8 @@ function mergeCheckpoint(list: CheckpointRecord[], checkpoint?: CheckpointRecord
   return at < 0 ? [...list, checkpoint] : list.with(at, checkpoint);
 }
 
-export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
+/** audiencePath: the desktop's audience link (view only), shown with a Copy button. */
+export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDetail; audiencePath?: string }) {
   const id = initial.desktop.id;
   const [detail, setDetail] = useState(initial);
   const [skewMs, setSkewMs] = useState(0);
@@ -183,6 +185,13 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
           {desktop.pid ? ` · pid ${desktop.pid}` : ''}
         </span>
         <span className="ml-auto flex items-center gap-3 text-xs text-slate-500">
+          <Link
+            href={`/desktops/${id}/present`}
+            data-testid="presenter-link"
+            className="rounded-md border border-white/10 px-3 py-1 text-sm text-slate-300 hover:border-sky-400/50 hover:text-sky-200"
+          >
+            Presenter mode
+          </Link>
           <span title="Server-Sent Events from /api/events" className="flex items-center gap-1.5">
             <span className={`size-1.5 rounded-full ${live ? 'bg-emerald-400' : 'bg-slate-600'}`} />
             {live ? 'live' : 'offline'}
@@ -256,6 +265,7 @@ export function DesktopConsole({ initial }: { initial: DesktopDetail }) {
           <Timings checkpoints={checkpoints} />
           <CheckpointChart checkpoints={checkpoints} />
           <StorageFigure storage={detail.storage} />
+          {audiencePath && <AudienceLink path={audiencePath} />}
         </aside>
       </div>
 

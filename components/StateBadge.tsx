@@ -7,6 +7,7 @@ export const stateLook: Record<DesktopState, { label: string; className: string 
   checkpointing: { label: 'Checkpointing', className: 'bg-amber-400/15 text-amber-200 ring-amber-400/30' },
   checkpointed: { label: 'Frozen', className: 'bg-ice-400/15 text-ice-300 ring-ice-400/40' },
   restoring: { label: 'Restoring', className: 'bg-amber-400/15 text-amber-200 ring-amber-400/30' },
+  stopping: { label: 'Stopping', className: 'bg-slate-500/15 text-slate-300 ring-slate-500/30' },
   stopped: { label: 'Stopped', className: 'bg-slate-500/15 text-slate-300 ring-slate-500/30' },
   failed: { label: 'Failed', className: 'bg-red-500/15 text-red-200 ring-red-500/40' },
 };

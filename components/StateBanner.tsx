@@ -54,6 +54,10 @@ export function StateBanner({ desktop, frozenSince, skewMs }: Props) {
       text = 'Starting…';
       look = 'border-amber-400/30 bg-amber-400/10 text-amber-200';
       break;
+    case 'stopping':
+      text = 'Stopping…';
+      look = 'border-slate-500/30 bg-slate-500/10 text-slate-300 animate-pulse';
+      break;
     case 'stopped':
       text = 'Stopped';
       look = 'border-slate-500/30 bg-slate-500/10 text-slate-300';

@@ -40,20 +40,40 @@ interface Props {
   geometry: string;
   /** Shown over the screen (e.g. while frozen); does not touch the canvas. */
   overlay?: ReactNode;
+  /** Always view only, no toggle (the audience page; its password is the view-only one anyway). */
+  viewOnly?: boolean;
+  /** Fill the parent's height (presenter and audience pages) instead of keeping the screen's shape in the flow. */
+  fill?: boolean;
+  /** The row of tools over the screen (view only, clipboard, …); the full-window pages leave it out. */
+  toolbar?: boolean;
+  /** Shown instead of "Not running" while there has been no picture yet (a page opened on a frozen desktop). */
+  placeholder?: ReactNode;
 }
 
-export function VncViewer({ desktopId, vncPassword, desktopState, geometry, overlay }: Props) {
+export function VncViewer({
+  desktopId,
+  vncPassword,
+  desktopState,
+  geometry,
+  overlay,
+  viewOnly: lockedViewOnly = false,
+  fill = false,
+  toolbar = true,
+  placeholder,
+}: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const targetRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
   const stateRef = useRef(desktopState);
   const failuresRef = useRef(0);
-  const viewOnlyRef = useRef(false);
+  const viewOnlyRef = useRef(lockedViewOnly);
+  /** A 4004 came while the desktop still read running: wait for another state before connecting again. */
+  const stopHeardRef = useRef(false);
   const [generation, setGeneration] = useState(0);
   const [phase, setPhase] = useState<ViewerPhase>(desktopState === 'running' ? 'connecting' : 'waiting');
   const [counters, setCounters] = useState<ViewerCounters>({ websockets: 0, connects: 0, disconnects: 0 });
   const [notice, setNotice] = useState<string | null>(null);
-  const [viewOnly, setViewOnly] = useState(false);
+  const [viewOnly, setViewOnly] = useState(lockedViewOnly);
   const [fullscreen, setFullscreen] = useState(false);
   const [clipboardOpen, setClipboardOpen] = useState(false);
   const [clipboardText, setClipboardText] = useState('');
@@ -67,7 +87,10 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
   // Connect (again) when the desktop runs and the viewer is not connected: on open, or after a stop or failure.
   useEffect(() => {
     stateRef.current = desktopState;
-    if (desktopState === 'running' && (phase === 'waiting' || phase === 'stopped')) {
+    // A 4004 can arrive before the page has heard of the stop (the close and the 'stopping' event race): a desktop
+    // that still reads running then is the one going away, not one that runs again.
+    if (desktopState !== 'running') stopHeardRef.current = false;
+    if (desktopState === 'running' && (phase === 'waiting' || (phase === 'stopped' && !stopHeardRef.current))) {
       setPhase('connecting');
       setGeneration((g) => g + 1);
     }
@@ -125,6 +148,7 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
         rfbRef.current = null;
         setCounters((c) => ({ ...c, lastClose: { code, reason } }));
         if (code === closeCodes.desktopStopped) {
+          stopHeardRef.current = stateRef.current === 'running';
           setPhase('stopped');
           setNotice('The desktop was stopped; the viewer connects again when it runs.');
           return;
@@ -191,23 +215,28 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
       data-connects={counters.connects}
       data-disconnects={counters.disconnects}
       data-last-close={counters.lastClose?.code ?? ''}
-      className="flex flex-col gap-2"
+      data-view-only={viewOnly}
+      className={fill ? 'flex h-full min-h-0 flex-col gap-2' : 'flex flex-col gap-2'}
     >
-      <div className="flex flex-wrap items-center gap-2 text-sm">
-        <PhasePill phase={phase} />
-        <div className="ml-auto flex flex-wrap gap-2">
-          <ToolButton onClick={toggleViewOnly} pressed={viewOnly} title="Mouse and keyboard are not sent to the desktop">
-            View only
-          </ToolButton>
-          <ToolButton onClick={() => setClipboardOpen((o) => !o)} pressed={clipboardOpen}>
-            Clipboard
-          </ToolButton>
-          <ToolButton onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={!connected || viewOnly}>
-            Ctrl-Alt-Del
-          </ToolButton>
-          <ToolButton onClick={toggleFullscreen}>{fullscreen ? 'Exit full screen' : 'Full screen'}</ToolButton>
+      {toolbar && (
+        <div className="flex flex-wrap items-center gap-2 text-sm">
+          <PhasePill phase={phase} />
+          <div className="ml-auto flex flex-wrap gap-2">
+            {!lockedViewOnly && (
+              <ToolButton onClick={toggleViewOnly} pressed={viewOnly} title="Mouse and keyboard are not sent to the desktop">
+                View only
+              </ToolButton>
+            )}
+            <ToolButton onClick={() => setClipboardOpen((o) => !o)} pressed={clipboardOpen}>
+              Clipboard
+            </ToolButton>
+            <ToolButton onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={!connected || viewOnly}>
+              Ctrl-Alt-Del
+            </ToolButton>
+            <ToolButton onClick={toggleFullscreen}>{fullscreen ? 'Exit full screen' : 'Full screen'}</ToolButton>
+          </div>
         </div>
-      </div>
+      )}
 
       {notice && (
         <p role="status" data-testid="viewer-notice" className="rounded-md border border-amber-400/30 bg-amber-400/10 px-3 py-1.5 text-sm text-amber-200">
@@ -238,18 +267,22 @@ export function VncViewer({ desktopId, vncPassword, desktopState, geometry, over
 
       <div
         ref={frameRef}
-        className="relative overflow-hidden rounded-xl border border-white/10 bg-black/60 shadow-2xl shadow-black/40 [&:fullscreen]:rounded-none [&:fullscreen]:border-0"
+        className={
+          fill
+            ? 'relative min-h-0 flex-1 overflow-hidden bg-black'
+            : 'relative overflow-hidden rounded-xl border border-white/10 bg-black/60 shadow-2xl shadow-black/40 [&:fullscreen]:rounded-none [&:fullscreen]:border-0'
+        }
       >
         <div
           ref={targetRef}
           data-testid="vnc-screen"
-          className="vnc-target w-full max-h-[72vh]"
-          style={fullscreen ? { height: '100vh', maxHeight: 'none' } : { aspectRatio: `${width} / ${height}` }}
+          className={fill ? 'vnc-target h-full w-full' : 'vnc-target w-full max-h-[72vh]'}
+          style={fill ? undefined : fullscreen ? { height: '100vh', maxHeight: 'none' } : { aspectRatio: `${width} / ${height}` }}
         />
         {overlay && <div className="pointer-events-none absolute inset-0">{overlay}</div>}
         {!connected && phase !== 'reconnecting' && (
           <div className="absolute inset-0 grid place-items-center text-sm text-slate-400">
-            {phase === 'connecting' ? 'Connecting…' : phase === 'stopped' ? 'Desktop stopped' : counters.connects ? null : 'Not running'}
+            {phase === 'connecting' ? 'Connecting…' : phase === 'stopped' ? 'Desktop stopped' : counters.connects ? null : (placeholder ?? 'Not running')}
           </div>
         )}
       </div>

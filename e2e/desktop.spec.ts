@@ -71,3 +71,14 @@ test('Restore brings the desktop back over the same VNC connection', async ({ de
   // And it keeps moving, not one frame and stuck.
   await desktopPage.expectPictureChange(await desktopPage.hash(), LIVE_MOTION_MS, 'the restored picture keeps moving');
 });
+
+test('Stop with the viewer open: the viewer hears "stopped" and never reconnects into the dying desktop', async ({ desktopPage, api, desktop }) => {
+  await desktopPage.open();
+  const before = await desktopPage.counters();
+  await desktopPage.stopButton.click();
+  await desktopPage.expectState('stopped');
+  await expect(desktopPage.viewer).toHaveAttribute('data-phase', 'stopped');
+  // The bridge said 4004 before Xvnc died ('stopping'): no 4001, so no reconnect attempt and no second WebSocket.
+  expect(await desktopPage.counters(), 'the viewer after Stop').toMatchObject({ websockets: before.websockets, connects: before.connects });
+  expect((await api.desktop(desktop.id)).desktop.state).toBe('stopped');
+});

@@ -63,9 +63,6 @@ export const test = base.extend<Fixtures>({
   desktopPage: async ({ page, desktop }, use) => {
     await installCanvasProbe(page);
     await use(new DesktopPage(page, desktop.id));
-    // Leave the page before the desktop fixture stops the desktop: a stop kills Xvnc before the desktop's state
-    // changes (seconds, with Firefox's processes to end), and a viewer still open would reconnect into that gap.
-    await page.goto('about:blank');
   },
 });
 

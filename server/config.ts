@@ -26,6 +26,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const rootDir = env.FREEZEFRAME_ROOT ?? defaultRoot;
   const vendorCriu = path.join(rootDir, 'vendor/criu/bin/criu');
   const [min, max] = (env.FREEZEFRAME_DISPLAYS ?? '20-99').split('-').map(Number);
+  // Up to 499 (VNC ports up to 6399): past 99 they meet X11's TCP ports (6000 + N), which Xvnc does not open (it
+  // listens on unix sockets only by default) and which the allocator checks are free anyway.
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 499 || min > max) {
     throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..499), not "${env.FREEZEFRAME_DISPLAYS}"`);
   }

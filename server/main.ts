@@ -2,6 +2,7 @@
 import 'server-only';
 import { createServer } from 'node:http';
 import next from 'next';
+import { setViewTokens } from './audience';
 import { createAuth } from './auth';
 import { createBridge } from './bridge/bridge';
 import { refuseUpgrade } from './bridge/upgradeHttp';
@@ -36,13 +37,16 @@ const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
 const bridge = createBridge({
   lookupPort: async (id) => {
     const d = await desktops.get(id).catch(() => undefined);
-    return d && d.state !== 'stopped' ? d.vncPort : undefined;
+    // A desktop being stopped takes no new viewers: its Xvnc is about to die.
+    return d && d.state !== 'stopped' && d.state !== 'stopping' ? d.vncPort : undefined;
   },
   events: desktops,
 });
 
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
+// A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
 const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
+setViewTokens((id) => auth.viewToken(id));
 
 const server = createServer((req, res) => {
   if (!auth.allowRequest(req, res)) return;
@@ -55,7 +59,8 @@ const server = createServer((req, res) => {
 
 const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
 server.on('upgrade', (req, socket, head) => {
-  if (!auth.allowUpgrade(req)) return refuseUpgrade(socket, 401, 'unauthorized');
+  const allowed = auth.checkUpgrade(req);
+  if (allowed !== 200) return refuseUpgrade(socket, allowed, allowed === 401 ? 'unauthorized' : 'forbidden');
   const url = new URL(req.url ?? '/', 'http://localhost');
   const match = vncPath.exec(url.pathname);
   if (match) return bridge.handleUpgrade(req, socket, head, match[1]);

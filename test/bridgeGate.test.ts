@@ -38,6 +38,8 @@ describe('freeze gate', () => {
     assert.equal(gateInput(event('restored', 'running')), 'restored');
     assert.equal(gateInput(event('started', 'running')), 'started');
     assert.equal(gateInput(event('stopped', 'stopped')), 'stopped');
+    // Before Xvnc dies: the viewers hear "stopped" (4004) and do not reconnect into the dying desktop.
+    assert.equal(gateInput(event('stopping', 'running')), 'stopped');
   });
 
   const allowed: [GatePhase, DesktopEvent, GatePhase, string][] = [
@@ -51,6 +53,8 @@ describe('freeze gate', () => {
     ['holding', event('failed', 'failed', { operation: 'dump' }), 'open', 'closeLost'],
     ['holding', event('stopped', 'stopped'), 'open', 'closeStopped'],
     ['open', event('stopped', 'stopped'), 'open', 'closeStopped'],
+    ['open', event('stopping', 'running'), 'open', 'closeStopped'],
+    ['holding', event('stopping', 'checkpointed'), 'open', 'closeStopped'],
     ['open', event('started', 'running'), 'open', 'none'],
     ['open', event('restoring', 'restoring'), 'open', 'none'],
     ['open', event('restored', 'running'), 'open', 'none'],

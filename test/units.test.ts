@@ -61,6 +61,10 @@ describe('desktop states', () => {
     assert.ok(!canTransition('stopped', 'running'));
     assert.ok(!canTransition('running', 'restoring'));
     assert.throws(() => assertTransition('stopped', 'checkpointing'), TransitionError);
+    // A stop is recorded before the tree dies, and ends nowhere but stopped.
+    assert.ok(canTransition('running', 'stopping') && canTransition('failed', 'stopping'));
+    assert.ok(canTransition('stopping', 'stopped'));
+    assert.ok(!canTransition('stopping', 'running') && !canTransition('stopping', 'restoring'));
   });
 });
 

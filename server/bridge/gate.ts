@@ -53,6 +53,7 @@ export function gateInput(event: DesktopEvent): GateInput {
       return 'restored';
     case 'started':
       return 'started';
+    case 'stopping':
     case 'stopped':
       return 'stopped';
     case 'failed':

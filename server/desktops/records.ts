@@ -19,7 +19,10 @@ export interface OperationInfo {
   startedAt: string;
   ms?: number;
   ok?: boolean;
+  /** The criu command line (a dump's from the moment criu starts: the presenter shows it as it runs). */
   command?: string[];
+  /** The verdict line of criu's log when it succeeded ("Dumping finished successfully"). */
+  verdict?: string;
   /** criu's PID while it runs: after a crash of the server, a criu still at work is waited for, not judged. */
   criuPid?: number;
 }
@@ -32,6 +35,11 @@ export interface DesktopRecord {
   apps: string[];
   /** The VNC password of this desktop's Xvnc, known only to the server and the (authenticated) page. */
   vncPassword: string;
+  /**
+   * The view-only VNC password (the second one in vnc.passwd): Xvnc ignores the input of a viewer that used it.
+   * What the audience page gets. Absent on desktops started before audience links existed.
+   */
+  vncViewPassword?: string;
   /** The uid and gid its programs run as (the desktop user's when it was started; a restore keeps them). */
   uid?: number;
   gid?: number;
@@ -72,7 +80,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'uid' | 'gid'>;
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid'>;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */

@@ -27,7 +27,7 @@ import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
 import { identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
-import { assertTransition, isLive, type DesktopState } from './states';
+import { assertTransition, canTransition, isLive, type DesktopState } from './states';
 
 export type DesktopEventType =
   | 'started'
@@ -35,6 +35,7 @@ export type DesktopEventType =
   | 'checkpointed'
   | 'restoring'
   | 'restored'
+  | 'stopping'
   | 'stopped'
   | 'failed';
 
@@ -117,6 +118,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     this.emit('event', event);
   }
 
+  /** The operation under way on a desktop in this process ('stop', 'dump', ...), if any. */
+  operationOf(id: string): string | undefined {
+    return this.busy.get(id);
+  }
+
   // ---- records ----
 
   private async save(record: DesktopRecord): Promise<DesktopRecord> {
@@ -185,7 +191,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    */
   private async reconcile(record: DesktopRecord): Promise<DesktopRecord> {
     const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
-    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring';
+    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring' || record.state === 'stopping';
     if (!watching || (alive && record.state === 'running')) return record;
     if (await this.lockHolder(record.id)) return record;
     // The server died while criu worked: as long as that criu runs, the operation is under way.
@@ -218,6 +224,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       if (restored) return this.setState(record, 'running', { pid: restored.pid, pidStartTime: restored.startTime });
       return this.setState(record, 'failed', { lastError: { code: 'interrupted', message: 'the restore was interrupted' }, pid: undefined });
     }
+    // A stop its server did not live to finish: finish it.
+    if (record.state === 'stopping') return this.stopNow(record);
     if (alive) return this.setState(record, 'running');
     return this.setState(record, 'failed', { lastError: gone, pid: undefined, pidStartTime: undefined });
   }
@@ -320,9 +328,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const startedAt = now();
       const t0 = performance.now();
       const vncPassword = newVncPassword();
-      await prepareDesktopFiles(this.desktopFiles(id), vncPasswordFile(vncPassword), { uid, gid });
+      // A second, view-only password: the audience link's viewers watch with it, and Xvnc ignores their input.
+      const vncViewPassword = newVncPassword();
+      await prepareDesktopFiles(this.desktopFiles(id), vncPasswordFile(vncPassword, vncViewPassword), { uid, gid });
       const record: DesktopRecord = {
-        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, uid, gid,
+        id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
@@ -378,12 +388,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, uid: record.uid, gid: record.gid },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       await this.saveCheckpoint(checkpoint);
       const pids = await treePids(record.pid!);
-      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now() } });
+      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now(), command: checkpoint.command } });
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
       // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
       checkpoint.thumbnail = await writeThumbnail(record.vncPort, record.vncPassword, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
@@ -416,7 +426,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
       await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
         ...frozen, lastCheckpoint: cpId,
-        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+        lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
       });
       this.emitEvent({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
       return { desktop: record, checkpoint };
@@ -538,7 +548,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         await this.saveCheckpoint(checkpoint);
         await this.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
-          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command },
+          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         });
         this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
         return { desktop: record, checkpoint, restoreMs: result.durationMs };
@@ -580,6 +590,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     if (record.state === 'stopped') return record;
     // By its pid, not its state: a desktop recorded as failed may still have processes worth ending.
     if (isLive(record.state) || (await isAlive(record.pid ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined))) {
+      // Recorded and said before Xvnc dies, not after: a viewer that saw its connection drop first would take it
+      // for a lost session and reconnect into the dying desktop (a 502); 'stopping' tells it the desktop is going.
+      if (canTransition(record.state, 'stopping')) {
+        await this.setState(record, 'stopping');
+        this.emitEvent({ type: 'stopping', desktop: record });
+      }
       await this.killTree(record);
     }
     await removeXLeftovers(record.display);
@@ -633,12 +649,16 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const spec = record.desktopSpec;
       if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
       if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
+      // The view-only password came later: archives of older checkpoints have none, and are welcome.
+      if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
+        throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+      }
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
         // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
         // the uid they had there, which may not be this machine's desktop user's.
         const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : this.user;
-        await prepareDesktopFiles(this.desktopFiles(record.desktop), vncPasswordFile(spec.vncPassword), owner);
+        await prepareDesktopFiles(this.desktopFiles(record.desktop), vncPasswordFile(spec.vncPassword, spec.vncViewPassword), owner);
         const at = now();
         desktop = await this.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
       }

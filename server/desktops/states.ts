@@ -6,22 +6,26 @@ export const desktopStates = [
   'checkpointing',
   'checkpointed',
   'restoring',
+  'stopping',
   'stopped',
   'failed',
 ] as const;
 export type DesktopState = (typeof desktopStates)[number];
 
+// stopping: recorded before the tree is killed, so that viewers and pages know the desktop is going away (and do
+// not reconnect into its dying Xvnc); it ends in stopped.
 const allowed: Record<DesktopState, readonly DesktopState[]> = {
   starting: ['running', 'failed', 'stopped'],
   // running -> failed: the tree died by itself.
-  running: ['checkpointing', 'stopped', 'failed'],
+  running: ['checkpointing', 'stopping', 'stopped', 'failed'],
   // checkpointing -> running: the dump failed and CRIU let the tree go on (or a snapshot that leaves it running).
   checkpointing: ['checkpointed', 'running', 'failed'],
   checkpointed: ['restoring', 'stopped'],
   // restoring -> checkpointed/stopped/failed: the restore failed and the desktop is back where it was.
   restoring: ['running', 'checkpointed', 'stopped', 'failed'],
+  stopping: ['stopped'],
   stopped: ['restoring'],
-  failed: ['restoring', 'stopped'],
+  failed: ['restoring', 'stopping', 'stopped'],
 };
 
 export class TransitionError extends Error {

@@ -30,6 +30,8 @@ export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord
         return after.lastOperation?.ok === false ? { type: 'failed', operation: 'dump', error: after.lastError } : { type: 'checkpointed', ms };
       }
       return undefined;
+    case 'stopping':
+      return { type: 'stopping' };
     case 'stopped':
       return from === 'restoring' ? { type: 'failed', operation: 'restore', error: after.lastError } : { type: 'stopped' };
     case 'failed': {

@@ -32,11 +32,19 @@ export function vncAuthResponse(password: string, challenge: Buffer): Buffer {
 // The fixed key every VNC implementation obfuscates stored passwords with.
 const obfuscationKey = Uint8Array.from([23, 82, 107, 6, 35, 78, 88, 7]);
 
-/** What Xvnc's -PasswordFile holds: the password, padded to 8 bytes, DES-encrypted with the fixed key. */
-export function vncPasswordFile(password: string): Buffer {
+function obfuscate(password: string): Buffer {
   const padded = Buffer.alloc(8);
   padded.write(password.slice(0, 8), 'latin1');
   return des(vncKey(obfuscationKey), padded);
+}
+
+/**
+ * What Xvnc's -PasswordFile holds: the password, padded to 8 bytes, DES-encrypted with the fixed key; then, if
+ * given, the view-only password the same way (bytes 8-15). TigerVNC lets a viewer that authenticates with the
+ * second one watch, and ignores every key, pointer and clipboard message it sends (checked with a real Xvnc).
+ */
+export function vncPasswordFile(password: string, viewPassword?: string): Buffer {
+  return viewPassword === undefined ? obfuscate(password) : Buffer.concat([obfuscate(password), obfuscate(viewPassword)]);
 }
 
 const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';

@@ -5,6 +5,7 @@ import { connection } from 'next/server';
 import { DesktopConsole } from '@/components/DesktopConsole';
 import { ErrorPanel } from '@/components/ErrorPanel';
 import { getDesktop } from '@/server/api/operations';
+import { audiencePath } from '@/server/audience';
 
 type Props = { params: Promise<{ id: string }> };
 
@@ -20,5 +21,5 @@ export default async function DesktopPage({ params }: Props) {
     return <ErrorPanel title="Cannot read this desktop" error={result.error} />;
   }
   const { ok: _ok, ...detail } = result;
-  return <DesktopConsole initial={detail} />;
+  return <DesktopConsole initial={detail} audiencePath={audiencePath(detail.desktop.id)} />;
 }
