@@ -1,7 +1,8 @@
 // The audience's VNC password against the real Xvnc: it watches, and every key it sends is ignored, before and
 // after a checkpoint and restore of the desktop. What the keys did is read from a file an xterm writes them to.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,9 @@ let dir: string;
 before(async () => {
   ({ engine, dispose } = await withEngine('100-119'));
   dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-viewonly-'));
+  // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
+  const [, , uid, gid] = execFileSync('getent', ['passwd', engine.config.desktopUser], { encoding: 'utf8' }).split(':');
+  await chown(dir, Number(uid), Number(gid));
 });
 after(async () => {
   await dispose();
