@@ -1,7 +1,8 @@
 // The audience link: the desktop, view only. Keys typed into its screen do not reach the desktop (an xterm writes
 // what it gets to a file, and its pixels stay put) while the control page's keys do; it follows checkpoint and
 // restore over the same WebSocket.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from './fixtures';
@@ -17,6 +18,10 @@ const xterm = { x: 10, y: 10, width: 480, height: 300 };
 test('the audience page watches: its keys reach nothing, it follows checkpoint and restore', async ({ page, context, request, adopt }) => {
   test.setTimeout(90_000);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-watch-'));
+  // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
+  const desktopUser = process.env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop';
+  const [, , uid, gid] = execFileSync('getent', ['passwd', desktopUser], { encoding: 'utf8' }).split(':');
+  await chown(dir, Number(uid), Number(gid));
   try {
     const typed = path.join(dir, 'typed.txt');
     const readTyped = () => readFile(typed, 'utf8').catch(() => '');
