@@ -28,6 +28,7 @@ interface Pair {
   restorePhases?: Record<string, number>;
 }
 const mtime = (f: string) => statSync(f).mtimeMs;
+const birth = (f: string) => statSync(f).birthtimeMs;
 
 async function main() {
   loads.note('start');
@@ -62,16 +63,19 @@ async function main() {
       const dir = path.join(server!.stateDir, 'checkpoints', body.checkpoint.id);
       const created = Date.parse(body.checkpoint.createdAt);
       const thumb = mtime(path.join(dir, 'thumbnail.png'));
+      // criu creates its log as it starts: the log's birth time is criu's start (statx; ext4 has it).
+      const criuStart = birth(path.join(dir, 'dump.log'));
       const criuEnd = mtime(path.join(dir, 'dump.log'));
       const logCopy = mtime(path.join(dir, 'desktop.log'));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.dumpPhases = {
         'request → checkpoint record created (HTTP, Next, lock, reconcile)': created - t0,
-        'thumbnail over VNC (+ desktop record save, treePids)': thumb - created,
-        'criu dump (spawn to its last log write)': criuEnd - thumb,
-        'wait for the tree to exit + copy desktop.log': logCopy - criuEnd,
-        'image size (directoryBytes), stats, record save': record - logCopy,
+        'screen read over VNC, in parallel with the record saves and treePids → criu starts': criuStart - created,
+        'criu dump (its log\'s birth to its last write)': criuEnd - criuStart,
+        'criu exit, log verdict, desktop.log copy (the tree\'s exit, stats, image size in parallel)': logCopy - criuEnd,
+        'checkpoint record save': record - logCopy,
         'desktop record, event, JSON response': t1 - record,
+        '(thumbnail PNG written, relative to criu\'s last log write; negative: while criu ran)': thumb - criuEnd,
       };
       p.engineDump = body.checkpoint.dumpMs;
       p.apiBytes = body.checkpoint.imageBytes;
@@ -86,13 +90,15 @@ async function main() {
       const dir = path.join(server!.stateDir, 'checkpoints', cpId);
       const started = Date.parse(body.desktop.lastOperation.startedAt);
       const n = body.checkpoint.restores.length;
+      const criuStart = birth(path.join(dir, `restore-${n}.log`));
       const criuEnd = mtime(path.join(dir, `restore-${n}.log`));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.restorePhases = {
-        'request → state restoring (HTTP, Next, lock, checks, log copy)': started - t0,
-        'criu restore (spawn to its last log write)': criuEnd - started,
-        'pidfile, identify, stats, record save': record - criuEnd,
-        'desktop record, event, JSON response': t1 - record,
+        'request → restore begins (HTTP, Next, lock, reconcile, checks)': started - t0,
+        'log copy, pidfile removal, state save (in parallel) → criu starts': criuStart - started,
+        'criu restore (its log\'s birth to its last write)': criuEnd - criuStart,
+        'criu exit, verdict, pidfile, identify, stats, record saves': record - criuEnd,
+        'event, JSON response': t1 - record,
       };
       p.engineRestore = body.restoreMs;
     };

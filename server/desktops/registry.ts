@@ -108,10 +108,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   // ---- records ----
 
-  private async save(record: DesktopRecord): Promise<DesktopRecord> {
+  private async save(record: DesktopRecord, options?: { durable?: boolean }): Promise<DesktopRecord> {
     record.updatedAt = now();
     this.ownWrites.set(record.id, record.updatedAt);
-    await writeJsonAtomic(this.paths.desktopRecord(record.id), record);
+    await writeJsonAtomic(this.paths.desktopRecord(record.id), record, options);
     return record;
   }
 
@@ -451,7 +451,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   private async noteCriu(record: DesktopRecord, criuPid: number): Promise<void> {
-    await this.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }));
+    // Written while criu writes its images: no fsync (a criu PID means nothing after a power loss).
+    await this.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }), { durable: false });
   }
 
   /**
