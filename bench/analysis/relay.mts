@@ -1,11 +1,15 @@
 // Purpose: the bridge's relay cost alone (CPU per 100 MB, MB/s), with a fast TCP source instead of Xvnc.
 //
-// usage: node --import tsx --import ./server/runtime/register.js bench/analysis/relay.mts [--mb=2000] [--port=3500]
-//        [--prof] (the relay process then writes a .cpuprofile to /tmp/relay-prof)
+// usage: node --import tsx --import ./server/runtime/register.js bench/analysis/relay.mts [--mb=2000] [--rounds=3]
+//        [--heap=100] [--old=path/to/another/bridge.ts] [--variant=--read=262144] [--prof]
 // Two processes so the relay's CPU is its own: this one (a TCP source writing one 8 MB buffer over and over, and a
-// `ws` client reading), and a child running server/bridge exactly as server/main.ts wires it (an HTTP server's
-// 'upgrade' → createBridge). Also measured: the same source read over direct TCP, and piped by a bare relay that does
-// nothing but socket → ws.send (the floor for a `ws` relay in Node).
+// `ws` client reading), and a child running server/bridge as server/main.ts wires it (an HTTP server's 'upgrade' →
+// createBridge). Also measured: the same source read over direct TCP, and a bare relay doing nothing but
+// socket 'data' → ws.send (--variant=--read=N: reads into fresh N-byte buffers instead).
+// --heap=MB gives the relay process a ballast heap of about that size (the real server carries Next.js): what the
+// garbage collector has to go through. --old=PATH measures another copy of server/bridge too (e.g. a `git archive`
+// of an older commit placed inside the worktree, for module resolution). --prof: the relay writes a .cpuprofile to
+// /tmp/relay-prof.
 import { fork } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
