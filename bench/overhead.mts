@@ -3,7 +3,8 @@
 // usage: node --import tsx --import ./server/runtime/register.js bench/overhead.mts [--pairs=7] [--port=3301]
 //        [--displays=80-95] [--geometry=1024x768]
 // Two identical desktops (xterm): A is cycled through the API, B with raw criu (see lib/raw.mts for why two).
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { decodeStats } from '../server/criu/images.ts';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { api, arg, barChart, fmt, fmtRatio, header, load, LoadLog, median, numArg, startServer, table, withCleanup, writeResults, type Server } from './lib/common.mts';
@@ -23,6 +24,8 @@ interface Pair {
   apiDump: number; apiRestore: number; engineDump: number; engineRestore: number;
   rawDump: number; rawRestore: number; apiBytes: number; rawBytes: number; rawFirst: boolean; load: string;
   dumpStats?: Record<string, number>;
+  /** CRIU's own stats of the raw dump (stats-dump in its images), to compare with the API's. */
+  rawDumpStats?: Record<string, number>;
   /** Where the API's time went, from the files the engine writes (mtimes) and its records' timestamps (ms). */
   dumpPhases?: Record<string, number>;
   restorePhases?: Record<string, number>;
@@ -105,6 +108,7 @@ async function main() {
     const rawDump = async () => {
       p.rawDump = await raw!.dump();
       p.rawBytes = raw!.imageBytes();
+      p.rawDumpStats = decodeStats(readFileSync(path.join(raw!.lastImages, 'stats-dump'))).dump as unknown as Record<string, number>;
     };
     const rawRestore = async () => {
       p.rawRestore = await raw!.restore();
@@ -149,7 +153,9 @@ async function main() {
     '',
     '## Every pair',
     '',
-    table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen (ms)', 'memdump+memwrite (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), fmt(r.dumpStats?.frozenMs ?? NaN), fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN)), r.load])),
+    table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen, API / raw (ms)', 'memdump+memwrite, API / raw (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), `${fmt(r.dumpStats?.frozenMs ?? NaN)} / ${fmt(r.rawDumpStats?.frozenMs ?? NaN)}`, `${fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN))} / ${fmt((r.rawDumpStats?.memdumpMs ?? NaN) + (r.rawDumpStats?.memwriteMs ?? NaN))}`, r.load])),
+    '',
+    `CRIU's own stats (stats-dump), medians: frozen ${fmt(median(results.map((r) => r.dumpStats?.frozenMs ?? NaN)))} ms in the API's dumps vs ${fmt(median(results.map((r) => r.rawDumpStats?.frozenMs ?? NaN)))} ms raw; freezing ${fmt(median(results.map((r) => r.dumpStats?.freezingMs ?? NaN)))} vs ${fmt(median(results.map((r) => r.rawDumpStats?.freezingMs ?? NaN)))} ms; memdump + memwrite ${fmt(median(results.map((r) => (r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN))))} vs ${fmt(median(results.map((r) => (r.rawDumpStats?.memdumpMs ?? NaN) + (r.rawDumpStats?.memwriteMs ?? NaN))))} ms.`,
     '',
     loads.markdown(),
     '',
