@@ -3,7 +3,8 @@
 // usage: node --import tsx --import ./server/runtime/register.js bench/overhead.mts [--pairs=7] [--port=3301]
 //        [--displays=80-95] [--geometry=1024x768]
 // Two identical desktops (xterm): A is cycled through the API, B with raw criu (see lib/raw.mts for why two).
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { decodeStats } from '../server/criu/images.ts';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { api, arg, barChart, fmt, fmtRatio, header, load, LoadLog, median, numArg, startServer, table, withCleanup, writeResults, type Server } from './lib/common.mts';
@@ -23,11 +24,14 @@ interface Pair {
   apiDump: number; apiRestore: number; engineDump: number; engineRestore: number;
   rawDump: number; rawRestore: number; apiBytes: number; rawBytes: number; rawFirst: boolean; load: string;
   dumpStats?: Record<string, number>;
+  /** CRIU's own stats of the raw dump (stats-dump in its images), to compare with the API's. */
+  rawDumpStats?: Record<string, number>;
   /** Where the API's time went, from the files the engine writes (mtimes) and its records' timestamps (ms). */
   dumpPhases?: Record<string, number>;
   restorePhases?: Record<string, number>;
 }
 const mtime = (f: string) => statSync(f).mtimeMs;
+const birth = (f: string) => statSync(f).birthtimeMs;
 
 async function main() {
   loads.note('start');
@@ -62,16 +66,19 @@ async function main() {
       const dir = path.join(server!.stateDir, 'checkpoints', body.checkpoint.id);
       const created = Date.parse(body.checkpoint.createdAt);
       const thumb = mtime(path.join(dir, 'thumbnail.png'));
+      // criu creates its log as it starts: the log's birth time is criu's start (statx; ext4 has it).
+      const criuStart = birth(path.join(dir, 'dump.log'));
       const criuEnd = mtime(path.join(dir, 'dump.log'));
       const logCopy = mtime(path.join(dir, 'desktop.log'));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.dumpPhases = {
         'request → checkpoint record created (HTTP, Next, lock, reconcile)': created - t0,
-        'thumbnail over VNC (+ desktop record save, treePids)': thumb - created,
-        'criu dump (spawn to its last log write)': criuEnd - thumb,
-        'wait for the tree to exit + copy desktop.log': logCopy - criuEnd,
-        'image size (directoryBytes), stats, record save': record - logCopy,
+        'screen read over VNC, in parallel with the record saves and treePids → criu starts': criuStart - created,
+        'criu dump (its log\'s birth to its last write)': criuEnd - criuStart,
+        'criu exit, log verdict, desktop.log copy (the tree\'s exit, stats, image size in parallel)': logCopy - criuEnd,
+        'checkpoint record save': record - logCopy,
         'desktop record, event, JSON response': t1 - record,
+        '(thumbnail PNG written, relative to criu\'s last log write; negative: while criu ran)': thumb - criuEnd,
       };
       p.engineDump = body.checkpoint.dumpMs;
       p.apiBytes = body.checkpoint.imageBytes;
@@ -86,19 +93,22 @@ async function main() {
       const dir = path.join(server!.stateDir, 'checkpoints', cpId);
       const started = Date.parse(body.desktop.lastOperation.startedAt);
       const n = body.checkpoint.restores.length;
+      const criuStart = birth(path.join(dir, `restore-${n}.log`));
       const criuEnd = mtime(path.join(dir, `restore-${n}.log`));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.restorePhases = {
-        'request → state restoring (HTTP, Next, lock, checks, log copy)': started - t0,
-        'criu restore (spawn to its last log write)': criuEnd - started,
-        'pidfile, identify, stats, record save': record - criuEnd,
-        'desktop record, event, JSON response': t1 - record,
+        'request → restore begins (HTTP, Next, lock, reconcile, checks)': started - t0,
+        'log copy, pidfile removal, state save (in parallel) → criu starts': criuStart - started,
+        'criu restore (its log\'s birth to its last write)': criuEnd - criuStart,
+        'criu exit, verdict, pidfile, identify, stats, record saves': record - criuEnd,
+        'event, JSON response': t1 - record,
       };
       p.engineRestore = body.restoreMs;
     };
     const rawDump = async () => {
       p.rawDump = await raw!.dump();
       p.rawBytes = raw!.imageBytes();
+      p.rawDumpStats = decodeStats(readFileSync(path.join(raw!.lastImages, 'stats-dump'))).dump as unknown as Record<string, number>;
     };
     const rawRestore = async () => {
       p.rawRestore = await raw!.restore();
@@ -143,7 +153,9 @@ async function main() {
     '',
     '## Every pair',
     '',
-    table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen (ms)', 'memdump+memwrite (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), fmt(r.dumpStats?.frozenMs ?? NaN), fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN)), r.load])),
+    table(['#', 'first', 'API dump', 'criu in it', 'raw dump', 'API restore', 'criu in it', 'raw restore', 'CRIU frozen, API / raw (ms)', 'memdump+memwrite, API / raw (ms)', 'load 1/5/15'], results.map((r, i) => [i + 1, r.rawFirst ? 'raw' : 'API', fmt(r.apiDump), fmt(r.engineDump), fmt(r.rawDump), fmt(r.apiRestore), fmt(r.engineRestore), fmt(r.rawRestore), `${fmt(r.dumpStats?.frozenMs ?? NaN)} / ${fmt(r.rawDumpStats?.frozenMs ?? NaN)}`, `${fmt((r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN))} / ${fmt((r.rawDumpStats?.memdumpMs ?? NaN) + (r.rawDumpStats?.memwriteMs ?? NaN))}`, r.load])),
+    '',
+    `CRIU's own stats (stats-dump), medians: frozen ${fmt(median(results.map((r) => r.dumpStats?.frozenMs ?? NaN)))} ms in the API's dumps vs ${fmt(median(results.map((r) => r.rawDumpStats?.frozenMs ?? NaN)))} ms raw; freezing ${fmt(median(results.map((r) => r.dumpStats?.freezingMs ?? NaN)))} vs ${fmt(median(results.map((r) => r.rawDumpStats?.freezingMs ?? NaN)))} ms; memdump + memwrite ${fmt(median(results.map((r) => (r.dumpStats?.memdumpMs ?? NaN) + (r.dumpStats?.memwriteMs ?? NaN))))} vs ${fmt(median(results.map((r) => (r.rawDumpStats?.memdumpMs ?? NaN) + (r.rawDumpStats?.memwriteMs ?? NaN))))} ms.`,
     '',
     loads.markdown(),
     '',

@@ -1,6 +1,6 @@
 // Shared by the benches: statistics, machine facts, load, the server under test, raw criu runs, markdown + SVG out.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -89,7 +89,12 @@ export async function startServer({ port, displays }: { port: number; displays: 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: string[] = [];
-  const keep = (b: Buffer) => logLines.push(...b.toString().split('\n').filter(Boolean));
+  // BENCH_SERVER_LOG=file: the server's output is also appended there (to see why a server died mid-bench).
+  const logFile = process.env.BENCH_SERVER_LOG;
+  const keep = (b: Buffer) => {
+    logLines.push(...b.toString().split('\n').filter(Boolean));
+    if (logFile) appendFileSync(logFile, b);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const url = `http://127.0.0.1:${port}`;

@@ -2,7 +2,6 @@
 import 'server-only';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { DesktopEvent } from '../desktops/registry';
@@ -12,7 +11,7 @@ import { Gate, type GatePhase } from './gate';
 import { startHeartbeat } from './heartbeat';
 import { closeCodes, closeReasons, defaultBridgeOptions, type BridgeOptions } from './options';
 import { isSameOrigin, pickProtocol, refuseUpgrade } from './upgradeHttp';
-import { connectVnc } from './vncSocket';
+import { connectVnc, type VncSocket } from './vncSocket';
 
 export interface BridgeDeps {
   /** The desktop's VNC port on 127.0.0.1, or undefined when there is no such desktop or it is stopped. */
@@ -102,7 +101,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     for (const link of links.values()) yield* link.connections;
   }, options.pingIntervalMs);
 
-  function attach(desktopId: string, port: number, ws: WebSocket, tcp: Socket | undefined): void {
+  function attach(desktopId: string, port: number, ws: WebSocket, tcp: VncSocket | undefined): void {
     // Looked up afresh: the link seen before the awaits may have been forgotten meanwhile.
     const link = linkOf(desktopId);
     const connection: Connection = new Connection(ws, {
@@ -136,7 +135,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
 
     // Connect before upgrading, so an unreachable Xvnc is an HTTP error, not a WebSocket that closes at once.
     // Not while the desktop is frozen: see Connection.connectTcp.
-    let tcp: Socket | undefined;
+    let tcp: VncSocket | undefined;
     if ((links.get(desktopId)?.gate.phase ?? 'open') === 'open') {
       try {
         tcp = await connectVnc(port, options.connectTimeoutMs, desktopId);
@@ -145,7 +144,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
         return refuseUpgrade(socket, 502, `the VNC server of desktop ${desktopId} is not reachable`);
       }
       if (socket.destroyed || closed) {
-        tcp.destroy();
+        tcp.socket.destroy();
         if (!socket.destroyed) refuseUpgrade(socket, 503, 'the server is shutting down');
         return;
       }
@@ -153,7 +152,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     let upgraded = false;
     // ws refuses a malformed handshake itself (and never calls back): the TCP connection must not outlive it.
     socket.once('close', () => {
-      if (!upgraded) tcp?.destroy();
+      if (!upgraded) tcp?.socket.destroy();
     });
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;

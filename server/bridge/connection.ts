@@ -4,13 +4,14 @@ import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { BridgeError } from './errors';
 import { closeCodes, closeReasons, type BridgeOptions } from './options';
+import type { VncSocket } from './vncSocket';
 
 export interface ConnectionContext {
   desktopId: string;
   /** Connected already, or undefined when the desktop was frozen at upgrade time (see connectTcp). */
-  tcp: Socket | undefined;
+  tcp: VncSocket | undefined;
   /** Opens a new TCP connection to the desktop's Xvnc. */
-  connect: () => Promise<Socket>;
+  connect: () => Promise<VncSocket>;
   /** The desktop's gate: while it holds, nothing may be written to Xvnc. */
   isHolding: () => boolean;
   options: BridgeOptions;
@@ -182,9 +183,13 @@ export class Connection {
 
   // ---- Xvnc -> viewer ----
 
-  private fromDesktop(chunk: Buffer): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(chunk, { binary: true }, this.afterSend);
+  private fromDesktop(chunk: Buffer, release: () => void): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return release();
+    // No copy: ws frames the very buffer the kernel read into, and calls back once it is written out (or failed).
+    this.ws.send(chunk, { binary: true }, () => {
+      release();
+      this.afterSend();
+    });
     if (!this.tcpReadsPaused && this.ws.bufferedAmount > this.ctx.options.highWaterBytes) {
       // The viewer is not keeping up: stop reading Xvnc (its updates wait in the kernel, then in Xvnc).
       this.tcpReadsPaused = true;
@@ -193,12 +198,12 @@ export class Connection {
   }
 
   /** Each send's callback runs once it is out of our buffers: the last one always sees the buffer drained. */
-  private readonly afterSend = (): void => {
+  private afterSend(): void {
     if (this.tcpReadsPaused && this.ws.bufferedAmount <= this.ctx.options.lowWaterBytes) {
       this.tcpReadsPaused = false;
       this.tcp?.resume();
     }
-  };
+  }
 
   // ---- the TCP connection's life ----
 
@@ -209,7 +214,7 @@ export class Connection {
    */
   private async connectTcp(): Promise<void> {
     this.tcpState = 'connecting';
-    let tcp: Socket;
+    let tcp: VncSocket;
     try {
       tcp = await this.ctx.connect();
     } catch (cause) {
@@ -220,7 +225,7 @@ export class Connection {
       return;
     }
     if (this.wsClosed) {
-      tcp.destroy();
+      tcp.socket.destroy();
       this.tcpState = 'closed';
       this.maybeFinished();
       return;
@@ -229,10 +234,11 @@ export class Connection {
     if (!this.ctx.isHolding()) this.flush();
   }
 
-  private attachTcp(tcp: Socket): void {
+  private attachTcp(vnc: VncSocket): void {
+    const tcp = vnc.socket;
     this.tcp = tcp;
     this.tcpState = 'open';
-    tcp.on('data', (chunk: Buffer) => this.fromDesktop(chunk));
+    vnc.onData((chunk, release) => this.fromDesktop(chunk, release));
     tcp.on('error', (cause) => this.report('vnc_error', 'the TCP connection to Xvnc failed', cause));
     tcp.on('close', () => this.desktopClosed());
     if (tcp.destroyed) this.desktopClosed();

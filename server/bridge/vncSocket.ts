@@ -2,10 +2,48 @@
 import 'server-only';
 import net from 'node:net';
 import { BridgeError } from './errors';
+import { vncReadPool } from './readPool';
 
-export function connectVnc(port: number, timeoutMs: number, desktopId?: string): Promise<net.Socket> {
+/** Takes one chunk of Xvnc's bytes; `release` must be called once the chunk is no longer needed (it is reused). */
+export type VncSink = (chunk: Buffer, release: () => void) => void;
+
+export interface VncSocket {
+  socket: net.Socket;
+  /** Where Xvnc's bytes go from now on; whatever arrived before (its RFB greeting) is delivered at once. */
+  onData(sink: VncSink): void;
+}
+
+export function connectVnc(port: number, timeoutMs: number, desktopId?: string): Promise<VncSocket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    let sink: VncSink | undefined;
+    const early: Buffer[] = [];
+    const socket = net.connect({
+      host: '127.0.0.1',
+      port,
+      // Reads straight into pooled buffers (see readPool.ts); the stream's own 'data' path is not used.
+      onread: {
+        buffer: () => vncReadPool.take(),
+        callback: (bytes: number, buffer: Uint8Array) => {
+          const b = buffer as Buffer;
+          if (sink) {
+            sink(b.subarray(0, bytes), () => vncReadPool.give(b));
+          } else {
+            early.push(Buffer.from(b.subarray(0, bytes)));
+            vncReadPool.give(b);
+          }
+          return true; // false would pause the socket: backpressure is the connection's, through pause()
+        },
+      },
+    });
+    const vnc: VncSocket = {
+      socket,
+      onData(next) {
+        sink = next;
+        for (const chunk of early.splice(0)) next(chunk, () => {});
+      },
+    };
+    // Flowing, although no 'data' is ever emitted: Xvnc's FIN must still end (and close) the socket.
+    socket.resume();
     const fail = (cause: unknown) => {
       clearTimeout(timer);
       socket.destroy();
@@ -23,7 +61,7 @@ export function connectVnc(port: number, timeoutMs: number, desktopId?: string):
       // No keepalive: nothing at all may be sent into a frozen desktop's connection (see gate.ts); Node's default is
       // off, said here so nobody turns it on.
       socket.setKeepAlive(false);
-      resolve(socket);
+      resolve(vnc);
     });
   });
 }

@@ -11,7 +11,7 @@ import { criuArgs, type CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
-import { writeThumbnail } from '../vnc/thumbnail';
+import { captureScreen, writeThumbnailOf } from '../vnc/thumbnail';
 import { newVncPassword, vncPasswordFile } from '../vnc/vncAuth';
 import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
 import { unpackArchive, writeArchive } from '../checkpoints/archive';
@@ -77,12 +77,12 @@ const now = () => new Date().toISOString();
 const newId = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  // All at once: a dump's images are ~100 files, and this runs on the checkpoint's critical path.
+  const sizes = await Promise.all((await readdir(dir, { withFileTypes: true })).map((entry) => {
     const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? await directoryBytes(full) : (await stat(full)).size;
-  }
-  return total;
+    return entry.isDirectory() ? directoryBytes(full) : stat(full).then((s) => s.size);
+  }));
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
@@ -125,10 +125,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   // ---- records ----
 
-  private async save(record: DesktopRecord): Promise<DesktopRecord> {
+  private async save(record: DesktopRecord, options?: { durable?: boolean }): Promise<DesktopRecord> {
     record.updatedAt = now();
     this.ownWrites.set(record.id, record.updatedAt);
-    await writeJsonAtomic(this.paths.desktopRecord(record.id), record);
+    await writeJsonAtomic(this.paths.desktopRecord(record.id), record, options);
     return record;
   }
 
@@ -373,6 +373,9 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       }
       const leaveRunning = options.leaveRunning ?? false;
       const cpId = newId('c');
+      // The screen as it is now, read over VNC while the records are written; a desktop too busy to answer gets no
+      // thumbnail, never a failed checkpoint.
+      const screen = captureScreen(record.vncPort, record.vncPassword).catch(() => undefined);
       await mkdir(this.paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
       const criuOptions: CriuOptions = {
         imagesDir: this.paths.checkpointImages(cpId),
@@ -391,18 +394,25 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
-      await this.saveCheckpoint(checkpoint);
-      const pids = await treePids(record.pid!);
-      await this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now(), command: checkpoint.command } });
+      // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
+      const [pids] = await Promise.all([
+        treePids(record.pid!),
+        this.saveCheckpoint(checkpoint),
+        this.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: now(), command: checkpoint.command } }),
+      ]);
       this.emitEvent({ type: 'checkpointing', desktop: record, checkpoint });
-      // The screen as it is now; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
-      checkpoint.thumbnail = await writeThumbnail(record.vncPort, record.vncPassword, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false);
+      // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
+      const captured = await screen;
+      const thumbnail = captured
+        ? writeThumbnailOf(captured, this.paths.checkpointThumbnail(cpId)).then(() => true, () => false)
+        : Promise.resolve(false);
 
       let result: CriuResult;
       try {
         result = await this.dumpWithRetry(criuOptions, record);
       } catch (error) {
         const info = toErrorInfo(error);
+        checkpoint.thumbnail = await thumbnail;
         // A failed dump is no checkpoint: its partial images go, its log stays for the record.
         await rm(this.paths.checkpointImages(cpId), { recursive: true, force: true });
         checkpoint.command = error instanceof CriuError ? error.failure.command : [];
@@ -415,14 +425,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         throw new FreezeframeError('criu', `checkpoint of desktop ${id} failed: ${info.message}`, { error: info, checkpoint: cpId }, { cause: error });
       }
 
-      if (!leaveRunning) {
-        const survivors = await waitForExit(pids, 5_000);
-        if (survivors.length) {
-          // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
-          for (const pid of survivors) signal(pid, 'SIGKILL');
-        }
-      }
+      // The tree's end and the checkpoint's bookkeeping overlap (criu has killed the tree: what it left in the log
+      // is what criu recorded); the desktop is said to be checkpointed only once its tree is gone.
+      const exited = leaveRunning
+        ? Promise.resolve()
+        : waitForExit(pids, 5_000).then((survivors) => {
+            // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
+            for (const pid of survivors) signal(pid, 'SIGKILL');
+          });
+      checkpoint.thumbnail = await thumbnail;
       await this.sealCheckpoint(checkpoint, { dumpMs: result.durationMs, command: result.command });
+      await exited;
       const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
       await this.setState(record, leaveRunning ? 'running' : 'checkpointed', {
         ...frozen, lastCheckpoint: cpId,
@@ -442,22 +455,26 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
     // criu recorded.
     const logCopy = this.paths.checkpointDesktopLog(checkpoint.id);
-    await copyFile(log, logCopy);
-    const loggedBytes = await recordedFileSize(images, log).catch(() => undefined);
+    const [loggedBytes, stats, imageBytes] = await Promise.all([
+      recordedFileSize(images, log).catch(() => undefined),
+      readStats(path.join(images, 'stats-dump')),
+      directoryBytes(images),
+      copyFile(log, logCopy),
+    ]);
     if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
-    const stats = await readStats(path.join(images, 'stats-dump'));
     Object.assign(checkpoint, {
       state: 'complete',
       dumpMs: dumpMs ?? (stats?.dump ? stats.dump.frozenMs : undefined),
       command: command ?? checkpoint.command,
-      imageBytes: await directoryBytes(images),
+      imageBytes,
       dumpStats: stats?.dump,
     });
     await this.saveCheckpoint(checkpoint);
   }
 
   private async noteCriu(record: DesktopRecord, criuPid: number): Promise<void> {
-    await this.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }));
+    // Written while criu writes its images: no fsync (a criu PID means nothing after a power loss).
+    await this.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }), { durable: false });
   }
 
   /**
@@ -514,14 +531,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       // connections in the images are from another time, and their peers would ignore them forever: those are
       // restored closed, and the viewers reconnect.
       const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId;
-      // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
-      await rename(this.paths.desktopLog(record.id), `${this.paths.desktopLog(record.id)}.1`).catch(() => {});
-      await copyFile(this.paths.checkpointDesktopLog(checkpointId), this.paths.desktopLog(record.id));
-      // A pidfile left by an earlier restore makes criu fail.
-      await rm(this.paths.checkpointPidfile(checkpointId), { force: true });
       const n = checkpoint.restores.length + 1;
       const logPath = this.paths.checkpointRestoreLog(checkpointId, n);
-      await this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } });
+      // Three independent steps, at once (the restore's critical path).
+      await Promise.all([
+        // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
+        rename(this.paths.desktopLog(record.id), `${this.paths.desktopLog(record.id)}.1`).catch(() => {})
+          .then(() => copyFile(this.paths.checkpointDesktopLog(checkpointId), this.paths.desktopLog(record.id))),
+        // A pidfile left by an earlier restore makes criu fail.
+        rm(this.paths.checkpointPidfile(checkpointId), { force: true }),
+        this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } }),
+      ]);
       this.emitEvent({ type: 'restoring', desktop: record, checkpoint });
       try {
         const result = await runCriu(this.config.criuPath, 'restore', {
@@ -537,19 +557,23 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           restoreDetached: true,
           pidfile: this.paths.checkpointPidfile(checkpointId),
         }, { onSpawn: (pid) => this.noteCriu(record, pid) });
+        const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
         // --tcp-close leaves the DROP rules of the network lock behind.
         if (!keepConnections) await removeCriuRules(record.vncPort);
-        const stats = (await readStats(path.join(images, 'stats-restore')))?.restore;
+        const stats = (await statsRead)?.restore;
         const info: RestoreInfo = { at: now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
         checkpoint.restores.push(info);
-        await this.saveCheckpoint(checkpoint);
-        await this.setState(record, 'running', {
-          pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
-          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-        });
+        // Two records, independent of each other: written at once.
+        await Promise.all([
+          this.saveCheckpoint(checkpoint),
+          this.setState(record, 'running', {
+            pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
+            lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
+          }),
+        ]);
         this.emitEvent({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
         return { desktop: record, checkpoint, restoreMs: result.durationMs };
       } catch (error) {

@@ -1,30 +1,46 @@
 // PNG encoding and box-filter downscaling of RGBA pixels, for checkpoint thumbnails (no image library needed).
-import { crc32, deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflate, deflateSync } from 'node:zlib';
+
+const deflateAsync = promisify(deflate);
 
 function chunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
+  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))) >>> 0, 0);
   return Buffer.concat([head, data, crc]);
 }
 
-export function encodePng(width: number, height: number, rgba: Uint8Array): Buffer {
+/** The image's rows, each led by its filter type (0: none), as IDAT compresses them. */
+function rows(width: number, height: number, rgba: Uint8Array): Buffer {
   if (rgba.length !== width * height * 4) throw new RangeError('pixel buffer does not match the size');
+  const out = Buffer.alloc((width * 4 + 1) * height);
+  for (let y = 0; y < height; y++) out.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
+  return out;
+}
+
+function png(width: number, height: number, idat: Buffer): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA, no interlace
-  // Each row starts with its filter type (0: none).
-  const rows = Buffer.alloc((width * 4 + 1) * height);
-  for (let y = 0; y < height; y++) rows.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', header),
-    chunk('IDAT', deflateSync(rows)),
+    chunk('IDAT', idat),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+export function encodePng(width: number, height: number, rgba: Uint8Array): Buffer {
+  return png(width, height, deflateSync(rows(width, height, rgba)));
+}
+
+/** encodePng with the deflate off the event loop (a checkpoint encodes while criu runs). */
+export async function encodePngAsync(width: number, height: number, rgba: Uint8Array): Promise<Buffer> {
+  return png(width, height, await deflateAsync(rows(width, height, rgba)));
 }
 
 /**

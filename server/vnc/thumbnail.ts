@@ -1,18 +1,40 @@
 // A desktop's screen as a small PNG, read over VNC like any viewer would, just before its checkpoint.
+// Split in two so a dump waits only for the pixels: scaling and encoding run while criu works.
 import 'server-only';
 import { writeFile } from 'node:fs/promises';
-import { encodePng, scaleDown } from './png';
+import { encodePngAsync, scaleDown } from './png';
 import { RfbClient } from './rfbClient';
 
 export const thumbnailWidth = 320;
 
-export async function writeThumbnail(vncPort: number, password: string | undefined, file: string, timeoutMs = 3_000): Promise<void> {
-  const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true, password });
+export interface Screen {
+  width: number;
+  height: number;
+  /** B, G, R, X bytes, as a 32-bit little-endian VNC framebuffer holds them. */
+  pixels: Buffer;
+}
+
+/** The whole screen; once this resolves our VNC connection is closed on both sides (nothing of ours is dumped). */
+export async function captureScreen(vncPort: number, password: string | undefined, timeoutMs = 3_000): Promise<Screen> {
+  const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true, password, timeoutMs });
   try {
     const pixels = await client.capture(timeoutMs);
-    const small = scaleDown(client.width, client.height, pixels, thumbnailWidth, 'bgrx');
-    await writeFile(file, encodePng(small.width, small.height, small.pixels));
+    return { width: client.width, height: client.height, pixels };
   } finally {
     await client.closeGracefully();
   }
+}
+
+/**
+ * The screen scaled to thumbnailWidth and written as PNG (deflate runs on libuv's thread pool). Starts on the next
+ * turn of the event loop, so that the caller (a dump) first gets criu going: scaling takes a few milliseconds.
+ */
+export async function writeThumbnailOf(screen: Screen, file: string): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  const small = scaleDown(screen.width, screen.height, screen.pixels, thumbnailWidth, 'bgrx');
+  await writeFile(file, await encodePngAsync(small.width, small.height, small.pixels));
+}
+
+export async function writeThumbnail(vncPort: number, password: string | undefined, file: string, timeoutMs = 3_000): Promise<void> {
+  await writeThumbnailOf(await captureScreen(vncPort, password, timeoutMs), file);
 }
