@@ -2,27 +2,16 @@
 // checkpoint/restore cycles, the app's processes checked back after each; dump and restore medians, image sizes.
 // usage: node --import tsx --import ./server/runtime/register.js bench/apps.mts [--apps=writer,firefox] [--cycles=5]
 //        [--displays=80-95] [--out=apps]
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createEngine } from '../server/engine';
 import { appPresets } from '../server/desktops/apps';
 import { treePids } from '../server/desktops/processes';
 import { eventually } from '../test/support/eventually';
 import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
+import { appSigns, windows } from './lib/appSigns.mts';
 
-/** What shows that each app is up: a top-level window whose name matches, and the process it runs as. */
-const appSigns: Record<string, { window: RegExp; comm: RegExp }> = {
-  xterm: { window: /"xterm"/, comm: /^xterm$/ },
-  xclock: { window: /"xclock"/, comm: /^xclock$/ },
-  firefox: { window: /Mozilla Firefox/, comm: /^firefox-esr$/ },
-  writer: { window: /LibreOffice Writer/, comm: /^soffice\.bin$/ },
-  calculator: { window: /"Calculator"/, comm: /^gnome-calculato/ },
-  mousepad: { window: /Mousepad/, comm: /^mousepad$/ },
-  xpdf: { window: /Xpdf: /, comm: /^xpdf/ },
-};
 
 const apps = arg('apps', Object.keys(appPresets).join(',')).split(',');
 const cycles = numArg('cycles', 5);
@@ -33,8 +22,6 @@ const loads = new LoadLog();
 
 const comms = async (pid: number) =>
   Promise.all((await treePids(pid)).map((p) => readFile(`/proc/${p}/comm`, 'utf8').then((c) => c.trim(), () => '')));
-const windows = async (display: number) =>
-  (await promisify(execFile)('xwininfo', ['-root', '-tree', '-display', `:${display}`], { timeout: 10_000 })).stdout;
 
 interface AppResult {
   app: string;

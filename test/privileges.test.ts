@@ -101,7 +101,12 @@ describe("a desktop's privileges", () => {
     const user = await desktopUser(engine.config.desktopUser);
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
     assert.deepEqual([desktop.uid, desktop.gid], [user.uid, user.gid], 'the record names the ids its programs run as');
-    const running = await treePrivileges(desktop.pid!);
+    // Dumped once xterm's shell is up: a checkpoint taken before xterm forks it has no shell to bring back.
+    const running = await eventually(async () => {
+      const tree = await treePrivileges(desktop.pid!);
+      assert.ok(tree.some((p) => p.comm === 'bash'), "xterm's shell has started");
+      return tree;
+    }, 30_000);
     assertConfined(running, server, user);
     const home = await stat(desktops.paths.desktopHome(desktop.id));
     assert.deepEqual([home.uid, home.gid, home.mode & 0o777], [user.uid, user.gid, 0o700], 'its home is its own');

@@ -40,8 +40,11 @@ export async function runCriu(
     ...(outputFile ? { stdout: 'ignore' as const, stderr: { file: outputFile } } : { all: true }),
   });
   // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work.
-  if (running.pid && onSpawn) await onSpawn(running.pid);
+  // Best effort, and never in criu's way: a note that fails (a disk filled by this very dump) must neither leave
+  // criu unwatched nor hide criu's own verdict.
+  const noted = running.pid && onSpawn ? Promise.resolve(running.pid).then(onSpawn).catch(() => {}) : undefined;
   const child = await running;
+  await noted;
   const durationMs = performance.now() - started;
   const output = outputFile ? await readFile(outputFile, 'utf8').catch(() => '') : (child.all ?? '');
   if (child.exitCode === undefined && !child.signal && !child.timedOut) {
