@@ -82,7 +82,7 @@ async function main() {
       '',
       table(['desktop', 'dump (ms)', 'vs base', 'restore (ms)', 'vs base', 'images (MB)', 'vs base', 'pages written', 'CRIU frozen (ms)'], variants.map((v) => [v.name, fmt(m(v.dump)), fmtRatio(m(v.dump), m(base.dump)), fmt(m(v.restore)), fmtRatio(m(v.restore), m(base.restore)), fmt(m(v.bytes) / 1e6, 2), fmtRatio(m(v.bytes), m(base.bytes)), fmt(m(v.pagesWritten), 0), fmt(m(v.frozen))])),
       '',
-      'Firefox ESR (preset `firefox`: its sandboxes off, a local page with a running JavaScript counter) and LibreOffice Writer (preset `writer`) are measured like the others, on desktops of their own; the time from start to the first checkpoint lets each app finish starting (the warm-up cycle).',
+      'Firefox ESR (preset `firefox`: its sandboxes off, a local page with a running JavaScript counter) and LibreOffice Writer (preset `writer`) are measured like the others, on desktops of their own, each first dumped once its window shows (xwininfo), after one warm-up cycle.',
       '',
     );
     charts.push({ name: 'dump (ms)', bars: variants.map((v) => ({ label: v.name, value: m(v.dump) })) });
