@@ -4,6 +4,7 @@ import { useState } from 'react';
 import Link from 'next/link';
 import { bytes, millis, seconds, when } from '@/app/lib/format';
 import type { CheckpointRecord } from './desktopTypes';
+import { LocalTime } from './LocalTime';
 
 interface Props {
   checkpoints: CheckpointRecord[];
@@ -65,7 +66,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
       <div className="relative aspect-[4/3] bg-black/60">
         {c.thumbnail ? (
           // A plain img: a 320 px PNG of our own, nothing for next/image to optimise.
-          <img src={`/api/checkpoints/${c.id}/thumbnail`} alt={`The screen at ${when(c.createdAt)}`} className="size-full object-contain" />
+          <img src={`/api/checkpoints/${c.id}/thumbnail`} alt={`The screen at ${when(c.createdAt, 'UTC')}`} className="size-full object-contain" />
         ) : (
           <span className="absolute inset-0 grid place-items-center text-xs text-slate-500">no picture</span>
         )}
@@ -81,10 +82,10 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
 
       <div className="grid gap-2 p-3 text-sm">
         <div className="flex items-baseline justify-between gap-2">
-          <span className="tabular-nums text-slate-200">{when(c.createdAt)}</span>
+          <span className="text-slate-200"><LocalTime iso={c.createdAt} /></span>
           <span className="font-mono text-xs text-slate-500">{c.id}</span>
         </div>
-        {c.importedAt && <span className="text-xs text-amber-200">imported {when(c.importedAt)}</span>}
+        {c.importedAt && <span className="text-xs text-amber-200">imported <LocalTime iso={c.importedAt} /></span>}
         {!complete && <span className="text-xs text-red-300">{c.state}{c.error ? `: ${c.error.message}` : ''}</span>}
         <dl className="grid grid-cols-3 gap-1 text-center text-xs">
           <Figure label="Dump" value={seconds(c.dumpMs)} />
@@ -93,7 +94,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
         </dl>
         {lastRestore && (
           <p className="text-xs text-slate-400">
-            Last restore {when(lastRestore.at)}{' '}
+            Last restore <LocalTime iso={lastRestore.at} />{' '}
             {lastRestore.ok ? <span className="tabular-nums">in {seconds(lastRestore.ms)}</span> : <span className="text-red-300">failed</span>}
           </p>
         )}

@@ -18,6 +18,7 @@ import { StateBadge } from './StateBadge';
 import { StateBanner } from './StateBanner';
 import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
+import { mergeCheckpoint, newer } from './liveRecords';
 
 type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
@@ -29,15 +30,6 @@ const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   delete: 'Deleting the checkpoint failed',
   start: 'Start failed',
 };
-
-/** Records arrive from events and from reads that may overtake each other: the newer record wins. */
-const newer = (a: DesktopRecord, b: DesktopRecord) => (a.updatedAt >= b.updatedAt ? a : b);
-
-function mergeCheckpoint(list: CheckpointRecord[], checkpoint?: CheckpointRecord): CheckpointRecord[] {
-  if (!checkpoint) return list;
-  const at = list.findIndex((c) => c.id === checkpoint.id);
-  return at < 0 ? [...list, checkpoint] : list.with(at, checkpoint);
-}
 
 /** audiencePath: the desktop's audience link (view only), shown with a Copy button. */
 export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDetail; audiencePath?: string }) {

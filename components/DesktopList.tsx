@@ -3,12 +3,12 @@
 import { useEffect, useRef, useState, useTransition } from 'react';
 import Link from 'next/link';
 import { stopDesktopAction } from '@/app/actions';
-import { clock } from '@/app/lib/format';
 import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
 import type { ApiError } from '@/server/api/resultTypes';
 import type { DesktopSummary } from '@/server/api/viewTypes';
 import { desktopsChangedEvent } from './ImportCheckpointForm';
 import { StateBadge } from './StateBadge';
+import { LocalTime } from './LocalTime';
 
 export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
   const [desktops, setDesktops] = useState(initial);
@@ -94,7 +94,7 @@ function DesktopTable({ desktops, empty }: { desktops: DesktopSummary[]; empty: 
               </td>
               <td className="px-4 py-3 text-slate-300">{d.apps.join(', ')}</td>
               <td className="px-4 py-3 text-right tabular-nums text-slate-300">{d.checkpoints.length}</td>
-              <td className="px-4 py-3 tabular-nums text-slate-400">{clock(d.createdAt)}</td>
+              <td className="px-4 py-3 tabular-nums text-slate-400"><LocalTime iso={d.createdAt} kind="clock" /></td>
               <td className="px-4 py-3 text-right">
                 <div className="flex items-center justify-end gap-2">
                   <Link href={`/desktops/${d.id}`} className="rounded-md bg-sky-500/15 px-3 py-1 text-sky-200 ring-1 ring-sky-400/30 hover:bg-sky-500/25">

@@ -1,7 +1,7 @@
 'use client';
 // The big line over the screen: Running / Checkpointing… / Frozen for 12.4 s (ticking) / Restoring… / restored in.
-import { useEffect, useState } from 'react';
 import { seconds } from '@/app/lib/format';
+import { useNow } from '@/app/lib/useNow';
 import type { DesktopRecord } from './desktopTypes';
 
 interface Props {
@@ -10,18 +10,6 @@ interface Props {
   frozenSince?: string;
   /** Server clock minus this browser's clock. */
   skewMs: number;
-}
-
-/** Date.now() ticking every intervalMs while active; null before mount, so server and browser render alike. */
-function useNow(active: boolean, intervalMs = 100): number | null {
-  const [now, setNow] = useState<number | null>(null);
-  useEffect(() => {
-    setNow(Date.now());
-    if (!active) return;
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [active, intervalMs]);
-  return now;
 }
 
 export function StateBanner({ desktop, frozenSince, skewMs }: Props) {

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type RFB from '@novnc/novnc';
 import type { DesktopState } from '@/server/desktops/states';
+import { clock } from '@/app/lib/format';
 
 /**
  * connecting/connected: as it says. reconnecting: the bridge lost the VNC connection (4001) and a new one is on
@@ -130,7 +131,7 @@ export function VncViewer({
       rfb.addEventListener('connect', () => {
         setCounters((c) => ({ ...c, connects: c.connects + 1 }));
         if (failuresRef.current > 0) {
-          setNotice(`Reconnected at ${new Date().toLocaleTimeString(undefined, { hour12: false })} after the VNC connection was lost.`);
+          setNotice(`Reconnected at ${clock(new Date().toISOString())} after the VNC connection was lost.`);
         }
         failuresRef.current = 0;
         setPhase('connected');

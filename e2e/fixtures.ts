@@ -20,13 +20,15 @@ interface Fixtures {
 export const test = base.extend<Fixtures>({
   // Any uncaught exception or console error in the page (a hydration mismatch, a failed chunk) fails the test.
   // Except a refused WebSocket handshake: the browser logs it by itself, the viewer retries it, and the tests that
-  // care about the connection count its WebSockets and disconnects.
+  // care about the connection count its WebSockets and disconnects. And noVNC's "Got data while in an invalid
+  // state": a viewer unmounted (the page left) while noVNC was drawing a frame calls disconnect(), and noVNC's own
+  // display-flush promise then resumes reading the bytes already queued (core/rfb.js, _normalMsg) and logs it.
   page: async ({ page }, use) => {
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
     page.on('console', (message) => {
       if (message.type() !== 'error') return;
-      if (/^WebSocket connection to '.*\/vnc' failed/.test(message.text())) console.warn(`[e2e] ${message.text()}`);
+      if (/^WebSocket connection to '.*\/vnc' failed|^Got data while in an invalid state$/.test(message.text())) console.warn(`[e2e] ${message.text()}`);
       else problems.push(`console.error: ${message.text()}`);
     });
     await use(page);

@@ -7,6 +7,7 @@ import { canTransition, assertTransition, TransitionError } from '../server/desk
 import { criuRulesFor } from '../server/desktops/cleanup';
 import { existsSync, readFileSync } from 'node:fs';
 import { appArgs, appPresets, parseGeometry, resolveApps } from '../server/desktops/apps';
+import { clock, when } from '../app/lib/format';
 
 describe('criu options', () => {
   test('map to CRIU flags in one fixed order', () => {
@@ -159,5 +160,13 @@ describe('custom commands', () => {
     assert.deepEqual(checkCommand(['xeyes', '-geometry', '100x100']), ['xeyes', '-geometry', '100x100']);
     assert.deepEqual(checkCommand(['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc']), ['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc'], 'shell characters are just characters in an argument');
     for (const bad of [[], [''], ['rm -rf /'], ['--help'], ['xeyes', 'a\0b'], Array(33).fill('x')]) assert.throws(() => checkCommand(bad), RangeError, JSON.stringify(bad));
+  });
+});
+
+describe('times on the pages', () => {
+  test('midnight is 00, never 24 (Node ICU writes "24:03:00" for hour12: false: a hydration mismatch after midnight)', () => {
+    assert.equal(clock('2026-11-27T00:03:07Z', 'UTC'), '00:03:07 UTC');
+    assert.equal(when('2026-11-27T00:03:07Z', 'UTC'), '27 Nov, 00:03:07 UTC');
+    assert.equal(clock(undefined), '—');
   });
 });

@@ -17,13 +17,18 @@ export function millis(ms: number | undefined): string {
   return ms === undefined ? '—' : `${ms.toFixed(1)} ms`;
 }
 
-/** Date and time, for a checkpoint that may be days old (an imported one). */
-export function when(iso: string | undefined): string {
-  return iso ? new Date(iso).toLocaleString(undefined, { hour12: false, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '—';
+/** Date and time, for a checkpoint that may be days old (an imported one); in timeZone, else the runtime's own. */
+export function when(iso: string | undefined, timeZone?: string): string {
+  if (!iso) return '—';
+  // hourCycle, not hour12: false, which makes some ICU builds (Node's) write midnight as "24:00".
+  const text = new Date(iso).toLocaleString('en-GB', { hourCycle: 'h23', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone });
+  return timeZone === 'UTC' ? `${text} UTC` : text;
 }
 
-export function clock(iso: string | undefined): string {
-  return iso ? new Date(iso).toLocaleTimeString(undefined, { hour12: false }) : '—';
+export function clock(iso: string | undefined, timeZone?: string): string {
+  if (!iso) return '—';
+  const text = new Date(iso).toLocaleTimeString('en-GB', { hourCycle: 'h23', timeZone });
+  return timeZone === 'UTC' ? `${text} UTC` : text;
 }
 
 /** The argv quoted so it can be pasted into a shell and run as it ran. */

@@ -1,8 +1,8 @@
 'use client';
 // The stage-sized state line of the presenter and audience pages: RUNNING / CHECKPOINTING / FROZEN 00:12.3 (a live
 // timer from the checkpoint's time, on the server's clock) / RESTORING.
-import { useEffect, useState } from 'react';
 import { seconds } from '@/app/lib/format';
+import { useNow } from '@/app/lib/useNow';
 import type { DesktopState } from '@/server/desktops/states';
 import { stopwatch } from './stopwatch';
 
@@ -15,18 +15,6 @@ interface Props {
   /** The latest operation: "restored in 0.14 s", "dump took 0.16 s". */
   lastOperation?: { kind: string; ms?: number; ok?: boolean };
   failure?: string;
-}
-
-/** Date.now() every intervalMs while active; null before mount, so server and browser render alike. */
-function useNow(active: boolean, intervalMs = 100): number | null {
-  const [now, setNow] = useState<number | null>(null);
-  useEffect(() => {
-    setNow(Date.now());
-    if (!active) return;
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [active, intervalMs]);
-  return now;
 }
 
 const looks: Record<DesktopState, { word: string; look: string }> = {

@@ -9,6 +9,7 @@ import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/server/api/resultTypes';
 import type { CheckpointRecord, DesktopDetail, DesktopRecord } from '../desktopTypes';
 import { VncViewer } from '../VncViewer';
+import { mergeCheckpoint, newer } from '../liveRecords';
 import { AudienceLink } from './AudienceLink';
 import { AutoCyclePanel } from './AutoCyclePanel';
 import { BigBanner } from './BigBanner';
@@ -20,15 +21,6 @@ import { noteOperation, type OperationStep } from './steps';
 import { useAutoCycle, type CycleOperation } from './useAutoCycle';
 
 type Operation = 'checkpoint' | 'snapshot' | 'restore';
-
-/** Records arrive from events, action results and reads that may overtake each other: the newer record wins. */
-const newer = (a: DesktopRecord, b: DesktopRecord) => (a.updatedAt >= b.updatedAt ? a : b);
-
-function mergeCheckpoint(list: CheckpointRecord[], checkpoint?: CheckpointRecord): CheckpointRecord[] {
-  if (!checkpoint) return list;
-  const at = list.findIndex((c) => c.id === checkpoint.id);
-  return at < 0 ? [...list, checkpoint] : list.with(at, checkpoint);
-}
 
 /** Keys typed into a field or into the desktop's screen are theirs, never shortcuts. */
 function keyIsTaken(event: KeyboardEvent): boolean {

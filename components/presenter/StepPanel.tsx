@@ -2,8 +2,9 @@
 // What criu does, step by step as it happens: each operation's exact command line, its duration and its log's
 // verdict line (or CRIU's errors), newest first, with a sentence on what the step does.
 import { useEffect, useState } from 'react';
-import { clock, seconds, shellQuote } from '@/app/lib/format';
+import { seconds, shellQuote } from '@/app/lib/format';
 import { explainStep, type OperationStep } from './steps';
+import { LocalTime } from '../LocalTime';
 
 /** Time since the step began, on the server's clock (skewMs: server minus browser). */
 function Elapsed({ since, skewMs }: { since: string; skewMs: number }) {
@@ -33,7 +34,7 @@ export function StepPanel({ steps, skewMs }: { steps: OperationStep[]; skewMs: n
                   <span className="ml-2 font-mono text-xs font-normal text-slate-500">{step.checkpoint}</span>
                 </span>
                 <span className="text-xs text-slate-400">
-                  {clock(step.startedAt)} ·{' '}
+                  <LocalTime iso={step.startedAt} kind="clock" /> ·{' '}
                   <span data-testid="step-duration" className="font-mono tabular-nums text-slate-200">
                     {status === 'running' ? <Elapsed since={step.startedAt} skewMs={skewMs} /> : seconds(step.ms)}
                   </span>

@@ -7,8 +7,7 @@ import type { WatchView } from '@/server/api/watchView';
 import { VncViewer } from '../VncViewer';
 import { BigBanner } from './BigBanner';
 import { FrozenPicture } from './FrozenPicture';
-
-const newer = (a: WatchView, b: WatchView) => (a.updatedAt >= b.updatedAt ? a : b);
+import { newer } from '../liveRecords';
 
 export function WatchScreen({ initial, serverTime }: { initial: WatchView; serverTime: string }) {
   const id = initial.id;

@@ -4,10 +4,11 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { connection } from 'next/server';
-import { bytes, seconds, when } from '@/app/lib/format';
+import { bytes, seconds } from '@/app/lib/format';
 import { ErrorPanel } from '@/components/ErrorPanel';
 import { ProcessTable } from '@/components/ProcessTable';
 import { getCheckpoint, inspectCheckpoint } from '@/server/api/operations';
+import { LocalTime } from '@/components/LocalTime';
 
 type Props = { params: Promise<{ id: string }> };
 
@@ -36,7 +37,7 @@ export default async function CheckpointPage({ params }: Props) {
         </Link>
         <h1 className="font-mono text-xl font-semibold text-slate-100">{c.id}</h1>
         <span className="text-sm text-slate-400">
-          {c.leaveRunning ? 'Snapshot' : 'Checkpoint'} · {when(c.createdAt)} · dump {seconds(c.dumpMs)} · images {bytes(c.imageBytes)} ·{' '}
+          {c.leaveRunning ? 'Snapshot' : 'Checkpoint'} · <LocalTime iso={c.createdAt} /> · dump {seconds(c.dumpMs)} · images {bytes(c.imageBytes)} ·{' '}
           {c.restores.filter((r) => r.ok).length} restores
         </span>
         <a href={`/api/checkpoints/${c.id}/export`} download className="ml-auto rounded-md border border-white/10 px-3 py-1 text-sm text-slate-200 hover:bg-slate-800">

@@ -1,11 +1,10 @@
 // A desktop's page: its live screen and the Checkpoint / Restore console (the rest lives in DesktopConsole).
 import type { Metadata } from 'next';
-import { notFound } from 'next/navigation';
 import { connection } from 'next/server';
 import { DesktopConsole } from '@/components/DesktopConsole';
-import { ErrorPanel } from '@/components/ErrorPanel';
 import { getDesktop } from '@/server/api/operations';
 import { audiencePath } from '@/server/audience';
+import { readOrFail } from './readOrFail';
 
 type Props = { params: Promise<{ id: string }> };
 
@@ -15,11 +14,5 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function DesktopPage({ params }: Props) {
   await connection();
-  const result = await getDesktop((await params).id);
-  if (!result.ok) {
-    if (result.status === 404 || result.status === 400) notFound();
-    return <ErrorPanel title="Cannot read this desktop" error={result.error} />;
-  }
-  const { ok: _ok, ...detail } = result;
-  return <DesktopConsole initial={detail} audiencePath={audiencePath(detail.desktop.id)} />;
+  return readOrFail(await getDesktop((await params).id), (detail) => <DesktopConsole initial={detail} audiencePath={audiencePath(detail.desktop.id)} />);
 }

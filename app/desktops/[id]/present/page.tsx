@@ -1,11 +1,10 @@
 // Presenter mode of a desktop: full window, the big state banner, shortcuts, the auto-cycle and criu step by step.
 import type { Metadata } from 'next';
-import { notFound } from 'next/navigation';
 import { connection } from 'next/server';
-import { ErrorPanel } from '@/components/ErrorPanel';
 import { Presenter } from '@/components/presenter/Presenter';
 import { audiencePath } from '@/server/audience';
 import { getDesktop } from '@/server/api/operations';
+import { readOrFail } from '../readOrFail';
 
 type Props = { params: Promise<{ id: string }> };
 
@@ -15,11 +14,5 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function PresentPage({ params }: Props) {
   await connection();
-  const result = await getDesktop((await params).id);
-  if (!result.ok) {
-    if (result.status === 404 || result.status === 400) notFound();
-    return <ErrorPanel title="Cannot read this desktop" error={result.error} />;
-  }
-  const { ok: _ok, ...detail } = result;
-  return <Presenter initial={detail} audiencePath={audiencePath(detail.desktop.id)} />;
+  return readOrFail(await getDesktop((await params).id), (detail) => <Presenter initial={detail} audiencePath={audiencePath(detail.desktop.id)} />);
 }

@@ -1,0 +1,12 @@
+// Merging records that reach a page by several roads (events, action results, reads) in any order.
+import type { CheckpointRecord, DesktopRecord } from './desktopTypes';
+
+/** Records arrive from events, action results and reads that may overtake each other: the newer record wins. */
+export const newer = <T extends Pick<DesktopRecord, 'updatedAt'>>(a: T, b: T): T => (a.updatedAt >= b.updatedAt ? a : b);
+
+/** The list with this checkpoint's latest version in it (added, or replacing the one with its id). */
+export function mergeCheckpoint(list: CheckpointRecord[], checkpoint?: CheckpointRecord): CheckpointRecord[] {
+  if (!checkpoint) return list;
+  const at = list.findIndex((c) => c.id === checkpoint.id);
+  return at < 0 ? [...list, checkpoint] : list.with(at, checkpoint);
+}
