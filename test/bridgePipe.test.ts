@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { after, afterEach, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -246,10 +247,19 @@ describe('bridge upgrades', () => {
   });
 
   test('a desktop whose VNC port accepts no connection is a 502', async () => {
-    const probe = net.createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const deadPort = (probe.address() as net.AddressInfo).port;
-    await new Promise((res) => probe.close(res));
+    // A free port below the ephemeral range, like a desktop's 59NN: a freed ephemeral port may come back as the
+    // bridge's own source port, and then TCP connects the socket to itself (a "self-connect") instead of refusing.
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    let deadPort = 0;
+    for (let port = Math.min(low, 32768) - 1000; port < Math.min(low, 32768) && !deadPort; port++) {
+      const probe = net.createServer();
+      const bound = await new Promise<boolean>((res) => probe.once('error', () => res(false)).listen(port, '127.0.0.1', () => res(true)));
+      if (bound) {
+        await new Promise((res) => probe.close(res));
+        deadPort = port;
+      }
+    }
+    assert.ok(deadPort, 'a free port below the ephemeral range');
     const r = await rig({ lookupPort: async () => deadPort });
     assert.equal((await refusedWith(r.url)).status, 502);
     assert.ok(r.logged.some((e) => (e as { code?: string }).code === 'vnc_unreachable'), 'the failed connection is reported');
