@@ -15,6 +15,7 @@ import { eventually } from './support/eventually';
 import { vncAuthResponse } from '../server/vnc/vncAuth';
 import { ByteReader } from '../server/vnc/byteReader';
 import { within } from './support/within';
+import { updateRequest } from '../server/vnc/rfbMessages';
 
 // Displays 40-59: other people's tests and servers on this machine use lower ones.
 const displays = '40-59';
@@ -112,12 +113,7 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
   }
 
   requestUpdate(incremental: boolean): void {
-    const msg = Buffer.alloc(10);
-    msg.writeUInt8(3, 0);
-    msg.writeUInt8(incremental ? 1 : 0, 1);
-    msg.writeUInt16BE(this.width, 6);
-    msg.writeUInt16BE(this.height, 8);
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(msg);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(updateRequest(incremental, this.width, this.height));
   }
 
   /** Parses server messages; after each update asks for the next incremental one, like a viewer. */

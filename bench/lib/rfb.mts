@@ -3,6 +3,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { vncAuthResponse } from '../../server/vnc/vncAuth';
+import { updateRequest } from '../../server/vnc/rfbMessages';
 
 export interface Transport {
   write(b: Buffer): void;
@@ -81,14 +82,7 @@ export class Rfb {
   }
 
   request(incremental: boolean, x = 0, y = 0, w = this.width, h = this.height): void {
-    const m = Buffer.alloc(10);
-    m.writeUInt8(3, 0);
-    m.writeUInt8(incremental ? 1 : 0, 1);
-    m.writeUInt16BE(x, 2);
-    m.writeUInt16BE(y, 4);
-    m.writeUInt16BE(w, 6);
-    m.writeUInt16BE(h, 8);
-    this.write(m);
+    this.write(updateRequest(incremental, w, h, x, y));
   }
 
   nextUpdate(timeoutMs = 30_000): Promise<number> {

@@ -5,6 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { ByteReader } from './byteReader';
 import { vncAuthResponse } from './vncAuth';
+import { updateRequest } from './rfbMessages';
 
 export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   width = 0;
@@ -90,12 +91,7 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   }
 
   requestUpdate(incremental: boolean): void {
-    const msg = Buffer.alloc(10);
-    msg.writeUInt8(3, 0);
-    msg.writeUInt8(incremental ? 1 : 0, 1);
-    msg.writeUInt16BE(this.width, 6);
-    msg.writeUInt16BE(this.height, 8);
-    if (!this.closed) this.socket.write(msg);
+    if (!this.closed) this.socket.write(updateRequest(incremental, this.width, this.height));
   }
 
   /** Reads server messages; with autoRequest, asks for the next incremental update after each, like a viewer. */
