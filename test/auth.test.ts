@@ -1,41 +1,20 @@
 // The real server bound to a non-loopback address: nothing without the token; the token once, then a cookie.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { startExposedServer, type ExposedServer } from './support/exposedServer';
 import WebSocket from 'ws';
 
 const port = 3201;
 const token = 'test-token-0123456789';
 const base = `http://127.0.0.1:${port}`;
-let server: ChildProcess;
-let stateDir: string;
+let server: ExposedServer;
 
 before(async () => {
-  await access('.next/BUILD_ID').catch(() => {
-    throw new Error('the dashboard is not built: run `npx next build` first (scripts/test.sh does)');
-  });
-  stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-auth-'));
-  server = spawn(process.execPath, ['--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '0.0.0.0', FREEZEFRAME_TOKEN: token, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: '30-39' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  for await (const chunk of server.stdout!) {
-    out += chunk;
-    if (out.includes('Freezeframe on')) break;
-  }
-  assert.match(out, new RegExp(`Freezeframe on http://0\\.0\\.0\\.0:${port}/\\?token=${token}`), 'the URL with its token is printed');
+  server = await startExposedServer({ port, token, displays: '30-39' });
+  assert.match(server.banner, new RegExp(`Freezeframe on http://0\\.0\\.0\\.0:${port}/\\?token=${token}`), 'the URL with its token is printed');
 });
 
-after(async () => {
-  server.kill('SIGTERM');
-  if (server.exitCode === null) await once(server, 'exit');
-  await rm(stateDir, { recursive: true, force: true });
-});
+after(async () => server.stop());
 
 test('pages and API calls need the token', async () => {
   for (const url of ['/', '/api/desktops', '/environment', `/?token=${token}x`]) {

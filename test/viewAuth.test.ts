@@ -1,12 +1,8 @@
 // The audience link against the real server bound to 0.0.0.0: a desktop's view token opens its watch page, what that
 // page reads (state, events, static files, the VNC WebSocket with the view-only password) and nothing else.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { startExposedServer, type ExposedServer } from './support/exposedServer';
 import { chromium } from '@playwright/test';
 import WebSocket from 'ws';
 import { deriveViewToken } from '../server/auth';
@@ -17,25 +13,12 @@ const port = 3209;
 const token = 'presenter-test-token-0123456789';
 const base = `http://127.0.0.1:${port}`;
 const control = { authorization: `Bearer ${token}` };
-let server: ChildProcess;
-let stateDir: string;
+let server: ExposedServer | undefined;
 let desktop: DesktopRecord;
 let viewCookie: string;
 
 before(async () => {
-  await access('.next/BUILD_ID').catch(() => {
-    throw new Error('the dashboard is not built: run `npx next build` first (scripts/test.sh does)');
-  });
-  stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-viewauth-'));
-  server = spawn(process.execPath, ['--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '0.0.0.0', FREEZEFRAME_TOKEN: token, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: '100-119' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  for await (const chunk of server.stdout!) {
-    out += chunk;
-    if (out.includes('Freezeframe on')) break;
-  }
+  server = await startExposedServer({ port, token, displays: '100-119' });
   const started = await fetch(`${base}/api/desktops`, { method: 'POST', headers: control, body: JSON.stringify({ geometry: '640x480', apps: ['xclock'] }) });
   assert.equal(started.status, 201, await started.clone().text());
   desktop = (await started.json()).desktop;
@@ -43,9 +26,7 @@ before(async () => {
 
 after(async () => {
   if (desktop) await fetch(`${base}/api/desktops/${desktop.id}/stop`, { method: 'POST', headers: control }).catch(() => {});
-  server.kill('SIGTERM');
-  if (server.exitCode === null) await once(server, 'exit');
-  await rm(stateDir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const get = (url: string, headers: Record<string, string> = {}) => fetch(base + url, { headers: { cookie: viewCookie, ...headers }, redirect: 'manual' });
