@@ -118,11 +118,6 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     this.emit('event', event);
   }
 
-  /** The operation under way on a desktop in this process ('stop', 'dump', ...), if any. */
-  operationOf(id: string): string | undefined {
-    return this.busy.get(id);
-  }
-
   // ---- records ----
 
   private async save(record: DesktopRecord, options?: { durable?: boolean }): Promise<DesktopRecord> {
