@@ -25,7 +25,7 @@ import { launchDesktop, LaunchError } from './launcher';
 import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
-import { identify, isAlive, signal, treePids, waitForExit } from './processes';
+import { adoptRoot, identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
 import { assertTransition, canTransition, isLive, type DesktopState } from './states';
 
@@ -185,6 +185,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    * died by itself, or an operation by another process). Skipped while another process holds the desktop's lock.
    */
   private async reconcile(record: DesktopRecord): Promise<DesktopRecord> {
+    if (record.pid && record.pidStartTime) adoptRoot({ pid: record.pid, startTime: record.pidStartTime });
     const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
     const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring' || record.state === 'stopping';
     if (!watching || (alive && record.state === 'running')) return record;
@@ -216,6 +217,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const checkpoint = record.lastOperation?.checkpoint;
       const pid = checkpoint ? Number(await readFile(this.paths.checkpointPidfile(checkpoint), 'utf8').catch(() => '')) : 0;
       const restored = pid > 0 ? await identify(pid) : undefined;
+      if (restored) adoptRoot(restored);
       if (restored) return this.setState(record, 'running', { pid: restored.pid, pidStartTime: restored.startTime });
       return this.setState(record, 'failed', { lastError: { code: 'interrupted', message: 'the restore was interrupted' }, pid: undefined });
     }
@@ -339,6 +341,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         });
         const identity = await identify(pid);
         if (!identity) throw new LaunchError(`the desktop exited at once; see ${this.paths.desktopLog(id)}`);
+        adoptRoot(identity);
         Object.assign(record, { pid, pidStartTime: identity.startTime });
         await this.save(record);
         await waitForPort(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting: () => isAlive(identity) });
@@ -556,6 +559,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
         if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
+        adoptRoot(identity);
         // --tcp-close leaves the DROP rules of the network lock behind.
         if (!keepConnections) await removeCriuRules(record.vncPort);
         const stats = (await statsRead)?.restore;
@@ -590,6 +594,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
   private async killTree(record: DesktopRecord): Promise<void> {
     if (!record.pid) return;
+    if (record.pidStartTime) adoptRoot({ pid: record.pid, startTime: record.pidStartTime });
     const pids = await treePids(record.pid);
     if (!pids.length) return;
     signal(record.pid, 'SIGTERM');
