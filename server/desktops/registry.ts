@@ -25,6 +25,7 @@ import { launchDesktop, LaunchError } from './launcher';
 import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
+import { acquireLock, lockHolder } from './lock';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
 import { assertTransition, canTransition, isLive, type DesktopState } from './states';
@@ -189,7 +190,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
     const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring' || record.state === 'stopping';
     if (!watching || (alive && record.state === 'running')) return record;
-    if (await this.lockHolder(record.id)) return record;
+    if (this.busy.has(record.id) || (await lockHolder(this.paths.desktopLock(record.id)))) return record;
     // The server died while criu worked: as long as that criu runs, the operation is under way.
     if (await isCriu(record.lastOperation?.criuPid)) return record;
     const gone: ErrorInfo = { code: 'gone', message: "the desktop's processes are gone" };
@@ -229,41 +230,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   // ---- one operation at a time ----
 
-  private async lockHolder(id: string): Promise<{ pid: number; op: string; since: string } | undefined> {
-    const holder = await readJson<{ pid: number; op: string; since: string }>(this.paths.desktopLock(id)).catch(() => undefined);
-    if (!holder) return undefined;
-    if (holder.pid === process.pid) return this.busy.has(id) ? holder : undefined;
-    // identify, not kill(pid, 0): a holder that died as a zombie (adopted by us, or by a PID 1 that never reaps)
-    // holds nothing.
-    return (await identify(holder.pid)) ? holder : undefined;
-  }
-
   /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
   private async exclusive<T>(id: string, op: string, fn: () => Promise<T>): Promise<T> {
     const current = this.busy.get(id);
     if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current} is under way`);
     this.busy.set(id, op);
     try {
-      const lockPath = this.paths.desktopLock(id);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const handle = await open(lockPath, 'wx', 0o600);
-          await handle.writeFile(JSON.stringify({ pid: process.pid, op, since: now() }));
-          await handle.close();
-          break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
-          const holder = await this.lockHolder(id);
-          if (holder && holder.pid !== process.pid) {
-            throw new FreezeframeError('busy', `desktop ${id} is busy: ${holder.op} since ${holder.since} (process ${holder.pid})`);
-          }
-          await unlink(lockPath).catch(() => {});
-        }
-      }
+      const lock = await acquireLock(this.paths.desktopLock(id), op, `desktop ${id}`);
       try {
         return await fn();
       } finally {
-        await unlink(lockPath).catch(() => {});
+        await lock.release();
       }
     } finally {
       this.busy.delete(id);
