@@ -1,9 +1,9 @@
-// One operation at a time per desktop, across processes (the server, the CLI): a lock file per desktop.
+// One operation at a time per desktop, across processes (the server, the CLI): flock(2) on a lock file per desktop.
 import 'server-only';
-import { open, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { FreezeframeError } from '../errors';
-import { readJson } from '../store/jsonFiles';
-import { identify } from './processes';
 
 export interface LockHolder {
   pid: number;
@@ -15,41 +15,63 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Lock files held by this process. */
-const heldHere = new Set<string>();
+interface Flock {
+  tryLock(fd: number): boolean;
+  isLocked(fd: number): boolean;
+}
 
-/** Who holds the lock at file, if anyone does. */
+// native/flock.node (see native/flock.c): the kernel releases the lock when its holder dies, so a holder that
+// crashed holds nothing and no one ever removes another's lock. The file itself stays: removing it would let two
+// processes lock two different files of one name. Its content (who, what, since) only words the refusal.
+let flock: Flock | undefined;
+function native(): Flock {
+  try {
+    flock ??= createRequire(import.meta.url)('../../native/flock.node') as Flock;
+    return flock;
+  } catch (error) {
+    throw new Error('native/flock.node is missing: build it with `make -C native` (scripts/install.sh does)', { cause: error });
+  }
+}
+
+/** Who holds the lock at file (this process included), if anyone does. */
 export async function lockHolder(file: string): Promise<LockHolder | undefined> {
-  const holder = await readJson<LockHolder>(file).catch(() => undefined);
-  if (!holder) return undefined;
-  if (holder.pid === process.pid) return heldHere.has(file) ? holder : undefined;
-  // identify, not kill(pid, 0): a holder that died as a zombie (adopted by us, or by a PID 1 that never reaps)
-  // holds nothing.
-  return (await identify(holder.pid)) ? holder : undefined;
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    if (!native().isLocked(handle.fd)) return undefined;
+    return describe(await handle.readFile('utf8'));
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Takes the lock at file for op, or refuses (busy) when another holder has it; never waits. */
 export async function acquireLock(file: string, op: string, what: string): Promise<HeldLock> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(JSON.stringify({ pid: process.pid, op, since: new Date().toISOString() }));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
-      const holder = await lockHolder(file);
-      if (holder && holder.pid !== process.pid) {
-        throw new FreezeframeError('busy', `${what} is busy: ${holder.op} since ${holder.since} (process ${holder.pid})`);
-      }
-      await unlink(file).catch(() => {});
+  const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    if (!native().tryLock(handle.fd)) {
+      const holder = describe(await handle.readFile('utf8'));
+      throw new FreezeframeError('busy', `${what} is busy: ${holder.op} since ${holder.since} (process ${holder.pid})`);
     }
+    await handle.truncate(0);
+    await handle.write(JSON.stringify({ pid: process.pid, op, since: new Date().toISOString() }), 0);
+  } catch (error) {
+    await handle.close();
+    throw error;
   }
-  heldHere.add(file);
   return {
     release: async () => {
-      heldHere.delete(file);
-      await unlink(file).catch(() => {});
+      await handle.truncate(0).catch(() => {});
+      await handle.close(); // and with it the lock
     },
   };
+}
+
+function describe(content: string): LockHolder {
+  try {
+    return JSON.parse(content) as LockHolder;
+  } catch {
+    // Locked a moment ago, its content not written yet.
+    return { pid: 0, op: 'an operation', since: 'now' };
+  }
 }
