@@ -476,9 +476,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     checkpointId: string,
     options: RestoreOptions = {},
   ): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number }> {
-    const checkpoint = await this.getCheckpoint(checkpointId);
-    return this.exclusive(checkpoint.desktop, 'restore', async () => {
-      let record = await this.reconcile(await this.load(checkpoint.desktop));
+    // Read once to learn whose lock to take; read again under it: a restore that finished in between has added its
+    // entry to restores (and numbered its log by them).
+    const { desktop } = await this.getCheckpoint(checkpointId);
+    return this.exclusive(desktop, 'restore', async () => {
+      const checkpoint = await this.getCheckpoint(checkpointId);
+      let record = await this.reconcile(await this.load(desktop));
       if (checkpoint.state !== 'complete') {
         throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
       }
