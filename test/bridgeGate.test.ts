@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Gate, gateInput, gateTransitions, type GatePhase } from '../server/bridge/gate';
-import type { DesktopEvent, DesktopEventType } from '../server/desktops/registry';
+import type { DesktopEvent, DesktopEventType } from '../server/desktops/events';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
 import type { DesktopState } from '../server/desktops/states';
 

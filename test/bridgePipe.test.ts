@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createBridge, type Bridge } from '../server/bridge/bridge';
 import type { BridgeOptions } from '../server/bridge/options';
-import type { DesktopEvent, DesktopEventType } from '../server/desktops/registry';
+import type { DesktopEvent, DesktopEventType } from '../server/desktops/events';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
 import type { DesktopState } from '../server/desktops/states';
 import { eventually } from './support/eventually';

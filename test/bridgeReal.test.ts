@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createBridge, type Bridge } from '../server/bridge/bridge';
-import type { DesktopEvent } from '../server/desktops/registry';
+import type { DesktopEvent } from '../server/desktops/events';
 import type { Engine } from '../server/engine';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';

@@ -2,7 +2,7 @@
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 
 export type { CheckpointRecord, DesktopRecord, ErrorInfo } from '../desktops/records';
-export type { DesktopEvent } from '../desktops/registry';
+export type { DesktopEvent } from '../desktops/events';
 
 export interface LogTail {
   operation: 'dump' | 'restore';

@@ -3,7 +3,7 @@ import 'server-only';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { DesktopRecord } from '../desktops/records';
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 import { subscribe } from './eventHub';
 import { checkpointThumbnail } from './operations';
 import { attempt, invalid, type Result } from './results';

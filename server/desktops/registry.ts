@@ -29,32 +29,7 @@ import { acquireLock, lockHolder } from './lock';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
 import { assertTransition, canTransition, isLive, type DesktopState } from './states';
-
-export type DesktopEventType =
-  | 'started'
-  | 'checkpointing'
-  | 'checkpointed'
-  | 'restoring'
-  | 'restored'
-  | 'stopping'
-  | 'stopped'
-  | 'failed';
-
-export interface DesktopEvent {
-  type: DesktopEventType;
-  desktop: DesktopRecord;
-  checkpoint?: CheckpointRecord;
-  /** How long the operation took (checkpointed: the dump; restored: the restore). */
-  ms?: number;
-  /**
-   * restored: whether the viewers' TCP connections were restored with the desktop ('kept': the same connection
-   * moves again) or restored closed ('closed': the viewers must connect anew).
-   */
-  connections?: 'kept' | 'closed';
-  /** failed: which operation, and why. */
-  operation?: 'start' | 'dump' | 'restore';
-  error?: ErrorInfo;
-}
+import type { DesktopEvent } from './events';
 
 export interface StartOptions {
   geometry?: string;

@@ -5,7 +5,8 @@ import { readdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { readJson } from '../store/jsonFiles';
 import type { DesktopRecord } from './records';
-import type { DesktopEvent, Desktops } from './registry';
+import type { DesktopEvent } from './events';
+import type { Desktops } from './registry';
 
 /** The event a state change means, or undefined for a change that means none. */
 export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord): Omit<DesktopEvent, 'desktop' | 'checkpoint'> | undefined {
