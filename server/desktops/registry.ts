@@ -25,7 +25,8 @@ import { launchDesktop, LaunchError } from './launcher';
 import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
-import { acquireLock, lockHolder } from './lock';
+import { acquireLock } from './lock';
+import { mayNeedReconcile, planReconcile, type ReconcileFacts } from './reconcile';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit } from './processes';
 import { Paths, type CheckpointRecord, type DesktopRecord, type ErrorInfo, type RestoreInfo } from './records';
 import { assertTransition, canTransition, isLive, type DesktopState } from './states';
@@ -65,6 +66,8 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
   /** Desktops with an operation under way in this process; the on-disk lock covers other processes (the CLI). */
   private readonly busy = new Map<string, string>();
+  /** Reconciles under way in this process, per desktop: concurrent reads share one. */
+  private readonly reconciling = new Map<string, Promise<DesktopRecord>>();
   /** updatedAt of the last record version this process wrote, per desktop. */
   private readonly ownWrites = new Map<string, string>();
 
@@ -134,12 +137,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   /** The desktop as it really is: a record whose tree died meanwhile is brought in line first. */
   async get(id: string): Promise<DesktopRecord> {
     const record = await this.load(id);
-    return this.busy.has(id) ? record : this.reconcile(record);
+    return this.reconcile(record);
   }
 
   async list(): Promise<DesktopRecord[]> {
     const records = await readAllJson<DesktopRecord>(this.paths.desktops(), 'desktop.json');
-    return Promise.all(records.map((r) => (this.busy.has(r.id) ? r : this.reconcile(r))));
+    return Promise.all(records.map((r) => this.reconcile(r)));
   }
 
   async getCheckpoint(id: string): Promise<CheckpointRecord> {
@@ -158,49 +161,68 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   /**
    * Brings a record in line with the processes that really exist (after a crash of this server, a desktop that
-   * died by itself, or an operation by another process). Skipped while another process holds the desktop's lock.
+   * died by itself, or an operation by another process), under the desktop's lock. Skipped while an operation
+   * holds it, here or in another process (the CLI); reads of one desktop at once share one reconcile.
    */
   private async reconcile(record: DesktopRecord): Promise<DesktopRecord> {
-    if (record.pid && record.pidStartTime) adoptRoot({ pid: record.pid, startTime: record.pidStartTime });
-    const alive = await isAlive(record.pid !== undefined ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
-    const watching = record.state === 'starting' || record.state === 'running' || record.state === 'checkpointing' || record.state === 'restoring' || record.state === 'stopping';
-    if (!watching || (alive && record.state === 'running')) return record;
-    if (this.busy.has(record.id) || (await lockHolder(this.paths.desktopLock(record.id)))) return record;
-    // The server died while criu worked: as long as that criu runs, the operation is under way.
-    if (await isCriu(record.lastOperation?.criuPid)) return record;
-    const gone: ErrorInfo = { code: 'gone', message: "the desktop's processes are gone" };
-    if (record.state === 'checkpointing') {
-      const checkpoint = record.lastOperation?.checkpoint;
-      const log = checkpoint ? await readFile(this.paths.checkpointDumpLog(checkpoint), 'utf8').catch(() => '') : '';
-      if (checkpoint && readVerdict('dump', log).ok) {
-        const cp = await this.getCheckpoint(checkpoint);
-        if (!cp.leaveRunning && !alive) {
-          // The dump completed after its server died: finish its bookkeeping now.
-          await this.sealCheckpoint(cp, {});
-          return this.setState(record, 'checkpointed', {
-            pid: undefined, pidStartTime: undefined, lastCheckpoint: checkpoint,
-            lastOperation: { ...record.lastOperation!, ok: true, criuPid: undefined },
-          });
-        }
-      }
-      if (checkpoint) {
-        const cp = await this.getCheckpoint(checkpoint).catch(() => undefined);
-        if (cp?.state === 'dumping') await this.saveCheckpoint({ ...cp, state: 'failed', error: { code: 'interrupted', message: 'the dump was interrupted' } });
-      }
-      return alive ? this.setState(record, 'running') : this.setState(record, 'failed', { lastError: gone, pid: undefined });
+    if (this.busy.has(record.id) && !this.reconciling.has(record.id)) return record;
+    if (!mayNeedReconcile(record, await this.rootAlive(record))) return record;
+    const pending = this.reconciling.get(record.id);
+    if (pending) return pending;
+    if (this.busy.has(record.id)) return record;
+    const run = this.exclusive(record.id, 'reconcile', async () => this.reconcileLocked(await this.load(record.id)))
+      .catch((error: unknown) => {
+        if (error instanceof FreezeframeError && error.code === 'busy') return record;
+        throw error;
+      })
+      .finally(() => this.reconciling.delete(record.id));
+    this.reconciling.set(record.id, run);
+    return run;
+  }
+
+  private async rootAlive(record: DesktopRecord): Promise<boolean> {
+    if (!record.pid) return false;
+    const root = { pid: record.pid, startTime: record.pidStartTime ?? '' };
+    if (record.pidStartTime) adoptRoot(root);
+    return isAlive(root);
+  }
+
+  /** Reconcile, with the desktop's lock held: the facts, the plan (reconcile.ts), its steps and their events. */
+  private async reconcileLocked(record: DesktopRecord): Promise<DesktopRecord> {
+    const alive = await this.rootAlive(record);
+    if (!mayNeedReconcile(record, alive)) return record;
+    const facts: ReconcileFacts = { alive, criuAtWork: await isCriu(record.lastOperation?.criuPid) };
+    const checkpointId = record.lastOperation?.checkpoint;
+    if (checkpointId && (record.state === 'checkpointing' || record.state === 'restoring')) {
+      facts.checkpoint = await this.getCheckpoint(checkpointId).catch(() => undefined);
     }
-    if (record.state === 'restoring') {
-      const checkpoint = record.lastOperation?.checkpoint;
-      const pid = checkpoint ? Number(await readFile(this.paths.checkpointPidfile(checkpoint), 'utf8').catch(() => '')) : 0;
-      const restored = pid > 0 ? await identify(pid) : undefined;
-      if (restored) adoptRoot(restored);
-      if (restored) return this.setState(record, 'running', { pid: restored.pid, pidStartTime: restored.startTime });
-      return this.setState(record, 'failed', { lastError: { code: 'interrupted', message: 'the restore was interrupted' }, pid: undefined });
+    if (checkpointId && record.state === 'checkpointing') {
+      const log = await readFile(this.paths.checkpointDumpLog(checkpointId), 'utf8').catch(() => '');
+      facts.dumpSucceeded = readVerdict('dump', log).ok;
     }
-    // A stop its server did not live to finish: finish it.
-    if (record.state === 'stopping') return this.stopNow(record);
-    if (alive) return this.setState(record, 'running');
-    return this.setState(record, 'failed', { lastError: gone, pid: undefined, pidStartTime: undefined });
+    if (checkpointId && record.state === 'restoring') {
+      const pid = Number(await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8').catch(() => ''));
+      facts.restoredRoot = pid > 0 ? await identify(pid) : undefined;
+      if (facts.restoredRoot) adoptRoot(facts.restoredRoot);
+    }
+    for (const step of planReconcile(record, facts)) {
+      switch (step.do) {
+        case 'sealCheckpoint':
+          await this.sealCheckpoint(step.checkpoint, {});
+          break;
+        case 'failCheckpoint':
+          await this.saveCheckpoint({ ...step.checkpoint, state: 'failed', error: step.error });
+          break;
+        case 'setState':
+          await this.setState(record, step.state, step.changes);
+          this.emitEvent({ ...step.event, desktop: record });
+          break;
+        case 'finishStop':
+          record = await this.stopNow(record);
+          break;
+      }
+    }
+    return record;
   }
 
   // ---- one operation at a time ----
@@ -317,7 +339,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
     await this.load(id); // an unknown id is "not found", before any lock is taken for it
     return this.exclusive(id, 'checkpoint', async () => {
-      const record = await this.reconcile(await this.load(id));
+      const record = await this.reconcileLocked(await this.load(id));
       if (record.state !== 'running') {
         throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
       }
@@ -456,7 +478,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     const { desktop } = await this.getCheckpoint(checkpointId);
     return this.exclusive(desktop, 'restore', async () => {
       const checkpoint = await this.getCheckpoint(checkpointId);
-      let record = await this.reconcile(await this.load(desktop));
+      let record = await this.reconcileLocked(await this.load(desktop));
       if (checkpoint.state !== 'complete') {
         throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
       }
@@ -486,6 +508,19 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId;
       const n = checkpoint.restores.length + 1;
       const logPath = this.paths.checkpointRestoreLog(checkpointId, n);
+      const criuOptions: CriuOptions = {
+        imagesDir: images,
+        logFile: logPath,
+        logLevel: this.config.criuLogLevel,
+        tcpEstablished: keepConnections,
+        tcpClose: !keepConnections,
+        fileLocks: true,
+        // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+        // --mntns-compat-mode).
+        root: '/',
+        restoreDetached: true,
+        pidfile: this.paths.checkpointPidfile(checkpointId),
+      };
       // Three independent steps, at once (the restore's critical path).
       await Promise.all([
         // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
@@ -493,23 +528,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
           .then(() => copyFile(this.paths.checkpointDesktopLog(checkpointId), this.paths.desktopLog(record.id))),
         // A pidfile left by an earlier restore makes criu fail.
         rm(this.paths.checkpointPidfile(checkpointId), { force: true }),
-        this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now() } }),
+        // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
+        this.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: now(), command: [this.config.criuPath, ...criuArgs('restore', criuOptions)] } }),
       ]);
       this.emitEvent({ type: 'restoring', desktop: record, checkpoint });
       try {
-        const result = await runCriu(this.config.criuPath, 'restore', {
-          imagesDir: images,
-          logFile: logPath,
-          logLevel: this.config.criuLogLevel,
-          tcpEstablished: keepConnections,
-          tcpClose: !keepConnections,
-          fileLocks: true,
-          // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
-          // --mntns-compat-mode).
-          root: '/',
-          restoreDetached: true,
-          pidfile: this.paths.checkpointPidfile(checkpointId),
-        }, { onSpawn: (pid) => this.noteCriu(record, pid) });
+        const result = await runCriu(this.config.criuPath, 'restore', criuOptions, { onSpawn: (pid) => this.noteCriu(record, pid) });
         const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
         const pid = Number((await readFile(this.paths.checkpointPidfile(checkpointId), 'utf8')).trim());
         const identity = await identify(pid);
@@ -561,7 +585,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   async stop(id: string): Promise<DesktopRecord> {
     await this.load(id); // an unknown id is "not found", before any lock is taken for it
-    return this.exclusive(id, 'stop', async () => this.stopNow(await this.reconcile(await this.load(id))));
+    return this.exclusive(id, 'stop', async () => this.stopNow(await this.reconcileLocked(await this.load(id))));
   }
 
   /** Stops a desktop whose operation lock is held; its checkpoints stay. */
