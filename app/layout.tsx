@@ -1,6 +1,7 @@
 // The frame of every page: the name, the two places to go, and a dark stage-friendly look.
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { connection } from 'next/server';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -8,7 +9,10 @@ export const metadata: Metadata = {
   description: 'Watch a live Linux desktop, checkpoint it with CRIU, restore it over the same VNC connection.',
 };
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  // Every page is rendered per request, the 404 page too: its inline scripts carry the nonce of that response's
+  // Content-Security-Policy (server/securityHeaders.ts), which a page prerendered at build time could not know.
+  await connection();
   return (
     <html lang="en" className="bg-slate-950">
       <body className="min-h-screen bg-[radial-gradient(ellipse_at_top,rgba(56,189,248,0.08),transparent_55%)] text-slate-100 antialiased">

@@ -1,7 +1,7 @@
 // Dump time, restore time and image size over a desktop's checkpoints, as three small bar charts in inline SVG.
 // Three charts rather than one with three axes: each figure keeps a scale of its own, starting at zero.
 import { bytes, seconds } from '@/app/lib/format';
-import type { CheckpointRecord } from './desktopTypes';
+import type { CheckpointView } from './desktopTypes';
 
 interface Series {
   label: string;
@@ -14,7 +14,7 @@ interface Series {
 const width = 300;
 const height = 44;
 
-export function CheckpointChart({ checkpoints }: { checkpoints: CheckpointRecord[] }) {
+export function CheckpointChart({ checkpoints }: { checkpoints: CheckpointView[] }) {
   const complete = checkpoints.filter((c) => c.state === 'complete');
   if (complete.length < 2) return null;
   const series: Series[] = [

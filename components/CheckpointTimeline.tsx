@@ -3,11 +3,11 @@
 import { useState } from 'react';
 import Link from 'next/link';
 import { bytes, millis, seconds, when } from '@/app/lib/format';
-import type { CheckpointRecord } from './desktopTypes';
+import type { CheckpointView } from './desktopTypes';
 import { LocalTime } from './LocalTime';
 
 interface Props {
-  checkpoints: CheckpointRecord[];
+  checkpoints: CheckpointView[];
   /** The checkpoint the desktop last froze at or came back from. */
   current?: string;
   onRestore: (id: string) => void;
@@ -41,7 +41,7 @@ export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, 
 }
 
 interface CardProps {
-  checkpoint: CheckpointRecord;
+  checkpoint: CheckpointView;
   current: boolean;
   onRestore: (id: string) => void;
   onDelete: (id: string) => void;
@@ -164,7 +164,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
 }
 
 /** CRIU's own figures (stats-dump, stats-restore), folded away: they matter to the curious, not to every glance. */
-function CriuStats({ checkpoint: c }: { checkpoint: CheckpointRecord }) {
+function CriuStats({ checkpoint: c }: { checkpoint: CheckpointView }) {
   const d = c.dumpStats;
   const r = c.restores.findLast((x) => x.ok && x.stats)?.stats;
   if (!d && !r) return null;

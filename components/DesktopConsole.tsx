@@ -11,7 +11,7 @@ import { CheckpointChart } from './CheckpointChart';
 import { CheckpointTimeline } from './CheckpointTimeline';
 import { ConfirmDialog } from './ConfirmDialog';
 import { CriuDetails } from './CriuDetails';
-import type { CheckpointRecord, DesktopDetail, DesktopRecord } from './desktopTypes';
+import type { CheckpointView, DesktopDetail, DesktopView } from './desktopTypes';
 import { ErrorPanel } from './ErrorPanel';
 import { AudienceLink } from './presenter/AudienceLink';
 import { StateBadge } from './StateBadge';
@@ -202,7 +202,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
       <div className="grid gap-6 xl:grid-cols-[minmax(0,1fr)_24rem]">
         <div className="grid min-w-0 content-start gap-3">
           <StateBanner desktop={desktop} frozenSince={frozenSince} skewMs={skewMs} />
-          <VncViewer desktopId={id} vncPassword={desktop.vncPassword} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
+          <VncViewer desktopId={id} vncPassword={initial.vncPassword} desktopState={desktop.state} geometry={desktop.geometry} overlay={overlay} />
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">
@@ -295,7 +295,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
   );
 }
 
-function Timings({ checkpoints }: { checkpoints: CheckpointRecord[] }) {
+function Timings({ checkpoints }: { checkpoints: CheckpointView[] }) {
   const lastDump = checkpoints.findLast((c) => c.dumpMs !== undefined);
   const lastRestore = checkpoints
     .flatMap((c) => c.restores.filter((r) => r.ok))

@@ -4,13 +4,13 @@ import { useState } from 'react';
 import Link from 'next/link';
 import { bytes } from '@/app/lib/format';
 import type { ApiError } from '@/server/api/resultTypes';
-import type { CheckpointRecord, DesktopRecord } from '@/server/api/viewTypes';
+import type { CheckpointView, DesktopView } from '@/server/api/viewTypes';
 import { ErrorPanel } from './ErrorPanel';
 
 /** Tells the desktop list to read again: an import creates a desktop without an engine event. */
 export const desktopsChangedEvent = 'freezeframe:desktops-changed';
 
-type Imported = { checkpoint: CheckpointRecord; desktop: DesktopRecord };
+type Imported = { checkpoint: CheckpointView; desktop: DesktopView };
 
 export function ImportCheckpointForm() {
   const [file, setFile] = useState<File | null>(null);

@@ -2,10 +2,10 @@
 // The big line over the screen: Running / Checkpointing… / Frozen for 12.4 s (ticking) / Restoring… / restored in.
 import { seconds } from '@/app/lib/format';
 import { useNow } from '@/app/lib/useNow';
-import type { DesktopRecord } from './desktopTypes';
+import type { DesktopView } from './desktopTypes';
 
 interface Props {
-  desktop: DesktopRecord;
+  desktop: DesktopView;
   /** When the tree was frozen (the dump's start), on the server's clock. */
   frozenSince?: string;
   /** Server clock minus this browser's clock. */

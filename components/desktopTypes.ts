@@ -1,5 +1,5 @@
-// Types the desktop components share (types only: they come from the server's records).
-export type { CheckpointRecord, DesktopDetail, DesktopRecord, LogTail } from '@/server/api/viewTypes';
-import type { DesktopRecord } from '@/server/api/viewTypes';
+// Types the desktop components share (types only: the server's records as pages see them, without secrets).
+export type { CheckpointView, DesktopDetail, DesktopView, LogTail } from '@/server/api/viewTypes';
+import type { DesktopView } from '@/server/api/viewTypes';
 
-export type OperationView = NonNullable<DesktopRecord['lastOperation']>;
+export type OperationView = NonNullable<DesktopView['lastOperation']>;

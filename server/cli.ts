@@ -5,6 +5,7 @@ import { createEngine } from './engine';
 import { FreezeframeError } from './errors';
 import { toErrorInfo } from './desktops/registry';
 import { appPresets } from './desktops/apps';
+import { checkpointView, desktopView } from './api/redact';
 
 const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]... [--command 'PROGRAM ARG...']...
@@ -61,7 +62,8 @@ async function main(argv: string[]): Promise<unknown> {
     }
     case 'list': {
       const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
-      return all.map((d) => ({ ...d, checkpoints: checkpoints.filter((c) => c.desktop === d.id) }));
+      // As the API lists them: no VNC password in a list.
+      return all.map((d) => ({ ...desktopView(d), checkpoints: checkpoints.filter((c) => c.desktop === d.id).map(checkpointView) }));
     }
     case 'inspect':
       return desktops.inspect(need('checkpoint id'));

@@ -2,6 +2,7 @@
 import 'server-only';
 import { createServer } from 'node:http';
 import next from 'next';
+import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
 import { createAuth } from './auth';
 import { createBridge } from './bridge/bridge';
@@ -9,6 +10,7 @@ import { refuseUpgrade } from './bridge/upgradeHttp';
 import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
 import { watchOtherProcesses } from './desktops/watch';
+import { applySecurityHeaders } from './securityHeaders';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -48,7 +50,18 @@ const bridge = createBridge({
 const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
 setViewTokens((id) => auth.viewToken(id));
 
+// Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any
+// change (no cross-site request). Then the token, where one is needed.
+const admission = createAdmission({ port, bindHost: host, allowedHosts: process.env.FREEZEFRAME_ALLOWED_HOSTS });
+const refuse = (res: import('node:http').ServerResponse, refusal: Refusal) => {
+  res.writeHead(refusal.status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }) + '\n');
+};
+
 const server = createServer((req, res) => {
+  applySecurityHeaders(req, res, dev);
+  const refusal = admission.check(req);
+  if (refusal) return refuse(res, refusal);
   if (!auth.allowRequest(req, res)) return;
   handle(req, res).catch((error: unknown) => {
     console.error(error);
@@ -59,6 +72,8 @@ const server = createServer((req, res) => {
 
 const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
 server.on('upgrade', (req, socket, head) => {
+  const refusal = admission.check(req, true);
+  if (refusal) return refuseUpgrade(socket, refusal.status, refusal.message);
   const allowed = auth.checkUpgrade(req);
   if (allowed !== 200) return refuseUpgrade(socket, allowed, allowed === 401 ? 'unauthorized' : 'forbidden');
   const url = new URL(req.url ?? '/', 'http://localhost');

@@ -12,7 +12,7 @@ import { vncAuthResponse } from '../server/vnc/vncAuth';
 const port = 3209;
 const token = 'presenter-test-token-0123456789';
 const base = `http://127.0.0.1:${port}`;
-const control = { authorization: `Bearer ${token}` };
+const control = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 let server: ExposedServer | undefined;
 let desktop: DesktopRecord;
 let viewCookie: string;

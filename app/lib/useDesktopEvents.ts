@@ -1,9 +1,9 @@
 'use client';
 // Subscribes a component to /api/events (Server-Sent Events): every desktop's state changes, as they happen.
 import { useEffect, useEffectEvent, useState } from 'react';
-import type { DesktopEvent } from '@/server/api/viewTypes';
+import type { DesktopEventView } from "@/server/api/viewTypes";
 
-export type LiveEvent = DesktopEvent & { at: string };
+export type LiveEvent = DesktopEventView & { at: string };
 
 export interface EventHandlers {
   onEvent: (event: LiveEvent) => void;

@@ -7,7 +7,7 @@ import { useRouter } from 'next/navigation';
 import { checkpointAction, restoreAction } from '@/app/desktops/[id]/actions';
 import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/server/api/resultTypes';
-import type { CheckpointRecord, DesktopDetail, DesktopRecord } from '../desktopTypes';
+import type { CheckpointView, DesktopDetail, DesktopView } from '../desktopTypes';
 import { VncViewer } from '../VncViewer';
 import { mergeCheckpoint, newer } from '../liveRecords';
 import { AudienceLink } from './AudienceLink';
@@ -46,7 +46,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
   useEffect(() => setSkewMs(Date.parse(initial.serverTime) - Date.now()), [initial.serverTime]);
 
   /** Every record of the desktop goes through here: the page's state and the step list follow it. */
-  const see = (record: DesktopRecord, checkpoint?: CheckpointRecord) => {
+  const see = (record: DesktopView, checkpoint?: CheckpointView) => {
     setDetail((d) => ({ ...d, desktop: newer(record, d.desktop), checkpoints: mergeCheckpoint(d.checkpoints, checkpoint) }));
     setSteps((s) => noteOperation(s, record));
   };
@@ -74,7 +74,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
   });
 
   /** Runs an action, for a key, a button or the auto-cycle alike; says whether it worked. */
-  async function run(op: Operation, call: () => Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }>>) {
+  async function run(op: Operation, call: () => Promise<Result<{ desktop: DesktopView; checkpoint: CheckpointView }>>) {
     setPending(op);
     setFailure(null);
     try {
@@ -169,7 +169,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
         >
           <VncViewer
             desktopId={id}
-            vncPassword={desktop.vncPassword}
+            vncPassword={initial.vncPassword}
             desktopState={desktop.state}
             geometry={desktop.geometry}
             overlay={overlay}

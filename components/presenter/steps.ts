@@ -1,6 +1,6 @@
 // The presenter's step list, from the desktop's record as it changes: each criu operation with its exact command,
 // how long it took, and the log's verdict (or CRIU's errors). Pure: fed by events, action results and rereads alike.
-import type { DesktopRecord } from '@/server/api/viewTypes';
+import type { DesktopView } from '@/server/api/viewTypes';
 
 export interface OperationStep {
   /** kind and start time: one operation, however many times its record is seen. */
@@ -22,7 +22,7 @@ export interface OperationStep {
 const maxSteps = 50;
 
 /** The steps with the desktop's latest operation added or brought up to date (oldest first). */
-export function noteOperation(steps: OperationStep[], desktop: DesktopRecord): OperationStep[] {
+export function noteOperation(steps: OperationStep[], desktop: DesktopView): OperationStep[] {
   const op = desktop.lastOperation;
   if (!op || (op.kind !== 'dump' && op.kind !== 'restore')) return steps;
   const key = `${op.kind}@${op.startedAt}`;

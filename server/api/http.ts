@@ -9,10 +9,30 @@ export function respond<T extends object>(result: Result<T>, okStatus = 200): Re
   return Response.json(payload, { status: okStatus });
 }
 
-/** The JSON body; an empty body is {} (every option is optional), a malformed one a 400. */
+/**
+ * Whether a Content-Type is JSON's. A page of another site can send text/plain, a form's types or no type at all
+ * without asking first (no CORS preflight); only application/json needs the preflight this server never grants.
+ */
+export const isJson = (type: string | null) => /^application\/json\s*(;|$)/i.test(type ?? '');
+
+/**
+ * The JSON body; an empty body is {} (every option is optional), a malformed one a 400, a body of another type a
+ * 415. An empty body may come without a type (`curl -X POST`), never with another one.
+ */
 export async function jsonBody(request: Request): Promise<{ ok: true; body: unknown } | Failure> {
+  const type = request.headers.get('content-type');
   const text = await request.text();
+  if (type !== null && !isJson(type)) {
+    return {
+      ok: false,
+      status: 415,
+      error: { code: 'unsupported_media_type', message: `send the body as application/json (Content-Type: application/json), not ${type}` },
+    };
+  }
   if (text.trim() === '') return { ok: true, body: {} };
+  if (!isJson(type)) {
+    return { ok: false, status: 415, error: { code: 'unsupported_media_type', message: 'send the body as application/json (Content-Type: application/json)' } };
+  }
   try {
     return { ok: true, body: JSON.parse(text) };
   } catch (error) {

@@ -19,6 +19,8 @@ export async function tempFile(suffix: string): Promise<string> {
   return path.join(dir, `${Date.now()}-${randomBytes(4).toString('hex')}${suffix}`);
 }
 
+const archiveTypes = /^application\/(x-)?gzip\s*(;|$)/i;
+
 const tooLarge = (limit: number): Failure => ({
   ok: false,
   status: 413,
@@ -33,11 +35,19 @@ const tooLarge = (limit: number): Failure => ({
  */
 export async function receiveUpload(request: Request, limit: number): Promise<{ ok: true; file: string; bytes: number } | Failure> {
   const type = request.headers.get('content-type') ?? '';
-  if (/^multipart\//i.test(type)) {
+  // Only the archive's own type: a form post or a text/plain fetch from another site's page needs no CORS preflight,
+  // application/gzip does.
+  if (!archiveTypes.test(type)) {
+    const multipart = /^multipart\//i.test(type);
     return {
       ok: false,
       status: 415,
-      error: { code: 'unsupported_media_type', message: 'send the archive itself as the body (application/gzip), not as multipart/form-data' },
+      error: {
+        code: 'unsupported_media_type',
+        message: multipart
+          ? 'send the archive itself as the body (application/gzip), not as multipart/form-data'
+          : `send the archive as application/gzip (Content-Type: application/gzip), not ${type || 'without a type'}`,
+      },
     };
   }
   const declared = Number(request.headers.get('content-length') ?? NaN);

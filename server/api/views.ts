@@ -3,6 +3,7 @@ import 'server-only';
 import { open, statfs } from 'node:fs/promises';
 import type { Engine } from '../engine';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+import { checkpointView, desktopView } from './redact';
 import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
 
 export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
@@ -50,7 +51,7 @@ export async function desktopSummaries(engine: Engine): Promise<DesktopSummary[]
   const [desktops, checkpoints] = await Promise.all([engine.desktops.list(), engine.desktops.checkpoints()]);
   return desktops
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    .map((desktop) => ({ ...desktop, checkpoints: checkpoints.filter((c) => c.desktop === desktop.id) }));
+    .map((desktop) => ({ ...desktopView(desktop), checkpoints: checkpoints.filter((c) => c.desktop === desktop.id).map(checkpointView) }));
 }
 
 export async function desktopDetail(engine: Engine, id: string): Promise<DesktopDetail> {
@@ -58,7 +59,14 @@ export async function desktopDetail(engine: Engine, id: string): Promise<Desktop
   const all = await engine.desktops.checkpoints();
   const checkpoints = all.filter((c) => c.desktop === id);
   const [log, storage] = await Promise.all([latestLog(desktop, checkpoints), storageView(engine, all)]);
-  return { desktop, checkpoints, latestLog: log, serverTime: new Date().toISOString(), storage };
+  return {
+    desktop: desktopView(desktop),
+    vncPassword: desktop.vncPassword,
+    checkpoints: checkpoints.map(checkpointView),
+    latestLog: log,
+    serverTime: new Date().toISOString(),
+    storage,
+  };
 }
 
 /** The images' recorded sizes (no walk over the folders) and the free space where they are written. */
@@ -82,5 +90,5 @@ export async function checkpointDetail(engine: Engine, id: string): Promise<Chec
     logTail(checkpoint.logPath, 'dump', id),
     ...checkpoint.restores.map((r) => logTail(r.logPath, 'restore', id)),
   ]);
-  return { ...checkpoint, dumpLog, restoreLogs: restoreLogs.map((log) => log ?? null) };
+  return { ...checkpointView(checkpoint), dumpLog, restoreLogs: restoreLogs.map((log) => log ?? null) };
 }
