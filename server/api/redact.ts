@@ -1,6 +1,6 @@
 // What leaves the server in lists and broadcasts: records without their VNC passwords. Pure.
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 import type { CheckpointView, DesktopEventView, DesktopView } from './viewTypes';
 
 export function desktopView(record: DesktopRecord): DesktopView {

@@ -1,7 +1,7 @@
 // The shapes the pages and the HTTP API show (types only, so client components can import them).
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 
 export type { CheckpointRecord, DesktopRecord, ErrorInfo } from '../desktops/records';
 export type { DesktopEvent } from '../desktops/events';
