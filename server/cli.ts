@@ -3,7 +3,7 @@ import 'server-only';
 import { parseArgs } from 'node:util';
 import { createEngine } from './engine';
 import { FreezeframeError } from './errors';
-import { toErrorInfo } from './desktops/registry';
+import { toErrorInfo } from './errorInfo';
 import { appPresets } from './desktops/apps';
 import { checkpointView, desktopView } from './api/redact';
 

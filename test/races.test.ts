@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import type { DesktopEvent } from '../server/desktops/events';
 import { identify } from '../server/desktops/processes';
+import { RecordStore } from '../server/desktops/store';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 
@@ -36,10 +37,10 @@ describe('races on one desktop', () => {
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
     const { checkpoint } = await desktops.checkpoint(desktop.id);
     // The second restore reads the checkpoint; the first one (as the CLI would) runs to its end right then.
-    const read = desktops.getCheckpoint.bind(desktops);
+    const read = RecordStore.prototype.getCheckpoint;
     let first = true;
-    desktops.getCheckpoint = async (id: string) => {
-      const record = await read(id);
+    RecordStore.prototype.getCheckpoint = async function (this: RecordStore, id: string) {
+      const record = await read.call(this, id);
       if (first) {
         first = false;
         await desktops.restore(id);
@@ -49,7 +50,7 @@ describe('races on one desktop', () => {
     try {
       await desktops.restore(checkpoint.id, { stopRunning: true });
     } finally {
-      desktops.getCheckpoint = read;
+      RecordStore.prototype.getCheckpoint = read;
     }
     const after = await desktops.getCheckpoint(checkpoint.id);
     assert.deepEqual(after.restores.map((r) => [path.basename(r.logPath), r.ok]), [['restore-1.log', true], ['restore-2.log', true]]);

@@ -75,3 +75,32 @@ function describe(content: string): LockHolder {
     return { pid: 0, op: 'an operation', since: 'now' };
   }
 }
+
+/** One operation at a time per desktop: refused at once in this process (busy), by the lock file across processes. */
+export class OperationLocks {
+  /** Desktops with an operation under way in this process, and which one. */
+  private readonly busy = new Map<string, string>();
+
+  constructor(private readonly lockFile: (id: string) => string) {}
+
+  isBusy(id: string): boolean {
+    return this.busy.has(id);
+  }
+
+  /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
+  async run<T>(id: string, op: string, fn: () => Promise<T>): Promise<T> {
+    const current = this.busy.get(id);
+    if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current} is under way`);
+    this.busy.set(id, op);
+    try {
+      const lock = await acquireLock(this.lockFile(id), op, `desktop ${id}`);
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+}
