@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import next from 'next';
 import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
+import { desktopIdSegment } from '../lib/ids';
 import { createAuth } from './auth';
 import { createBridge } from './bridge/bridge';
 import { refuseUpgrade } from './bridge/upgradeHttp';
@@ -70,7 +71,7 @@ const server = createServer((req, res) => {
   });
 });
 
-const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
 server.on('upgrade', (req, socket, head) => {
   const refusal = admission.check(req, true);
   if (refusal) return refuseUpgrade(socket, refusal.status, refusal.message);

@@ -1,5 +1,6 @@
 // The bridge's plumbing against a throwaway TCP server standing in for Xvnc and a real `ws` client: upgrade
 // refusals, piping, backpressure, close propagation, heartbeat, and the freeze gate driven by hand-made events.
+import { desktopIdSegment } from '../lib/ids';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -132,7 +133,7 @@ async function rig({ options = {}, lookupPort, onConnection }: {
     events,
   }, { log: (e) => logged.push(e), ...options });
   const http = createServer((_, res) => res.end());
-  const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+  const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
   http.on('upgrade', (req, socket, head) => {
     const match = vncPath.exec(req.url ?? '');
     if (match) bridge.handleUpgrade(req, socket, head, match[1]);

@@ -1,5 +1,6 @@
 // The bridge in front of a real desktop (Xvnc, criu): an RFB session over the WebSocket survives a checkpoint and
 // a restore, its input is held while the desktop is frozen, and the picture is back right after the restore.
+import { desktopIdSegment } from '../lib/ids';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -221,7 +222,7 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
       events: desktops,
     }, { log: (e) => logged.push(e) });
     server = createServer((_, res) => res.end());
-    const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+    const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
     server.on('upgrade', (req: IncomingMessage, socket, head) => {
       const match = vncPath.exec(req.url ?? '');
       if (match) bridge.handleUpgrade(req, socket, head, match[1]);

@@ -1,6 +1,7 @@
 // The desktops' and checkpoints' records on disk: read, written atomically, each desktop's state moved only along
 // its allowed transitions.
 import 'server-only';
+import { isCheckpointId, isDesktopId } from '../../lib/ids';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import type { CheckpointRecord, DesktopRecord, Paths } from './records';
@@ -34,7 +35,7 @@ export class RecordStore {
   }
 
   async load(id: string): Promise<DesktopRecord> {
-    if (!/^[a-z0-9-]{1,64}$/.test(id)) throw new FreezeframeError('invalid', `"${id}" is not a desktop id`);
+    if (!isDesktopId(id)) throw new FreezeframeError('invalid', `"${id}" is not a desktop id`);
     const record = await readJson<DesktopRecord>(this.paths.desktopRecord(id));
     if (!record) throw new FreezeframeError('not_found', `no desktop ${id}`);
     return record;
@@ -50,7 +51,7 @@ export class RecordStore {
   }
 
   async getCheckpoint(id: string): Promise<CheckpointRecord> {
-    if (!/^[a-z0-9-]{1,64}$/.test(id)) throw new FreezeframeError('invalid', `"${id}" is not a checkpoint id`);
+    if (!isCheckpointId(id)) throw new FreezeframeError('invalid', `"${id}" is not a checkpoint id`);
     const record = await readJson<CheckpointRecord>(this.paths.checkpointRecord(id));
     if (!record) throw new FreezeframeError('not_found', `no checkpoint ${id}`);
     return record;

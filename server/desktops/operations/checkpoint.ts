@@ -7,7 +7,8 @@ import type { CriuResult } from '../../criu/run';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord } from '../records';
-import { newId, type OperationContext } from './context';
+import { newId } from '../../../lib/ids';
+import type { OperationContext } from './context';
 import { reconcileLocked } from './reconcile';
 import { noteCriu, sealCheckpoint } from './seal';
 

@@ -1,6 +1,5 @@
 // What every operation on a desktop is given: the configuration, the records, the display claims, the locks, the
 // collaborators (criu, the launcher, the process table, the clock) and where to say what happened.
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config';
 import type { Collaborators } from '../collaborators';
 import type { DisplayClaims } from '../displays';
@@ -21,8 +20,6 @@ export interface OperationContext {
   user(): DesktopUser;
   emit(event: DesktopEvent): void;
 }
-
-export const newId = (prefix: 'd' | 'c') => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export function desktopFiles(paths: Paths, id: string) {
   return { dir: paths.desktopDir(id), home: paths.desktopHome(id), passwordFile: paths.desktopPasswordFile(id) };

@@ -6,7 +6,8 @@ import { newVncPassword, vncPasswordFile } from '../../vnc/vncAuth';
 import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../apps';
 import { LaunchError } from '../launcher';
 import type { DesktopRecord } from '../records';
-import { desktopFiles, newId, type OperationContext } from './context';
+import { newId } from '../../../lib/ids';
+import { desktopFiles, type OperationContext } from './context';
 import { killTree } from './halt';
 
 export interface StartOptions {

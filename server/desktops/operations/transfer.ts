@@ -1,6 +1,7 @@
 // A checkpoint's images read, written out as one archive, brought in from one, or deleted.
 import { access, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
 import { unpackArchive, writeArchive } from '../../checkpoints/archive';
 import { inspectImages, type Inspection } from '../../checkpoints/inspect';
 import { FreezeframeError } from '../../errors';
@@ -42,7 +43,7 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
   const dir = await unpackArchive(file, paths.imports());
   try {
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
-    if (!record || !/^c-[a-f0-9]{8}$/.test(record.id) || !/^d-[a-f0-9]{8}$/.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
+    if (!record || !madeCheckpointIdPattern.test(record.id) || !madeDesktopIdPattern.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
       throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');
     }
     await access(path.join(dir, 'images', 'inventory.img')).catch(() => {
