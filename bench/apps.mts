@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../server/engine';
-import { appPresets } from '../server/desktops/apps';
+import { appPresets } from '../lib/presets';
 import { treePids } from '../server/desktops/processes';
 import { eventually } from '../test/support/eventually';
 import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createEngine } from './engine';
 import { FreezeframeError } from './errors';
 import { toErrorInfo } from './errorInfo';
-import { appPresets } from './desktops/apps';
+import { appPresets } from '../lib/presets';
 import { checkpointView, desktopView } from './api/redact';
 
 const usage = `usage: freezeframe <command> [options]

@@ -13,7 +13,7 @@ import { createBridge, type Bridge } from '../server/bridge/bridge';
 import type { BridgeOptions } from '../server/bridge/options';
 import type { DesktopEvent, DesktopEventType } from '../server/desktops/events';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
-import type { DesktopState } from '../server/desktops/states';
+import type { DesktopState } from '../lib/states';
 import { eventually } from './support/eventually';
 import { within } from './support/within';
 

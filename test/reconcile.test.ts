@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { mayNeedReconcile, planReconcile } from '../server/desktops/reconcile';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
-import type { DesktopState } from '../server/desktops/states';
+import type { DesktopState } from '../lib/states';
 
 const at = '2026-11-30T00:00:00.000Z';
 function desktop(state: DesktopState, extra: Partial<DesktopRecord> = {}): DesktopRecord {

@@ -3,8 +3,8 @@ import 'server-only';
 import { z } from 'zod';
 import { toErrorInfo } from '../errorInfo';
 
-export type { ApiError, Failure, Result, Status } from './resultTypes';
-import type { ApiError, Failure, Result, Status } from './resultTypes';
+export type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
+import type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
 
 // Conflicts are about the desktop's current state: retrying later, or after another operation, can succeed.
 const statusByCode: Record<string, Status> = {

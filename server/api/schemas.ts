@@ -1,7 +1,7 @@
 // The input schemas of every operation, shared by the server actions and the HTTP API so they cannot drift apart.
 import { z } from 'zod';
 import { checkpointIdPattern, desktopIdPattern } from '../../lib/ids';
-import { appPresets, checkCommand, commandLimits, parseGeometry } from '../desktops/apps';
+import { appPresets, checkCommand, commandLimits, parseGeometry } from '../../lib/presets';
 
 /** Desktop and checkpoint ids (lib/ids.ts); anything else is refused early. */
 export const desktopId = z.string().regex(desktopIdPattern, 'not a desktop id');

@@ -8,7 +8,7 @@ import { subscribe } from './eventHub';
 import { checkpointThumbnail } from './operations';
 import { attempt, invalid, type Result } from './results';
 import { desktopId } from './schemas';
-import { toWatchView, type WatchView } from './watchView';
+import { toWatchView, type WatchView } from '../../lib/watchView';
 
 async function frozenSince(desktop: DesktopRecord): Promise<string | undefined> {
   if (desktop.state !== 'checkpointed' || !desktop.lastCheckpoint) return undefined;

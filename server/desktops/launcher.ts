@@ -2,7 +2,7 @@
 import 'server-only';
 import { execa } from 'execa';
 import type { Config } from '../config';
-import { appArgs, type AppPreset } from './apps';
+import { appArgs, type AppPreset } from '../../lib/presets';
 
 export interface LaunchSpec {
   display: number;

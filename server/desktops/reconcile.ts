@@ -3,7 +3,7 @@
 // steps out under the desktop's lock, emitting each step's event like any other change.
 import type { DesktopEvent } from './events';
 import type { CheckpointRecord, DesktopRecord, ErrorInfo } from './records';
-import type { DesktopState } from './states';
+import type { DesktopState } from '../../lib/states';
 
 export interface ReconcileFacts {
   /** The recorded root is alive (the same process: its start time matches). */

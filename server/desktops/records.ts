@@ -1,7 +1,7 @@
 // What is kept on disk about desktops and checkpoints, and where.
 import path from 'node:path';
 import type { DumpStats, RestoreStats } from '../criu/images';
-import type { DesktopState } from './states';
+import type { DesktopState } from '../../lib/states';
 
 export interface ErrorInfo {
   message: string;

@@ -5,7 +5,7 @@ import { isCheckpointId, isDesktopId } from '../../lib/ids';
 import { FreezeframeError } from '../errors';
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import type { CheckpointRecord, DesktopRecord, Paths } from './records';
-import { assertTransition, type DesktopState } from './states';
+import { assertTransition, type DesktopState } from '../../lib/states';
 
 export class RecordStore {
   /** updatedAt of the last record version this process wrote, per desktop. */

@@ -1,6 +1,6 @@
 // Ending a desktop's tree, with its lock held: the kill itself, and a stop (its checkpoints stay).
 import type { DesktopRecord } from '../records';
-import { canTransition, isLive } from '../states';
+import { canTransition, isLive } from '../../../lib/states';
 import type { OperationContext } from './context';
 
 /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */

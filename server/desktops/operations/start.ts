@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import { newVncPassword, vncPasswordFile } from '../../vnc/vncAuth';
-import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../apps';
+import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
 import { LaunchError } from '../launcher';
 import type { DesktopRecord } from '../records';
 import { newId } from '../../../lib/ids';
@@ -12,7 +12,7 @@ import { killTree } from './halt';
 
 export interface StartOptions {
   geometry?: string;
-  /** Preset names (server/desktops/apps.ts). */
+  /** Preset names (lib/presets.ts). */
   apps?: string[];
   /** Commands of the user's own, as argv arrays. */
   commands?: string[][];
