@@ -83,7 +83,7 @@ describe('a desktop under checkpoint and restore', () => {
     assert.deepEqual(xvnc.cmdline.slice(0, 2), ['Xvnc', `:${desktop.display}`], 'command lines come from the dumped memory');
     assert.ok(xvnc.dumpedBytes > 0 && xvnc.vmaBytes >= xvnc.dumpedBytes, `memory ${xvnc.dumpedBytes} of ${xvnc.vmaBytes}`);
     assert.ok(inside.sockets.some((s) => s.description === `listen 127.0.0.1:${desktop.vncPort}`), JSON.stringify(inside.sockets));
-    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket.localPort} ESTABLISHED`)), JSON.stringify(inside.sockets));
+    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket!.localPort} ESTABLISHED`)), JSON.stringify(inside.sockets));
     assert.ok(xvnc.fds.some((f) => f.type === 'file' && f.target.endsWith('desktop.log')), JSON.stringify(xvnc.fds));
     assert.equal(inside.processes.find((p) => p.pid === 1)?.comm, 'desktop.sh');
     const stats = first.checkpoint.dumpStats!;
