@@ -8,7 +8,7 @@ import type { DesktopEvent } from '../server/desktops/events';
 import { FreezeframeError } from '../server/errors';
 import { identify, treePids } from '../server/desktops/processes';
 import { listCriuRules } from '../server/desktops/cleanup';
-import { watchOtherProcesses } from '../server/desktops/watch';
+import { followOtherProcesses } from '../server/desktops/recordFollower';
 import { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
@@ -227,7 +227,7 @@ describe('a desktop under checkpoint and restore', () => {
   test('a checkpoint made by another process (the CLI) reaches this one as events', async () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
-    const unwatch = watchOtherProcesses(desktops);
+    const unfollow = followOtherProcesses(desktops);
     const seen: string[] = [];
     desktops.on('event', (e) => e.desktop.id === desktop.id && seen.push(e.type));
     try {
@@ -238,7 +238,7 @@ describe('a desktop under checkpoint and restore', () => {
       await cli.desktops.restore(checkpoint.id);
       await eventually(() => assert.deepEqual(seen, ['checkpointing', 'checkpointed', 'restoring', 'restored']));
     } finally {
-      unwatch();
+      unfollow();
     }
   });
 

@@ -61,7 +61,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await this.list();
   }
 
-  /** Whether this very version of a record was written by this process (see recordWatcher.ts). */
+  /** Whether this very version of a record was written by this process (see recordFollower.ts). */
   wroteLast(record: DesktopRecord): boolean {
     return this.store.wroteLast(record);
   }

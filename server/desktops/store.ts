@@ -29,7 +29,7 @@ export class RecordStore {
     return this.save(record);
   }
 
-  /** Whether this very version of a record was written by this process (see recordWatcher.ts). */
+  /** Whether this very version of a record was written by this process (see recordFollower.ts). */
   wroteLast(record: DesktopRecord): boolean {
     return this.ownWrites.get(record.id) === record.updatedAt;
   }
