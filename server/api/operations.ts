@@ -1,4 +1,5 @@
-// The operations of the CLI, for the server actions and the HTTP API alike: validate, run, return a typed result.
+// The one operations layer: the CLI, the server actions and the HTTP API all call these; each validates its input
+// (the shared schemas), runs the engine and returns a typed result, never throws.
 import 'server-only';
 import { access, rm } from 'node:fs/promises';
 import type { Inspection } from '../checkpoints/inspect';
@@ -8,10 +9,21 @@ import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { attempt, invalid, type Result } from './results';
 import { checkpointId, checkpointInput, desktopId, restoreInput, restoreOptions, startInput } from './schemas';
 import { tempFile } from './transfer';
+import { checkpointView, desktopView } from './redact';
+import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
   return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));
+}
+
+/** Every desktop with its checkpoints, as the CLI lists them (no VNC password: it is a list). */
+export async function listDesktopsWithCheckpoints(): Promise<Result<{ desktops: (DesktopView & { checkpoints: CheckpointView[] })[] }>> {
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
+    return { desktops: all.map((d) => ({ ...desktopView(d), checkpoints: checkpoints.filter((c) => c.desktop === d.id).map(checkpointView) })) };
+  });
 }
 
 export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
@@ -113,20 +125,28 @@ export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: s
   });
 }
 
-/** Writes the checkpoint's archive to a temp file, which the caller streams and deletes. */
-export async function exportCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
+/**
+ * Writes the checkpoint's archive to output (the CLI's --output), or else to a temp file, which the caller streams
+ * and deletes; a failed export leaves no file.
+ */
+export async function exportCheckpoint(id: unknown, output?: string): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
   const parsed = checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  const file = await tempFile('.export.tar.gz');
+  const file = output ?? (await tempFile('.export.tar.gz'));
   const result = await attempt(() => getEngine().desktops.exportCheckpoint(parsed.data, file));
-  if (!result.ok) await rm(file, { force: true });
+  if (!result.ok && !output) await rm(file, { force: true });
   return result;
 }
 
-/** Imports an uploaded archive (the file is consumed: deleted whatever happens); its desktop appears, stopped. */
+/** Imports an archive file (the CLI's; left where it is); its desktop appears, stopped. */
+export async function importArchive(file: string): Promise<Result<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }>> {
+  return attempt(() => getEngine().desktops.importCheckpoint(file));
+}
+
+/** Imports an uploaded archive (the file is consumed: deleted whatever happens). */
 export async function importCheckpoint(file: string): Promise<Result<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }>> {
   try {
-    return await attempt(() => getEngine().desktops.importCheckpoint(file));
+    return await importArchive(file);
   } finally {
     await rm(file, { force: true });
   }

@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { toErrorInfo } from '../errorInfo';
 
 export type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
-import type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
+import type { ApiError, ErrorCode, Failure, Result, Status } from '../../lib/resultTypes';
 
 // Conflicts are about the desktop's current state: retrying later, or after another operation, can succeed.
-const statusByCode: Record<string, Status> = {
+const statusByCode: Partial<Record<ErrorCode, Status>> = {
   invalid: 400,
   not_found: 404,
   busy: 409,
@@ -19,7 +19,7 @@ const statusByCode: Record<string, Status> = {
   unsupported_media_type: 415,
 };
 
-export function statusOf(code: string): Status {
+export function statusOf(code: ErrorCode): Status {
   return statusByCode[code] ?? 500;
 }
 

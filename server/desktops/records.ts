@@ -1,11 +1,12 @@
 // What is kept on disk about desktops and checkpoints, and where.
 import path from 'node:path';
+import type { ErrorCode } from '../../lib/errorCodes';
 import type { DumpStats, RestoreStats } from '../criu/images';
 import type { DesktopState } from '../../lib/states';
 
 export interface ErrorInfo {
   message: string;
-  code: string;
+  code: ErrorCode;
   /** CRIU's own words: its exit code, first Error lines, and log. */
   exitCode?: number;
   errors?: string[];
