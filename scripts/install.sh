@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Freezeframe needs on this machine, idempotently (seconds when all is present):
-# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher.
+# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher, the CLI.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -98,4 +98,8 @@ if [ "$(cat node_modules/.freezeframe-lock 2>/dev/null)" != "$lockHash" ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2 || die "npm ci failed"
   echo "$lockHash" > node_modules/.freezeframe-lock
 fi
+# --- the CLI, compiled ----------------------------------------------------------------------------------------
+# bin/freezeframe.js runs .build/cli (plain JavaScript: no TypeScript compiled per call); nothing is done when no
+# source changed.
+node scripts/build-cli.mjs || die "building the CLI (node scripts/build-cli.mjs) failed"
 log "ready: $("$criu" --version | head -1), $(Xvnc -version 2>&1 | grep -m1 -o 'TigerVNC [0-9.]*'), node $(node --version)"

@@ -7,11 +7,16 @@ import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { attempt, invalid, type Result } from './results';
-import { checkpointId, checkpointInput, desktopId, restoreInput, restoreOptions, startInput } from './schemas';
 import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
+
+/**
+ * The schemas (zod), loaded by the first operation that has input to check: importing zod takes ~60 ms, and a
+ * `freezeframe list` checks nothing (bench/cli.mts).
+ */
+const schemas = () => import('./schemas');
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
   return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));
@@ -27,13 +32,13 @@ export async function listDesktopsWithCheckpoints(): Promise<Result<{ desktops: 
 }
 
 export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
-  const parsed = startInput.safeParse(input ?? {});
+  const parsed = (await schemas()).startInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => ({ desktop: await getEngine().desktops.start(parsed.data) }));
 }
 
 export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
-  const parsed = desktopId.safeParse(id);
+  const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   return attempt(() => desktopDetail(getEngine(), parsed.data));
 }
@@ -42,9 +47,9 @@ export async function checkpointDesktop(
   id: unknown,
   input: unknown,
 ): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }>> {
-  const parsedId = desktopId.safeParse(id);
+  const parsedId = (await schemas()).desktopId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
-  const parsed = checkpointInput.safeParse(input ?? {});
+  const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -56,16 +61,16 @@ export async function checkpointDesktop(
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
 
 export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Result<Restored>> {
-  const parsedId = checkpointId.safeParse(id);
+  const parsedId = (await schemas()).checkpointId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
-  const parsed = restoreOptions.safeParse(input ?? {});
+  const parsed = (await schemas()).restoreOptions.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
 }
 
 /** Restores a desktop: the checkpoint named, or else its newest complete one. */
 export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
-  const parsed = restoreInput.safeParse(input);
+  const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
   const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
   return attempt(async () => {
@@ -82,7 +87,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 }
 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
-  const parsed = desktopId.safeParse(id);
+  const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -92,28 +97,28 @@ export async function stopDesktop(id: unknown): Promise<Result<{ desktop: Deskto
 }
 
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
 }
 
 /** Deletes a checkpoint's images and record (refused while its desktop is busy); says how much space it freed. */
 export async function deleteCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; bytesFreed: number }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
 }
 
 /** The process tree, files, sockets and memory the checkpoint's images hold. */
 export async function inspectCheckpoint(id: unknown): Promise<Result<Inspection>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(() => getEngine().desktops.inspect(parsed.data));
 }
 
 /** The PNG of the screen taken just before the dump; not_found when that checkpoint has none. */
 export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: string }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -130,7 +135,7 @@ export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: s
  * and deletes; a failed export leaves no file.
  */
 export async function exportCheckpoint(id: unknown, output?: string): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   const file = output ?? (await tempFile('.export.tar.gz'));
   const result = await attempt(() => getEngine().desktops.exportCheckpoint(parsed.data, file));

@@ -1,6 +1,6 @@
 // The typed result every operation returns, and the one mapping from engine errors to it (and to HTTP statuses).
 import 'server-only';
-import { z } from 'zod';
+import type { ZodError } from 'zod';
 import { toErrorInfo } from '../errorInfo';
 
 export type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
@@ -35,8 +35,19 @@ export function failure(error: unknown): Failure {
   return { ok: false, status, error: apiError };
 }
 
-export function invalid(error: z.ZodError, what = 'input'): Failure {
-  const { formErrors, fieldErrors } = z.flattenError(error);
+/** zod's flattenError, by hand: zod itself is loaded only where there is input to check (see operations.ts). */
+function flatten(error: ZodError): { formErrors: string[]; fieldErrors: Record<string, string[]> } {
+  const formErrors: string[] = [];
+  const fieldErrors: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    if (issue.path.length === 0) formErrors.push(issue.message);
+    else (fieldErrors[String(issue.path[0])] ??= []).push(issue.message);
+  }
+  return { formErrors, fieldErrors };
+}
+
+export function invalid(error: ZodError, what = 'input'): Failure {
+  const { formErrors, fieldErrors } = flatten(error);
   const fields = fieldErrors as Record<string, string[] | undefined>;
   const first = formErrors[0] ?? Object.entries(fields).map(([k, v]) => `${k}: ${v?.[0]}`)[0] ?? 'invalid';
   const hasFields = Object.keys(fields).length > 0;

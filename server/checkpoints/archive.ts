@@ -2,7 +2,7 @@
 import 'server-only';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
 /** Entries an archive may hold: the checkpoint's own files, nothing else. */
@@ -12,6 +12,7 @@ export const maxArchiveBytes = 4 * 1024 ** 3;
 
 /** Writes the folder's archive to file (gzip: images are mostly memory pages, which compress well). */
 export async function writeArchive(folder: string, file: string): Promise<void> {
+  const execa = await loadExeca();
   await execa('tar', ['-C', folder, '--numeric-owner', '-czf', file, '.'], { timeout: 600_000, forceKillAfterDelay: 5_000 });
 }
 
@@ -20,6 +21,7 @@ export async function writeArchive(folder: string, file: string): Promise<void> 
  * reach outside the checkpoint), names from the list above, a bounded size; returns the unpacked size.
  */
 export async function checkArchive(file: string): Promise<number> {
+  const execa = await loadExeca();
   const { size } = await stat(file);
   if (size > maxArchiveBytes) throw new FreezeframeError('invalid', `the archive is ${size} bytes; at most ${maxArchiveBytes}`);
   const listing = await execa('tar', ['-tvzf', file, '--numeric-owner', '--quoting-style=escape'], { timeout: 120_000, reject: false });
@@ -41,6 +43,7 @@ export async function checkArchive(file: string): Promise<number> {
 
 /** Unpacks a checked archive into a new folder under parent and returns it; nothing is left on failure. */
 export async function unpackArchive(file: string, parent: string): Promise<string> {
+  const execa = await loadExeca();
   await checkArchive(file);
   await mkdir(parent, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(path.join(parent, 'import-'));
