@@ -54,7 +54,12 @@ async function describe(folder: string, name: string): Promise<ManifestEntry> {
   return { path: name, size: (await stat(file)).size, sha256: hash.digest('hex') };
 }
 
-/** All files at once: a checkpoint is ~100 files, and sha256 runs on the libuv pool, on every core. */
+/**
+ * All files at once: a checkpoint is ~100 files, whose reads then overlap. sha256 itself runs on the main thread, a
+ * 64 KiB chunk at a time, so the server keeps serving meanwhile. A default desktop's checkpoint (40 MB of images):
+ * signing 137 ms, verifying 186 ms (medians of 7, 78-249 ms, on the shared 2-core machine under load 5-9), against
+ * ~0.9 s for the export's tar + gzip and ~0.23 s for the import's unpack.
+ */
 async function describeAll(folder: string): Promise<ManifestEntry[]> {
   return Promise.all((await listFiles(folder)).map((name) => describe(folder, name)));
 }
