@@ -47,6 +47,14 @@ describe('checkpoint archives', () => {
     assert.deepEqual(await readdir(engine.desktops.paths.imports()), [], 'no unpacked leftovers');
     const kept = await readdir(engine.desktops.paths.checkpointDir(checkpoint.id));
     assert.ok(!kept.includes('manifest.json') && !kept.includes('signature.json'), `a checkpoint folder like any other: ${kept}`);
+
+    // Exported again after that restore, which left criu's pidfile in the folder: the archive passes every check and
+    // the signature (refused only as here already), without the pidfile.
+    assert.ok(kept.includes('restore.pid'), `${kept}`);
+    const again = path.join(scratch, 'again.tar.gz');
+    await desktops.exportCheckpoint(checkpoint.id, again);
+    assert.ok(!execFileSync('tar', ['-tzf', again], { encoding: 'utf8' }).includes('restore.pid'));
+    await assert.rejects(desktops.importCheckpoint(again), (e: unknown) => e instanceof FreezeframeError && /here already/.test(e.message));
   });
 
   test('refuses archives that are not plain checkpoints, and unpacks nothing of them', async () => {

@@ -11,12 +11,19 @@ const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desk
 export const maxArchiveBytes = 4 * 1024 ** 3;
 
 /**
+ * Files a checkpoint folder holds that are not exported: criu's pidfile of the last restore (removed before the next
+ * one), meaningless on another machine. Exported, it made every archive of a restored checkpoint unimportable.
+ */
+export const notExported = ['restore.pid'];
+
+/**
  * Writes the folder's archive to file (gzip: images are mostly memory pages, which compress well), with the named
  * files of extra at its top as well.
  */
 export async function writeArchive(folder: string, file: string, extra?: { folder: string; names: string[] }): Promise<void> {
   const more = extra ? ['-C', extra.folder, ...extra.names.map((name) => `./${name}`)] : [];
-  await execa('tar', ['--numeric-owner', '-czf', file, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+  const exclude = notExported.map((name) => `--exclude=./${name}`);
+  await execa('tar', ['--numeric-owner', '-czf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
 }
 
 /**
