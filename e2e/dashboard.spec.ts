@@ -64,7 +64,7 @@ test('the start form refuses a geometry out of bounds', async ({ page }) => {
   await expect(page).toHaveURL('/');
 });
 
-test('the environment page shows criu, its features and Xvnc', async ({ page }) => {
+test('the environment page shows criu, its features, Xvnc and the archive signing key', async ({ page }) => {
   await page.goto('/environment');
   await expect(page.getByTestId('criu-version')).toHaveAttribute('data-ok', 'true');
   await expect(page.getByTestId('criu-version')).toContainText(/\d+\.\d+/);
