@@ -2,6 +2,8 @@
 import 'server-only';
 import { parseArgs } from 'node:util';
 import { createEngine } from './engine';
+import { loadConfig } from './config';
+import { publicKeyLine, trustKey } from './checkpoints/keys';
 import { FreezeframeError } from './errors';
 import { toErrorInfo } from './desktops/registry';
 import { appPresets } from './desktops/apps';
@@ -14,13 +16,17 @@ const usage = `usage: freezeframe <command> [options]
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
-  export CHECKPOINT --output FILE          write it as one .tar.gz archive
-  import FILE                              import an archive made by export (here or on a machine set up alike)
+  export CHECKPOINT --output FILE          write it as one .tar.gz archive, signed with this installation's key
+  import FILE                              import an archive made by export (here or on a machine set up alike),
+                                           if signed by this installation or a trusted key
+  key                                      print this installation's public key line (plain text, not JSON)
+  trust 'ed25519:KEY NAME'                 trust archives signed by that key (a line \`key\` printed elsewhere)
   delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
-  FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it).`;
+  FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
+  FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;
 
 async function main(argv: string[]): Promise<unknown> {
   const { values, positionals } = parseArgs({
@@ -45,6 +51,13 @@ async function main(argv: string[]): Promise<unknown> {
     if (!arg) throw new FreezeframeError('invalid', `${command} needs a ${what}\n${usage}`);
     return arg;
   };
+  // The key commands need no engine (no desktop user, no state folder): they work before anything else is set up.
+  if (command === 'key') {
+    process.stdout.write((await publicKeyLine(loadConfig().keyDir)) + '\n');
+    return undefined;
+  }
+  // Unquoted, the line arrives as two arguments (key, name): they are one line again.
+  if (command === 'trust') return trustKey(loadConfig().keyDir, [need('key line'), ...positionals.slice(2)].join(' '));
   const { desktops } = await createEngine();
   switch (command) {
     case 'start': {

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'display_in_use'
   | 'images_missing'
   | 'gone'
+  | 'untrusted'
   | 'internal';
 
 export class FreezeframeError extends Error {

@@ -14,7 +14,8 @@ import { readStats } from '../criu/images';
 import { captureScreen, writeThumbnailOf } from '../vnc/thumbnail';
 import { newVncPassword, vncPasswordFile } from '../vnc/vncAuth';
 import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
-import { unpackArchive, writeArchive } from '../checkpoints/archive';
+import { unpackArchive } from '../checkpoints/archive';
+import { verifyFolder, writeSignedArchive } from '../checkpoints/signing';
 import { FreezeframeError } from '../errors';
 import { toErrorInfo } from '../errorInfo';
 export { toErrorInfo };
@@ -642,7 +643,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
     // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
     return this.exclusive(checkpoint.desktop, 'export', async () => {
-      await writeArchive(this.paths.checkpointDir(checkpointId), file);
+      await writeSignedArchive(this.paths.checkpointDir(checkpointId), file, this.config.keyDir);
       return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
     });
   }
@@ -655,6 +656,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   async importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
     const dir = await unpackArchive(file, this.paths.imports());
     try {
+      await verifyFolder(dir, this.config.keyDir);
       const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
       if (!record || !/^c-[a-f0-9]{8}$/.test(record.id) || !/^d-[a-f0-9]{8}$/.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
         throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');
