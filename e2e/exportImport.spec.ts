@@ -34,9 +34,12 @@ test('export, delete, import through the API, then restore: the page shows the d
 
   // Refused: no archive at all, multipart, an unsigned copy (422, nothing registered); then the real one, and the
   // same one twice.
-  const junk = await api.raw('POST', '/api/checkpoints/import', 'not an archive');
+  const junk = await api.raw('POST', '/api/checkpoints/import', 'not an archive', { 'Content-Type': 'application/gzip' });
   expect(junk.status()).toBe(400);
   expect((await junk.json()).error.code).toBe('invalid');
+  // Only the archive's own type: a text/plain body is what another site's page could send.
+  const text = await api.raw('POST', '/api/checkpoints/import', 'not an archive');
+  expect(text.status()).toBe(415);
   const multipart = await desktopPage.page.request.post('/api/checkpoints/import', {
     multipart: { archive: { name: 'a.tar.gz', mimeType: 'application/gzip', buffer: archive } },
   });
