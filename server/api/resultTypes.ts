@@ -1,6 +1,6 @@
 // The shapes of operation results, importable by client components (types only, no server code).
 
-export type Status = 400 | 404 | 409 | 413 | 415 | 500;
+export type Status = 400 | 404 | 409 | 413 | 415 | 422 | 500;
 
 /** What the HTTP API sends as {error: …} and what the pages render. */
 export interface ApiError {

@@ -14,6 +14,8 @@ const statusByCode: Record<string, Status> = {
   bad_state: 409,
   display_in_use: 409,
   images_missing: 409,
+  // Images that ask for more than their desktop may have (server/criu/trust.ts): no retry will change that.
+  untrusted_images: 422,
   // Uploads: an archive over the size limit, or a body that is no archive at all.
   too_large: 413,
   unsupported_media_type: 415,
