@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, socketViolations, tarViolations,
+  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, socketViolations, tarViolations, ttyViolations,
   type Creds, type HostFile, type Mount,
 } from '../server/criu/trustRules';
 import { decodeProto } from '../server/criu/images';
@@ -128,6 +128,10 @@ describe('trust: sockets, mounts, tmpfs contents, deleted files, image kinds', (
       '- deleted file recreated set-user/group-ID /etc/cron.d/x', '- deleted file recreated for uid 0 gid 0 /etc/cron.d/x',
       '- deleted file recreated outside the desktop\'s folders /etc/cron.d/x', '- deleted file recreated as a special file /tmp/sda',
     ]);
+  });
+  test('terminals: ptys only', () => {
+    assert.deepEqual(ttyViolations([1, 1]), []);
+    assert.deepEqual(whats(ttyViolations([2, 3])), ['- terminal that is not a pty console', '- terminal that is not a pty virtual console']);
   });
   test('image kinds', () => {
     const real = ['core-1.img', 'fdinfo-2.img', 'files.img', 'fs-1.img', 'ids-1.img', 'inventory.img', 'ipcns-var-10.img', 'mm-1.img',

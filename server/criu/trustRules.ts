@@ -265,3 +265,10 @@ export function ghostViolations(ghosts: Ghost[], expected: Expected): Violation[
   }
   return out;
 }
+
+const ttyTypes: Record<number, string> = { 0: 'unknown', 2: 'console', 3: 'virtual console', 4: 'controlling tty', 5: 'external', 6: 'serial line' };
+
+/** tty-info.img: a desktop's terminals are its own ptys (xterm's); criu would open a console or VT as root. */
+export function ttyViolations(types: number[]): Violation[] {
+  return types.filter((t) => t !== 1).map((t) => ({ what: 'terminal that is not a pty', value: ttyTypes[t] ?? `type ${t}` }));
+}
