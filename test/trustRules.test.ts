@@ -41,6 +41,9 @@ describe('trust: files', () => {
     ['/dev/sda', { uid: 0, gid: 6, mode: 0o060660 }],
     ['/tmp/lu1.tmp/lu2.tmp', { uid: 999, gid: 995, mode: 0o100600 }],
     ['/tmp/someone-elses', { uid: 1000, gid: 1000, mode: 0o100666 }],
+    [`${expected.home}/.freezeframe-firefox/places.sqlite`, { uid: 999, gid: 995, mode: 0o100644 }],
+    [expected.home, { uid: 999, gid: 995, mode: 0o040700 }],
+    [`${expected.home}/planted`, { uid: 0, gid: 0, mode: 0o100640 }], // a link to a file of root's, made after the dump
   ]);
   const check = (...files: ReturnType<typeof reg>[]) => whats(fileViolations(files, expected, host, new Set([1, 10])));
   test('what real desktops open passes', () => {
@@ -55,12 +58,16 @@ describe('trust: files', () => {
       reg('/etc/passwd', 0o2001), reg('/etc/freezeframe-test', 0o100), reg('/etc/shadow'), reg('/dev/sda'), reg('/dev/mem', 0, 0o20640),
       reg('/tmp/someone-elses', 0o2), reg('/tmp/not-there', 0o1), reg(`${expected.home}/../desktop.json`, 0o2), reg('relative'),
       reg('/proc/1/mem', 0o2), reg('/var/lib/freezeframe/desktops/d-1/desktop.json', 0o1),
+      reg(`${expected.home}/planted`, 0o2), reg(`${expected.home}/planted`), reg(`${expected.home}/new`, 0o101), reg(`${expected.home}/gone`, 0o2),
     ), [
       '5 file opened for writing /etc/passwd', '5 file opened for writing /etc/freezeframe-test',
       '5 file the desktop user cannot read /etc/shadow', '5 device /dev/sda', '5 device /dev/mem',
-      '5 file opened for writing /tmp/someone-elses', '5 file opened for writing /tmp/not-there',
+      '5 file opened for writing that is not the desktop user\'s own /tmp/someone-elses',
       `5 file by a path that is not plain ${expected.home}/../desktop.json`, '5 file by a path that is not plain relative',
       '5 file opened for writing /proc/1/mem', '5 file opened for writing /var/lib/freezeframe/desktops/d-1/desktop.json',
+      `5 file opened for writing that is not the desktop user's own ${expected.home}/planted`,
+      `5 file the desktop user cannot read ${expected.home}/planted`,
+      `5 file opened for writing that is not the desktop user's own ${expected.home}/new`,
     ]);
   });
 });

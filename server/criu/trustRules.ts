@@ -110,22 +110,23 @@ function readableBy(file: HostFile, expected: Expected): boolean {
 }
 
 /**
- * criu opens every file of the images as root. Written: only the desktop's own folders, its log, and files of its
- * own in /tmp or /dev/shm. Read: only what the desktop user could open itself (no /etc/shadow, no disk), devices
- * from the short list only. `host` holds a stat of every path named (null: no such file; criu then fails itself).
+ * criu opens every file of the images as root, with the flags the image says (O_CREAT and O_TRUNC included) and
+ * following symbolic links. Written: only the desktop's log, and files of the desktop user's own (by what the path
+ * names now: a link planted there since the dump to a file of root's is refused) in its home, /tmp or /dev/shm.
+ * Read: only what the desktop user could open itself (no /etc/shadow, no disk); devices from the short list only.
+ * `host` holds a stat of every path named (null: no such file; criu then fails by itself, unless told to create it).
  */
 export function fileViolations(files: RegFile[], expected: Expected, host: Map<string, HostFile | null>, treePids: Set<number>): Violation[] {
   const out: Violation[] = [];
   for (const file of files) {
     const add = (what: string) => out.push({ pid: file.pids[0], what, value: file.name });
     const name = file.name;
-    if (!path.isAbsolute(name) || path.posix.normalize(name) !== name.replace(/\/+$/, '') && name !== '/') {
+    if (!path.isAbsolute(name) || (name !== '/' && path.posix.normalize(name) !== name.replace(/\/+$/, ''))) {
       add('file by a path that is not plain');
       continue;
     }
+    if (name === expected.log || isAllowedDevice(name)) continue;
     const writing = opensForWriting(file.flags);
-    const own = name === expected.log || name === expected.home || under(name, expected.home);
-    if (own || isAllowedDevice(name)) continue;
     // The desktop's own /proc: paths of its own tasks (icewm reads /proc/<pid>/net/dev).
     const procOfTree = /^\/proc\/(\d+)(\/|$)/.exec(name);
     if (procOfTree && treePids.has(Number(procOfTree[1]))) {
@@ -138,8 +139,11 @@ export function fileViolations(files: RegFile[], expected: Expected, host: Map<s
     }
     const onHost = host.get(name);
     if (writing) {
-      const ownScratch = sharedScratch.some((dir) => under(name, dir)) && onHost && onHost.uid === expected.uid && (onHost.mode & S_IFMT) === S_IFREG;
-      if (!ownScratch) add('file opened for writing');
+      const inOwnFolder = name === expected.home || under(name, expected.home) || sharedScratch.some((dir) => under(name, dir));
+      if (!inOwnFolder) add('file opened for writing');
+      else if (onHost ? onHost.uid !== expected.uid || (onHost.mode & S_IFMT) !== S_IFREG : (file.flags & O_CREAT) !== 0) {
+        add('file opened for writing that is not the desktop user\'s own');
+      }
       continue;
     }
     if (!onHost) continue;
