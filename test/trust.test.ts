@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
+import { failure } from '../server/api/results';
 import { assertTrustedImages } from '../server/criu/trust';
 import { decodeProto, imageEntries } from '../server/criu/images';
 import { identify, treePids } from '../server/desktops/processes';
@@ -98,6 +99,11 @@ describe('the trust check before a restore', () => {
         assert.ok(error instanceof FreezeframeError, String(error));
         assert.equal(error.code, 'untrusted_images', error.message);
         assert.match(error.message, h.named, h.what);
+        // Through the API: 422, the violations listed, and what to do.
+        const answer = failure(error);
+        assert.equal(answer.status, 422);
+        if (!h.what.includes('decode')) assert.match(answer.error.errors!.join('\n'), h.named);
+        assert.match(answer.error.hint ?? '', /restore only checkpoints/);
         return true;
       }, h.what);
       // Nothing changed: same record (not even rewritten), no restore on record, criu never ran (no restore log),

@@ -254,6 +254,7 @@ const describe = (v: Violation) => `${v.pid !== undefined ? `task ${v.pid}: ` : 
  * cannot be read or decoded are refused too (fail closed). Measured on every restore's critical path: see README.
  */
 export async function assertTrustedImages(dir: string, checkpointId: string, expected: Expected): Promise<void> {
+  const hint = 'criu restores as root what the images say: restore only checkpoints made here or by someone you trust, unchanged since.';
   let violations: Violation[];
   try {
     violations = trustViolations(dir, expected);
@@ -261,13 +262,13 @@ export async function assertTrustedImages(dir: string, checkpointId: string, exp
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !statOrNull(path.join(dir, 'inventory.img'))) {
       throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${dir}`);
     }
-    throw new FreezeframeError('untrusted_images', `checkpoint ${checkpointId} was not restored: its images cannot be checked (${(error as Error).message})`, {}, { cause: error });
+    const message = `checkpoint ${checkpointId} was not restored: its images cannot be checked (${(error as Error).message})`;
+    throw new FreezeframeError('untrusted_images', message, { error: { code: 'untrusted_images', message, hint } }, { cause: error });
   }
   if (!violations.length) return;
   const shown = violations.slice(0, 3).map(describe).join('; ');
   const more = violations.length > 3 ? ` and ${violations.length - 3} more` : '';
   const message = `checkpoint ${checkpointId} was not restored: its images ask for more than its desktop may have: ${shown}${more}`;
-  const hint = 'criu restores as root what the images say: restore only checkpoints made here or by someone you trust, unchanged since.';
   throw new FreezeframeError('untrusted_images', message, {
     error: { code: 'untrusted_images', message, errors: violations.slice(0, 10).map(describe), hint },
     violations: violations.slice(0, 50),
