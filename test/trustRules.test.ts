@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, socketViolations, tarViolations, ttyViolations,
+  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, schedViolations, socketViolations, tarViolations, ttyViolations,
   type Creds, type HostFile, type Mount,
 } from '../server/criu/trustRules';
 import { decodeProto } from '../server/criu/images';
@@ -135,6 +135,16 @@ describe('trust: sockets, mounts, tmpfs contents, deleted files, image kinds', (
       '- deleted file recreated set-user/group-ID /etc/cron.d/x', '- deleted file recreated for uid 0 gid 0 /etc/cron.d/x',
       '- deleted file recreated outside the desktop\'s folders /etc/cron.d/x', '- deleted file recreated as a special file /tmp/sda',
     ]);
+  });
+  test('scheduling, OOM score and the nice and real-time limits', () => {
+    const own = new Map([[13, 0n], [14, 0n], [7, 1048576n]]);
+    assert.deepEqual(schedViolations([
+      { pid: 1, tid: 1, nice: 0, policy: 0, oomScoreAdj: 0, rlimits: [{ resource: 7, max: 1048576n }, { resource: 13, max: 0n }, { resource: 14, max: 0n }] },
+      { pid: 1, tid: 2, nice: 19, policy: 5 }, { pid: 3, tid: 3, oomScoreAdj: 133 },
+    ], own), []);
+    assert.deepEqual(whats(schedViolations([
+      { pid: 1, tid: 1, nice: -20, policy: 1, prio: 99, oomScoreAdj: -1000, rlimits: [{ resource: 13, max: 40n }, { resource: 14, max: 99n }] },
+    ], own)), ['1 scheduling policy 1', '1 real-time priority 99', '1 nice -20', '1 OOM score adjustment -1000', '1 nice limit 40', '1 real-time priority limit 99']);
   });
   test('terminals: ptys only', () => {
     assert.deepEqual(ttyViolations([1, 1]), []);

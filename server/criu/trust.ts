@@ -4,7 +4,8 @@
 // mousepad and xpdf each alone, dumped here through the engine, 2026-11-30):
 // - every task and thread: uid, euid, suid, fsuid the desktop user's, gid... its group, groups only that one, all
 //   five capability sets empty (two 32-bit words of 0 each), securebits 0, no_new_privs 1, no LSM profile, no
-//   seccomp filter (Firefox runs without its sandbox). Creds live in each thread's core image (thread_core.creds).
+//   seccomp filter (Firefox runs without its sandbox); SCHED_OTHER, nice 0, OOM score adjustment 0 (133 for
+//   Firefox's content processes). Creds live in each thread's core image (thread_core.creds).
 // - files opened for writing: the desktop's log (O_WRONLY|O_APPEND), /dev/null, xterm's /dev/ptmx and
 //   /dev/pts/N, Firefox's profile in the desktop's home (.parentlock, *.sqlite and their -wal/-shm, O_RDWR),
 //   LibreOffice's /tmp/lu*.tmp/lu*.tmp (O_RDWR, the desktop user's). Read only: binaries, libraries, locales,
@@ -29,8 +30,8 @@ import { FreezeframeError } from '../errors';
 import { decodeProto, imageEntries, type ProtoFields } from './images';
 import {
   credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
-  socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
-  type Socket, type TarMember, type TaskCreds, type Violation,
+  schedViolations, socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
+  type Socket, type TarMember, type TaskCreds, type TaskSched, type Violation,
 } from './trustRules';
 
 export type { Expected, Violation } from './trustRules';
@@ -58,6 +59,13 @@ function varints(f: ProtoFields | undefined, n: number): number[] {
   return out;
 }
 const int = (f: ProtoFields | undefined, n: number) => varints(f, n)[0];
+const raw = (f: ProtoFields | undefined, n: number) => {
+  const v = f?.get(n)?.[0];
+  return typeof v === 'bigint' ? v : undefined;
+};
+/** sint32 (zigzag) and int32 (negative: 64-bit two's complement) as numbers. */
+const zigzag = (v: bigint | undefined) => (v === undefined ? undefined : Number((v >> 1n) ^ -(v & 1n)));
+const int32 = (v: bigint | undefined) => (v === undefined ? undefined : Number(BigInt.asIntN(32, v)));
 const bytes = (f: ProtoFields | undefined, n: number) => {
   const v = f?.get(n)?.[0];
   return v instanceof Uint8Array ? v : undefined;
@@ -128,6 +136,15 @@ function tarMembers(image: string, gz: Buffer): TarMember[] {
   return out;
 }
 
+/** This server's hard rlimits by resource number (/proc/self/limits lists them in RLIMIT_* order). */
+function ownHardLimits(): Map<number, bigint> {
+  const rows = readFileSync('/proc/self/limits', 'utf8').split('\n').slice(1).filter(Boolean);
+  return new Map(rows.map((row, resource) => {
+    const hard = row.slice(26).trim().split(/\s+/)[1];
+    return [resource, hard === 'unlimited' ? 2n ** 64n - 1n : BigInt(hard)];
+  }));
+}
+
 function statOrNull(p: string): HostFile | null {
   try {
     const s = statSync(p, { throwIfNoEntry: false });
@@ -154,7 +171,14 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   });
   const cores = tasks.flatMap(({ pid, threads }) => threads.map((tid) => {
     const [core] = entries(dir, `core-${tid}.img`);
-    return { pid, tid, creds: decodeCreds(msg(msg(core, 5), 10)), ids: msg(core, 4) };
+    const thread = msg(core, 5);
+    const task = tid === pid ? msg(core, 3) : undefined;
+    const sched: TaskSched = {
+      pid, tid, nice: zigzag(raw(thread, 3)), policy: int(thread, 4), prio: int(thread, 5),
+      oomScoreAdj: int32(raw(task, 14)),
+      rlimits: (msg(task, 8)?.get(1) ?? []).map((r, resource) => ({ resource, max: raw(decodeProto(r as Uint8Array), 2) ?? 0n })),
+    };
+    return { pid, tid, creds: decodeCreds(msg(thread, 10)), ids: msg(core, 4), sched };
   }));
   const files = entries(dir, 'files.img');
   const mounts = names.filter((n) => /^mountpoints-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n));
@@ -243,6 +267,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
     ...tarViolations(tars.flat()),
     ...ghostViolations(ghosts, expected),
     ...ttyViolations(ttys.map((t) => int(t, 2))),
+    ...schedViolations(cores.map((c) => c.sched), ownHardLimits()),
   );
   return violations;
 }

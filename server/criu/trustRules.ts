@@ -276,3 +276,40 @@ const ttyTypes: Record<number, string> = { 0: 'unknown', 2: 'console', 3: 'virtu
 export function ttyViolations(types: number[]): Violation[] {
   return types.filter((t) => t !== 1).map((t) => ({ what: 'terminal that is not a pty', value: ttyTypes[t] ?? `type ${t}` }));
 }
+
+export interface TaskSched {
+  pid: number;
+  tid: number;
+  nice?: number;
+  policy?: number;
+  prio?: number;
+  /** Thread group leaders only. */
+  oomScoreAdj?: number;
+  rlimits?: { resource: number; max: bigint }[];
+}
+
+const SCHED_OTHER = 0, SCHED_BATCH = 3, SCHED_IDLE = 5;
+const RLIMIT_NICE = 13, RLIMIT_RTPRIO = 14;
+
+/**
+ * criu sets scheduling, OOM score and rlimits as root. Real desktops: SCHED_OTHER, nice 0, OOM score adjustment 0
+ * (Firefox's content processes raise theirs to 133). Refused: a real-time policy or priority, a negative nice, a
+ * lowered OOM score (all need privileges: a desktop that starves or outlives the workstation's own programs), and
+ * nice or real-time limits above this server's own hard limits (which would let the desktop take them itself).
+ */
+export function schedViolations(tasks: TaskSched[], ownHardLimits: Map<number, bigint>): Violation[] {
+  const out: Violation[] = [];
+  for (const t of tasks) {
+    const add = (what: string, value: unknown) => out.push({ pid: t.tid, what, value: String(value) });
+    if (t.policy !== undefined && ![SCHED_OTHER, SCHED_BATCH, SCHED_IDLE].includes(t.policy)) add('scheduling policy', t.policy);
+    if (t.prio) add('real-time priority', t.prio);
+    if (t.nice !== undefined && t.nice < 0) add('nice', t.nice);
+    if (t.oomScoreAdj !== undefined && t.oomScoreAdj < 0) add('OOM score adjustment', t.oomScoreAdj);
+    for (const { resource, max } of t.rlimits ?? []) {
+      if (resource !== RLIMIT_NICE && resource !== RLIMIT_RTPRIO) continue;
+      const own = ownHardLimits.get(resource);
+      if (own === undefined || max > own) add(resource === RLIMIT_NICE ? 'nice limit' : 'real-time priority limit', max);
+    }
+  }
+  return out;
+}
