@@ -19,9 +19,10 @@
 //   tmpfs among them is saved as tmpfs-dev-N.tar.gz.img (here: directories and one root-owned 0600 file).
 // - image kinds: inventory, pstree, core/ids/mm/fs/pagemap/pages/fdinfo per task, files, mountpoints, utsns,
 //   ipcns-var (and ipcns-shm, memfd, filelocks with Firefox), timens, seccomp, pipes-data, tty-info, stats-dump.
-// What it costs (bench/analysis/trust.mts, 2 shared cores, load 7.5, 21 checks right after real dumps): median
-// 5.6 ms (2.0-12.6) for the default desktop, whose criu restore takes 127 ms; 11.5 ms (5.2-30.4) for Firefox,
-// 684 ms. Most of it is decoding varints (as bigints) and the syscalls of ~170 core images and ~250 stats.
+// What it costs (bench/analysis/trust.mts, 2 shared cores, load 7.5 and 10, 2 × 21 checks right after real
+// dumps): median 5.4-5.6 ms (2.0-25.7) for the default desktop, whose criu restore takes 104-127 ms; 11.1-11.5 ms
+// (5.2-39.6) for Firefox, 684-950 ms. A CPU profile: mostly decoding varints (as bigints) and the syscalls of
+// ~170 core images and ~250 stats.
 import 'server-only';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
