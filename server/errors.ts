@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'launch'
   | 'display_in_use'
   | 'images_missing'
+  | 'untrusted_images'
   | 'gone'
   | 'untrusted'
   | 'internal';

@@ -11,6 +11,7 @@ import { criuArgs, type CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
 import { readVerdict } from '../criu/verdict';
 import { readStats } from '../criu/images';
+import { assertTrustedImages } from '../criu/trust';
 import { captureScreen, writeThumbnailOf } from '../vnc/thumbnail';
 import { newVncPassword, vncPasswordFile } from '../vnc/vncAuth';
 import { inspectImages, recordedFileSize, type Inspection } from '../checkpoints/inspect';
@@ -503,6 +504,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       if (checkpoint.state !== 'complete') {
         throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
       }
+      // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
+      // images say. The ids are this installation's desktop user's, not the record's: an imported record names
+      // whatever uid its archive says.
+      await assertTrustedImages(this.paths.checkpointImages(checkpointId), checkpointId, { uid: this.user.uid, gid: this.user.gid, home: this.paths.desktopHome(record.id), log: this.paths.desktopLog(record.id) });
       if (record.state === 'running' && options.stopRunning) record = await this.stopNow(record);
       if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
         throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
