@@ -56,6 +56,8 @@ export default defineConfig({
       PORT: String(port),
       HOST: '127.0.0.1',
       FREEZEFRAME_STATE_DIR: stateDir,
+      // Its signing key with it (made on first export), not the machine's /etc/freezeframe.
+      FREEZEFRAME_KEY_DIR: path.join(stateDir, 'keys'),
       FREEZEFRAME_DEFAULT_DESKTOP: '0',
       // Displays of our own, away from other Freezeframes on this machine.
       FREEZEFRAME_DISPLAYS: process.env.FREEZEFRAME_E2E_DISPLAYS ?? '60-79',

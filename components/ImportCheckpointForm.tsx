@@ -43,7 +43,8 @@ export function ImportCheckpointForm() {
     <form onSubmit={upload} data-testid="import-form" className="grid gap-3 rounded-xl border border-white/10 bg-slate-900/50 p-5">
       <h2 className="text-lg font-semibold">Import a checkpoint</h2>
       <p className="text-xs text-slate-400">
-        A <span className="font-mono">.tar.gz</span> from Export. Its desktop appears here, stopped, ready to restore.
+        A <span className="font-mono">.tar.gz</span> from Export, here or on a machine whose key this one trusts (see the
+        Environment page). Its desktop appears here, stopped, ready to restore.
       </p>
       <input
         type="file"

@@ -6,7 +6,8 @@ test('the HTTP API validates its input and maps errors to statuses', async ({ ap
     ['POST', '/api/desktops', { geometry: '10x10' }, 400, 'invalid'],
     ['POST', '/api/desktops', { geometry: '9000x600' }, 400, 'invalid'],
     ['POST', '/api/desktops', { apps: ['netscape'] }, 400, 'invalid'],
-    ['POST', '/api/desktops', 'not json', 400, 'invalid'],
+    // A string goes as text/plain: JSON endpoints take application/json only (a page of another site could send it).
+    ['POST', '/api/desktops', 'not json', 415, 'unsupported_media_type'],
     ['GET', '/api/desktops/d-00000000', undefined, 404, 'not_found'],
     ['GET', '/api/desktops/NOT-AN-ID', undefined, 400, 'invalid'],
     ['POST', '/api/desktops/d-00000000/stop', undefined, 404, 'not_found'],
@@ -19,6 +20,9 @@ test('the HTTP API validates its input and maps errors to statuses', async ({ ap
     const { error } = await response.json();
     expect(error).toMatchObject({ code, message: expect.any(String) });
   }
+  const malformed = await api.raw('POST', '/api/desktops', 'not json', { 'Content-Type': 'application/json' });
+  expect(malformed.status()).toBe(400);
+  expect((await malformed.json()).error.code).toBe('invalid');
 });
 
 test('checkpoint and restore through the HTTP API, with conflicts as 409', async ({ api, desktop }) => {

@@ -1,4 +1,4 @@
-// The dashboard and the environment page: start a desktop from the form, stop it from its row; criu's verdicts.
+// The dashboard and the environment page: start a desktop from the form, stop it from its row; criu's verdicts, the signing key.
 import { expect, test } from './fixtures';
 import { installCanvasProbe } from './support/canvas';
 import { DesktopPage } from './support/desktopPage';
@@ -64,7 +64,7 @@ test('the start form refuses a geometry out of bounds', async ({ page }) => {
   await expect(page).toHaveURL('/');
 });
 
-test('the environment page shows criu, its features and Xvnc', async ({ page }) => {
+test('the environment page shows criu, its features, Xvnc and the archive signing key', async ({ page }) => {
   await page.goto('/environment');
   await expect(page.getByTestId('criu-version')).toHaveAttribute('data-ok', 'true');
   await expect(page.getByTestId('criu-version')).toContainText(/\d+\.\d+/);
@@ -76,4 +76,7 @@ test('the environment page shows criu, its features and Xvnc', async ({ page }) 
     await expect(page.locator(`tr[data-feature="${name}"]`)).toHaveAttribute('data-supported', /^(yes|no)$/);
   }
   await expect(page.getByTestId('xvnc-version')).toContainText('TigerVNC');
+  // The public key line, as `freezeframe key` prints it (the test server's own key folder: see playwright.config.ts).
+  await expect(page.getByTestId('signing-key')).toHaveAttribute('data-ok', 'true');
+  await expect(page.getByTestId('signing-key')).toContainText(/ed25519:[A-Za-z0-9+/]{43}=/);
 });

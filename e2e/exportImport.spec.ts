@@ -1,9 +1,23 @@
 // Export, delete, import, restore: a checkpoint travels as one archive and comes back on a machine that never had
 // its desktop (here: the same server, with the desktop's folder removed, as on a fresh machine set up alike).
-import { rm } from 'node:fs/promises';
+// An archive this installation did not sign is refused, with how to trust the machine that made it.
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from './fixtures';
 import { LIVE_MOTION_MS } from './support/timing';
+
+/** The archive's files without its manifest and signature, packed again as a plain tar (as before signing). */
+async function unsignedCopy(archive: string, work: string): Promise<string> {
+  const dir = path.join(work, 'unpacked');
+  await mkdir(dir, { recursive: true });
+  execFileSync('tar', ['-C', dir, '-xzf', archive]);
+  await rm(path.join(dir, 'manifest.json'));
+  await rm(path.join(dir, 'signature.json'));
+  const file = path.join(work, 'unsigned.tar.gz');
+  execFileSync('tar', ['-C', dir, '-czf', file, '.']);
+  return file;
+}
 
 test('export, delete, import through the API, then restore: the page shows the desktop back', async ({ desktopPage, desktop, api, stateDir }) => {
   test.setTimeout(90_000);
@@ -18,14 +32,28 @@ test('export, delete, import through the API, then restore: the page shows the d
   await rm(path.join(stateDir, 'desktops', desktop.id), { recursive: true });
   expect((await api.raw('GET', `/api/desktops/${desktop.id}`)).status()).toBe(404);
 
-  // Refused: no archive at all, multipart, then the real one, and the same one twice.
-  const junk = await api.raw('POST', '/api/checkpoints/import', 'not an archive');
+  // Refused: no archive at all, multipart, an unsigned copy (422, nothing registered); then the real one, and the
+  // same one twice.
+  const junk = await api.raw('POST', '/api/checkpoints/import', 'not an archive', { 'Content-Type': 'application/gzip' });
   expect(junk.status()).toBe(400);
   expect((await junk.json()).error.code).toBe('invalid');
+  // Only the archive's own type: a text/plain body is what another site's page could send.
+  const text = await api.raw('POST', '/api/checkpoints/import', 'not an archive');
+  expect(text.status()).toBe(415);
   const multipart = await desktopPage.page.request.post('/api/checkpoints/import', {
     multipart: { archive: { name: 'a.tar.gz', mimeType: 'application/gzip', buffer: archive } },
   });
   expect(multipart.status()).toBe(415);
+  const signed = test.info().outputPath('signed.tar.gz');
+  await mkdir(path.dirname(signed), { recursive: true });
+  await writeFile(signed, archive);
+  const unsigned = await desktopPage.page.request.post('/api/checkpoints/import', {
+    data: await readFile(await unsignedCopy(signed, test.info().outputPath('unsigned'))),
+    headers: { 'Content-Type': 'application/gzip' },
+  });
+  expect(unsigned.status()).toBe(422);
+  expect((await unsigned.json()).error).toMatchObject({ code: 'untrusted', message: expect.stringContaining('freezeframe trust') });
+  expect((await api.raw('GET', `/api/desktops/${desktop.id}`)).status(), 'nothing registered').toBe(404);
   const imported = await api.importArchive(archive);
   expect(imported.checkpoint).toMatchObject({ id: checkpoint.id, desktop: desktop.id, state: 'complete', importedAt: expect.any(String) });
   expect(imported.desktop).toMatchObject({ id: desktop.id, state: 'stopped', display: desktop.display });

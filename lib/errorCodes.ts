@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'display_in_use'
   | 'images_missing'
   | 'gone'
+  // an archive not traced to this installation or a trusted key (server/checkpoints/signing.ts)
+  | 'untrusted'
+  // images that ask for more than their desktop may have (server/criu/trust.ts)
+  | 'untrusted_images'
   | 'internal'
   // reconcile: an operation whose process died before it ended
   | 'interrupted'

@@ -61,11 +61,57 @@ static void fail(const char *step)
 /* Looked up once, before the namespaces are made (the mounts need its uid too). */
 static struct passwd *desktopUser;
 
+/* Unescapes a mountinfo path in place (a space is "\\040", a backslash "\\134"). */
+static void unescapeMountPath(char *path)
+{
+	char *out = path;
+	for (char *in = path; *in; out++) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+			*out = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+			in += 4;
+		} else {
+			*out = *in++;
+		}
+	}
+	*out = '\0';
+}
+
+/* Namespace files the host has bind-mounted (`ip netns add` puts one per namespace under /run/netns; container
+ * engines do the same) are copied into the desktop's mount namespace with everything else, and criu cannot dump
+ * them: "mnt: ./run/netns/NAME doesn't have a proper root mount" (seen as soon as any namespace was added on the
+ * machine). The desktop has no use for them: they are detached from its view. */
+static void detachNamespaceFiles(void)
+{
+	for (int pass = 0; pass < 8; pass++) {
+		FILE *info = fopen("/proc/self/mountinfo", "r");
+		if (!info)
+			fail("read /proc/self/mountinfo");
+		char line[4096];
+		int detached = 0;
+		while (fgets(line, sizeof(line), info)) {
+			/* id parent major:minor root mountpoint options [optional fields] - fstype source superoptions */
+			char *dash = strstr(line, " - nsfs ");
+			if (!dash)
+				continue;
+			char mountPoint[4096];
+			if (sscanf(line, "%*s %*s %*s %*s %4095s", mountPoint) != 1)
+				continue;
+			unescapeMountPath(mountPoint);
+			if (umount2(mountPoint, MNT_DETACH) == 0)
+				detached++;
+		}
+		fclose(info);
+		if (!detached)
+			return;
+	}
+}
+
 static void mountPrivateProcAndPts(void)
 {
 	/* Without rprivate, our mounts below would propagate back into the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail("make / rprivate");
+	detachNamespaceFiles();
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount a fresh /proc");
 	/* New ptys belong to group tty: terminals (xterm) chown their pty to group tty, which a desktop without

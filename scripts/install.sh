@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Freezeframe needs on this machine, idempotently (seconds when all is present):
-# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher, the CLI.
+# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher, the CLI,
+# the archive signing key.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -102,4 +103,12 @@ fi
 # bin/freezeframe.js runs .build/cli (plain JavaScript: no TypeScript compiled per call); nothing is done when no
 # source changed.
 node scripts/build-cli.mjs || die "building the CLI (node scripts/build-cli.mjs) failed"
+
+# --- the archive signing key ----------------------------------------------------------------------------------
+# Exports are signed with this installation's Ed25519 key and imports must be signed by it or by a key listed in
+# trusted-keys (criu restores an archive's images as root). Made once (server/checkpoints/keys.ts), root-only.
+keyDir=${FREEZEFRAME_KEY_DIR:-/etc/freezeframe}
+install -d -m 0700 -o root -g root "$keyDir"
+keyLine=$(FREEZEFRAME_KEY_DIR="$keyDir" node bin/freezeframe.js key) || die "could not make the signing key in $keyDir"
+log "archive signing key ($keyDir): $keyLine"
 log "ready: $("$criu" --version | head -1), $(Xvnc -version 2>&1 | grep -m1 -o 'TigerVNC [0-9.]*'), node $(node --version)"

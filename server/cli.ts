@@ -15,13 +15,17 @@ const usage = `usage: freezeframe <command> [options]
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
-  export CHECKPOINT --output FILE          write it as one .tar.gz archive
-  import FILE                              import an archive made by export (here or on a machine set up alike)
+  export CHECKPOINT --output FILE          write it as one .tar.gz archive, signed with this installation's key
+  import FILE                              import an archive made by export (here or on a machine set up alike),
+                                           if signed by this installation or a trusted key
+  key                                      print this installation's public key line (plain text, not JSON)
+  trust 'ed25519:KEY NAME'                 trust archives signed by that key (a line \`key\` printed elsewhere)
   delete CHECKPOINT                        delete a checkpoint's images and record
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
-  FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it).`;
+  FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
+  FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;
 
 /** A failed operation, carried to the one place that prints it. */
 class Failed extends Error {
@@ -56,12 +60,19 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
-  const known = ['start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'delete', 'stop'];
+  const known = ['start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop'];
   if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
     if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
     return arg;
   };
+  // The key commands need no engine (no desktop user, no state folder): they work before anything else is set up.
+  if (command === 'key') {
+    process.stdout.write(unwrap(await operations.signingKeyLine()).line + '\n');
+    return undefined;
+  }
+  // Unquoted, the line arrives as two arguments (key, name): they are one line again.
+  if (command === 'trust') return unwrap(await operations.trustSigningKey([need('key line'), ...positionals.slice(2)].join(' ')));
   setEngine(await createEngine());
   switch (command) {
     case 'start': {

@@ -9,6 +9,8 @@ export interface Config {
   rootDir: string;
   /** Desktops and checkpoints live here. */
   stateDir: string;
+  /** This installation's signing key and the keys it trusts (checkpoints/keys.ts); root-only. */
+  keyDir: string;
   criuPath: string;
   newnsPath: string;
   desktopScript: string;
@@ -36,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     rootDir,
     stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
+    keyDir: env.FREEZEFRAME_KEY_DIR ?? '/etc/freezeframe',
     criuPath: env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu'),
     newnsPath: path.join(rootDir, 'native/newns'),
     desktopScript: path.join(rootDir, 'native/desktop.sh'),

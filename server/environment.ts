@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import type { Config } from './config';
 import { CriuError } from './criu/errors';
 import { criuVersion, runCriu } from './criu/run';
+import { keyFiles, publicKeyLine, trustedKeys } from './checkpoints/keys';
 
 export interface Probe {
   ok: boolean;
@@ -19,6 +20,8 @@ export interface Environment {
   criuCheck: Probe;
   features: { name: string; why: string; probe: Probe }[];
   xvnc: Probe;
+  /** This installation's public key line (what another machine trusts to import its archives), and whom it trusts. */
+  signingKey: Probe & { trusted: string[]; trustedKeysFile: string };
   kernel: string;
   node: string;
 }
@@ -58,15 +61,26 @@ async function probeXvnc(): Promise<Probe> {
   return { ok: false, detail: missing ? 'Xvnc is not installed (Debian: tigervnc-standalone-server)' : said };
 }
 
+async function probeSigningKey(keyDir: string): Promise<Environment['signingKey']> {
+  const trustedKeysFile = keyFiles(keyDir).trustedKeys;
+  try {
+    const [line, trusted] = await Promise.all([publicKeyLine(keyDir), trustedKeys(keyDir)]);
+    return { ok: true, detail: line, trusted: trusted.map((k) => `${k.id}${k.name ? ` ${k.name}` : ''}`), trustedKeysFile };
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message, trusted: [], trustedKeysFile };
+  }
+}
+
 export async function probeEnvironment(config: Config): Promise<Environment> {
   const version = criuVersion(config.criuPath).then(
     (v): Probe => ({ ok: true, detail: v }),
     (error: Error): Probe => ({ ok: false, detail: error.message }),
   );
-  const [criuVersionProbe, criuCheck, xvnc, ...featureProbes] = await Promise.all([
+  const [criuVersionProbe, criuCheck, xvnc, signingKey, ...featureProbes] = await Promise.all([
     version,
     probeCriu(config.criuPath),
     probeXvnc(),
+    probeSigningKey(config.keyDir),
     ...criuFeatures.map((f) => probeCriu(config.criuPath, f.name)),
   ]);
   return {
@@ -75,6 +89,7 @@ export async function probeEnvironment(config: Config): Promise<Environment> {
     criuCheck,
     features: criuFeatures.map((f, i) => ({ ...f, probe: featureProbes[i] })),
     xvnc,
+    signingKey,
     kernel: `${os.type()} ${os.release()} (${os.arch()})`,
     node: process.version,
   };

@@ -1,7 +1,7 @@
 // The CLI as scripts use it: JSON on stdout, exit 0 on success, exit 1 with a JSON error on failure.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,15 +10,20 @@ let stateDir: string;
 before(async () => (stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-cli-'))));
 after(async () => rm(stateDir, { recursive: true, force: true }));
 
-function cli(...args: string[]): Promise<{ code: number; json: any }> {
+function run(args: string[], keyDir = path.join(stateDir, 'keys')): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     execFile(
       path.resolve('bin/freezeframe.js'),
       args,
-      { env: { ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: '30-39' } },
-      (error, stdout) => resolve({ code: error ? Number(error.code) : 0, json: JSON.parse(stdout) }),
+      { env: { ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: keyDir, FREEZEFRAME_DISPLAYS: '30-39' } },
+      (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
     );
   });
+}
+
+async function cli(...args: string[]): Promise<{ code: number; json: any }> {
+  const { code, stdout } = await run(args);
+  return { code, json: JSON.parse(stdout) };
 }
 
 test('start, checkpoint, restore, list, stop', async () => {
@@ -53,4 +58,27 @@ test('usage errors are JSON too', async () => {
   assert.equal(r.json.error.code, 'invalid');
   const unknown = await cli('restore', 'c-deadbeef');
   assert.equal(unknown.json.error.code, 'not_found');
+});
+
+test('key prints one line, the same from processes racing to make the key; trust elsewhere accepts it', async () => {
+  const here = path.join(stateDir, 'keys-here');
+  const printed = await Promise.all([1, 2, 3].map(() => run(['key'], here)));
+  assert.deepEqual(printed.map((p) => p.code), [0, 0, 0]);
+  assert.equal(new Set(printed.map((p) => p.stdout)).size, 1, printed.map((p) => p.stdout).join(''));
+  const line = printed[0].stdout;
+  assert.match(line, /^ed25519:[A-Za-z0-9+/]{43}= \S+\n$/, 'one line, plain text');
+
+  const there = path.join(stateDir, 'keys-there');
+  const trusted = await run(['trust', line.trim()], there);
+  assert.equal(trusted.code, 0, trusted.stdout);
+  assert.deepEqual(JSON.parse(trusted.stdout), { key: line.split(' ')[0], name: os.hostname(), file: path.join(there, 'trusted-keys'), added: true });
+  // Unquoted, the shell splits the line in two: still one key, still trusted once.
+  const again = await run(['trust', ...line.trim().split(' ')], there);
+  assert.equal(JSON.parse(again.stdout).added, false);
+  assert.equal(await readFile(path.join(there, 'trusted-keys'), 'utf8'), line);
+
+  const garbage = await run(['trust', 'ssh-ed25519', 'AAAAC3NzaC1lZDI1NTE5AAAAI'], there);
+  assert.equal(garbage.code, 1);
+  assert.equal(JSON.parse(garbage.stdout).error.code, 'invalid');
+  assert.match(JSON.parse(garbage.stdout).error.message, /no key line/);
 });

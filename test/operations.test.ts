@@ -38,7 +38,7 @@ async function world(): Promise<World> {
   dirs.push(stateDir);
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
-    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4,
+    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, keyDir: '/nonexistent/keys',
   };
   let nextPid = 40_000;
   const w = { events: [], cleaned: [], live: new Map(), criuCalls: [], criu: {}, ports: {} } as unknown as World;
@@ -72,6 +72,7 @@ async function world(): Promise<World> {
     ports: { isFree: async () => true, waitFor: async () => w.ports.waitFor?.() },
     waitForLogLine: async () => {},
     screen: { capture: async () => Promise.reject(new Error('no screen here')), writeThumbnail: async () => {} },
+    trustImages: async () => {},
     desktopUser: async (name) => ({ name, uid: process.getuid!(), gid: process.getgid!() }),
     prepareDesktopFiles: async (files) => {
       await mkdir(files.home, { recursive: true });

@@ -26,6 +26,19 @@ export default async function EnvironmentPage() {
         </Card>
       </section>
       <section>
+        <Card title="Archive signing key" probe={env.signingKey} testId="signing-key">
+          <p className="mt-2 text-xs text-slate-400">
+            Exports are signed with it; imports are accepted from this installation and the keys in{' '}
+            <span className="font-mono">{env.signingKey.trustedKeysFile}</span>. On another machine,{' '}
+            <span className="font-mono">freezeframe trust &apos;{env.signingKey.ok ? env.signingKey.detail : 'LINE'}&apos;</span> lets it import
+            this one&apos;s archives.
+          </p>
+          <ul data-testid="trusted-keys" className="mt-2 grid gap-1 break-all font-mono text-xs text-slate-500">
+            {env.signingKey.trusted.length === 0 ? <li>No other key trusted.</li> : env.signingKey.trusted.map((k) => <li key={k}>trusted: {k}</li>)}
+          </ul>
+        </Card>
+      </section>
+      <section>
         <h2 className="mb-2 text-xs font-semibold uppercase tracking-wider text-slate-400">criu check --feature</h2>
         <div className="overflow-hidden rounded-xl border border-white/10">
           <table data-testid="criu-features" className="w-full text-left text-sm">

@@ -84,7 +84,7 @@ export class Api {
   }
 
   /** Any call, for tests about statuses and error bodies. */
-  raw(method: 'GET' | 'POST' | 'DELETE', path: string, data?: unknown) {
-    return this.request.fetch(path, { method, data });
+  raw(method: 'GET' | 'POST' | 'DELETE', path: string, data?: unknown, headers?: Record<string, string>) {
+    return this.request.fetch(path, { method, data, headers });
   }
 }

@@ -3,6 +3,8 @@
 import 'server-only';
 import { access, rm } from 'node:fs/promises';
 import type { Inspection } from '../checkpoints/inspect';
+import { publicKeyLine, trustKey } from '../checkpoints/keys';
+import { loadConfig } from '../config';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
@@ -11,6 +13,17 @@ import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
+
+/** This installation's public key line, which another installation trusts to import its archives. */
+export async function signingKeyLine(): Promise<Result<{ line: string }>> {
+  return attempt(async () => ({ line: await publicKeyLine(loadConfig().keyDir) }));
+}
+
+/** Trusts archives signed by the key of a line that `signingKeyLine` printed elsewhere. */
+export async function trustSigningKey(line: unknown): Promise<Result<{ key: string; name: string; file: string; added: boolean }>> {
+  if (typeof line !== 'string') return { ok: false, status: 400, error: { code: 'invalid', message: 'a key line is text' } };
+  return attempt(() => trustKey(loadConfig().keyDir, line));
+}
 
 /**
  * The schemas (zod), loaded by the first operation that has input to check: importing zod takes ~60 ms, and a

@@ -14,6 +14,11 @@ const statusByCode: Partial<Record<ErrorCode, Status>> = {
   bad_state: 409,
   display_in_use: 409,
   images_missing: 409,
+  // An archive this installation cannot trace to itself or a trusted key: understood, and refused (403 stays the
+  // answer of the access check, so a client can tell "not allowed" from "not this archive").
+  untrusted: 422,
+  // Images that ask for more than their desktop may have (server/criu/trust.ts): no retry will change that.
+  untrusted_images: 422,
   // Uploads: an archive over the size limit, or a body that is no archive at all.
   too_large: 413,
   unsupported_media_type: 415,

@@ -5,15 +5,26 @@ import path from 'node:path';
 import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
-/** Entries an archive may hold: the checkpoint's own files, nothing else. */
-const allowedEntry = /^\.\/(checkpoint\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+/** Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else. */
+const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 
-/** Writes the folder's archive to file (gzip: images are mostly memory pages, which compress well). */
-export async function writeArchive(folder: string, file: string): Promise<void> {
+/**
+ * Files a checkpoint folder holds that are not exported: criu's pidfile of the last restore (removed before the next
+ * one), meaningless on another machine. Exported, it made every archive of a restored checkpoint unimportable.
+ */
+export const notExported = ['restore.pid'];
+
+/**
+ * Writes the folder's archive to file (gzip: images are mostly memory pages, which compress well), with the named
+ * files of extra at its top as well.
+ */
+export async function writeArchive(folder: string, file: string, extra?: { folder: string; names: string[] }): Promise<void> {
   const execa = await loadExeca();
-  await execa('tar', ['-C', folder, '--numeric-owner', '-czf', file, '.'], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+  const more = extra ? ['-C', extra.folder, ...extra.names.map((name) => `./${name}`)] : [];
+  const exclude = notExported.map((name) => `--exclude=./${name}`);
+  await execa('tar', ['--numeric-owner', '-czf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
 }
 
 /**

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
+import { assertTrustedImages } from '../criu/trust';
 import { captureScreen, writeThumbnailOf, type Screen } from '../vnc/thumbnail';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { lookUpDesktopUser, prepareDesktopFiles, type DesktopUser } from './desktopUser';
@@ -42,6 +43,8 @@ export interface Collaborators {
     capture(vncPort: number, password: string | undefined): Promise<Screen>;
     writeThumbnail(screen: Screen, file: string): Promise<void>;
   };
+  /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
+  trustImages(imagesDir: string, checkpointId: string, expected: { uid: number; gid: number; home: string; log: string }): Promise<void>;
   desktopUser(name: string): Promise<DesktopUser>;
   /** The desktop's folder, home and VNC password file, owned as its programs need them (a chown: root's). */
   prepareDesktopFiles: typeof prepareDesktopFiles;
@@ -62,6 +65,7 @@ export function realCollaborators(config: Config): Collaborators {
     ports: { isFree: (port) => isPortFree(port), waitFor: waitForPort },
     waitForLogLine,
     screen: { capture: (port, password) => captureScreen(port, password), writeThumbnail: writeThumbnailOf },
+    trustImages: assertTrustedImages,
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,
     clock: { now: () => new Date().toISOString() },

@@ -31,6 +31,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (checkpoint.state !== 'complete') {
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
+    // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
+    // images say. The ids are this installation's desktop user's, not the record's: an imported record names
+    // whatever uid its archive says.
+    const { uid, gid } = ctx.user();
+    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, { uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id) });
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });

@@ -2,7 +2,8 @@
 import { access, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
-import { unpackArchive, writeArchive } from '../../checkpoints/archive';
+import { unpackArchive } from '../../checkpoints/archive';
+import { verifyFolder, writeSignedArchive } from '../../checkpoints/signing';
 import { inspectImages, type Inspection } from '../../checkpoints/inspect';
 import { FreezeframeError } from '../../errors';
 import { readJson, writeJsonAtomic } from '../../store/jsonFiles';
@@ -28,7 +29,7 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
   if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
   // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
   return ctx.locks.run(checkpoint.desktop, 'export', async () => {
-    await writeArchive(ctx.paths.checkpointDir(checkpointId), file);
+    await writeSignedArchive(ctx.paths.checkpointDir(checkpointId), file, ctx.config.keyDir);
     return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
   });
 }
@@ -42,6 +43,7 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
   const { paths, store, deps } = ctx;
   const dir = await unpackArchive(file, paths.imports());
   try {
+    await verifyFolder(dir, ctx.config.keyDir);
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
     if (!record || !madeCheckpointIdPattern.test(record.id) || !madeDesktopIdPattern.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
       throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');

@@ -1,0 +1,302 @@
+// The trust check before every restore: reads what a checkpoint's images ask criu (root) to make, refuses what a desktop started here could never have.
+//
+// What the images of real desktops hold (the default xterm+xclock desktop, and xterm, firefox, writer, calculator,
+// mousepad and xpdf each alone, dumped here through the engine, 2026-11-30):
+// - every task and thread: uid, euid, suid, fsuid the desktop user's, gid... its group, groups only that one, all
+//   five capability sets empty (two 32-bit words of 0 each), securebits 0, no_new_privs 1, no LSM profile, no
+//   seccomp filter (Firefox runs without its sandbox); SCHED_OTHER, nice 0, OOM score adjustment 0 (133 for
+//   Firefox's content processes). Creds live in each thread's core image (thread_core.creds).
+// - files opened for writing: the desktop's log (O_WRONLY|O_APPEND), /dev/null, xterm's /dev/ptmx and
+//   /dev/pts/N, Firefox's profile in the desktop's home (.parentlock, *.sqlite and their -wal/-shm, O_RDWR),
+//   LibreOffice's /tmp/lu*.tmp/lu*.tmp (O_RDWR, the desktop user's). Read only: binaries, libraries, locales,
+//   fonts and caches under /usr and /var/cache, native/desktop.sh and native/apps/*, /proc/stat and
+//   /proc/<pid>/net/dev of the desktop's own /proc, the home and / as working and root directories.
+// - other fds: pipes, unix sockets (X's abstract and /tmp/.X11-unix ones, socketpairs), Xvnc's TCP listener on
+//   5900+N and the viewers' connections, a UDP socket (icewm), netlink (Firefox), eventfd, eventpoll, inotify,
+//   signalfd, timerfd, memfd (Firefox: 56), ttys.
+// - mounts (mountpoints-N.img): a copy of the host's mount table (as newns made the namespace from it) plus
+//   newns's own /proc, devpts on /dev/pts (newinstance, uid=desktop user) and its ptmx bound on /dev/ptmx; every
+//   tmpfs among them is saved as tmpfs-dev-N.tar.gz.img (here: directories and one root-owned 0600 file).
+// - image kinds: inventory, pstree, core/ids/mm/fs/pagemap/pages/fdinfo per task, files, mountpoints, utsns,
+//   ipcns-var (and ipcns-shm, memfd, filelocks with Firefox), timens, seccomp, pipes-data, tty-info, stats-dump.
+// What it costs (bench/analysis/trust.mts, 2 shared cores, load 7.5 and 10, 2 × 21 checks right after real
+// dumps): median 5.4-5.6 ms (2.0-25.7) for the default desktop, whose criu restore takes 104-127 ms; 11.1-11.5 ms
+// (5.2-39.6) for Firefox, 684-950 ms. A CPU profile: mostly decoding varints (as bigints) and the syscalls of
+// ~170 core images and ~250 stats.
+import 'server-only';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { FreezeframeError } from '../errors';
+import { decodeProto, imageEntries, type ProtoFields } from './images';
+import {
+  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
+  schedViolations, socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
+  type Socket, type TarMember, type TaskCreds, type TaskSched, type Violation,
+} from './trustRules';
+
+export type { Expected, Violation } from './trustRules';
+
+/** Repeated varints arrive one per field, or packed into one length-delimited field. */
+function varints(f: ProtoFields | undefined, n: number): number[] {
+  const out: number[] = [];
+  for (const v of f?.get(n) ?? []) {
+    if (typeof v === 'bigint') {
+      out.push(Number(v));
+      continue;
+    }
+    let value = 0;
+    let shift = 0;
+    for (const byte of v) {
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(byte & 0x80)) {
+        out.push(value);
+        value = 0;
+        shift = 0;
+      }
+    }
+  }
+  return out;
+}
+const int = (f: ProtoFields | undefined, n: number) => varints(f, n)[0];
+const raw = (f: ProtoFields | undefined, n: number) => {
+  const v = f?.get(n)?.[0];
+  return typeof v === 'bigint' ? v : undefined;
+};
+/** sint32 (zigzag) and int32 (negative: 64-bit two's complement) as numbers. */
+const zigzag = (v: bigint | undefined) => (v === undefined ? undefined : Number((v >> 1n) ^ -(v & 1n)));
+const int32 = (v: bigint | undefined) => (v === undefined ? undefined : Number(BigInt.asIntN(32, v)));
+const bytes = (f: ProtoFields | undefined, n: number) => {
+  const v = f?.get(n)?.[0];
+  return v instanceof Uint8Array ? v : undefined;
+};
+const text = (f: ProtoFields | undefined, n: number) => {
+  const v = bytes(f, n);
+  return v ? Buffer.from(v).toString('utf8') : undefined;
+};
+const msg = (f: ProtoFields | undefined, n: number) => {
+  const v = bytes(f, n);
+  return v ? decodeProto(v) : undefined;
+};
+
+const entries = (dir: string, name: string): ProtoFields[] => imageEntries(readFileSync(path.join(dir, name))).map(decodeProto);
+
+function decodeCreds(c: ProtoFields | undefined): Creds | undefined {
+  if (!c) return undefined;
+  return {
+    uid: varints(c, 1), gid: varints(c, 2), euid: varints(c, 3), egid: varints(c, 4),
+    suid: varints(c, 5), sgid: varints(c, 6), fsuid: varints(c, 7), fsgid: varints(c, 8),
+    capInh: varints(c, 9), capPrm: varints(c, 10), capEff: varints(c, 11), capBnd: varints(c, 12),
+    secbits: varints(c, 13), groups: varints(c, 14), lsmProfile: text(c, 15), noNewPrivs: varints(c, 18), capAmb: varints(c, 19),
+  };
+}
+
+/** mnt.proto's fstype enum; AUTO and UNSUPPORTED name theirs in fsname (or not at all: the root mount). */
+const fstypes: Record<number, string> = {
+  1: 'proc', 2: 'sysfs', 3: 'devtmpfs', 4: 'binfmt_misc', 5: 'tmpfs', 6: 'devpts', 7: 'simfs', 8: 'pstore', 9: 'securityfs',
+  10: 'fusectl', 11: 'debugfs', 12: 'cgroup', 13: 'aufs', 14: 'mqueue', 15: 'fuse', 17: 'overlay', 18: 'autofs', 19: 'tracefs', 23: 'cgroup2',
+};
+
+const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** The host's mounts, as newns copied them into each desktop's namespace. */
+function hostMounts(): Mount[] {
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
+  return lines.map((line) => {
+    const [left, right] = line.split(' - ');
+    const f = left.split(' ');
+    const [fstype, source, options] = right.split(' ');
+    return { root: unescape(f[3]), mountpoint: unescape(f[4]), fstype, source: unescape(source), options: options ?? '' };
+  });
+}
+
+/** The members of a gzip'd tar: names, types and modes from the 512-byte ustar headers. */
+function tarMembers(image: string, gz: Buffer): TarMember[] {
+  const tar = gunzipSync(gz);
+  const out: TarMember[] = [];
+  let longName: string | undefined;
+  for (let pos = 0; pos + 512 <= tar.length;) {
+    const header = tar.subarray(pos, pos + 512);
+    if (header.every((b) => b === 0)) break;
+    const field = (at: number, len: number) => header.subarray(at, at + len).toString('latin1').replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 12).trim() || '0', 8);
+    const type = String.fromCharCode(header[156]);
+    const body = tar.subarray(pos + 512, pos + 512 + size);
+    pos += 512 + Math.ceil(size / 512) * 512;
+    if (type === 'L') {
+      longName = body.toString('latin1').replace(/\0.*$/s, '');
+      continue;
+    }
+    if (type === 'x' || type === 'g' || type === 'K') continue;
+    const prefix = field(345, 155);
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    out.push({ image, name, type: type === '\0' ? '0' : type, mode: parseInt(field(100, 8).trim() || '0', 8) });
+  }
+  return out;
+}
+
+/** This server's hard rlimits by resource number (/proc/self/limits lists them in RLIMIT_* order). */
+function ownHardLimits(): Map<number, bigint> {
+  const rows = readFileSync('/proc/self/limits', 'utf8').split('\n').slice(1).filter(Boolean);
+  return new Map(rows.map((row, resource) => {
+    const hard = row.slice(26).trim().split(/\s+/)[1];
+    return [resource, hard === 'unlimited' ? 2n ** 64n - 1n : BigInt(hard)];
+  }));
+}
+
+function statOrNull(p: string): HostFile | null {
+  try {
+    const s = statSync(p, { throwIfNoEntry: false });
+    return s ? { uid: s.uid, gid: s.gid, mode: s.mode } : null;
+  } catch {
+    return null; // not a directory on the way, a loop: criu cannot open it either
+  }
+}
+
+/**
+ * Every violation of the checkpoint at `dir` against what its desktop may be (server/criu/trustRules.ts).
+ * Synchronous on purpose: the images are small files just written or read (page cache), and each read or stat
+ * through libuv's thread pool costs more than the work itself. Firefox's checkpoint (168 threads: 168 core
+ * images, 275 file paths to stat), load 4 on 2 cores: core images 22-38 ms read in parallel with promises,
+ * 1.6-9 ms read in a loop; 275 stats 3-53 ms with promises, 0.9-32 ms in a loop.
+ */
+export function trustViolations(dir: string, expected: Expected): Violation[] {
+  const names = readdirSync(dir);
+  const has = new Set(names);
+  const tasks = entries(dir, 'pstree.img').map((p) => {
+    const pid = int(p, 1);
+    const threads = varints(p, 5);
+    return { pid, threads: threads.length ? threads : [pid] };
+  });
+  const cores = tasks.flatMap(({ pid, threads }) => threads.map((tid) => {
+    const [core] = entries(dir, `core-${tid}.img`);
+    const thread = msg(core, 5);
+    const task = tid === pid ? msg(core, 3) : undefined;
+    const sched: TaskSched = {
+      pid, tid, nice: zigzag(raw(thread, 3)), policy: int(thread, 4), prio: int(thread, 5),
+      oomScoreAdj: int32(raw(task, 14)),
+      rlimits: (msg(task, 8)?.get(1) ?? []).map((r, resource) => ({ resource, max: raw(decodeProto(r as Uint8Array), 2) ?? 0n })),
+    };
+    return { pid, tid, creds: decodeCreds(msg(thread, 10)), ids: msg(core, 4), sched };
+  }));
+  const files = entries(dir, 'files.img');
+  const mounts = names.filter((n) => /^mountpoints-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n));
+  const tars = names.filter((n) => /^tmpfs-dev-\d+\.tar\.gz\.img$/.test(n)).flatMap((n) => tarMembers(n, readFileSync(path.join(dir, n))));
+  const remaps = has.has('remap-fpath.img') ? entries(dir, 'remap-fpath.img') : [];
+  const ttys = has.has('tty-info.img') ? entries(dir, 'tty-info.img') : [];
+
+  const violations: Violation[] = [...imageNameViolations(names), ...credsViolations(cores satisfies TaskCreds[], expected)];
+
+  // Which tasks hold which file: fdinfo-<files_id>.img, shared by tasks that share their fd table.
+  const fdTables = new Map<number, number[]>();
+  for (const { pid } of tasks) {
+    // ids-<pid>.img; older images keep the ids in the leader's core image.
+    const ids = has.has(`ids-${pid}.img`) ? entries(dir, `ids-${pid}.img`)[0] : cores.find((c) => c.tid === pid)?.ids;
+    const filesId = int(ids, 2);
+    if (filesId === undefined) throw new Error(`task ${pid} has no files id`);
+    fdTables.set(filesId, [...(fdTables.get(filesId) ?? []), pid]);
+  }
+  const pidsOf = new Map<number, number[]>();
+  for (const [filesId, pids] of fdTables) {
+    for (const fd of entries(dir, `fdinfo-${filesId}.img`)) {
+      const id = int(fd, 1);
+      pidsOf.set(id, [...(pidsOf.get(id) ?? []), ...pids]);
+    }
+  }
+
+  const regs: RegFile[] = [];
+  const sockets: Socket[] = [];
+  const byId = new Map<number, RegFile>();
+  for (const f of files) {
+    const id = int(f, 2);
+    const type = int(f, 1);
+    const pids = pidsOf.get(id) ?? [];
+    if (refusedFileTypes[type]) violations.push({ pid: pids[0], what: refusedFileTypes[type], value: `#${id}` });
+    const reg = msg(f, 3);
+    if (reg) {
+      const file: RegFile = { id, name: text(reg, 6) ?? '', flags: int(reg, 2) ?? 0, mode: int(reg, 10), pids };
+      regs.push(file);
+      byId.set(id, file);
+    }
+    const isk = msg(f, 4);
+    if (isk) sockets.push({ id, pids, kind: 'inet', type: int(isk, 4), port: int(isk, 7) });
+    const usk = msg(f, 16);
+    if (usk) {
+      const name = bytes(usk, 11);
+      const bound = name?.length && name[0] !== 0 ? Buffer.from(name).toString('utf8').replace(/\0+$/, '') : '';
+      const dirName = text(usk, 14);
+      sockets.push({
+        id, pids, kind: 'unix', type: int(usk, 3), uflags: int(usk, 6),
+        path: bound && dirName && !path.isAbsolute(bound) ? path.join(dirName, bound) : bound,
+        ownerUid: int(msg(usk, 13), 2),
+      });
+    }
+  }
+
+  const ghosts: Ghost[] = [];
+  for (const r of remaps) {
+    const orig = byId.get(int(r, 1));
+    const remapId = int(r, 2);
+    // remap_type: LINKED 0, GHOST 1, PROCFS 2 (a dead task's /proc entry); older images flag ghosts in the id.
+    const type = int(r, 3) ?? ((remapId & 0x80000000) ? 1 : 0);
+    if (!orig) {
+      violations.push({ what: 'remapped file not in files.img', value: `#${int(r, 1)}` });
+      continue;
+    }
+    if (type === 1) {
+      const [g] = entries(dir, `ghost-file-${(remapId & 0x7fffffff).toString(16)}.img`);
+      ghosts.push({ name: orig.name, uid: int(g, 1), gid: int(g, 2), mode: int(g, 3) });
+    } else if (type === 0) {
+      // criu links the dump-time link_remap file back to the file's path, as root: both in the desktop's folders.
+      for (const name of [orig.name, byId.get(remapId)?.name ?? `#${remapId}`]) ghosts.push({ name, uid: expected.uid, gid: expected.gid, mode: 0o100600 });
+    }
+  }
+
+  const treePids = new Set(tasks.flatMap((t) => t.threads));
+  const toStat = [...new Set([...regs.map((r) => r.name), ...sockets.flatMap((s) => (s.path ? [s.path] : []))])];
+  const statted = new Map(toStat.map((p) => [p, statOrNull(p)] as const));
+
+  violations.push(
+    ...fileViolations(regs, expected, statted, treePids),
+    ...socketViolations(sockets, expected),
+    ...mountViolations(mounts.map((m) => ({
+      fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
+      source: text(m, 8) ?? '', options: text(m, 9) ?? '',
+    })), hostMounts(), expected),
+    ...tarViolations(tars.flat()),
+    ...ghostViolations(ghosts, expected),
+    ...ttyViolations(ttys.map((t) => int(t, 2))),
+    ...schedViolations(cores.map((c) => c.sched), ownHardLimits()),
+  );
+  return violations;
+}
+
+const describe = (v: Violation) => `${v.pid !== undefined ? `task ${v.pid}: ` : ''}${v.what} ${v.value}`;
+
+/**
+ * Throws `untrusted_images` unless the checkpoint's images are what a desktop of `expected` may be; images that
+ * cannot be read or decoded are refused too (fail closed). Measured on every restore's critical path: see README.
+ */
+export async function assertTrustedImages(dir: string, checkpointId: string, expected: Expected): Promise<void> {
+  const hint = 'criu restores as root what the images say: restore only checkpoints made here or by someone you trust, unchanged since.';
+  let violations: Violation[];
+  try {
+    violations = trustViolations(dir, expected);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !statOrNull(path.join(dir, 'inventory.img'))) {
+      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${dir}`);
+    }
+    const message = `checkpoint ${checkpointId} was not restored: its images cannot be checked (${(error as Error).message})`;
+    throw new FreezeframeError('untrusted_images', message, { error: { code: 'untrusted_images', message, hint } }, { cause: error });
+  }
+  if (!violations.length) return;
+  const shown = violations.slice(0, 3).map(describe).join('; ');
+  const more = violations.length > 3 ? ` and ${violations.length - 3} more` : '';
+  const message = `checkpoint ${checkpointId} was not restored: its images ask for more than its desktop may have: ${shown}${more}`;
+  throw new FreezeframeError('untrusted_images', message, {
+    error: { code: 'untrusted_images', message, errors: violations.slice(0, 10).map(describe), hint },
+    violations: violations.slice(0, 50),
+  });
+}

@@ -1,0 +1,131 @@
+// The trust check before every restore, with real checkpoints: a real one passes and restores; hostile images made
+// from it (a task made root, a capability, a writable file in /etc, an image that does not decode) are refused
+// through the engine's restore, and nothing changes: no criu run, no process, the same state, every image kept.
+import assert from 'node:assert/strict';
+import { access, cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, test } from 'node:test';
+import type { Engine } from '../server/engine';
+import { FreezeframeError } from '../server/errors';
+import { failure } from '../server/api/results';
+import { assertTrustedImages } from '../server/criu/trust';
+import { decodeProto, imageEntries } from '../server/criu/images';
+import { identify, treePids } from '../server/desktops/processes';
+import { isPortFree } from '../server/desktops/net';
+import { withEngine } from './support/engineFixture';
+import { eventually } from './support/eventually';
+import { editImage, setField } from './support/protoEdit';
+
+/** pid -> comm of every task in a checkpoint (pstree.img, core-N.img's task_core comm). */
+async function tasksOf(images: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const p of imageEntries(await readFile(path.join(images, 'pstree.img'))).map(decodeProto)) {
+    const pid = Number(p.get(1)![0]);
+    const core = decodeProto(imageEntries(await readFile(path.join(images, `core-${pid}.img`)))[0]);
+    const tc = decodeProto(core.get(3)![0] as Uint8Array);
+    out.set(pid, Buffer.from(tc.get(6)![0] as Uint8Array).toString());
+  }
+  return out;
+}
+
+describe('the trust check before a restore', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+  before(async () => ({ engine, dispose } = await withEngine('150-159')));
+  after(async () => dispose());
+
+  test('a real checkpoint passes and restores; hostile images made from it are refused and change nothing', async (t) => {
+    const { desktops, config } = engine;
+    const desktop = await desktops.start({ geometry: '640x480' }); // the default apps: xterm and xclock
+    await eventually(async () => {
+      const comms = await Promise.all((await treePids(desktop.pid!)).map((p) => readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')));
+      for (const name of ['xterm', 'xclock', 'bash']) assert.ok(comms.some((c) => c.trim() === name), `${name} in ${comms}`);
+    });
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const dir = path.join(config.stateDir, 'checkpoints', checkpoint.id);
+    const images = path.join(dir, 'images');
+    const pristine = `${images}.pristine`;
+    await cp(images, pristine, { recursive: true });
+    const names = (await readdir(images)).sort();
+    const tasks = await tasksOf(images);
+    const pidOf = (comm: string) => [...tasks].find(([, c]) => c === comm)![0];
+    const log = path.join(config.stateDir, 'desktops', desktop.id, 'desktop.log');
+    const expected = { uid: desktop.uid!, gid: desktop.gid!, home: path.join(config.stateDir, 'desktops', desktop.id, 'home'), log };
+
+    // The check alone, on the real images: what it adds to a restore (also in bench/analysis/trust.mts).
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await assertTrustedImages(images, checkpoint.id, expected);
+      times.push(performance.now() - t0);
+    }
+    t.diagnostic(`trust check of the default desktop (${tasks.size} tasks): ${times.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+
+    const hostile = [
+      {
+        what: `task ${pidOf('xterm')} (xterm) made root`,
+        edit: () => editImage(path.join(images, `core-${pidOf('xterm')}.img`), (e) => setField(e, [5, 10, 1], 0)),
+        named: new RegExp(`task ${pidOf('xterm')}: uid 0`),
+      },
+      {
+        what: `task ${pidOf('xclock')} (xclock) given CAP_SYS_ADMIN`,
+        edit: () => editImage(path.join(images, `core-${pidOf('xclock')}.img`), (e) => setField(e, [5, 10, 11], 1 << 21)),
+        named: new RegExp(`task ${pidOf('xclock')}: effective capabilities cap 21`),
+      },
+      {
+        what: 'the desktop log, open for writing, renamed /etc/freezeframe-test',
+        edit: () => editImage(path.join(images, 'files.img'), (e) => {
+          const reg = decodeProto(e).get(3)?.[0];
+          const name = reg instanceof Uint8Array ? decodeProto(reg).get(6)?.[0] : undefined;
+          return name instanceof Uint8Array && Buffer.from(name).toString() === log ? setField(e, [3, 6], '/etc/freezeframe-test') : e;
+        }),
+        named: /file opened for writing \/etc\/freezeframe-test/,
+      },
+      {
+        what: 'a files image that does not decode',
+        edit: async () => {
+          const buf = await readFile(path.join(images, 'files.img'));
+          await writeFile(path.join(images, 'files.img'), buf.subarray(0, buf.length - 7));
+        },
+        named: /cannot be checked \(truncated/,
+      },
+    ];
+    for (const h of hostile) {
+      await h.edit();
+      const recordBefore = await desktops.get(desktop.id);
+      const bytesBefore = await readFile(path.join(images, 'files.img'));
+      await assert.rejects(desktops.restore(checkpoint.id), (error) => {
+        assert.ok(error instanceof FreezeframeError, String(error));
+        assert.equal(error.code, 'untrusted_images', error.message);
+        assert.match(error.message, h.named, h.what);
+        // Through the API: 422, the violations listed, and what to do.
+        const answer = failure(error);
+        assert.equal(answer.status, 422);
+        if (!h.what.includes('decode')) assert.match(answer.error.errors!.join('\n'), h.named);
+        assert.match(answer.error.hint ?? '', /restore only checkpoints/);
+        return true;
+      }, h.what);
+      // Nothing changed: same record (not even rewritten), no restore on record, criu never ran (no restore log),
+      // no process on the desktop's port, every image there as it was.
+      assert.deepEqual(await desktops.get(desktop.id), recordBefore, h.what);
+      assert.equal(recordBefore.state, 'checkpointed');
+      assert.deepEqual((await desktops.getCheckpoint(checkpoint.id)).restores, [], h.what);
+      assert.ok(!(await readdir(dir)).some((f) => f.startsWith('restore-')), `${h.what}: criu ran`);
+      assert.ok(await isPortFree(desktop.vncPort), `${h.what}: something listens on ${desktop.vncPort}`);
+      assert.deepEqual((await readdir(images)).sort(), names, h.what);
+      assert.deepEqual(await readFile(path.join(images, 'files.img')), bytesBefore, h.what);
+      await assert.rejects(access('/etc/freezeframe-test'));
+      // Back to the real images for the next case.
+      await rm(images, { recursive: true });
+      await cp(pristine, images, { recursive: true });
+    }
+
+    // The real images, untouched, pass and restore: the same desktop runs again.
+    const restored = await desktops.restore(checkpoint.id);
+    assert.equal(restored.desktop.state, 'running');
+    assert.ok(await identify(restored.desktop.pid!), 'the restored root is alive');
+    assert.ok((await stat(path.join(dir, 'restore-1.log'))).size > 0);
+    await rm(pristine, { recursive: true });
+  });
+});
