@@ -5,8 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import { runCriu, type CriuResult } from '../criu/run';
-import { assertTrustedImages } from '../criu/trust';
-import { captureScreen, writeThumbnailOf, type Screen } from '../vnc/thumbnail';
+import type { Screen } from '../vnc/thumbnail';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { lookUpDesktopUser, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { launchDesktop, type LaunchSpec } from './launcher';
@@ -64,8 +63,12 @@ export function realCollaborators(config: Config): Collaborators {
     cleanup: { removeCriuRules, removeXLeftovers },
     ports: { isFree: (port) => isPortFree(port), waitFor: waitForPort },
     waitForLogLine,
-    screen: { capture: (port, password) => captureScreen(port, password), writeThumbnail: writeThumbnailOf },
-    trustImages: assertTrustedImages,
+    screen: {
+      capture: async (port, password) => (await import('../vnc/thumbnail')).captureScreen(port, password),
+      writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
+    },
+    // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
+    trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,
     clock: { now: () => new Date().toISOString() },

@@ -11,17 +11,23 @@ import { makeSearchable, type DesktopUser } from './desktopUser';
 import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
-import { checkpointDesktop, type CheckpointOptions } from './operations/checkpoint';
+import type { CheckpointOptions } from './operations/checkpoint';
 import type { OperationContext } from './operations/context';
 import { Reconciler } from './operations/reconcile';
-import { restoreCheckpoint, type RestoreOptions, type Restored } from './operations/restore';
-import { startDesktop, type StartOptions } from './operations/start';
+import type { RestoreOptions, Restored } from './operations/restore';
+import type { StartOptions } from './operations/start';
 import { stopDesktop } from './operations/stop';
-import { deleteCheckpoint, exportCheckpoint, importCheckpoint, inspectCheckpoint } from './operations/transfer';
 import { Paths, type CheckpointRecord, type DesktopRecord } from './records';
 import { RecordStore } from './store';
 
 export type { CheckpointOptions, RestoreOptions, StartOptions };
+
+// The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
+// and `freezeframe list` none of them (bench/cli.mts).
+const starting = () => import('./operations/start');
+const checkpointing = () => import('./operations/checkpoint');
+const restoring = () => import('./operations/restore');
+const transferring = () => import('./operations/transfer');
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
@@ -88,35 +94,35 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return this.store.checkpoints(desktopId);
   }
 
-  start(options: StartOptions = {}): Promise<DesktopRecord> {
-    return startDesktop(this.context, options);
+  async start(options: StartOptions = {}): Promise<DesktopRecord> {
+    return (await starting()).startDesktop(this.context, options);
   }
 
-  checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
-    return checkpointDesktop(this.context, id, options);
+  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
+    return (await checkpointing()).checkpointDesktop(this.context, id, options);
   }
 
-  restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {
-    return restoreCheckpoint(this.context, checkpointId, options);
+  async restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {
+    return (await restoring()).restoreCheckpoint(this.context, checkpointId, options);
   }
 
   stop(id: string): Promise<DesktopRecord> {
     return stopDesktop(this.context, id);
   }
 
-  inspect(checkpointId: string): Promise<Inspection> {
-    return inspectCheckpoint(this.context, checkpointId);
+  async inspect(checkpointId: string): Promise<Inspection> {
+    return (await transferring()).inspectCheckpoint(this.context, checkpointId);
   }
 
-  exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
-    return exportCheckpoint(this.context, checkpointId, file);
+  async exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
+    return (await transferring()).exportCheckpoint(this.context, checkpointId, file);
   }
 
-  importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
-    return importCheckpoint(this.context, file);
+  async importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    return (await transferring()).importCheckpoint(this.context, file);
   }
 
-  deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {
-    return deleteCheckpoint(this.context, checkpointId);
+  async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {
+    return (await transferring()).deleteCheckpoint(this.context, checkpointId);
   }
 }
