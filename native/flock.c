@@ -45,32 +45,10 @@ static napi_value tryLock(napi_env env, napi_callback_info info)
 	return lockWith(env, info, LOCK_EX);
 }
 
-/* isLocked(fd): whether another open file holds the exclusive lock (asked with a shared lock, dropped at once). */
-static napi_value isLocked(napi_env env, napi_callback_info info)
-{
-	int32_t fd;
-	napi_value result;
-	if (!fdArg(env, info, &fd))
-		return NULL;
-	int rc;
-	do
-		rc = flock(fd, LOCK_SH | LOCK_NB);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0 && errno != EWOULDBLOCK) {
-		napi_throw_error(env, NULL, strerror(errno));
-		return NULL;
-	}
-	if (rc == 0)
-		flock(fd, LOCK_UN);
-	napi_get_boolean(env, rc < 0, &result);
-	return result;
-}
-
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
 		{ "tryLock", NULL, tryLock, NULL, NULL, NULL, napi_default, NULL },
-		{ "isLocked", NULL, isLocked, NULL, NULL, NULL, napi_default, NULL },
 	};
 	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 	return exports;

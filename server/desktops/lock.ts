@@ -17,7 +17,6 @@ export interface HeldLock {
 
 interface Flock {
   tryLock(fd: number): boolean;
-  isLocked(fd: number): boolean;
 }
 
 // native/flock.node (see native/flock.c): the kernel releases the lock when its holder dies, so a holder that
@@ -30,18 +29,6 @@ function native(): Flock {
     return flock;
   } catch (error) {
     throw new Error('native/flock.node is missing: build it with `make -C native` (scripts/install.sh does)', { cause: error });
-  }
-}
-
-/** Who holds the lock at file (this process included), if anyone does. */
-export async function lockHolder(file: string): Promise<LockHolder | undefined> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    if (!native().isLocked(handle.fd)) return undefined;
-    return describe(await handle.readFile('utf8'));
-  } finally {
-    await handle.close();
   }
 }
 
