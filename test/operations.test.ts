@@ -73,6 +73,7 @@ async function world(): Promise<World> {
     waitForLogLine: async () => {},
     screen: { capture: async () => Promise.reject(new Error('no screen here')), writeThumbnail: async () => {} },
     trustImages: async () => {},
+    saveLaunchMounts: async () => {},
     desktopUser: async (name) => ({ name, uid: process.getuid!(), gid: process.getgid!() }),
     prepareDesktopFiles: async (files) => {
       await mkdir(files.home, { recursive: true });

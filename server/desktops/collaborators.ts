@@ -4,6 +4,7 @@ import 'server-only';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
+import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
 import type { Screen } from '../vnc/thumbnail';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -43,7 +44,9 @@ export interface Collaborators {
     writeThumbnail(screen: Screen, file: string): Promise<void>;
   };
   /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
-  trustImages(imagesDir: string, checkpointId: string, expected: { uid: number; gid: number; home: string; log: string }): Promise<void>;
+  trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
+  /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
+  saveLaunchMounts(pid: number, file: string): Promise<void>;
   desktopUser(name: string): Promise<DesktopUser>;
   /** The desktop's folder, home and VNC password file, owned as its programs need them (a chown: root's). */
   prepareDesktopFiles: typeof prepareDesktopFiles;
@@ -69,6 +72,7 @@ export function realCollaborators(config: Config): Collaborators {
     },
     // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
     trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
+    saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,
     clock: { now: () => new Date().toISOString() },

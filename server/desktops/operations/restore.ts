@@ -8,6 +8,7 @@ import { criuArgs, type CriuOptions } from '../../criu/options';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord, RestoreInfo } from '../records';
+import { readLaunchMounts } from '../launchMounts';
 import type { OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
@@ -35,7 +36,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // images say. The ids are this installation's desktop user's, not the record's: an imported record names
     // whatever uid its archive says.
     const { uid, gid } = ctx.user();
-    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, { uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id) });
+    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, {
+      uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
+      launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
+    });
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });

@@ -59,6 +59,7 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
       if (!identity) throw new LaunchError(`the desktop exited at once; see ${paths.desktopLog(id)}`);
       deps.processes.adoptRoot(identity);
       Object.assign(record, { pid, pidStartTime: identity.startTime });
+      await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id));
       await store.save(record);
       const stillWorthWaiting = () => deps.processes.isAlive(identity);
       await deps.ports.waitFor(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting });
