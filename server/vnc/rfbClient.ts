@@ -45,6 +45,16 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`RFB handshake with port ${port} timed out`)));
     await once(socket, 'connect');
+    return RfbClient.over(socket, { autoRequest, keepPixels, timeoutMs, password });
+  }
+
+  /** The same handshake over a socket already connected (e.g. one made inside a desktop's network namespace). */
+  static async over(
+    socket: net.Socket,
+    { autoRequest = true, keepPixels = false, timeoutMs = 10_000, password }: { autoRequest?: boolean; keepPixels?: boolean; timeoutMs?: number; password?: string } = {},
+  ): Promise<RfbClient> {
+    socket.setNoDelay(true);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('RFB handshake timed out')));
     const client = new RfbClient(socket, keepPixels);
     await client.handshake(password);
     socket.setTimeout(0);

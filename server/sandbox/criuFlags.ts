@@ -1,0 +1,36 @@
+// The criu options that make a self-contained desktop's images independent of host paths and namespaces.
+import type { CriuOptions } from '../criu/options';
+import { externalKeys, inside } from './layout';
+
+/**
+ * At dump: the kept network namespace and the two bound folders are named by key, not dumped. criu locks the
+ * whole namespace while it dumps (one rule set inside it, not one per connection), which the restore removes.
+ */
+export function containedDumpOptions(netnsInode: number): Pick<CriuOptions, 'external' | 'tcpEstablished'> {
+  return {
+    tcpEstablished: true,
+    external: [
+      `net[${netnsInode}]:${externalKeys.net}`,
+      `mnt[${inside.home}]:${externalKeys.home}`,
+      `mnt[${inside.run}]:${externalKeys.run}`,
+    ],
+  };
+}
+
+/**
+ * At restore: the namespace comes from an fd criu is given (runCriu's inheritFds: [fd of /run/netns/NAME] lands
+ * at fd 3), the folders from this desktop's (or this clone's) host paths.
+ * keepConnections: back into the namespace it was dumped from, its viewers' connections repaired; a clone (a
+ * fresh namespace) gets them closed, and no network lock: there is no rule to remove in a namespace never locked
+ * ("iptables-restore: line 3 failed: Bad rule" otherwise, harmless but an Error line in the log).
+ */
+export function containedRestoreOptions(
+  host: { homeDir: string; runDir: string },
+  keepConnections: boolean,
+): Pick<CriuOptions, 'external' | 'inheritFd' | 'tcpEstablished' | 'tcpClose' | 'networkLock'> {
+  return {
+    ...(keepConnections ? { tcpEstablished: true } : { tcpClose: true, networkLock: 'skip' as const }),
+    inheritFd: [`fd[3]:${externalKeys.net}`],
+    external: [`mnt[${externalKeys.home}]:${host.homeDir}`, `mnt[${externalKeys.run}]:${host.runDir}`],
+  };
+}
