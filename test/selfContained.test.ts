@@ -2,31 +2,22 @@
 // server through a socket made inside it, a private mount view at fixed paths, dump and restore with the
 // viewer's TCP connection kept, and clones of one checkpoint restored at once.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { cp, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { RfbClient } from '../server/vnc/rfbClient';
 import { execa } from 'execa';
-import { runCriu } from '../server/criu/run';
 import { adoptOrphans, treePids } from '../server/desktops/processes';
-import { containedDumpOptions, containedRestoreOptions } from '../server/sandbox/criuFlags';
+import { connectInNamespace } from '../server/sandbox/netnsSocket';
 import { inside } from '../server/sandbox/layout';
 import { copyHomeBase, mountCloneHome } from '../server/sandbox/overlayHome';
-import { connectInNamespace } from '../server/sandbox/netnsSocket';
-import { RfbClient } from '../server/vnc/rfbClient';
-import { config, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, type Room } from './support/containedDesktop';
+import { criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, viewerIn } from './support/containedDesktop';
 import { eventually } from './support/eventually';
 
 const testTimeoutMs = 120_000;
 // xclock redraws its second hand every second: a live desktop sends an update within 1 s, so 5 s is conclusive.
 const clockApps = ['3', 'xclock', '-update', '1'];
 const updateWithinMs = 5_000;
-
-function desktopIds(): { uid: number; gid: number } {
-  const [, , uid, gid] = execFileSync('getent', ['passwd', config.desktopUser], { encoding: 'utf8' }).trim().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
 
 /** Inodes of the TCP sockets listening on port in the namespace whose /proc/.../net/tcp is given. */
 async function listeners(netTcp: string, port: number): Promise<string[]> {
@@ -40,33 +31,6 @@ async function mountinfo(pid: number): Promise<{ mountpoint: string; root: strin
     const f = left.split(' ');
     return { root: f[3], mountpoint: f[4], fstype: right.split(' ')[0] };
   });
-}
-
-async function criuDump(pid: number, room: Room, imagesDir: string, networkLock: 'iptables' | 'nftables', leaveRunning = false) {
-  await mkdir(imagesDir, { recursive: true });
-  return runCriu(config.criuPath, 'dump', {
-    imagesDir, logFile: 'dump.log', logLevel: 4, tree: pid, fileLocks: true, networkLock, leaveRunning,
-    ...containedDumpOptions(room.netns.inode),
-  });
-}
-
-async function criuRestore(room: Room, imagesDir: string, logFile: string, keepConnections: boolean, networkLock: 'iptables' | 'nftables' = 'iptables') {
-  const fd = openSync(room.netns.path, 'r');
-  const pidfile = path.join(imagesDir, `${logFile}.pid`);
-  try {
-    const result = await runCriu(config.criuPath, 'restore', {
-      imagesDir, logFile, logLevel: 4, root: '/', restoreDetached: true, pidfile, fileLocks: true,
-      ...(keepConnections ? { networkLock } : {}),
-      ...containedRestoreOptions({ homeDir: room.homeDir, runDir: room.runDir }, keepConnections),
-    }, { inheritFds: [fd] });
-    return { ...result, pid: Number((await readFile(pidfile, 'utf8')).trim()) };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function viewerIn(room: Room): Promise<RfbClient> {
-  return RfbClient.over(await connectInNamespace(room.netns.path, inside.vncPort));
 }
 
 describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {

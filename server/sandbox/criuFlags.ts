@@ -6,13 +6,18 @@ import { externalKeys, inside } from './layout';
  * At dump: the kept network namespace and the two bound folders are named by key, not dumped. criu locks the
  * whole namespace while it dumps (one rule set inside it, not one per connection), which the restore removes.
  */
-export function containedDumpOptions(netnsInode: number): Pick<CriuOptions, 'external' | 'tcpEstablished'> {
+export function containedDumpOptions(
+  netnsInode: number,
+  { ownUser = false }: { ownUser?: boolean } = {},
+): Pick<CriuOptions, 'external' | 'tcpEstablished'> {
   return {
     tcpEstablished: true,
     external: [
       `net[${netnsInode}]:${externalKeys.net}`,
       `mnt[${inside.home}]:${externalKeys.home}`,
       `mnt[${inside.run}]:${externalKeys.run}`,
+      // Not external, a bound file is dumped as a bind of its host path: the images would name it.
+      ...(ownUser ? [`mnt[/etc/passwd]:${externalKeys.passwd}`, `mnt[/etc/group]:${externalKeys.group}`] : []),
     ],
   };
 }
@@ -25,12 +30,17 @@ export function containedDumpOptions(netnsInode: number): Pick<CriuOptions, 'ext
  * ("iptables-restore: line 3 failed: Bad rule" otherwise, harmless but an Error line in the log).
  */
 export function containedRestoreOptions(
-  host: { homeDir: string; runDir: string },
+  host: { homeDir: string; runDir: string; passwdFile?: string; groupFile?: string },
   keepConnections: boolean,
 ): Pick<CriuOptions, 'external' | 'inheritFd' | 'tcpEstablished' | 'tcpClose' | 'networkLock'> {
   return {
     ...(keepConnections ? { tcpEstablished: true } : { tcpClose: true, networkLock: 'skip' as const }),
     inheritFd: [`fd[3]:${externalKeys.net}`],
-    external: [`mnt[${externalKeys.home}]:${host.homeDir}`, `mnt[${externalKeys.run}]:${host.runDir}`],
+    external: [
+      `mnt[${externalKeys.home}]:${host.homeDir}`,
+      `mnt[${externalKeys.run}]:${host.runDir}`,
+      ...(host.passwdFile ? [`mnt[${externalKeys.passwd}]:${host.passwdFile}`] : []),
+      ...(host.groupFile ? [`mnt[${externalKeys.group}]:${host.groupFile}`] : []),
+    ],
   };
 }

@@ -18,4 +18,7 @@ export const externalKeys = {
   net: 'desktop-net',
   home: 'desktop-home',
   run: 'desktop-run',
+  /** A desktop with a uid of its own: the generated /etc/passwd and /etc/group bound inside (see passwd.ts). */
+  passwd: 'desktop-passwd',
+  group: 'desktop-group',
 } as const;

@@ -1,9 +1,16 @@
 // Self-contained desktops for the tests: a kept network namespace, host folders for home and run, newns, cleanup.
-import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { loadConfig } from '../../server/config';
+import { runCriu } from '../../server/criu/run';
+import { containedDumpOptions, containedRestoreOptions } from '../../server/sandbox/criuFlags';
+import { inside } from '../../server/sandbox/layout';
+import { connectInNamespace } from '../../server/sandbox/netnsSocket';
+import { RfbClient } from '../../server/vnc/rfbClient';
 import { signal, treePids, waitForExit } from '../../server/desktops/processes';
 import { containedLog, launchContained, type ContainedLaunchSpec } from '../../server/sandbox/launch';
 import { createNetns, deleteNetns, type KeptNetns } from '../../server/sandbox/netns';
@@ -15,6 +22,9 @@ export interface Room {
   netns: KeptNetns;
   homeDir: string;
   runDir: string;
+  /** A desktop with a uid of its own: its generated /etc/passwd and /etc/group (server/sandbox/passwd.ts). */
+  passwdFile?: string;
+  groupFile?: string;
 }
 
 /** A scratch folder for a test file, removed (after every overlay under it is unmounted) by dispose. */
@@ -70,6 +80,7 @@ export async function startContained(
     geometry: '640x480',
     withPassword: false,
     appArgs,
+    ...(room.passwdFile ? { passwdFile: room.passwdFile, groupFile: room.groupFile } : {}),
     ...extra,
   });
   await eventually(async () => {
@@ -82,7 +93,6 @@ export async function startContained(
 export async function treeComms(pid: number, programs: string[]): Promise<Map<string, number>> {
   return eventually(async () => {
     const byComm = new Map<string, number>();
-    const { readFile } = await import('node:fs/promises');
     for (const p of await treePids(pid)) byComm.set((await readFile(`/proc/${p}/comm`, 'utf8')).trim(), p);
     for (const program of programs) if (!byComm.has(program)) throw new Error(`${program} not running in ${pid}: ${[...byComm.keys()]}`);
     return byComm;
@@ -95,3 +105,37 @@ export async function killTree(pid: number): Promise<void> {
   signal(pid, 'SIGKILL');
   await waitForExit(pids, 10_000);
 }
+
+export function desktopIds(): { uid: number; gid: number } {
+  const [, , uid, gid] = execFileSync('getent', ['passwd', config.desktopUser], { encoding: 'utf8' }).trim().split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export async function criuDump(pid: number, room: Room, imagesDir: string, networkLock: 'iptables' | 'nftables', leaveRunning = false) {
+  const ownUser = Boolean(room.passwdFile);
+  await mkdir(imagesDir, { recursive: true });
+  return runCriu(config.criuPath, 'dump', {
+    imagesDir, logFile: 'dump.log', logLevel: 4, tree: pid, fileLocks: true, networkLock, leaveRunning,
+    ...containedDumpOptions(room.netns.inode, { ownUser }),
+  });
+}
+
+export async function criuRestore(room: Room, imagesDir: string, logFile: string, keepConnections: boolean, networkLock: 'iptables' | 'nftables' = 'iptables') {
+  const fd = openSync(room.netns.path, 'r');
+  const pidfile = path.join(imagesDir, `${logFile}.pid`);
+  try {
+    const result = await runCriu(config.criuPath, 'restore', {
+      imagesDir, logFile, logLevel: 4, root: '/', restoreDetached: true, pidfile, fileLocks: true,
+      ...(keepConnections ? { networkLock } : {}),
+      ...containedRestoreOptions(room, keepConnections),
+    }, { inheritFds: [fd] });
+    return { ...result, pid: Number((await readFile(pidfile, 'utf8')).trim()) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function viewerIn(room: Room): Promise<RfbClient> {
+  return RfbClient.over(await connectInNamespace(room.netns.path, inside.vncPort));
+}
+
