@@ -101,10 +101,10 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       const port = viewer.socket.localPort;
 
       const imagesDir = path.join(work.dir, `images-${networkLock}`);
-      const dump = await criuDump(pid, room, imagesDir, networkLock);
+      const dump = await criuDump(pid, room, imagesDir, { networkLock });
       assert.deepEqual(await treePids(pid), [], 'the tree is gone after the dump');
       assert.equal(viewer.closed, false, 'the viewer keeps its connection while the desktop is frozen');
-      const restore = await criuRestore(room, imagesDir, 'restore.log', true, networkLock);
+      const restore = await criuRestore(room, imagesDir, 'restore.log', { keepConnections: true, networkLock });
       trees.push(restore.pid);
       await treeComms(restore.pid, ['Xvnc', 'xclock', 'xterm', 'bash']);
       const before = viewer.updates;
@@ -128,7 +128,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
     viewers.push(viewer);
     await viewer.nextUpdate(updateWithinMs);
     const imagesDir = path.join(work.dir, 'images-clones');
-    await criuDump(pid, room, imagesDir, 'iptables');
+    await criuDump(pid, room, imagesDir);
     // What the images' open files refer to, taken while the tree is stopped: the home and the run folder (the log).
     const baseHome = path.join(work.dir, 'clone-base-home');
     const baseRun = path.join(work.dir, 'clone-base-run');
@@ -144,8 +144,8 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
     }));
     const started = performance.now();
     const [original, ...clones] = await Promise.all([
-      criuRestore(room, imagesDir, 'restore-original.log', true),
-      ...cloneRooms.map((r, i) => criuRestore(r, imagesDir, `restore-clone-${i + 1}.log`, false)),
+      criuRestore(room, imagesDir, 'restore-original.log', { keepConnections: true }),
+      ...cloneRooms.map((r, i) => criuRestore(r, imagesDir, `restore-clone-${i + 1}.log`, { keepConnections: false })),
     ]);
     const allMs = performance.now() - started;
     trees.push(original.pid, ...clones.map((c) => c.pid));
@@ -172,8 +172,8 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
     // A clone is a desktop like any other: its home (a bind of an overlay) dumps and restores, its viewer kept.
     const cloneViewer = viewers.at(-1)!;
     const again = path.join(work.dir, 'images-clone-2');
-    await criuDump(clones[1].pid, cloneRooms[1], again, 'iptables');
-    const back = await criuRestore(cloneRooms[1], again, 'restore.log', true);
+    await criuDump(clones[1].pid, cloneRooms[1], again);
+    const back = await criuRestore(cloneRooms[1], again, 'restore.log', { keepConnections: true });
     trees.push(back.pid);
     const count = cloneViewer.updates;
     await cloneViewer.nextUpdate(updateWithinMs);

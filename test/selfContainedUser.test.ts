@@ -88,8 +88,8 @@ describe('a uid of its own per desktop', { timeout: testTimeoutMs * 3 }, () => {
     viewers.push(viewer);
     await viewer.nextUpdate(5_000);
     const imagesDir = path.join(work.dir, 'images');
-    await criuDump(pid, room, imagesDir, 'iptables');
-    const restored = await criuRestore(room, imagesDir, 'restore.log', true);
+    await criuDump(pid, room, imagesDir);
+    const restored = await criuRestore(room, imagesDir, 'restore.log', { keepConnections: true });
     trees.push(restored.pid);
     await assertRunsAs(restored.pid, uid);
     assert.deepEqual(await nameInside(restored.pid, uid), { entry: `${insideUserName}:x:${uid}:${uid}:Freezeframe desktop:${inside.home}:/bin/bash`, whoami: insideUserName });

@@ -111,21 +111,35 @@ export function desktopIds(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-export async function criuDump(pid: number, room: Room, imagesDir: string, networkLock: 'iptables' | 'nftables', leaveRunning = false) {
-  const ownUser = Boolean(room.passwdFile);
+/** criu dump of a contained desktop with the flags of server/sandbox/criuFlags.ts (the tree is gone after it). */
+export async function criuDump(
+  pid: number,
+  room: Room,
+  imagesDir: string,
+  { networkLock = 'iptables', leaveRunning = false, logLevel = 4 }: { networkLock?: 'iptables' | 'nftables'; leaveRunning?: boolean; logLevel?: number } = {},
+) {
   await mkdir(imagesDir, { recursive: true });
   return runCriu(config.criuPath, 'dump', {
-    imagesDir, logFile: 'dump.log', logLevel: 4, tree: pid, fileLocks: true, networkLock, leaveRunning,
-    ...containedDumpOptions(room.netns.inode, { ownUser }),
+    imagesDir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, networkLock, leaveRunning,
+    ...containedDumpOptions(room.netns.inode, { ownUser: Boolean(room.passwdFile) }),
   });
 }
 
-export async function criuRestore(room: Room, imagesDir: string, logFile: string, keepConnections: boolean, networkLock: 'iptables' | 'nftables' = 'iptables') {
+/**
+ * criu restore into room (its namespace inherited as fd 3, its folders as the external mounts); keepConnections
+ * for the namespace it was dumped from, not for a clone. Resolves with the restored root's host PID.
+ */
+export async function criuRestore(
+  room: Room,
+  imagesDir: string,
+  logFile: string,
+  { keepConnections, networkLock = 'iptables', logLevel = 4 }: { keepConnections: boolean; networkLock?: 'iptables' | 'nftables'; logLevel?: number },
+) {
   const fd = openSync(room.netns.path, 'r');
   const pidfile = path.join(imagesDir, `${logFile}.pid`);
   try {
     const result = await runCriu(config.criuPath, 'restore', {
-      imagesDir, logFile, logLevel: 4, root: '/', restoreDetached: true, pidfile, fileLocks: true,
+      imagesDir, logFile, logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true,
       ...(keepConnections ? { networkLock } : {}),
       ...containedRestoreOptions(room, keepConnections),
     }, { inheritFds: [fd] });
@@ -135,6 +149,7 @@ export async function criuRestore(room: Room, imagesDir: string, logFile: string
   }
 }
 
+/** An RFB viewer on the desktop's Xvnc, through a socket made in its namespace (as the bridge will). */
 export async function viewerIn(room: Room): Promise<RfbClient> {
   return RfbClient.over(await connectInNamespace(room.netns.path, inside.vncPort));
 }
