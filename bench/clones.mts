@@ -1,18 +1,34 @@
 // Self-contained desktops (#12): cold start vs restoring 1/4/8 clones of one xclock checkpoint at once, PSS per
 // clone, the iptables vs nftables network lock, and what criu's dump of the private /tmp costs.
 // Run as root: node --import tsx --import ./server/runtime/register.js bench/clones.mts --rounds=3 --counts=1,4,8
+//   --app=firefox: the same with Firefox ESR on the counter page (cold start and clones until its window shows)
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
+import { appArgs, resolveApps } from '../server/desktops/apps';
 import { adoptOrphans, treePids } from '../server/desktops/processes';
+import { appSigns } from './lib/appSigns.mts';
+import { eventually } from '../test/support/eventually';
 import { copyHomeBase, mountCloneHome, unmountCloneHome, type CloneHome } from '../server/sandbox/overlayHome';
 import { deleteNetns } from '../server/sandbox/netns';
-import { criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, viewerIn, type Room } from '../test/support/containedDesktop';
+import { config, criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, viewerIn, type Room } from '../test/support/containedDesktop';
 import { arg, fmt, LoadLog, machine, median, numArg, resultsDir } from './lib/common.mts';
 
 const rounds = numArg('rounds', 3);
 const counts = arg('counts', '1,4,8').split(',').map(Number);
 const logLevel = 3; // the engine's lowest (criu's verdict line needs -v3); -v4, its default, adds criu's own logging to the figures
-const apps = ['3', 'xclock', '-update', '1'];
+const app = arg('app', 'xclock');
+const presets = resolveApps([app]);
+const apps = appArgs(presets, config.rootDir);
+const appEnv: Record<string, string> = Object.assign({}, ...presets.map((p) => p.env ?? {}));
+
+/** The app's window shows on the desktop's display (xwininfo run in the tree's network and mount namespaces). */
+async function appUp(rootPid: number): Promise<void> {
+  await eventually(async () => {
+    const { stdout } = await execa('nsenter', ['-t', String(rootPid), '-n', '-m', 'xwininfo', '-root', '-tree', '-display', ':1'], { timeout: 10_000 });
+    if (!appSigns[app].window.test(stdout)) throw new Error(`no ${app} window yet in ${rootPid}`);
+  }, 120_000);
+}
 const loadLog = new LoadLog();
 
 /** Sum of the tree's proportional set sizes (kB): shared pages counted once across every process that maps them. */
@@ -47,9 +63,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     const room = await makeRoom(work.dir, ids);
     const t0 = performance.now();
-    const pid = await startContained(room, apps);
+    const pid = await startContained(room, apps, { env: appEnv });
     alive.push(pid);
-    await treeComms(pid, ['Xvnc', 'xclock']);
+    await appUp(pid);
     const viewer = await viewerIn(room);
     await viewer.nextUpdate(10_000);
     note('cold start ms', performance.now() - t0);
@@ -62,8 +78,8 @@ try {
 
   // 2. The template: one xclock desktop, dumped (no viewer: clones restore with --tcp-close anyway).
   const template = await makeRoom(work.dir, ids);
-  const templatePid = await startContained(template, apps);
-  await treeComms(templatePid, ['Xvnc', 'xclock']);
+  const templatePid = await startContained(template, apps, { env: appEnv });
+  await appUp(templatePid);
   const imagesDir = path.join(work.dir, 'template');
   const dump = await criuDump(templatePid, template, imagesDir, { logLevel });
   note('template dump ms', dump.durationMs);
@@ -94,12 +110,13 @@ try {
       alive.push(...restored.map((x) => x.pid));
       for (const x of restored) note(`restore ${n}: each criu ms`, x.durationMs);
       // Usable: every clone answers a viewer, in its own namespace, with a fresh frame.
-      const viewers = await Promise.all(prepared.map(async (p) => {
+      const viewers = await Promise.all(prepared.map(async (p, i) => {
+        await appUp(restored[i].pid);
         const v = await viewerIn(p.room);
         await v.nextUpdate(10_000);
         return v;
       }));
-      note(`restore ${n} until every viewer has a frame ms`, performance.now() - t3);
+      note(`restore ${n} until every app window shows and every viewer has a frame ms`, performance.now() - t3);
       for (const x of restored) note(`PSS per clone of ${n} kB`, await pssKb(x.pid));
       for (const v of viewers) v.close();
       for (const x of restored) await killTree(x.pid);
@@ -115,8 +132,8 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const networkLock of ['iptables', 'nftables'] as const) {
       const room = await makeRoom(work.dir, ids);
-      const pid = await startContained(room, apps);
-      await treeComms(pid, ['Xvnc', 'xclock']);
+      const pid = await startContained(room, apps, { env: appEnv });
+      await appUp(pid);
       const viewer = await viewerIn(room);
       await viewer.nextUpdate(10_000);
       const dir = path.join(work.dir, `lock-${networkLock}-${r}`);
@@ -151,11 +168,12 @@ for (const [key, xs] of Object.entries(samples)) {
 }
 const m = machine();
 const md = [
-  '# Clones of a self-contained desktop', '',
+  `# Clones of a self-contained desktop (${app})`, '',
   `${new Date().toISOString()}; ${Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ')}; ${rounds} rounds; criu -v${logLevel} for the template and clones, -v4 for the network locks.`, '',
   ...rows, '', loadLog.markdown(), '',
 ].join('\n');
 await mkdir(resultsDir, { recursive: true });
-await writeFile(path.join(resultsDir, 'clones.md'), md);
-await writeFile(path.join(resultsDir, 'clones.json'), JSON.stringify({ machine: m, samples, load: loadLog.entries }, null, 1));
+const name = app === 'xclock' ? 'clones' : `clones-${app}`;
+await writeFile(path.join(resultsDir, `${name}.md`), md);
+await writeFile(path.join(resultsDir, `${name}.json`), JSON.stringify({ machine: m, samples, load: loadLog.entries }, null, 1));
 console.log(md);

@@ -1,7 +1,7 @@
 /* newns: starts one Freezeframe desktop in namespaces CRIU can dump and restore, prints its PID, and exits.
  *
  * usage: newns --log FILE (--user NAME | --ids UID:GID [--user NAME]) [--hostname NAME]
- *              [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... -- PROGRAM [ARG]...
+ *              [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... [--hide PATH]... -- PROGRAM [ARG]...
  *
  * Grown from the CRIU wiki's VNC recipe (shared/seed/criu-vnc-howto.txt). What each step is for:
  * - CLONE_NEWPID: the desktop is a tree of its own with PID 1 at the top, restorable with the same PIDs.
@@ -22,6 +22,9 @@
  * - --bind HOSTPATH:PATH: HOSTPATH (folder or file) bound at PATH in the tree only, so the same paths hold in
  *   every desktop (its home at /home/desktop, a generated /etc/passwd); a missing folder PATH is created (empty,
  *   0755) in the host's tree as the mountpoint. The working directory becomes $HOME once the binds are made.
+ * - --hide PATH: every mount at or under PATH is detached from the tree (the state folder, where the other
+ *   desktops' overlay homes are mounted). Without it a desktop's mount namespace holds a copy of each, criu dumps
+ *   them with its own and mounts them again on restore: a second overlay on another desktop's upper folder.
  * - --ids UID:GID: run as these ids, which need no passwd entry on the host (one uid per desktop); USER and
  *   LOGNAME are --user's name if given, else left as the caller set them.
  * The log is opened after all mounts, so --log may name a path inside a bound folder.
@@ -53,6 +56,7 @@
 #define REPORT_FD 3
 
 #define MAX_BINDS 16
+#define MAX_HIDES 8
 
 struct options {
 	const char *logPath;
@@ -66,6 +70,8 @@ struct options {
 	int binds;
 	char *bindFrom[MAX_BINDS];
 	char *bindTo[MAX_BINDS];
+	int hides;
+	char *hide[MAX_HIDES];
 	char **argv;
 };
 
@@ -84,29 +90,49 @@ static void fail(const char *step)
 /* Looked up once, before the namespaces are made (the mounts need its uid too). */
 static struct passwd *desktopUser;
 
-/* Detaches every nsfs mount (a kept network namespace, /run/netns/NAME) from our mount namespace: criu refuses to
- * dump a mount namespace holding one. Reads /proc/self/mountinfo (the host's /proc, still mounted). Deepest
- * first is not needed: nsfs mounts have no children. */
+/* PATH is at or under one of the --hide prefixes. */
+static int hidden(const char *path)
+{
+	for (int i = 0; i < opts.hides; i++) {
+		size_t n = strlen(opts.hide[i]);
+		while (n > 1 && opts.hide[i][n - 1] == '/')
+			n--;
+		if (!strncmp(path, opts.hide[i], n) && (path[n] == 0 || path[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Detaches every nsfs mount (a kept network namespace, /run/netns/NAME) and every mount under a --hide prefix
+ * from our mount namespace: criu refuses to dump a mount namespace holding an nsfs mount. Reads
+ * /proc/self/mountinfo (the host's /proc, still mounted); MNT_DETACH takes a mount's children with it. */
 static void detachNamespaceMounts(void)
 {
 	FILE *info = fopen("/proc/self/mountinfo", "re");
 	if (!info)
 		fail("read /proc/self/mountinfo");
 	char line[8192];
-	char *targets[256];
+	char *targets[1024];
 	int count = 0;
 	while (fgets(line, sizeof(line), info)) {
 		/* id parent major:minor root mountpoint options [optional fields] - fstype source superoptions */
 		char *dash = strstr(line, " - ");
-		if (!dash || strncmp(dash + 3, "nsfs ", 5) != 0)
+		if (!dash)
+			continue;
+		int nsfs = !strncmp(dash + 3, "nsfs ", 5);
+		if (!nsfs && !opts.hides)
 			continue;
 		char *fields[5];
 		char *save = NULL, *p = line;
 		int n = 0;
 		for (; n < 5 && (fields[n] = strtok_r(p, " ", &save)); n++)
 			p = NULL;
-		if (n < 5 || count == 256)
+		if (n < 5)
 			continue;
+		if (count == 1024) {
+			errno = E2BIG;
+			fail("detach mounts from the tree (more than 1024)");
+		}
 		/* Octal escapes (\040 for a space) back to bytes. */
 		char *in = fields[4], *out = fields[4];
 		while (*in) {
@@ -118,7 +144,8 @@ static void detachNamespaceMounts(void)
 			}
 		}
 		*out = 0;
-		targets[count++] = strdup(fields[4]);
+		if (nsfs || hidden(fields[4]))
+			targets[count++] = strdup(fields[4]);
 	}
 	fclose(info);
 	for (int i = 0; i < count; i++) {
@@ -129,8 +156,8 @@ static void detachNamespaceMounts(void)
 	}
 }
 
-/* --bind and --private-tmp, made before /proc and the log: the tree sees its own folders at fixed paths. */
-static void mountPrivateView(void)
+/* --bind, made first: a source under a --hide prefix (a clone's overlay home) is bound before it is hidden. */
+static void bindFolders(void)
 {
 	for (int i = 0; i < opts.binds; i++) {
 		struct stat from, to;
@@ -143,6 +170,11 @@ static void mountPrivateView(void)
 		if (mount(opts.bindFrom[i], opts.bindTo[i], NULL, MS_BIND, NULL) < 0)
 			fail("bind a --bind folder");
 	}
+}
+
+/* --private-tmp, then $HOME: made after the binds and the detaching, before /proc and the log. */
+static void mountPrivateView(void)
+{
 	if (opts.privateTmp) {
 		if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
 			fail("mount a private tmpfs on /tmp");
@@ -165,7 +197,8 @@ static void mountPrivateProcAndPts(void)
 	/* Without rprivate, our mounts below would propagate back into the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail("make / rprivate");
-	if (opts.netns)
+	bindFolders();
+	if (opts.netns || opts.hides)
 		detachNamespaceMounts();
 	mountPrivateView();
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -272,7 +305,7 @@ static int child(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: newns --log FILE (--user NAME | --ids UID:GID [--user NAME]) [--hostname NAME]\n"
-			"             [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... -- PROGRAM [ARG]...\n");
+			"             [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... [--hide PATH]... -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
@@ -291,6 +324,12 @@ int main(int argc, char **argv)
 			opts.hostname = argv[++i];
 		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
 			opts.netns = argv[++i];
+		} else if (!strcmp(argv[i], "--hide") && i + 1 < argc) {
+			if (argv[i + 1][0] != '/' || opts.hides == MAX_HIDES) {
+				fprintf(stderr, "newns: --hide takes an absolute path (at most %d)\n", MAX_HIDES);
+				return 2;
+			}
+			opts.hide[opts.hides++] = argv[++i];
 		} else if (!strcmp(argv[i], "--private-tmp")) {
 			opts.privateTmp = 1;
 		} else if (!strcmp(argv[i], "--ids") && i + 1 < argc) {

@@ -2,7 +2,7 @@
 // server through a socket made inside it, a private mount view at fixed paths, dump and restore with the
 // viewer's TCP connection kept, and clones of one checkpoint restored at once.
 import assert from 'node:assert/strict';
-import { cp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RfbClient } from '../server/vnc/rfbClient';
@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { adoptOrphans, treePids } from '../server/desktops/processes';
 import { connectInNamespace } from '../server/sandbox/netnsSocket';
 import { inside } from '../server/sandbox/layout';
-import { copyHomeBase, mountCloneHome } from '../server/sandbox/overlayHome';
+import { copyHomeBase, mountCloneHome, unmountCloneHome } from '../server/sandbox/overlayHome';
 import { criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, viewerIn } from './support/containedDesktop';
 import { eventually } from './support/eventually';
 
@@ -73,11 +73,16 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
   });
 
   test('the tree sees its own /tmp, home and run folder at fixed paths, and no namespace mount', { timeout: testTimeoutMs }, async () => {
+    // Another desktop's overlay home, mounted on the host before this one starts: the tree must not get a copy.
+    const other = await mountCloneHome(await mkdtemp(path.join(work.dir, 'other-base-')), path.join(work.dir, 'other'));
     const room = await makeRoom(work.dir, desktopIds());
     const pid = await startContained(room, clockApps);
     trees.push(pid);
     await treeComms(pid, ['Xvnc', 'xclock']);
     const mounts = await mountinfo(pid);
+    assert.deepEqual(mounts.filter((m) => m.mountpoint.startsWith(work.dir)), [], 'no mount of the state folder');
+    assert.ok((await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${other.merged} `), 'the host still has it');
+    await unmountCloneHome(other);
     assert.deepEqual(mounts.filter((m) => m.fstype === 'nsfs'), [], 'no nsfs mount (criu cannot dump one)');
     assert.equal(mounts.find((m) => m.mountpoint === '/tmp')?.fstype, 'tmpfs');
     assert.equal(mounts.find((m) => m.mountpoint === inside.home)?.root, room.homeDir);

@@ -26,6 +26,11 @@ export interface ContainedLaunchSpec {
   appArgs: string[];
   hostname?: string;
   env?: Record<string, string>;
+  /**
+   * Folders whose mounts the tree must not get a copy of: the state folder, where the other desktops' overlay
+   * homes are mounted (criu would dump each with this desktop and mount it again on restore).
+   */
+  hide?: string[];
 }
 
 /** newns's argv for the spec (pure, so the flags can be checked without starting anything). */
@@ -42,6 +47,7 @@ export function containedLaunchArgs(spec: ContainedLaunchSpec): string[] {
     '--bind', `${path.resolve(spec.runDir)}:${inside.run}`,
     ...(spec.passwdFile ? ['--bind', `${path.resolve(spec.passwdFile)}:/etc/passwd`] : []),
     ...(spec.groupFile ? ['--bind', `${path.resolve(spec.groupFile)}:/etc/group`] : []),
+    ...(spec.hide ?? []).flatMap((dir) => ['--hide', path.resolve(dir)]),
     '--',
     spec.desktopScript, String(inside.display), spec.geometry, '24', spec.withPassword ? inside.passwordFile : '-', 'icewm',
     ...spec.appArgs,

@@ -81,6 +81,8 @@ export async function startContained(
     withPassword: false,
     appArgs,
     ...(room.passwdFile ? { passwdFile: room.passwdFile, groupFile: room.groupFile } : {}),
+    // The scratch folder stands for the state folder: the clones' overlay homes are mounted under it.
+    hide: [path.dirname(room.homeDir)],
     ...extra,
   });
   await eventually(async () => {
