@@ -2,7 +2,7 @@
 // server through a socket made inside it, a private mount view at fixed paths, dump and restore with the
 // viewer's TCP connection kept, and clones of one checkpoint restored at once.
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, readlink, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RfbClient } from '../server/vnc/rfbClient';
@@ -124,7 +124,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
     });
   }
 
-  test('one checkpoint restored at once as the original and two clones, each in its own namespace with a copy-on-write home', { timeout: testTimeoutMs }, async () => {
+  test('one checkpoint restored at once as the original (its folders moved) and two clones (one from a copy of the images), each in its own namespace with a copy-on-write home', { timeout: testTimeoutMs }, async () => {
     const room = await makeRoom(work.dir, desktopIds());
     const pid = await startContained(room, clockApps);
     await treeComms(pid, ['Xvnc', 'xclock']);
@@ -147,10 +147,19 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       await cp(baseRun, runDir, { recursive: true, preserveTimestamps: true });
       return makeRoom(work.dir, desktopIds(), { homeDir: home.merged, runDir });
     }));
+    // Nothing in the images names the dump-time host folders: the original's own are moved away, and the second
+    // clone reads the images from a copy elsewhere (as an import into another state folder would).
+    const elsewhere = path.join(work.dir, 'elsewhere');
+    await mkdir(elsewhere);
+    const movedImages = path.join(elsewhere, 'images');
+    await cp(imagesDir, movedImages, { recursive: true, preserveTimestamps: true });
+    const moved = { ...room, homeDir: path.join(elsewhere, 'home'), runDir: path.join(elsewhere, 'run') };
+    await rename(room.homeDir, moved.homeDir);
+    await rename(room.runDir, moved.runDir);
     const started = performance.now();
     const [original, ...clones] = await Promise.all([
-      criuRestore(room, imagesDir, 'restore-original.log', { keepConnections: true }),
-      ...cloneRooms.map((r, i) => criuRestore(r, imagesDir, `restore-clone-${i + 1}.log`, { keepConnections: false })),
+      criuRestore(moved, imagesDir, 'restore-original.log', { keepConnections: true }),
+      ...cloneRooms.map((r, i) => criuRestore(r, i === 0 ? imagesDir : movedImages, `restore-clone-${i + 1}.log`, { keepConnections: false })),
     ]);
     const allMs = performance.now() - started;
     trees.push(original.pid, ...clones.map((c) => c.pid));
