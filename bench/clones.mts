@@ -1,12 +1,16 @@
 // Self-contained desktops (#12): cold start vs restoring 1/4/8 clones of one xclock checkpoint at once, PSS per
-// clone, the iptables vs nftables network lock, and what criu's dump of the private /tmp costs.
+// clone, the iptables vs nftables network lock, what criu's dump of the private /tmp costs, and the host's
+// mounts external (chosen) vs dumped with the tree.
 // Run as root: node --import tsx --import ./server/runtime/register.js bench/clones.mts --rounds=3 --counts=1,4,8
 //   --app=firefox: the same with Firefox ESR on the counter page (cold start and clones until its window shows)
+import { closeSync, openSync, statSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { appArgs, resolveApps } from '../server/desktops/apps';
+import { runCriu } from '../server/criu/run';
 import { adoptOrphans, treePids } from '../server/desktops/processes';
+import { containedDumpOptions, containedRestoreOptions } from '../server/sandbox/criuFlags';
 import { appSigns } from './lib/appSigns.mts';
 import { eventually } from '../test/support/eventually';
 import { copyHomeBase, mountCloneHome, unmountCloneHome, type CloneHome } from '../server/sandbox/overlayHome';
@@ -154,6 +158,37 @@ try {
     }
   }
   loadLog.note('network locks done');
+
+  // 5. The host's mounts named by path (criuFlags.ts's 'mnt[]', chosen) vs dumped with the tree, interleaved.
+  for (let r = 0; r < rounds; r++) {
+    for (const hostMounts of ['external', 'dumped'] as const) {
+      const room = await makeRoom(work.dir, ids);
+      const pid = await startContained(room, apps, { env: appEnv });
+      await appUp(pid);
+      const viewer = await viewerIn(room);
+      await viewer.nextUpdate(10_000);
+      const dir = path.join(work.dir, `mounts-${hostMounts}-${r}`);
+      await mkdir(dir);
+      const strip = <T extends { external?: string[] }>(o: T): T => (hostMounts === 'external' ? o : { ...o, external: o.external?.filter((e) => e !== 'mnt[]') });
+      const d = await runCriu(config.criuPath, 'dump', { imagesDir: dir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, networkLock: 'nftables', ...strip(containedDumpOptions(room.netns.inode)) });
+      const fd = openSync(room.netns.path, 'r');
+      const pidfile = path.join(dir, 'pid');
+      const x = await runCriu(config.criuPath, 'restore', {
+        imagesDir: dir, logFile: 'restore.log', logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true, networkLock: 'nftables',
+        ...strip(containedRestoreOptions(room, true)),
+      }, { inheritFds: [fd] }).finally(() => closeSync(fd));
+      const restoredPid = Number((await readFile(pidfile, 'utf8')).trim());
+      alive.push(restoredPid);
+      await viewer.nextUpdate(10_000);
+      note(`host mounts ${hostMounts}: dump ms`, d.durationMs);
+      note(`host mounts ${hostMounts}: restore ms`, x.durationMs);
+      note(`host mounts ${hostMounts}: image bytes`, (await import('node:fs')).readdirSync(dir).filter((f) => f.endsWith('.img')).reduce((sum, f) => sum + (statSync(path.join(dir, f)).size), 0));
+      viewer.close();
+      await killTree(restoredPid);
+      await deleteNetns(room.netns.name);
+    }
+  }
+  loadLog.note('host mounts done');
   const tmpfsImages = (await import('node:fs')).readdirSync(imagesDir).filter((f) => f.startsWith('tmpfs'));
   for (const f of tmpfsImages) note(`image ${f} bytes`, (await import('node:fs')).statSync(path.join(imagesDir, f)).size);
 } finally {

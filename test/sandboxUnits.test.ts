@@ -24,11 +24,11 @@ test('criu: externals at dump, inherited namespace and host folders at restore',
   assert.deepEqual(criuArgs('dump', { tree: 7, ...containedDumpOptions(4026532181, { ownUser: true }) }), [
     'dump', '--tree', '7', '--tcp-established',
     '--external', 'net[4026532181]:desktop-net', '--external', 'mnt[/home/desktop]:desktop-home', '--external', 'mnt[/run/desktop]:desktop-run',
-    '--external', 'mnt[/etc/passwd]:desktop-passwd', '--external', 'mnt[/etc/group]:desktop-group',
+    '--external', 'mnt[/etc/passwd]:desktop-passwd', '--external', 'mnt[/etc/group]:desktop-group', '--external', 'mnt[]',
   ]);
   assert.deepEqual(criuArgs('restore', containedRestoreOptions({ homeDir: '/c/home', runDir: '/c/run' }, false)), [
     'restore', '--tcp-close', '--network-lock', 'skip',
-    '--external', 'mnt[desktop-home]:/c/home', '--external', 'mnt[desktop-run]:/c/run', '--inherit-fd', 'fd[3]:desktop-net',
+    '--external', 'mnt[]', '--external', 'mnt[desktop-home]:/c/home', '--external', 'mnt[desktop-run]:/c/run', '--inherit-fd', 'fd[3]:desktop-net',
   ]);
   assert.deepEqual(criuArgs('restore', containedRestoreOptions({ homeDir: '/h', runDir: '/r' }, true)).slice(0, 2), ['restore', '--tcp-established']);
   assert.throws(() => criuArgs('dump', { external: [''] }), /list of non-empty strings/);

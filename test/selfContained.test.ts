@@ -108,6 +108,8 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       const imagesDir = path.join(work.dir, `images-${networkLock}`);
       const dump = await criuDump(pid, room, imagesDir, { networkLock });
       assert.deepEqual(await treePids(pid), [], 'the tree is gone after the dump');
+      // The host's mounts are external (criuFlags.ts): the only tmpfs in the images is the desktop's own /tmp.
+      assert.equal((await readdir(imagesDir)).filter((f) => f.startsWith('tmpfs-dev-')).length, 1);
       assert.equal(viewer.closed, false, 'the viewer keeps its connection while the desktop is frozen');
       const restore = await criuRestore(room, imagesDir, 'restore.log', { keepConnections: true, networkLock });
       trees.push(restore.pid);
