@@ -170,11 +170,11 @@ try {
       const dir = path.join(work.dir, `mounts-${hostMounts}-${r}`);
       await mkdir(dir);
       const strip = <T extends { external?: string[] }>(o: T): T => (hostMounts === 'external' ? o : { ...o, external: o.external?.filter((e) => e !== 'mnt[]') });
-      const d = await runCriu(config.criuPath, 'dump', { imagesDir: dir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, networkLock: 'nftables', ...strip(containedDumpOptions(room.netns.inode)) });
+      const d = await runCriu(config.criuPath, 'dump', { imagesDir: dir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, ...strip(containedDumpOptions(room.netns.inode)) });
       const fd = openSync(room.netns.path, 'r');
       const pidfile = path.join(dir, 'pid');
       const x = await runCriu(config.criuPath, 'restore', {
-        imagesDir: dir, logFile: 'restore.log', logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true, networkLock: 'nftables',
+        imagesDir: dir, logFile: 'restore.log', logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true,
         ...strip(containedRestoreOptions(room, true)),
       }, { inheritFds: [fd] }).finally(() => closeSync(fd));
       const restoredPid = Number((await readFile(pidfile, 'utf8')).trim());

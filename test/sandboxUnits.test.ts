@@ -22,7 +22,7 @@ test('newns gets the namespace, the private /tmp and the fixed paths; display :1
 
 test('criu: externals at dump, inherited namespace and host folders at restore', () => {
   assert.deepEqual(criuArgs('dump', { tree: 7, ...containedDumpOptions(4026532181, { ownUser: true }) }), [
-    'dump', '--tree', '7', '--tcp-established',
+    'dump', '--tree', '7', '--tcp-established', '--network-lock', 'nftables',
     '--external', 'net[4026532181]:desktop-net', '--external', 'mnt[/home/desktop]:desktop-home', '--external', 'mnt[/run/desktop]:desktop-run',
     '--external', 'mnt[/etc/passwd]:desktop-passwd', '--external', 'mnt[/etc/group]:desktop-group', '--external', 'mnt[]',
   ]);
@@ -30,7 +30,7 @@ test('criu: externals at dump, inherited namespace and host folders at restore',
     'restore', '--tcp-close', '--network-lock', 'skip',
     '--external', 'mnt[]', '--external', 'mnt[desktop-home]:/c/home', '--external', 'mnt[desktop-run]:/c/run', '--inherit-fd', 'fd[3]:desktop-net',
   ]);
-  assert.deepEqual(criuArgs('restore', containedRestoreOptions({ homeDir: '/h', runDir: '/r' }, true)).slice(0, 2), ['restore', '--tcp-established']);
+  assert.deepEqual(criuArgs('restore', containedRestoreOptions({ homeDir: '/h', runDir: '/r' }, true)).slice(0, 4), ['restore', '--tcp-established', '--network-lock', 'nftables']);
   assert.throws(() => criuArgs('dump', { external: [''] }), /list of non-empty strings/);
 });
 

@@ -118,12 +118,13 @@ export async function criuDump(
   pid: number,
   room: Room,
   imagesDir: string,
-  { networkLock = 'iptables', leaveRunning = false, logLevel = 4 }: { networkLock?: 'iptables' | 'nftables'; leaveRunning?: boolean; logLevel?: number } = {},
+  { networkLock, leaveRunning = false, logLevel = 4 }: { networkLock?: 'iptables' | 'nftables'; leaveRunning?: boolean; logLevel?: number } = {},
 ) {
   await mkdir(imagesDir, { recursive: true });
   return runCriu(config.criuPath, 'dump', {
-    imagesDir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, networkLock, leaveRunning,
+    imagesDir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, leaveRunning,
     ...containedDumpOptions(room.netns.inode, { ownUser: Boolean(room.passwdFile) }),
+    ...(networkLock ? { networkLock } : {}),
   });
 }
 
@@ -135,15 +136,15 @@ export async function criuRestore(
   room: Room,
   imagesDir: string,
   logFile: string,
-  { keepConnections, networkLock = 'iptables', logLevel = 4 }: { keepConnections: boolean; networkLock?: 'iptables' | 'nftables'; logLevel?: number },
+  { keepConnections, networkLock, logLevel = 4 }: { keepConnections: boolean; networkLock?: 'iptables' | 'nftables'; logLevel?: number },
 ) {
   const fd = openSync(room.netns.path, 'r');
   const pidfile = path.join(imagesDir, `${logFile}.pid`);
   try {
     const result = await runCriu(config.criuPath, 'restore', {
       imagesDir, logFile, logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true,
-      ...(keepConnections ? { networkLock } : {}),
       ...containedRestoreOptions(room, keepConnections),
+      ...(keepConnections && networkLock ? { networkLock } : {}),
     }, { inheritFds: [fd] });
     return { ...result, pid: Number((await readFile(pidfile, 'utf8')).trim()) };
   } finally {
