@@ -15,8 +15,8 @@ export function containedDumpOptions(
 ): Pick<CriuOptions, 'external' | 'tcpEstablished' | 'networkLock'> {
   return {
     tcpEstablished: true,
-    // Lock and unlock inside the namespace: nftables 1.4 / 15 ms, iptables 3.9 / 50-63 ms (two iptables-restore
-    // runs each way); restore 63-93 vs 138-161 ms (xclock, -v4; docs/self-contained.md). The same at restore.
+    // Lock and unlock inside the namespace: nftables 1.4 / 14-16 ms, iptables 3.5-3.9 / 50-63 ms (two
+    // iptables-restore runs each way), in three runs (xclock, -v4; docs/self-contained.md). The same at restore.
     networkLock: 'nftables',
     external: [
       `net[${netnsInode}]:${externalKeys.net}`,
