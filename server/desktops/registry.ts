@@ -19,6 +19,8 @@ import type { StartOptions } from './operations/start';
 import { stopDesktop } from './operations/stop';
 import { Paths, type CheckpointRecord, type DesktopRecord } from './records';
 import { RecordStore } from './store';
+import { vncTargetOf } from './rooms';
+import type { VncTarget } from '../vnc/target';
 
 export type { CheckpointOptions, RestoreOptions, StartOptions };
 
@@ -84,6 +86,13 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   async list(): Promise<DesktopRecord[]> {
     return Promise.all((await this.store.all()).map((r) => this.reconciler.reconcile(r)));
+  }
+
+  /** Where a viewer connects to the desktop's Xvnc; undefined when it is unknown, stopped or being stopped. */
+  async vncTarget(id: string): Promise<VncTarget | undefined> {
+    const d = await this.get(id).catch(() => undefined);
+    // A desktop being stopped takes no new viewers: its Xvnc is about to die.
+    return d && d.state !== 'stopped' && d.state !== 'stopping' ? vncTargetOf(this.paths, d) : undefined;
   }
 
   getCheckpoint(id: string): Promise<CheckpointRecord> {
