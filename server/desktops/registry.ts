@@ -12,6 +12,7 @@ import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
 import type { CheckpointOptions } from './operations/checkpoint';
+import type { CloneOptions, Cloned } from './operations/clone';
 import type { OperationContext } from './operations/context';
 import { Reconciler } from './operations/reconcile';
 import type { RestoreOptions, Restored } from './operations/restore';
@@ -22,7 +23,7 @@ import { RecordStore } from './store';
 import { vncTargetOf } from './rooms';
 import type { VncTarget } from '../vnc/target';
 
-export type { CheckpointOptions, RestoreOptions, StartOptions };
+export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions };
 
 // The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
 // and `freezeframe list` none of them (bench/cli.mts).
@@ -30,6 +31,7 @@ const starting = () => import('./operations/start');
 const checkpointing = () => import('./operations/checkpoint');
 const restoring = () => import('./operations/restore');
 const transferring = () => import('./operations/transfer');
+const cloning = () => import('./operations/clone');
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
@@ -113,6 +115,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   async restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {
     return (await restoring()).restoreCheckpoint(this.context, checkpointId, options);
+  }
+
+  /** N new desktops restored from one checkpoint at once (a contained desktop's), each independent of the others. */
+  async clone(checkpointId: string, options: CloneOptions = {}): Promise<Cloned> {
+    return (await cloning()).cloneCheckpoint(this.context, checkpointId, options);
   }
 
   stop(id: string): Promise<DesktopRecord> {
