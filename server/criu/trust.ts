@@ -24,7 +24,7 @@
 // (5.2-39.6) for Firefox, 684-950 ms. A CPU profile: mostly decoding varints (as bigints) and the syscalls of
 // ~170 core images and ~250 stats.
 import 'server-only';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
@@ -159,6 +159,25 @@ function statOrNull(p: string): HostFile | null {
 }
 
 /**
+ * images/parent, the only entry that is no image (server/storage/dedup.ts): a link this installation made to a sibling
+ * checkpoint's whole images, from which criu reads the pages this checkpoint shares. An archive never brings one
+ * (archive.ts takes plain files only); anything else by that name is refused.
+ */
+function parentViolations(dir: string): Violation[] {
+  let target: string;
+  try {
+    target = readlinkSync(path.join(dir, 'parent'));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? [] : [{ what: 'images/parent that is no link to a checkpoint', value: 'parent' }];
+  }
+  if (!/^\.\.\/\.\.\/c-[0-9a-f]{8}\/images$/.test(target)) return [{ what: 'images/parent that is no link to a checkpoint', value: target }];
+  // One level: the base's own images are whole (no parent of their own), and made here like these.
+  const base = path.resolve(dir, target);
+  if (existsSync(path.join(base, 'parent'))) return [{ what: 'images/parent whose images have a parent too', value: target }];
+  return [];
+}
+
+/**
  * Every violation of the checkpoint at `dir` against what its desktop may be (server/criu/trustRules.ts).
  * Synchronous on purpose: the images are small files just written or read (page cache), and each read or stat
  * through libuv's thread pool costs more than the work itself. Firefox's checkpoint (168 threads: 168 core
@@ -166,7 +185,8 @@ function statOrNull(p: string): HostFile | null {
  * 1.6-9 ms read in a loop; 275 stats 3-53 ms with promises, 0.9-32 ms in a loop.
  */
 export function trustViolations(dir: string, expected: Expected): Violation[] {
-  const names = readdirSync(dir);
+  const linked = parentViolations(dir);
+  const names = readdirSync(dir).filter((n) => n !== 'parent');
   const has = new Set(names);
   const tasks = entries(dir, 'pstree.img').map((p) => {
     const pid = int(p, 1);
@@ -190,7 +210,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   const remaps = has.has('remap-fpath.img') ? entries(dir, 'remap-fpath.img') : [];
   const ttys = has.has('tty-info.img') ? entries(dir, 'tty-info.img') : [];
 
-  const violations: Violation[] = [...imageNameViolations(names), ...credsViolations(cores satisfies TaskCreds[], expected)];
+  const violations: Violation[] = [...linked, ...imageNameViolations(names), ...credsViolations(cores satisfies TaskCreds[], expected)];
 
   // Which tasks hold which file: fdinfo-<files_id>.img, shared by tasks that share their fd table.
   const fdTables = new Map<number, number[]>();
