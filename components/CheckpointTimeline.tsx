@@ -117,9 +117,9 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
               </Link>
               <a
                 href={`/api/checkpoints/${c.id}/export`}
-                download={`${c.id}.tar.gz`}
+                download={`${c.id}.tar.zst`}
                 aria-label={`Export ${c.id}`}
-                title="Download this checkpoint as one .tar.gz archive"
+                title="Download this checkpoint as one .tar.zst archive"
                 className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800"
               >
                 Export

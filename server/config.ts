@@ -20,6 +20,9 @@ export interface Config {
   displays: { min: number; max: number };
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
+  /** Checkpoints of a desktop share identical pages (server/storage/dedup.ts); FREEZEFRAME_SHARE_PAGES=0 for the
+   * bench's baseline (bench/storage.mts). */
+  sharePages: boolean;
 }
 
 const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,5 +48,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
+    sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',
   };
 }

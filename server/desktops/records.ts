@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ErrorCode } from '../../lib/errorCodes';
 import type { DumpStats, RestoreStats } from '../criu/images';
 import type { DesktopState } from '../../lib/states';
+import type { RetentionPolicy } from '../../lib/retention';
 
 export interface ErrorInfo {
   message: string;
@@ -54,6 +55,8 @@ export interface DesktopRecord {
   lastError?: ErrorInfo;
   lastOperation?: OperationInfo;
   lastCheckpoint?: string;
+  /** Which checkpoints are removed after each checkpoint (lib/retention.ts); none without one. */
+  retention?: RetentionPolicy;
 }
 
 export interface RestoreInfo {
@@ -88,6 +91,12 @@ export interface CheckpointRecord {
   thumbnail?: boolean;
   error?: ErrorInfo;
   restores: RestoreInfo[];
+  /** Never removed by the retention policy. */
+  pinned?: boolean;
+  /** The checkpoint whose images hold the pages this one shares (server/storage/dedup.ts); none: whole images. */
+  base?: string;
+  /** Bytes its folder takes on disk once its pages are shared (imageBytes: what criu wrote). */
+  storedBytes?: number;
 }
 
 export class Paths {
@@ -112,5 +121,7 @@ export class Paths {
   checkpointThumbnail = (id: string) => path.join(this.checkpointDir(id), 'thumbnail.png');
   checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
   imports = () => path.join(this.stateDir, 'imports');
+  /** A checkpoint's files staged for its archive (hard links; its images made whole). */
+  exports = () => path.join(this.stateDir, 'exports');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
 }

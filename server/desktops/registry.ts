@@ -19,8 +19,12 @@ import type { StartOptions } from './operations/start';
 import { stopDesktop } from './operations/stop';
 import { Paths, type CheckpointRecord, type DesktopRecord } from './records';
 import { RecordStore } from './store';
+import type { RetentionPolicy } from '../../lib/retention';
+import { FreezeframeError } from '../errors';
+import type { Removed } from './operations/remove';
+import type { Tidied } from './operations/tidy';
 
-export type { CheckpointOptions, RestoreOptions, StartOptions };
+export type { CheckpointOptions, RestoreOptions, StartOptions, Removed, Tidied };
 
 // The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
 // and `freezeframe list` none of them (bench/cli.mts).
@@ -28,6 +32,9 @@ const starting = () => import('./operations/start');
 const checkpointing = () => import('./operations/checkpoint');
 const restoring = () => import('./operations/restore');
 const transferring = () => import('./operations/transfer');
+const tidying = () => import('./operations/tidy');
+const retaining = () => import('./operations/retention');
+const removing = () => import('./operations/remove');
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
@@ -64,6 +71,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await makeSearchable(this.paths.desktops());
     await mkdir(this.paths.checkpoints(), { recursive: true, mode: 0o700 });
     await mkdir(path.dirname(this.paths.displayClaim(0)), { recursive: true, mode: 0o700 });
+    // A page sharing a crash interrupted is finished or undone (storage/dedup.ts) before anything is restored.
+    const { readdir } = await import('node:fs/promises');
+    const { recoverImages } = await import('../storage/dedup');
+    await Promise.all((await readdir(this.paths.checkpoints())).map((name) => recoverImages(this.paths.checkpointImages(name))));
     await this.list();
   }
 
@@ -98,8 +109,36 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await starting()).startDesktop(this.context, options);
   }
 
-  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
-    return (await checkpointing()).checkpointDesktop(this.context, id, options);
+  /**
+   * A checkpoint, then the desktop's tidying (its pages shared, its retention policy applied: operations/tidy.ts),
+   * which a restore meanwhile waits for. A tidying refused (another process holds the lock) is left to the next.
+   */
+  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied }> {
+    const made = await (await checkpointing()).checkpointDesktop(this.context, id, options);
+    const tidied = await this.tidy(id).catch((error: unknown) => {
+      if (error instanceof FreezeframeError && error.code === 'busy') return undefined;
+      throw error;
+    });
+    const checkpoint = tidied ? await this.store.getCheckpoint(made.checkpoint.id).catch(() => made.checkpoint) : made.checkpoint;
+    return { desktop: await this.store.load(id), checkpoint, tidied };
+  }
+
+  /** Shares the pages of the desktop's new checkpoints and applies its retention policy (after each checkpoint). */
+  async tidy(id: string): Promise<Tidied> {
+    return (await tidying()).tidyDesktop(this.context, id);
+  }
+
+  async setRetention(id: string, policy: RetentionPolicy): Promise<{ desktop: DesktopRecord } & Tidied> {
+    return (await retaining()).setRetention(this.context, id, policy);
+  }
+
+  async pin(checkpointId: string, pinned: boolean): Promise<{ checkpoint: CheckpointRecord }> {
+    return (await retaining()).pinCheckpoint(this.context, checkpointId, pinned);
+  }
+
+  /** Removes a stopped desktop with its checkpoints; says how many bytes that freed. */
+  async remove(id: string): Promise<Removed> {
+    return (await removing()).removeDesktop(this.context, id);
   }
 
   async restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {

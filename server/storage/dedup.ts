@@ -81,15 +81,15 @@ async function folderBytes(dir: string): Promise<number> {
 /**
  * Rewrites the images at imagesDir to share pages with the (whole) images of checkpoint baseId, in
  * images.dedup/ (the unchanged files hard-linked), swapped in by two renames: a crash leaves either the whole
- * images or the shared ones, and recoverImages() finishes or undoes a swap it interrupted.
+ * images or the shared ones, and recoverImages() finishes or undoes a swap it interrupted. Left whole (shared:
+ * false) when the shared images would still take more than maxShare of the whole ones: the desktop has moved on
+ * from its base, and these images make the better base for the next checkpoints.
  */
-export async function shareWithBase(imagesDir: string, baseId: string): Promise<DedupResult> {
+export async function shareWithBase(imagesDir: string, baseId: string, maxShare = 0.5): Promise<DedupResult & { shared: boolean }> {
   const baseDir = path.resolve(imagesDir, parentTarget(baseId));
-  const next = `${imagesDir}.dedup`;
-  await rm(next, { recursive: true, force: true });
-  await mkdir(next, { mode: 0o700 });
   const names = await readdir(imagesDir);
-  const rewritten = new Set<string>();
+  const before = await folderBytes(imagesDir);
+  const files = new Map<string, Buffer>();
   let sharedPages = 0;
   for (const name of names) {
     const pid = pagemapName.exec(name)?.[1];
@@ -101,16 +101,21 @@ export async function shareWithBase(imagesDir: string, baseId: string): Promise<
     const [pages, basePages] = await Promise.all([readFile(path.join(imagesDir, pagesName)), readFile(path.join(baseDir, `pages-${baseMap.pagesId}.img`))]);
     const split = splitAgainst(map, pages, baseMap, basePages);
     sharedPages += split.shared;
-    await writeFile(path.join(next, name), writePagemap(split.map), { mode: 0o600 });
-    await writeFile(path.join(next, pagesName), Buffer.concat(split.pages), { mode: 0o600 });
-    rewritten.add(name).add(pagesName);
+    files.set(name, writePagemap(split.map)).set(pagesName, Buffer.concat(split.pages));
   }
-  await Promise.all(names.filter((n) => !rewritten.has(n)).map((n) => link(path.join(imagesDir, n), path.join(next, n))));
-  await symlink(parentTarget(baseId), path.join(next, parentLink));
-  const before = await folderBytes(imagesDir);
-  const after = await folderBytes(next);
+  const sizes = await Promise.all([...files.keys()].map((n) => stat(path.join(imagesDir, n)).then((s) => s.size)));
+  const after = before - sizes.reduce((a, b) => a + b, 0) + [...files.values()].reduce((a, b) => a + b.length, 0);
+  if (!files.size || after > before * maxShare) return { before, after: before, sharedPages: 0, shared: false };
+  const next = `${imagesDir}.dedup`;
+  await rm(next, { recursive: true, force: true });
+  await mkdir(next, { mode: 0o700 });
+  await Promise.all([
+    ...[...files].map(([name, bytes]) => writeFile(path.join(next, name), bytes, { mode: 0o600 })),
+    ...names.filter((n) => !files.has(n)).map((n) => link(path.join(imagesDir, n), path.join(next, n))),
+    symlink(parentTarget(baseId), path.join(next, parentLink)),
+  ]);
   await swap(imagesDir, next);
-  return { before, after, sharedPages };
+  return { before, after, sharedPages, shared: true };
 }
 
 async function swap(imagesDir: string, next: string): Promise<void> {
@@ -123,6 +128,8 @@ async function swap(imagesDir: string, next: string): Promise<void> {
 /** Finishes or undoes a swap a crash interrupted (see shareWithBase): images/ is always whole or shared, never half. */
 export async function recoverImages(imagesDir: string): Promise<void> {
   const exists = (p: string) => stat(p).then(() => true, () => false);
+  const [dedup, whole] = await Promise.all([exists(`${imagesDir}.dedup`), exists(`${imagesDir}.whole`)]);
+  if (!dedup && !whole) return;
   if (!(await exists(imagesDir))) {
     if (await exists(`${imagesDir}.dedup`)) await rename(`${imagesDir}.dedup`, imagesDir);
     else if (await exists(`${imagesDir}.whole`)) await rename(`${imagesDir}.whole`, imagesDir);
