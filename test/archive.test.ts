@@ -86,8 +86,8 @@ describe('checkpoint archives', () => {
     cases.push([make('extra.tar.gz', '.'), 'which no checkpoint has']);
     await rm(path.join(src, 'extra.sh'));
     // Signed here, so it passes the trust check and meets the record's.
-    await writeSignedArchive(src, path.join(scratch, 'empty-record.tar.gz'), engine.config.keyDir);
-    cases.push([path.join(scratch, 'empty-record.tar.gz'), 'no complete Freezeframe checkpoint']);
+    await writeSignedArchive(src, path.join(scratch, 'empty-record.tar.zst'), engine.config.keyDir);
+    cases.push([path.join(scratch, 'empty-record.tar.zst'), 'no complete Freezeframe checkpoint']);
     const notGzip = path.join(scratch, 'plain.txt');
     await writeFile(notGzip, 'hello');
     cases.push([notGzip, 'not a zstd or gzip tar archive']);
@@ -140,7 +140,7 @@ describe('signed archives', () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
     const { checkpoint } = await desktops.checkpoint(desktop.id);
-    const genuine = path.join(scratch, 'genuine.tar.gz');
+    const genuine = path.join(scratch, 'genuine.tar.zst');
     await desktops.exportCheckpoint(checkpoint.id, genuine);
     // As on a machine that never had it: the checkpoint and its desktop are gone, so an import would create both.
     await desktops.stop(desktop.id);
@@ -149,7 +149,7 @@ describe('signed archives', () => {
 
     const unpacked = path.join(scratch, 'unpacked');
     await mkdir(unpacked);
-    execFileSync('tar', ['-C', unpacked, '-xzf', genuine]);
+    execFileSync('tar', ['-C', unpacked, '-xf', genuine]);
     const pack = (name: string) => {
       execFileSync('tar', ['-C', unpacked, '-czf', path.join(scratch, name), '.']);
       return path.join(scratch, name);
@@ -185,7 +185,7 @@ describe('signed archives', () => {
 
     // Signed by another installation (a key folder of its own), as its export does.
     const otherKeys = path.join(scratch, 'other-keys');
-    const foreign = path.join(scratch, 'foreign.tar.gz');
+    const foreign = path.join(scratch, 'foreign.tar.zst');
     await writeSignedArchive(unpacked, foreign, otherKeys);
     const otherLine = cli(otherKeys, 'key').trim();
     await refused(foreign, `signed by ${otherLine.split(' ')[0]}`, 'does not trust', 'freezeframe trust');
