@@ -1,7 +1,7 @@
 // Checkpoint storage of the default desktop (1024x768, xterm + xclock): the disk 1 vs N checkpoints take with pages
 // shared (server/storage/dedup.ts) and without, an export's size against its images, and restore times of shared
 // vs whole images, cycles of the two engines alternating in one run.
-// usage: node --import tsx --import ./server/runtime/register.js bench/storage.mts [--cycles 20]
+// usage: node --import tsx --import ./server/runtime/register.js bench/storage.mts [--cycles=20]
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

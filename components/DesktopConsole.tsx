@@ -60,6 +60,12 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
   const live = useDesktopEvents({
     onEvent: (event: LiveEvent) => {
       if (event.desktop.id !== id) return;
+      if (event.type === 'removed') {
+        // Removed (from the dashboard, the API, the CLI): nothing left to read.
+        setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: [] }));
+        setFailure({ op: 'stop', error: { code: 'not_found', message: `desktop ${id} was removed with its checkpoints` } });
+        return;
+      }
       // Checkpoints removed (the retention policy, a delete elsewhere) leave the timeline at once.
       const gone = new Set(event.removed ?? []);
       setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: mergeCheckpoint(d.checkpoints, event.checkpoint).filter((c) => !gone.has(c.id)) }));
@@ -265,7 +271,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
           <Timings checkpoints={checkpoints} />
           <CheckpointChart checkpoints={checkpoints} />
           <StorageFigure storage={detail.storage} />
-          <RetentionForm key={JSON.stringify(desktop.retention ?? {})} desktopId={id} policy={desktop.retention} />
+          <RetentionForm desktopId={id} policy={desktop.retention} />
           {audiencePath && <AudienceLink path={audiencePath} />}
         </aside>
       </div>
