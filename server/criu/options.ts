@@ -25,6 +25,11 @@ export interface CriuOptions {
   /** --feature for `criu check`. */
   feature?: string;
   networkLock?: 'iptables' | 'nftables' | 'skip';
+  /**
+   * --ghost-limit (dump): the largest file deleted while still open that criu copies into the images (criu's
+   * default: 1 MiB; a bigger one fails the dump with "Can't dump ghost file ... increase limit").
+   */
+  ghostLimit?: number;
 }
 
 type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' };
@@ -43,6 +48,7 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   pidfile: { flag: '--pidfile', kind: 'value' },
   feature: { flag: '--feature', kind: 'value' },
   networkLock: { flag: '--network-lock', kind: 'value' },
+  ghostLimit: { flag: '--ghost-limit', kind: 'value' },
 };
 
 /** The argv after `criu` for one operation; options are emitted in a fixed order so command lines compare. */

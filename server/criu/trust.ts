@@ -24,7 +24,7 @@
 // (5.2-39.6) for Firefox, 684-950 ms. A CPU profile: mostly decoding varints (as bigints) and the syscalls of
 // ~170 core images and ~250 stats.
 import 'server-only';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
@@ -81,6 +81,21 @@ const msg = (f: ProtoFields | undefined, n: number) => {
 };
 
 const entries = (dir: string, name: string): ProtoFields[] => imageEntries(readFileSync(path.join(dir, name))).map(decodeProto);
+
+/**
+ * The first entry of an image, from its first 4 KiB: a ghost-file image is its GhostFileEntry (a few bytes)
+ * followed by the deleted file's raw contents (Chromium's BrowserMetrics: 4 MiB), which are no entries at all.
+ */
+function firstEntry(dir: string, name: string): ProtoFields | undefined {
+  const fd = openSync(path.join(dir, name), 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const [entry] = imageEntries(head.subarray(0, readSync(fd, head, 0, head.length, 0)), 1);
+    return entry && decodeProto(entry);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function decodeCreds(c: ProtoFields | undefined): Creds | undefined {
   if (!c) return undefined;
@@ -246,7 +261,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
       continue;
     }
     if (type === 1) {
-      const [g] = entries(dir, `ghost-file-${(remapId & 0x7fffffff).toString(16)}.img`);
+      const g = firstEntry(dir, `ghost-file-${(remapId & 0x7fffffff).toString(16)}.img`);
       ghosts.push({ name: orig.name, uid: int(g, 1), gid: int(g, 2), mode: int(g, 3) });
     } else if (type === 0) {
       // criu links the dump-time link_remap file back to the file's path, as root: both in the desktop's folders.

@@ -1,6 +1,7 @@
 // What is kept on disk about desktops and checkpoints, and where.
 import path from 'node:path';
 import type { DumpStats, RestoreStats } from '../criu/images';
+import type { AppCriuNeeds } from './apps';
 import type { DesktopState } from './states';
 
 export interface ErrorInfo {
@@ -53,6 +54,8 @@ export interface DesktopRecord {
   lastError?: ErrorInfo;
   lastOperation?: OperationInfo;
   lastCheckpoint?: string;
+  /** What its apps need of criu (server/desktops/apps.ts), passed to every dump; absent when they need nothing. */
+  criu?: AppCriuNeeds;
 }
 
 export interface RestoreInfo {
@@ -80,7 +83,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid'>;
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */

@@ -21,7 +21,7 @@ import { FreezeframeError } from '../errors';
 import { toErrorInfo } from '../errorInfo';
 export { toErrorInfo };
 import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
-import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps } from './apps';
+import { checkCriuNeeds, commandLimits, criuNeeds, customApp, defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { launchDesktop, LaunchError } from './launcher';
 import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
@@ -330,6 +330,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       await prepareDesktopFiles(this.desktopFiles(id), vncPasswordFile(vncPassword, vncViewPassword), { uid, gid });
       const record: DesktopRecord = {
         id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
+        criu: criuNeeds(apps), // [catalog] what its presets need of criu, for every dump
         state: 'starting', createdAt: startedAt, updatedAt: startedAt,
         lastOperation: { kind: 'start', startedAt },
       };
@@ -385,10 +386,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         // A viewer connecting at the instant of the dump sits in Xvnc's accept queue, and criu refuses to dump
         // such an "in-flight connection"; skipped, that viewer just reconnects.
         skipInFlight: true,
+        ...record.criu, // [catalog] what its presets need (Chromium: ghostLimit)
       };
       const checkpoint: CheckpointRecord = {
         id: cpId, desktop: id, createdAt: now(), state: 'dumping', leaveRunning,
-        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
+        desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
         command: [this.config.criuPath, ...criuArgs('dump', criuOptions)], logPath: this.paths.checkpointDumpLog(cpId), restores: [],
       };
       // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
@@ -678,6 +680,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       // The view-only password came later: archives of older checkpoints have none, and are welcome.
       if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
         throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+      }
+      try {
+        checkCriuNeeds(spec.criu); // [catalog] what its presets needed of criu, passed to its next dumps
+      } catch (error) {
+        throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
       }
       let desktop = await readJson<DesktopRecord>(this.paths.desktopRecord(record.desktop));
       if (!desktop) {
