@@ -5,7 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { ByteReader } from './byteReader';
 import { vncAuthResponse } from './vncAuth';
-import { updateRequest } from './rfbMessages';
+import { keyEvent, pointerEvent, updateRequest } from './rfbMessages';
 
 export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   width = 0;
@@ -92,6 +92,16 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
 
   requestUpdate(incremental: boolean): void {
     if (!this.closed) this.socket.write(updateRequest(incremental, this.width, this.height));
+  }
+
+  /** Presses and releases a key (an X keysym: printable ASCII's is its code, Return 0xff0d), as a viewer would. */
+  key(keysym: number): void {
+    if (!this.closed) this.socket.write(Buffer.concat([keyEvent(true, keysym), keyEvent(false, keysym)]));
+  }
+
+  /** A left click at x, y. */
+  click(x: number, y: number): void {
+    if (!this.closed) this.socket.write(Buffer.concat([pointerEvent(0, x, y), pointerEvent(1, x, y), pointerEvent(0, x, y)]));
   }
 
   /** Reads server messages; with autoRequest, asks for the next incremental update after each, like a viewer. */
