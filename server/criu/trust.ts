@@ -115,9 +115,9 @@ const fstypes: Record<number, string> = {
 
 const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
-/** The host's mounts, as newns copied them into each desktop's namespace. */
-function hostMounts(): Mount[] {
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
+/** Mounts as a mountinfo file lists them (/proc/PID/mountinfo). */
+export function parseMountinfo(text: string): Mount[] {
+  const lines = text.split('\n').filter(Boolean);
   return lines.map((line) => {
     const [left, right] = line.split(' - ');
     const f = left.split(' ');
@@ -125,6 +125,9 @@ function hostMounts(): Mount[] {
     return { root: unescape(f[3]), mountpoint: unescape(f[4]), fstype, source: unescape(source), options: options ?? '' };
   });
 }
+
+/** The host's mounts, as newns copied them into each desktop's namespace. */
+const hostMounts = (): Mount[] => parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 
 /** The members of a gzip'd tar: names, types and modes from the 512-byte ustar headers. */
 function tarMembers(image: string, gz: Buffer): TarMember[] {
@@ -279,7 +282,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
     ...mountViolations(mounts.map((m) => ({
       fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
       source: text(m, 8) ?? '', options: text(m, 9) ?? '',
-    })), hostMounts(), expected),
+    })), [...hostMounts(), ...(expected.launchMounts ?? [])], expected),
     ...tarViolations(tars.flat()),
     ...ghostViolations(ghosts, expected),
     ...ttyViolations(ttys.map((t) => int(t, 2))),

@@ -37,6 +37,12 @@ export interface Expected {
   home: string;
   /** desktops/<id>/desktop.log: stdout and stderr of the whole tree (opened by newns, root's). */
   log: string;
+  /**
+   * The mounts the desktop's tree had when this server launched it (server/desktops/launchMounts.ts): a checkpoint
+   * made here may name those even when the host has unmounted them since (a container's overlay, a USB stick, a
+   * tmpfs of a test). An imported desktop has none: its images may name only mounts this machine has now.
+   */
+  launchMounts?: Mount[];
 }
 
 export function credsViolations(tasks: TaskCreds[], expected: Expected): Violation[] {

@@ -101,6 +101,8 @@ export class Paths {
   desktopHome = (id: string) => path.join(this.desktopDir(id), 'home');
   desktopPasswordFile = (id: string) => path.join(this.desktopDir(id), 'vnc.passwd');
   desktopLock = (id: string) => path.join(this.desktopDir(id), 'operation.lock');
+  /** The mounts its tree had at launch (launchMounts.ts): never part of an archive, so never imported. */
+  desktopLaunchMounts = (id: string) => path.join(this.desktopDir(id), 'mounts.json');
   checkpoints = () => path.join(this.stateDir, 'checkpoints');
   checkpointDir = (id: string) => path.join(this.stateDir, 'checkpoints', id);
   checkpointRecord = (id: string) => path.join(this.checkpointDir(id), 'checkpoint.json');

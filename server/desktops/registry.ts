@@ -24,6 +24,7 @@ import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
 import { checkCriuNeeds, commandLimits, criuNeeds, customApp, defaultApps, parseGeometry, resolveApps } from './apps';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { launchDesktop, LaunchError } from './launcher';
+import { readLaunchMounts, saveLaunchMounts } from './launchMounts';
 import { lookUpDesktopUser, makeSearchable, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { isPortFree, waitForPort } from './net';
 import { waitForLogLine } from './logs';
@@ -343,6 +344,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         const identity = await identify(pid);
         if (!identity) throw new LaunchError(`the desktop exited at once; see ${this.paths.desktopLog(id)}`);
         Object.assign(record, { pid, pidStartTime: identity.startTime });
+        await saveLaunchMounts(pid, this.paths.desktopLaunchMounts(id));
         await this.save(record);
         await waitForPort(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting: () => isAlive(identity) });
         // Running means every app has been launched, not just Xvnc listening (desktop.sh logs this line).
@@ -509,7 +511,10 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
       // images say. The ids are this installation's desktop user's, not the record's: an imported record names
       // whatever uid its archive says.
-      await assertTrustedImages(this.paths.checkpointImages(checkpointId), checkpointId, { uid: this.user.uid, gid: this.user.gid, home: this.paths.desktopHome(record.id), log: this.paths.desktopLog(record.id) });
+      await assertTrustedImages(this.paths.checkpointImages(checkpointId), checkpointId, {
+        uid: this.user.uid, gid: this.user.gid, home: this.paths.desktopHome(record.id), log: this.paths.desktopLog(record.id),
+        launchMounts: await readLaunchMounts(this.paths.desktopLaunchMounts(record.id)),
+      });
       if (record.state === 'running' && options.stopRunning) record = await this.stopNow(record);
       if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
         throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
