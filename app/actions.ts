@@ -1,9 +1,11 @@
 'use server';
-// The dashboard's actions: start a desktop from the form (then open it), stop one.
+// The dashboard's server actions, for every page: start a desktop from the form (then open it), checkpoint,
+// restore, stop, delete a checkpoint. Each validates its input (zod) and returns a typed result, never throws.
 import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
-import { startDesktop, stopDesktop } from '@/server/api/operations';
+import { checkpointDesktop, deleteCheckpoint, restoreDesktop, startDesktop, stopDesktop } from '@/server/api/operations';
 import type { Failure } from '@/server/api/results';
+import type { CheckpointInput, RestoreInput } from '@/server/api/schemas';
 
 export type StartFormState = Failure | undefined;
 
@@ -22,8 +24,24 @@ export async function startDesktopAction(_previous: StartFormState, form: FormDa
   redirect(`/desktops/${result.desktop.id}`);
 }
 
+/** The one stop, from the dashboard's list and the desktop's page alike; its checkpoints stay. */
 export async function stopDesktopAction(desktopId: string) {
   const result = await stopDesktop(desktopId);
   if (result.ok) revalidatePath('/');
   return result;
+}
+
+/** criu dump of the whole desktop; the picture freezes and its processes are gone until a restore. */
+export async function checkpointAction(desktopId: string, input: CheckpointInput = {}) {
+  return checkpointDesktop(desktopId, input);
+}
+
+/** criu restore of the desktop's latest checkpoint, or of the one named; the viewer's connection carries on. */
+export async function restoreAction(input: RestoreInput) {
+  return restoreDesktop(input);
+}
+
+/** Frees a checkpoint's disk space; its desktop is untouched. */
+export async function deleteCheckpointAction(checkpointId: string) {
+  return deleteCheckpoint(checkpointId);
 }

@@ -43,7 +43,7 @@ async function main() {
   const variants: Variant[] = [];
   if (parts.includes('geometry')) for (const g of ['800x600', '1280x720', '1920x1080']) variants.push({ name: `${g}, xterm`, geometry: g, apps: ['xterm'], dump: [], restore: [], bytes: [], pagesWritten: [], frozen: [] });
   if (parts.includes('apps')) {
-    // The catalog's heavy apps (server/desktops/apps.ts), each with what it needs to be checkpointable.
+    // The catalog's heavy apps (lib/presets.ts), each with what it needs to be checkpointable.
     for (const apps of [['xterm', 'xclock'], ['firefox'], ['writer']]) {
       variants.push({ name: `1280x720, ${apps.join(' + ')}`, geometry: '1280x720', apps, dump: [], restore: [], bytes: [], pagesWritten: [], frozen: [] });
     }

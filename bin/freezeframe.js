@@ -1,16 +1,13 @@
 #!/usr/bin/env node
-// Runs server/cli.ts with tsx and the 'server-only' shim, from wherever it is called.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// Runs the compiled CLI (.build/cli/, made by scripts/build-cli.mjs, which scripts/install.sh runs) in this very
+// process: no TypeScript compiled per call. Built here first when missing or stale (a fresh clone, an edited
+// source), so a call never runs old code.
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const tsx = path.join(path.dirname(require.resolve('tsx/package.json')), 'dist/esm/index.mjs');
-const result = spawnSync(
-  process.execPath,
-  ['--import', tsx, '--import', path.join(root, 'server/runtime/register.js'), path.join(root, 'server/cli.ts'), ...process.argv.slice(2)],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+const { build, isFresh } = await import(pathToFileURL(path.join(root, 'scripts/build-cli.mjs')).href);
+if (!isFresh()) build();
+// The compiled modules live under .build/cli: the project's root (native/, vendor/) is named for them.
+process.env.FREEZEFRAME_ROOT ??= root;
+await import(pathToFileURL(path.join(root, '.build/cli/server/cli.js')).href);

@@ -1,6 +1,6 @@
 // Dump time, restore time and image size over a desktop's checkpoints, as three small bar charts in inline SVG.
 // Three charts rather than one with three axes: each figure keeps a scale of its own, starting at zero.
-import { bytes, seconds } from '@/app/lib/format';
+import { bytes, seconds } from '@/lib/format';
 import type { CheckpointView } from './desktopTypes';
 
 interface Series {

@@ -2,7 +2,7 @@
 // A desktop's checkpoints as a timeline, newest first: each with its screen, figures, CRIU's stats and its actions.
 import { useState } from 'react';
 import Link from 'next/link';
-import { bytes, millis, seconds, when } from '@/app/lib/format';
+import { bytes, millis, seconds, when } from '@/lib/format';
 import type { CheckpointView } from './desktopTypes';
 import { LocalTime } from './LocalTime';
 

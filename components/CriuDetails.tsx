@@ -1,5 +1,5 @@
 // The latest operation's exact criu command line and the last lines of its log.
-import { shellQuote } from '@/app/lib/format';
+import { shellQuote } from '@/lib/format';
 import type { LogTail, OperationView } from './desktopTypes';
 
 export function CriuDetails({ operation, log }: { operation?: OperationView; log?: LogTail }) {

@@ -3,10 +3,10 @@
 // timeline of checkpoints (restore any, inspect, export, delete), and what criu did.
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
-import { checkpointAction, deleteCheckpointAction, restoreAction, stopAction } from '@/app/desktops/[id]/actions';
-import { bytes, seconds } from '@/app/lib/format';
-import { useDesktopEvents, type LiveEvent } from '@/app/lib/useDesktopEvents';
-import type { ApiError, Result } from '@/server/api/resultTypes';
+import { checkpointAction, deleteCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
+import { bytes, seconds } from '@/lib/format';
+import { useDesktopEvents, type LiveEvent } from '@/lib/useDesktopEvents';
+import type { ApiError, Result } from '@/lib/resultTypes';
 import { CheckpointChart } from './CheckpointChart';
 import { CheckpointTimeline } from './CheckpointTimeline';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -111,7 +111,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
     void run('restore', () => restoreAction({ desktopId: id, checkpointId, stopRunning }));
   };
   const stop = () => {
-    if (!pending && desktop.state !== 'stopped') void run('stop', () => stopAction(id));
+    if (!pending && desktop.state !== 'stopped') void run('stop', () => stopDesktopAction(id));
   };
 
   const remove = async (checkpointId: string) => {

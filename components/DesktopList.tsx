@@ -3,9 +3,9 @@
 import { useEffect, useRef, useState, useTransition } from 'react';
 import Link from 'next/link';
 import { stopDesktopAction } from '@/app/actions';
-import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
-import type { ApiError } from '@/server/api/resultTypes';
-import type { DesktopSummary } from '@/server/api/viewTypes';
+import { useDesktopEvents } from '@/lib/useDesktopEvents';
+import type { ApiError } from '@/lib/resultTypes';
+import type { DesktopSummary } from '@/lib/viewTypes';
 import { desktopsChangedEvent } from './ImportCheckpointForm';
 import { StateBadge } from './StateBadge';
 import { LocalTime } from './LocalTime';

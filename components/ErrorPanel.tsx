@@ -1,5 +1,5 @@
 // An operation's failure as a person needs it: what failed, CRIU's first Error lines, its hint and log.
-import type { ApiError } from '@/server/api/resultTypes';
+import type { ApiError } from '@/lib/resultTypes';
 
 export function ErrorPanel({ title, error }: { title: string; error: ApiError }) {
   return (

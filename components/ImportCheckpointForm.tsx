@@ -2,9 +2,9 @@
 // Uploads a checkpoint archive (from Export, here or on a machine set up alike); its desktop appears, stopped.
 import { useState } from 'react';
 import Link from 'next/link';
-import { bytes } from '@/app/lib/format';
-import type { ApiError } from '@/server/api/resultTypes';
-import type { CheckpointView, DesktopView } from '@/server/api/viewTypes';
+import { bytes } from '@/lib/format';
+import type { ApiError } from '@/lib/resultTypes';
+import type { CheckpointView, DesktopView } from '@/lib/viewTypes';
 import { ErrorPanel } from './ErrorPanel';
 
 /** Tells the desktop list to read again: an import creates a desktop without an engine event. */

@@ -3,7 +3,7 @@
 // (marked so), and the browser puts its local time in after hydration, so the two renders never disagree (a
 // mismatch is a React error, and Node's ICU even writes midnight as "24:00" where browsers write "00:00").
 import { useSyncExternalStore } from 'react';
-import { clock, when } from '@/app/lib/format';
+import { clock, when } from '@/lib/format';
 
 const subscribe = () => () => {};
 

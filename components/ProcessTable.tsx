@@ -1,5 +1,5 @@
 // A checkpoint's processes as a tree (children indented under their parent), each with its open files folded away.
-import { bytes } from '@/app/lib/format';
+import { bytes } from '@/lib/format';
 import type { InspectedProcess } from '@/server/checkpoints/inspect';
 
 /** Depth-first, so each process sits right under its parent. */

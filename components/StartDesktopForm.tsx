@@ -2,7 +2,7 @@
 // Starts a desktop: its size (within the engine's bounds) and its apps, from the presets.
 import { useActionState } from 'react';
 import { startDesktopAction, type StartFormState } from '@/app/actions';
-import { appPresets, defaultApps, geometryLimits } from '@/server/desktops/apps';
+import { appPresets, defaultApps, geometryLimits } from '@/lib/presets';
 
 const sizes = ['800x600', '1024x768', '1280x800', '1600x900'];
 

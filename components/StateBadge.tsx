@@ -1,5 +1,5 @@
 // A desktop's state as a coloured badge, the same everywhere.
-import type { DesktopState } from '@/server/desktops/states';
+import type { DesktopState } from '@/lib/states';
 
 export const stateLook: Record<DesktopState, { label: string; className: string }> = {
   starting: { label: 'Starting', className: 'bg-amber-400/15 text-amber-200 ring-amber-400/30' },

@@ -1,7 +1,7 @@
 'use client';
 // The big line over the screen: Running / Checkpointing… / Frozen for 12.4 s (ticking) / Restoring… / restored in.
-import { seconds } from '@/app/lib/format';
-import { useNow } from '@/app/lib/useNow';
+import { seconds } from '@/lib/format';
+import { useNow } from '@/lib/useNow';
 import type { DesktopView } from './desktopTypes';
 
 interface Props {

@@ -1,6 +1,6 @@
 // Disk used by checkpoint images and the space left where they are written, with a bar for the share used.
-import { bytes } from '@/app/lib/format';
-import type { StorageView } from '@/server/api/viewTypes';
+import { bytes } from '@/lib/format';
+import type { StorageView } from '@/lib/viewTypes';
 
 export function StorageFigure({ storage }: { storage: StorageView }) {
   const { checkpointBytes, checkpoints, freeBytes, totalBytes, stateDir } = storage;

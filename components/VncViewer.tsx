@@ -2,8 +2,8 @@
 // The desktop's screen through noVNC, over the bridge's WebSocket; reconnects by itself when the VNC link is lost.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type RFB from '@novnc/novnc';
-import type { DesktopState } from '@/server/desktops/states';
-import { clock } from '@/app/lib/format';
+import type { DesktopState } from '@/lib/states';
+import { clock } from '@/lib/format';
 
 /**
  * connecting/connected: as it says. reconnecting: the bridge lost the VNC connection (4001) and a new one is on

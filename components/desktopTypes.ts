@@ -1,5 +1,5 @@
 // Types the desktop components share (types only: the server's records as pages see them, without secrets).
-export type { CheckpointView, DesktopDetail, DesktopView, LogTail } from '@/server/api/viewTypes';
-import type { DesktopView } from '@/server/api/viewTypes';
+export type { CheckpointView, DesktopDetail, DesktopView, LogTail } from '@/lib/viewTypes';
+import type { DesktopView } from '@/lib/viewTypes';
 
 export type OperationView = NonNullable<DesktopView['lastOperation']>;

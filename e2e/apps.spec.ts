@@ -4,7 +4,7 @@
 import type { Api } from './support/api';
 import { AppWindow, findWindow } from './support/appWindow';
 import type { DesktopPage } from './support/desktopPage';
-import { appPresets } from '../server/desktops/apps';
+import { appPresets } from '../lib/presets';
 import { expect, test } from './fixtures';
 
 const CYCLES = 5;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Freezeframe needs on this machine, idempotently (seconds when all is present):
-# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher, the archive
-# signing key.
+# Debian packages, CRIU >= 4.2 (proven by a real dump + restore), node modules, the native launcher, the CLI,
+# the archive signing key.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -51,7 +51,7 @@ if ! getent passwd "$desktopUser" >/dev/null; then
 fi
 
 # --- the native launcher ------------------------------------------------------------------------------------
-make -s -C native >/dev/null || die "building native/ (newns, reaper.node) failed (see: make -C native)"
+make -s -C native >/dev/null || die "building native/ (newns, reaper.node, flock.node) failed (see: make -C native)"
 chmod 0755 native/desktop.sh native/apps/*.sh
 # The mpv preset's clip, made here with ffmpeg rather than shipped or downloaded (nothing when it is there).
 sh native/apps/makeClip.sh || die "making the mpv preset's clip (native/apps/makeClip.sh) failed"
@@ -101,6 +101,10 @@ if [ "$(cat node_modules/.freezeframe-lock 2>/dev/null)" != "$lockHash" ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2 || die "npm ci failed"
   echo "$lockHash" > node_modules/.freezeframe-lock
 fi
+# --- the CLI, compiled ----------------------------------------------------------------------------------------
+# bin/freezeframe.js runs .build/cli (plain JavaScript: no TypeScript compiled per call); nothing is done when no
+# source changed.
+node scripts/build-cli.mjs || die "building the CLI (node scripts/build-cli.mjs) failed"
 
 # --- the archive signing key ----------------------------------------------------------------------------------
 # Exports are signed with this installation's Ed25519 key and imports must be signed by it or by a key listed in

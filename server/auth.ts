@@ -4,6 +4,7 @@ import 'server-only';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { desktopIdSegment } from '../lib/ids';
 
 export const tokenCookie = 'freezeframe_token';
 /** The audience's cookie, apart from the control one: watching a talk must not log the presenter out. */
@@ -62,9 +63,11 @@ export function deriveViewToken(token: string, desktopId: string): string {
   return `${desktopId}.${createHmac('sha256', token).update(`view:${desktopId}`).digest('base64url')}`;
 }
 
+const viewTokenId = new RegExp(`^(${desktopIdSegment})\\.`);
+
 /** The desktop a view token is good for, or undefined if it is no view token of this server. */
 export function viewTokenDesktop(token: string, given: string | undefined): string | undefined {
-  const id = /^([a-z0-9-]{1,64})\./.exec(given ?? '')?.[1];
+  const id = viewTokenId.exec(given ?? '')?.[1];
   return id && tokensMatch(given, deriveViewToken(token, id)) ? id : undefined;
 }
 

@@ -1,13 +1,12 @@
-// `freezeframe`: the same operations as the dashboard, for scripts and tests; JSON on stdout, exit 1 on failure.
+// `freezeframe`: the same operations as the dashboard (server/api/operations.ts), for scripts and tests; JSON on
+// stdout, exit 1 with {error} on failure.
 import 'server-only';
 import { parseArgs } from 'node:util';
+import { appPresets } from '../lib/presets';
+import type { ApiError, Result } from '../lib/resultTypes';
+import * as operations from './api/operations';
 import { createEngine } from './engine';
-import { loadConfig } from './config';
-import { publicKeyLine, trustKey } from './checkpoints/keys';
-import { FreezeframeError } from './errors';
-import { toErrorInfo } from './desktops/registry';
-import { appPresets } from './desktops/apps';
-import { checkpointView, desktopView } from './api/redact';
+import { setEngine } from './engineHandle';
 
 const usage = `usage: freezeframe <command> [options]
   start [--geometry WxH] [--app NAME]... [--command 'PROGRAM ARG...']...
@@ -28,6 +27,20 @@ Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_C
   FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
   FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;
 
+/** A failed operation, carried to the one place that prints it. */
+class Failed extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.message);
+  }
+}
+
+/** What an operation returned, without its ok; a failure is thrown, to be printed. */
+function unwrap<T extends object>(result: Result<T>): T {
+  if (!result.ok) throw new Failed(result.error);
+  const { ok: _, ...value } = result;
+  return value as unknown as T;
+}
+
 async function main(argv: string[]): Promise<unknown> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -47,53 +60,51 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
+  const known = ['start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop'];
+  if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
-    if (!arg) throw new FreezeframeError('invalid', `${command} needs a ${what}\n${usage}`);
+    if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
     return arg;
   };
   // The key commands need no engine (no desktop user, no state folder): they work before anything else is set up.
   if (command === 'key') {
-    process.stdout.write((await publicKeyLine(loadConfig().keyDir)) + '\n');
+    process.stdout.write(unwrap(await operations.signingKeyLine()).line + '\n');
     return undefined;
   }
   // Unquoted, the line arrives as two arguments (key, name): they are one line again.
-  if (command === 'trust') return trustKey(loadConfig().keyDir, [need('key line'), ...positionals.slice(2)].join(' '));
-  const { desktops } = await createEngine();
+  if (command === 'trust') return unwrap(await operations.trustSigningKey([need('key line'), ...positionals.slice(2)].join(' ')));
+  setEngine(await createEngine());
   switch (command) {
     case 'start': {
       const commands = values.command?.map((c) => c.trim().split(/\s+/));
-      const d = await desktops.start({ geometry: values.geometry, apps: values.app, commands });
+      const { desktop: d } = unwrap(await operations.startDesktop({ geometry: values.geometry, apps: values.app, commands }));
       return { id: d.id, display: d.display, vncPort: d.vncPort, pid: d.pid, state: d.state };
     }
     case 'checkpoint': {
-      const { desktop, checkpoint } = await desktops.checkpoint(need('desktop id'), { leaveRunning: values['leave-running'] });
+      const { desktop, checkpoint } = unwrap(await operations.checkpointDesktop(need('desktop id'), { leaveRunning: values['leave-running'] }));
       return { checkpoint: checkpoint.id, desktop: desktop.id, dumpMs: checkpoint.dumpMs, imageBytes: checkpoint.imageBytes, state: desktop.state };
     }
     case 'restore': {
-      const { desktop, checkpoint, restoreMs } = await desktops.restore(need('checkpoint id'), { stopRunning: values['stop-running'] });
+      const { desktop, checkpoint, restoreMs } = unwrap(await operations.restoreCheckpoint(need('checkpoint id'), { stopRunning: values['stop-running'] }));
       return { desktop: desktop.id, checkpoint: checkpoint.id, restoreMs, pid: desktop.pid, state: desktop.state };
     }
-    case 'list': {
-      const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
-      // As the API lists them: no VNC password in a list.
-      return all.map((d) => ({ ...desktopView(d), checkpoints: checkpoints.filter((c) => c.desktop === d.id).map(checkpointView) }));
-    }
+    case 'list':
+      return unwrap(await operations.listDesktopsWithCheckpoints()).desktops;
     case 'inspect':
-      return desktops.inspect(need('checkpoint id'));
+      return unwrap(await operations.inspectCheckpoint(need('checkpoint id')));
     case 'export': {
-      if (!values.output) throw new FreezeframeError('invalid', `export needs --output FILE\n${usage}`);
-      return desktops.exportCheckpoint(need('checkpoint id'), values.output);
+      const id = need('checkpoint id');
+      if (!values.output) throw new Failed({ code: 'invalid', message: `export needs --output FILE\n${usage}` });
+      return unwrap(await operations.exportCheckpoint(id, values.output));
     }
     case 'import': {
-      const { checkpoint, desktop } = await desktops.importCheckpoint(need('archive file'));
+      const { checkpoint, desktop } = unwrap(await operations.importArchive(need('archive file')));
       return { checkpoint: checkpoint.id, desktop: desktop.id, state: desktop.state };
     }
     case 'delete':
-      return desktops.deleteCheckpoint(need('checkpoint id'));
+      return unwrap(await operations.deleteCheckpoint(need('checkpoint id')));
     case 'stop':
-      return desktops.stop(need('desktop id'));
-    default:
-      throw new FreezeframeError('invalid', `unknown command "${command}"\n${usage}`);
+      return unwrap(await operations.stopDesktop(need('desktop id'))).desktop;
   }
 }
 
@@ -102,7 +113,8 @@ main(process.argv.slice(2)).then(
     if (result !== undefined) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   },
   (error: unknown) => {
-    process.stdout.write(JSON.stringify({ error: toErrorInfo(error) }, null, 2) + '\n');
+    const described: ApiError = error instanceof Failed ? error.error : { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+    process.stdout.write(JSON.stringify({ error: described }, null, 2) + '\n');
     process.exitCode = 1;
   },
 );

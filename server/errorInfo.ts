@@ -1,5 +1,6 @@
 // Any thrown error as records and responses carry it: a code, a message and, for criu, CRIU's own explanation.
 import type { CriuFailure } from './criu/errors';
+import type { ErrorCode } from '../lib/errorCodes';
 import type { ErrorInfo } from './desktops/records';
 
 /**
@@ -7,7 +8,7 @@ import type { ErrorInfo } from './desktops/records';
  * these classes, so an error thrown by the server's engine is no instance of the copy a route handler sees.
  */
 export function toErrorInfo(error: unknown): ErrorInfo {
-  const e = error as { name?: string; message?: string; code?: string; failure?: CriuFailure; details?: { error?: ErrorInfo } };
+  const e = error as { name?: string; message?: string; code?: ErrorCode; failure?: CriuFailure; details?: { error?: ErrorInfo } };
   const message = e?.message ?? String(error);
   switch (e?.name) {
     case 'CriuError': {

@@ -1,18 +1,7 @@
 // The one error type operations throw: a code a UI or script can branch on, a message a person can read.
+import type { ErrorCode } from '../lib/errorCodes';
 
-export type ErrorCode =
-  | 'not_found'
-  | 'busy'
-  | 'bad_state'
-  | 'invalid'
-  | 'criu'
-  | 'launch'
-  | 'display_in_use'
-  | 'images_missing'
-  | 'untrusted_images'
-  | 'gone'
-  | 'untrusted'
-  | 'internal';
+export type { ErrorCode };
 
 export class FreezeframeError extends Error {
   constructor(

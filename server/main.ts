@@ -4,12 +4,13 @@ import { createServer } from 'node:http';
 import next from 'next';
 import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
+import { desktopIdSegment } from '../lib/ids';
 import { createAuth } from './auth';
 import { createBridge } from './bridge/bridge';
 import { refuseUpgrade } from './bridge/upgradeHttp';
 import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
-import { watchOtherProcesses } from './desktops/watch';
+import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -20,7 +21,7 @@ const engine = await createEngine();
 setEngine(engine);
 const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
-const unwatch = watchOtherProcesses(desktops);
+const unfollow = followOtherProcesses(desktops);
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -70,7 +71,7 @@ const server = createServer((req, res) => {
   });
 });
 
-const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
 server.on('upgrade', (req, socket, head) => {
   const refusal = admission.check(req, true);
   if (refusal) return refuseUpgrade(socket, refusal.status, refusal.message);
@@ -91,7 +92,7 @@ server.listen(port, host, () => {
 function shutdown() {
   // Desktops are not children of this process: they keep running, and the next start reconciles with them.
   bridge.close();
-  unwatch();
+  unfollow();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3_000).unref();
 }

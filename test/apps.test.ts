@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
-import { appPresets } from '../server/desktops/apps';
+import { appPresets } from '../lib/presets';
 import { treePids } from '../server/desktops/processes';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Gate, gateInput, gateTransitions, type GatePhase } from '../server/bridge/gate';
-import type { DesktopEvent, DesktopEventType } from '../server/desktops/registry';
+import type { DesktopEvent, DesktopEventType } from '../server/desktops/events';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
-import type { DesktopState } from '../server/desktops/states';
+import type { DesktopState } from '../lib/states';
 
 function event(type: DesktopEventType, state: DesktopState, extra: Partial<DesktopEvent> & { checkpointId?: string } = {}): DesktopEvent {
   const { checkpointId, ...rest } = extra;

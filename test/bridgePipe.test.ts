@@ -1,5 +1,6 @@
 // The bridge's plumbing against a throwaway TCP server standing in for Xvnc and a real `ws` client: upgrade
 // refusals, piping, backpressure, close propagation, heartbeat, and the freeze gate driven by hand-made events.
+import { desktopIdSegment } from '../lib/ids';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -10,9 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createBridge, type Bridge } from '../server/bridge/bridge';
 import type { BridgeOptions } from '../server/bridge/options';
-import type { DesktopEvent, DesktopEventType } from '../server/desktops/registry';
+import type { DesktopEvent, DesktopEventType } from '../server/desktops/events';
 import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
-import type { DesktopState } from '../server/desktops/states';
+import type { DesktopState } from '../lib/states';
 import { eventually } from './support/eventually';
 import { within } from './support/within';
 
@@ -132,7 +133,7 @@ async function rig({ options = {}, lookupPort, onConnection }: {
     events,
   }, { log: (e) => logged.push(e), ...options });
   const http = createServer((_, res) => res.end());
-  const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+  const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
   http.on('upgrade', (req, socket, head) => {
     const match = vncPath.exec(req.url ?? '');
     if (match) bridge.handleUpgrade(req, socket, head, match[1]);

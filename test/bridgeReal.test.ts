@@ -1,21 +1,20 @@
 // The bridge in front of a real desktop (Xvnc, criu): an RFB session over the WebSocket survives a checkpoint and
 // a restore, its input is held while the desktop is frozen, and the picture is back right after the restore.
+import { desktopIdSegment } from '../lib/ids';
 import assert from 'node:assert/strict';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createBridge, type Bridge } from '../server/bridge/bridge';
-import type { DesktopEvent } from '../server/desktops/registry';
+import type { DesktopEvent } from '../server/desktops/events';
 import type { Engine } from '../server/engine';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
-import { vncAuthResponse } from '../server/vnc/vncAuth';
-import { ByteReader } from '../server/vnc/byteReader';
+import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
 import { within } from './support/within';
-import { updateRequest } from '../server/vnc/rfbMessages';
 
 // Displays 40-59: other people's tests and servers on this machine use lower ones.
 const displays = '40-59';
@@ -36,35 +35,17 @@ const openViewers = new Set<WsViewer>();
 /** The VNC password of the suite's desktop: its Xvnc asks every viewer for it. */
 let vncPassword: string | undefined;
 
-/** A minimal RFB 3.8 viewer over the bridge's WebSocket (security None, Raw encoding), as noVNC would be. */
-class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean] }> {
-  width = 0;
-  height = 0;
-  updates = 0;
-  /** Bytes received after ServerInit. */
-  sessionBytes = 0;
+/** A viewer over the bridge's WebSocket, as noVNC would be: the WebSocket, and the one RFB client over it. */
+class WsViewer {
   closedWith: { code: number; reason: string } | undefined;
-  /** Ask for the next incremental update after each one, as a viewer does. */
-  autoRequest = true;
-  /** A server message the parser did not understand (e.g. a new RFB greeting in the middle of a session). */
-  parseError: Error | undefined;
-  private inSession = false;
-  private bytesPerPixel = 4;
-  private readonly reader = new ByteReader();
   readonly closed: Promise<{ code: number; reason: string }>;
+  private rfb: RfbClient | undefined;
 
   private constructor(readonly ws: WebSocket) {
-    super();
     ws.on('error', () => {});
-    ws.on('message', (data: Buffer) => {
-      if (this.inSession) this.sessionBytes += data.length;
-      this.reader.push(data);
-      if (this.inSession) this.emit('bytes', performance.now());
-    });
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closedWith = { code, reason: reason.toString() };
-        this.reader.close(new Error(`WebSocket closed (${code})`));
         resolve(this.closedWith);
       });
     });
@@ -73,6 +54,7 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
   /** Opens the WebSocket (listening from the first byte) without waiting for the RFB handshake. */
   static async open(url: string): Promise<WsViewer> {
     const viewer = new WsViewer(new WebSocket(url, ['binary'], { perMessageDeflate: false }));
+    viewer.transport = wsTransport(viewer.ws);
     openViewers.add(viewer);
     void viewer.closed.then(() => openViewers.delete(viewer));
     await within(once(viewer.ws, 'open'), updateDeadlineMs, 'the WebSocket opening');
@@ -86,73 +68,46 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
     return viewer;
   }
 
-  private read(bytes: number): Promise<Buffer> {
-    return this.reader.read(bytes);
-  }
+  private transport!: ReturnType<typeof wsTransport>;
 
   async handshake(): Promise<void> {
-    const version = (await this.read(12)).toString('latin1');
-    assert.equal(version, 'RFB 003.008\n');
-    this.ws.send(Buffer.from('RFB 003.008\n'));
-    const count = (await this.read(1))[0];
-    assert.ok(count > 0, 'the server refused the connection');
-    assert.ok([...(await this.read(count))].includes(2), 'security type VncAuth offered');
-    this.ws.send(Buffer.from([2]));
-    this.ws.send(vncAuthResponse(vncPassword!, await this.read(16)));
-    assert.equal((await this.read(4)).readUInt32BE(0), 0, 'SecurityResult OK');
-    this.ws.send(Buffer.from([1])); // ClientInit: shared
-    const init = await this.read(24);
-    this.width = init.readUInt16BE(0);
-    this.height = init.readUInt16BE(2);
-    this.bytesPerPixel = init.readUInt8(4) / 8;
-    await this.read(init.readUInt32BE(20)); // the desktop's name
-    this.inSession = true;
-    this.loop().catch((error: Error) => {
-      if (!this.closedWith) this.parseError = error;
-    });
+    this.rfb = await RfbClient.over(this.transport, { password: vncPassword });
+  }
+
+  private get client(): RfbClient {
+    assert.ok(this.rfb, 'the RFB handshake is done');
+    return this.rfb;
+  }
+
+  get width(): number {
+    return this.client.width;
+  }
+
+  get height(): number {
+    return this.client.height;
+  }
+
+  /** Bytes received after ServerInit. */
+  get sessionBytes(): number {
+    return this.client.sessionBytes;
+  }
+
+  /** A server message the parser did not understand (e.g. a new RFB greeting in the middle of a session). */
+  get parseError(): Error | undefined {
+    return this.rfb?.parseError;
   }
 
   requestUpdate(incremental: boolean): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(updateRequest(incremental, this.width, this.height));
-  }
-
-  /** Parses server messages; after each update asks for the next incremental one, like a viewer. */
-  private async loop(): Promise<void> {
-    for (;;) {
-      const type = (await this.read(1))[0];
-      if (type === 0) {
-        const rects = (await this.read(3)).readUInt16BE(1);
-        // Xvnc cuts a full-screen update into strips: full when they cover the screen.
-        let area = 0;
-        for (let i = 0; i < rects; i++) {
-          const header = await this.read(12);
-          const [w, h, encoding] = [header.readUInt16BE(4), header.readUInt16BE(6), header.readInt32BE(8)];
-          if (encoding !== 0) throw new Error(`unexpected encoding ${encoding}`);
-          area += w * h;
-          await this.read(w * h * this.bytesPerPixel);
-        }
-        this.updates++;
-        this.emit('update', performance.now(), area >= this.width * this.height);
-        if (this.autoRequest) this.requestUpdate(true);
-      } else if (type === 1) {
-        await this.read((await this.read(5)).readUInt16BE(3) * 6);
-      } else if (type === 2) {
-        // Bell
-      } else if (type === 3) {
-        await this.read((await this.read(7)).readUInt32BE(3));
-      } else {
-        throw new Error(`unknown server message type ${type}`);
-      }
-    }
+    this.client.requestUpdate(incremental);
   }
 
   /** The time the next bytes arrive (no deadline: the caller adds one where it starts counting). */
   nextBytes(): Promise<number> {
-    return once(this, 'bytes').then(([t]) => t as number);
+    return once(this.client, 'bytes').then(([t]) => t as number);
   }
 
   nextUpdate(): Promise<number> {
-    return once(this, 'update').then(([t]) => t as number);
+    return once(this.client, 'update').then(([, at]) => at as number);
   }
 
   /**
@@ -160,14 +115,15 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
    * only answer the non-incremental request sent here, and Xvnc clears every pending request with each update.
    */
   async settle(): Promise<void> {
-    this.autoRequest = false;
+    const client = this.client;
+    client.autoRequest = false;
     const full = new Promise<void>((resolve) => {
-      const onUpdate = (_: number, isFull: boolean) => {
+      const onUpdate = (_n: number, _at: number, isFull: boolean) => {
         if (!isFull) return;
-        this.off('update', onUpdate);
+        client.off('update', onUpdate);
         resolve();
       };
-      this.on('update', onUpdate);
+      client.on('update', onUpdate);
     });
     this.requestUpdate(false);
     await full;
@@ -175,7 +131,7 @@ class WsViewer extends EventEmitter<{ bytes: [number]; update: [number, boolean]
 
   /** Asks for updates again, one after another, like a viewer. */
   carryOn(): void {
-    this.autoRequest = true;
+    this.client.autoRequest = true;
     this.requestUpdate(true);
   }
 
@@ -221,7 +177,7 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
       events: desktops,
     }, { log: (e) => logged.push(e) });
     server = createServer((_, res) => res.end());
-    const vncPath = /^\/api\/desktops\/([a-z0-9-]{1,64})\/vnc$/;
+    const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
     server.on('upgrade', (req: IncomingMessage, socket, head) => {
       const match = vncPath.exec(req.url ?? '');
       if (match) bridge.handleUpgrade(req, socket, head, match[1]);

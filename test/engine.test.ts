@@ -4,11 +4,11 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
-import type { DesktopEvent } from '../server/desktops/registry';
+import type { DesktopEvent } from '../server/desktops/events';
 import { FreezeframeError } from '../server/errors';
 import { identify, treePids } from '../server/desktops/processes';
 import { listCriuRules } from '../server/desktops/cleanup';
-import { watchOtherProcesses } from '../server/desktops/watch';
+import { followOtherProcesses } from '../server/desktops/recordFollower';
 import { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
@@ -83,7 +83,7 @@ describe('a desktop under checkpoint and restore', () => {
     assert.deepEqual(xvnc.cmdline.slice(0, 2), ['Xvnc', `:${desktop.display}`], 'command lines come from the dumped memory');
     assert.ok(xvnc.dumpedBytes > 0 && xvnc.vmaBytes >= xvnc.dumpedBytes, `memory ${xvnc.dumpedBytes} of ${xvnc.vmaBytes}`);
     assert.ok(inside.sockets.some((s) => s.description === `listen 127.0.0.1:${desktop.vncPort}`), JSON.stringify(inside.sockets));
-    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket.localPort} ESTABLISHED`)), JSON.stringify(inside.sockets));
+    assert.ok(inside.sockets.some((s) => s.kind === 'tcp' && s.description.includes(`127.0.0.1:${desktop.vncPort} -> 127.0.0.1:${client.socket!.localPort} ESTABLISHED`)), JSON.stringify(inside.sockets));
     assert.ok(xvnc.fds.some((f) => f.type === 'file' && f.target.endsWith('desktop.log')), JSON.stringify(xvnc.fds));
     assert.equal(inside.processes.find((p) => p.pid === 1)?.comm, 'desktop.sh');
     const stats = first.checkpoint.dumpStats!;
@@ -227,7 +227,7 @@ describe('a desktop under checkpoint and restore', () => {
   test('a checkpoint made by another process (the CLI) reaches this one as events', async () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
-    const unwatch = watchOtherProcesses(desktops);
+    const unfollow = followOtherProcesses(desktops);
     const seen: string[] = [];
     desktops.on('event', (e) => e.desktop.id === desktop.id && seen.push(e.type));
     try {
@@ -238,7 +238,7 @@ describe('a desktop under checkpoint and restore', () => {
       await cli.desktops.restore(checkpoint.id);
       await eventually(() => assert.deepEqual(seen, ['checkpointing', 'checkpointed', 'restoring', 'restored']));
     } finally {
-      unwatch();
+      unfollow();
     }
   });
 

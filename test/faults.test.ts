@@ -1,6 +1,6 @@
 // Faults: the server killed during a dump or a restore, and a disk that fills up during a dump.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { access, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { setTimeout } from 'node:timers/promises';
 import os from 'node:os';
@@ -38,8 +38,7 @@ async function killCliDuring(engine: Engine, desktopId: string, args: string[], 
   }
   process.kill(criuPid, 'SIGSTOP');
   try {
-    // bin/freezeframe.js runs the CLI in a child node: both go, as a whole server would.
-    spawnSync('pkill', ['-KILL', '-f', `server/cli.ts ${args.join(' ')}`]);
+    // bin/freezeframe.js runs the compiled CLI in its own process: this is the whole of it.
     cli.kill('SIGKILL');
     await exited;
   } finally {

@@ -8,7 +8,7 @@ import { noteOperation } from '../components/presenter/steps';
 import { stopwatch } from '../components/presenter/stopwatch';
 import type { DesktopRecord } from '../server/desktops/records';
 import { vncPasswordFile } from '../server/vnc/vncAuth';
-import { toWatchView } from '../server/api/watchView';
+import { toWatchView } from '../lib/watchView';
 
 /** Feeds inputs one after another; returns every state and effect on the way. */
 function run(inputs: CycleInput[], from: CycleState = initialCycle) {

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { criuArgs } from '../server/criu/options';
 import { hintFor, readVerdict } from '../server/criu/verdict';
-import { canTransition, assertTransition, TransitionError } from '../server/desktops/states';
+import { canTransition, assertTransition, TransitionError } from '../lib/states';
 import { criuRulesFor } from '../server/desktops/cleanup';
 import { existsSync, readFileSync } from 'node:fs';
-import { appArgs, appPresets, checkCriuNeeds, criuNeeds, customApp, maxGhostLimit, parseGeometry, resolveApps } from '../server/desktops/apps';
-import { clock, when } from '../app/lib/format';
+import { appArgs, appPresets, checkCriuNeeds, criuNeeds, customApp, maxGhostLimit, parseGeometry, resolveApps } from '../lib/presets';
+import { clock, when } from '../lib/format';
 
 describe('criu options', () => {
   test('map to CRIU flags in one fixed order', () => {
@@ -172,7 +172,7 @@ describe('access', () => {
 
 describe('custom commands', () => {
   test('argv only, checked', async () => {
-    const { checkCommand } = await import('../server/desktops/apps');
+    const { checkCommand } = await import('../lib/presets');
     assert.deepEqual(checkCommand(['xeyes', '-geometry', '100x100']), ['xeyes', '-geometry', '100x100']);
     assert.deepEqual(checkCommand(['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc']), ['/usr/bin/xterm', '-e', 'echo $HOME; ls | wc'], 'shell characters are just characters in an argument');
     for (const bad of [[], [''], ['rm -rf /'], ['--help'], ['xeyes', 'a\0b'], Array(33).fill('x')]) assert.throws(() => checkCommand(bad), RangeError, JSON.stringify(bad));

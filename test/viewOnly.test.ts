@@ -34,7 +34,7 @@ function pointer(client: RfbClient, x: number, y: number, buttons: number): void
   m.writeUInt8(buttons, 1);
   m.writeUInt16BE(x, 2);
   m.writeUInt16BE(y, 4);
-  client.socket.write(m);
+  client.write(m);
 }
 
 function type(client: RfbClient, text: string): void {
@@ -44,7 +44,7 @@ function type(client: RfbClient, text: string): void {
       m.writeUInt8(4, 0);
       m.writeUInt8(down, 1);
       m.writeUInt32BE(keysym, 4);
-      client.socket.write(m);
+      client.write(m);
     }
   }
 }

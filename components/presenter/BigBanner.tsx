@@ -1,9 +1,9 @@
 'use client';
 // The stage-sized state line of the presenter and audience pages: RUNNING / CHECKPOINTING / FROZEN 00:12.3 (a live
 // timer from the checkpoint's time, on the server's clock) / RESTORING.
-import { seconds } from '@/app/lib/format';
-import { useNow } from '@/app/lib/useNow';
-import type { DesktopState } from '@/server/desktops/states';
+import { seconds } from '@/lib/format';
+import { useNow } from '@/lib/useNow';
+import type { DesktopState } from '@/lib/states';
 import { stopwatch } from './stopwatch';
 
 interface Props {

@@ -4,9 +4,9 @@
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { checkpointAction, restoreAction } from '@/app/desktops/[id]/actions';
-import { useDesktopEvents } from '@/app/lib/useDesktopEvents';
-import type { ApiError, Result } from '@/server/api/resultTypes';
+import { checkpointAction, restoreAction } from '@/app/actions';
+import { useDesktopEvents } from '@/lib/useDesktopEvents';
+import type { ApiError, Result } from '@/lib/resultTypes';
 import type { CheckpointView, DesktopDetail, DesktopView } from '../desktopTypes';
 import { VncViewer } from '../VncViewer';
 import { mergeCheckpoint, newer } from '../liveRecords';

@@ -2,7 +2,7 @@
 // What criu does, step by step as it happens: each operation's exact command line, its duration and its log's
 // verdict line (or CRIU's errors), newest first, with a sentence on what the step does.
 import { useEffect, useState } from 'react';
-import { seconds, shellQuote } from '@/app/lib/format';
+import { seconds, shellQuote } from '@/lib/format';
 import { explainStep, type OperationStep } from './steps';
 import { LocalTime } from '../LocalTime';
 

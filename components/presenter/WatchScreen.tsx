@@ -2,8 +2,8 @@
 // The audience's view: the desktop over the whole window, view only (noVNC sends nothing, and the VNC password it
 // has is the view-only one, so Xvnc would ignore it anyway), under the big state banner with the freeze timer.
 import { useEffect, useRef, useState } from 'react';
-import { useServerEvents } from '@/app/lib/useServerEvents';
-import type { WatchView } from '@/server/api/watchView';
+import { useServerEvents } from '@/lib/useServerEvents';
+import type { WatchView } from '@/lib/watchView';
 import { VncViewer } from '../VncViewer';
 import { BigBanner } from './BigBanner';
 import { FrozenPicture } from './FrozenPicture';

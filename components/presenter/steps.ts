@@ -1,6 +1,6 @@
 // The presenter's step list, from the desktop's record as it changes: each criu operation with its exact command,
 // how long it took, and the log's verdict (or CRIU's errors). Pure: fed by events, action results and rereads alike.
-import type { DesktopView } from '@/server/api/viewTypes';
+import type { DesktopView } from '@/lib/viewTypes';
 
 export interface OperationStep {
   /** kind and start time: one operation, however many times its record is seen. */

@@ -1,6 +1,6 @@
 // The HTTP API as the tests use it: every call checks its status, so a test fails where the API did.
 import { expect, type APIRequestContext } from '@playwright/test';
-import type { CheckpointDetail, DesktopDetail, DesktopRecord, DesktopSummary } from '../../server/api/viewTypes';
+import type { CheckpointDetail, DesktopDetail, DesktopRecord, DesktopSummary } from '../../lib/viewTypes';
 import type { CheckpointRecord } from '../../server/desktops/records';
 import type { Inspection } from '../../server/checkpoints/inspect';
 

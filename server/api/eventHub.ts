@@ -1,7 +1,7 @@
 // One listener on the engine's events, fanned out to every open event stream: a crowd of viewers costs the engine
 // one listener (EventEmitter warns past ten), and a stream that goes away only leaves this set.
 import 'server-only';
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 import { getEngine } from '../engineHandle';
 
 type Subscriber = (event: DesktopEvent) => void;

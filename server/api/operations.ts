@@ -1,27 +1,57 @@
-// The operations of the CLI, for the server actions and the HTTP API alike: validate, run, return a typed result.
+// The one operations layer: the CLI, the server actions and the HTTP API all call these; each validates its input
+// (the shared schemas), runs the engine and returns a typed result, never throws.
 import 'server-only';
 import { access, rm } from 'node:fs/promises';
 import type { Inspection } from '../checkpoints/inspect';
+import { publicKeyLine, trustKey } from '../checkpoints/keys';
+import { loadConfig } from '../config';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { attempt, invalid, type Result } from './results';
-import { checkpointId, checkpointInput, desktopId, restoreInput, restoreOptions, startInput } from './schemas';
 import { tempFile } from './transfer';
+import { checkpointView, desktopView } from './redact';
+import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
+
+/** This installation's public key line, which another installation trusts to import its archives. */
+export async function signingKeyLine(): Promise<Result<{ line: string }>> {
+  return attempt(async () => ({ line: await publicKeyLine(loadConfig().keyDir) }));
+}
+
+/** Trusts archives signed by the key of a line that `signingKeyLine` printed elsewhere. */
+export async function trustSigningKey(line: unknown): Promise<Result<{ key: string; name: string; file: string; added: boolean }>> {
+  if (typeof line !== 'string') return { ok: false, status: 400, error: { code: 'invalid', message: 'a key line is text' } };
+  return attempt(() => trustKey(loadConfig().keyDir, line));
+}
+
+/**
+ * The schemas (zod), loaded by the first operation that has input to check: importing zod takes ~60 ms, and a
+ * `freezeframe list` checks nothing (bench/cli.mts).
+ */
+const schemas = () => import('./schemas');
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
   return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));
 }
 
+/** Every desktop with its checkpoints, as the CLI lists them (no VNC password: it is a list). */
+export async function listDesktopsWithCheckpoints(): Promise<Result<{ desktops: (DesktopView & { checkpoints: CheckpointView[] })[] }>> {
+  return attempt(async () => {
+    const { desktops } = getEngine();
+    const [all, checkpoints] = await Promise.all([desktops.list(), desktops.checkpoints()]);
+    return { desktops: all.map((d) => ({ ...desktopView(d), checkpoints: checkpoints.filter((c) => c.desktop === d.id).map(checkpointView) })) };
+  });
+}
+
 export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
-  const parsed = startInput.safeParse(input ?? {});
+  const parsed = (await schemas()).startInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => ({ desktop: await getEngine().desktops.start(parsed.data) }));
 }
 
 export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
-  const parsed = desktopId.safeParse(id);
+  const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   return attempt(() => desktopDetail(getEngine(), parsed.data));
 }
@@ -30,9 +60,9 @@ export async function checkpointDesktop(
   id: unknown,
   input: unknown,
 ): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }>> {
-  const parsedId = desktopId.safeParse(id);
+  const parsedId = (await schemas()).desktopId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
-  const parsed = checkpointInput.safeParse(input ?? {});
+  const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -44,16 +74,16 @@ export async function checkpointDesktop(
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
 
 export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Result<Restored>> {
-  const parsedId = checkpointId.safeParse(id);
+  const parsedId = (await schemas()).checkpointId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
-  const parsed = restoreOptions.safeParse(input ?? {});
+  const parsed = (await schemas()).restoreOptions.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
 }
 
 /** Restores a desktop: the checkpoint named, or else its newest complete one. */
 export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
-  const parsed = restoreInput.safeParse(input);
+  const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
   const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
   return attempt(async () => {
@@ -70,7 +100,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 }
 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
-  const parsed = desktopId.safeParse(id);
+  const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -80,28 +110,28 @@ export async function stopDesktop(id: unknown): Promise<Result<{ desktop: Deskto
 }
 
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
 }
 
 /** Deletes a checkpoint's images and record (refused while its desktop is busy); says how much space it freed. */
 export async function deleteCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; bytesFreed: number }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
 }
 
 /** The process tree, files, sockets and memory the checkpoint's images hold. */
 export async function inspectCheckpoint(id: unknown): Promise<Result<Inspection>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(() => getEngine().desktops.inspect(parsed.data));
 }
 
 /** The PNG of the screen taken just before the dump; not_found when that checkpoint has none. */
 export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: string }>> {
-  const parsed = checkpointId.safeParse(id);
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -113,20 +143,28 @@ export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: s
   });
 }
 
-/** Writes the checkpoint's archive to a temp file, which the caller streams and deletes. */
-export async function exportCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
-  const parsed = checkpointId.safeParse(id);
+/**
+ * Writes the checkpoint's archive to output (the CLI's --output), or else to a temp file, which the caller streams
+ * and deletes; a failed export leaves no file.
+ */
+export async function exportCheckpoint(id: unknown, output?: string): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
+  const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  const file = await tempFile('.export.tar.gz');
+  const file = output ?? (await tempFile('.export.tar.gz'));
   const result = await attempt(() => getEngine().desktops.exportCheckpoint(parsed.data, file));
-  if (!result.ok) await rm(file, { force: true });
+  if (!result.ok && !output) await rm(file, { force: true });
   return result;
 }
 
-/** Imports an uploaded archive (the file is consumed: deleted whatever happens); its desktop appears, stopped. */
+/** Imports an archive file (the CLI's; left where it is); its desktop appears, stopped. */
+export async function importArchive(file: string): Promise<Result<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }>> {
+  return attempt(() => getEngine().desktops.importCheckpoint(file));
+}
+
+/** Imports an uploaded archive (the file is consumed: deleted whatever happens). */
 export async function importCheckpoint(file: string): Promise<Result<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }>> {
   try {
-    return await attempt(() => getEngine().desktops.importCheckpoint(file));
+    return await importArchive(file);
   } finally {
     await rm(file, { force: true });
   }

@@ -1,7 +1,7 @@
 // What leaves the server in lists and broadcasts: records without their VNC passwords. Pure.
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
-import type { DesktopEvent } from '../desktops/registry';
-import type { CheckpointView, DesktopEventView, DesktopView } from './viewTypes';
+import type { DesktopEvent } from '../desktops/events';
+import type { CheckpointView, DesktopEventView, DesktopView } from '../../lib/viewTypes';
 
 export function desktopView(record: DesktopRecord): DesktopView {
   const { vncPassword: _control, vncViewPassword: _view, ...rest } = record;

@@ -1,13 +1,13 @@
 // The typed result every operation returns, and the one mapping from engine errors to it (and to HTTP statuses).
 import 'server-only';
-import { z } from 'zod';
+import type { ZodError } from 'zod';
 import { toErrorInfo } from '../errorInfo';
 
-export type { ApiError, Failure, Result, Status } from './resultTypes';
-import type { ApiError, Failure, Result, Status } from './resultTypes';
+export type { ApiError, Failure, Result, Status } from '../../lib/resultTypes';
+import type { ApiError, ErrorCode, Failure, Result, Status } from '../../lib/resultTypes';
 
 // Conflicts are about the desktop's current state: retrying later, or after another operation, can succeed.
-const statusByCode: Record<string, Status> = {
+const statusByCode: Partial<Record<ErrorCode, Status>> = {
   invalid: 400,
   not_found: 404,
   busy: 409,
@@ -24,7 +24,7 @@ const statusByCode: Record<string, Status> = {
   unsupported_media_type: 415,
 };
 
-export function statusOf(code: string): Status {
+export function statusOf(code: ErrorCode): Status {
   return statusByCode[code] ?? 500;
 }
 
@@ -40,8 +40,19 @@ export function failure(error: unknown): Failure {
   return { ok: false, status, error: apiError };
 }
 
-export function invalid(error: z.ZodError, what = 'input'): Failure {
-  const { formErrors, fieldErrors } = z.flattenError(error);
+/** zod's flattenError, by hand: zod itself is loaded only where there is input to check (see operations.ts). */
+function flatten(error: ZodError): { formErrors: string[]; fieldErrors: Record<string, string[]> } {
+  const formErrors: string[] = [];
+  const fieldErrors: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    if (issue.path.length === 0) formErrors.push(issue.message);
+    else (fieldErrors[String(issue.path[0])] ??= []).push(issue.message);
+  }
+  return { formErrors, fieldErrors };
+}
+
+export function invalid(error: ZodError, what = 'input'): Failure {
+  const { formErrors, fieldErrors } = flatten(error);
   const fields = fieldErrors as Record<string, string[] | undefined>;
   const first = formErrors[0] ?? Object.entries(fields).map(([k, v]) => `${k}: ${v?.[0]}`)[0] ?? 'invalid';
   const hasFields = Object.keys(fields).length > 0;

@@ -1,10 +1,11 @@
 // The input schemas of every operation, shared by the server actions and the HTTP API so they cannot drift apart.
 import { z } from 'zod';
-import { appPresets, checkCommand, commandLimits, parseGeometry } from '../desktops/apps';
+import { checkpointIdPattern, desktopIdPattern } from '../../lib/ids';
+import { appPresets, checkCommand, commandLimits, parseGeometry } from '../../lib/presets';
 
-/** Desktop and checkpoint ids as the registry makes them ("d-1a2b3c4d", "c-…"); anything else is refused early. */
-export const desktopId = z.string().regex(/^d-[a-z0-9]{1,60}$/, 'not a desktop id');
-export const checkpointId = z.string().regex(/^c-[a-z0-9]{1,60}$/, 'not a checkpoint id');
+/** Desktop and checkpoint ids (lib/ids.ts); anything else is refused early. */
+export const desktopId = z.string().regex(desktopIdPattern, 'not a desktop id');
+export const checkpointId = z.string().regex(checkpointIdPattern, 'not a checkpoint id');
 
 const geometry = z.string().superRefine((value, ctx) => {
   try {

@@ -4,9 +4,9 @@ import { open, statfs } from 'node:fs/promises';
 import type { Engine } from '../engine';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { checkpointView, desktopView } from './redact';
-import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
+import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
 
-export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from './viewTypes';
+export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
 
 // A -v4 dump log runs to megabytes; its last lines are all a person needs here (the path leads to the rest).
 const tailBytes = 32 * 1024;

@@ -3,12 +3,12 @@ import 'server-only';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { DesktopRecord } from '../desktops/records';
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 import { subscribe } from './eventHub';
 import { checkpointThumbnail } from './operations';
 import { attempt, invalid, type Result } from './results';
 import { desktopId } from './schemas';
-import { toWatchView, type WatchView } from './watchView';
+import { toWatchView, type WatchView } from '../../lib/watchView';
 
 async function frozenSince(desktop: DesktopRecord): Promise<string | undefined> {
   if (desktop.state !== 'checkpointed' || !desktop.lastCheckpoint) return undefined;

@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 import { Connection } from './connection';
 import { BridgeError } from './errors';
 import { Gate, type GatePhase } from './gate';

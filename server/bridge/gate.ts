@@ -5,7 +5,7 @@
 // exponential back-off, so after a 30 s freeze the picture came back 24 s after the restore (95 s after a 120 s
 // freeze): the next retransmission was simply not due yet. Holding the bytes from the moment the checkpoint starts
 // and flushing them right after the restore brings the picture back in 14-34 ms, whatever the freeze length.
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../desktops/events';
 
 export type GatePhase = 'open' | 'holding';
 

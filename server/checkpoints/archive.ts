@@ -2,7 +2,7 @@
 import 'server-only';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
 /** Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else. */
@@ -21,6 +21,7 @@ export const notExported = ['restore.pid'];
  * files of extra at its top as well.
  */
 export async function writeArchive(folder: string, file: string, extra?: { folder: string; names: string[] }): Promise<void> {
+  const execa = await loadExeca();
   const more = extra ? ['-C', extra.folder, ...extra.names.map((name) => `./${name}`)] : [];
   const exclude = notExported.map((name) => `--exclude=./${name}`);
   await execa('tar', ['--numeric-owner', '-czf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
@@ -31,6 +32,7 @@ export async function writeArchive(folder: string, file: string, extra?: { folde
  * reach outside the checkpoint), names from the list above, a bounded size; returns the unpacked size.
  */
 export async function checkArchive(file: string): Promise<number> {
+  const execa = await loadExeca();
   const { size } = await stat(file);
   if (size > maxArchiveBytes) throw new FreezeframeError('invalid', `the archive is ${size} bytes; at most ${maxArchiveBytes}`);
   const listing = await execa('tar', ['-tvzf', file, '--numeric-owner', '--quoting-style=escape'], { timeout: 120_000, reject: false });
@@ -52,6 +54,7 @@ export async function checkArchive(file: string): Promise<number> {
 
 /** Unpacks a checked archive into a new folder under parent and returns it; nothing is left on failure. */
 export async function unpackArchive(file: string, parent: string): Promise<string> {
+  const execa = await loadExeca();
   await checkArchive(file);
   await mkdir(parent, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(path.join(parent, 'import-'));

@@ -2,7 +2,7 @@
 import 'server-only';
 import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 import { criuArgs, type CriuOperation, type CriuOptions } from './options';
 import { CriuError } from './errors';
 import { hintFor, readVerdict } from './verdict';
@@ -25,6 +25,7 @@ export async function runCriu(
   options: CriuOptions = {},
   { timeoutMs = defaultTimeoutMs[op], onSpawn }: { timeoutMs?: number; onSpawn?: (pid: number) => void | Promise<void> } = {},
 ): Promise<CriuResult> {
+  const execa = await loadExeca();
   const command = [criuPath, ...criuArgs(op, options)];
   const logPath =
     options.logFile && options.imagesDir ? path.resolve(options.imagesDir, options.logFile) : options.logFile;
@@ -95,6 +96,7 @@ async function diskFull(dir: string): Promise<string | undefined> {
 
 /** criu --version's number, e.g. "4.2.1". */
 export async function criuVersion(criuPath: string): Promise<string> {
+  const execa = await loadExeca();
   const { stdout } = await execa(criuPath, ['--version'], { timeout: 10_000 });
   return /Version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
 }

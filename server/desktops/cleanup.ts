@@ -1,7 +1,7 @@
 // Removes what a failed or interrupted operation leaves behind for ONE desktop: never another desktop's state.
 import 'server-only';
 import { unlink } from 'node:fs/promises';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 
 /** Xvnc's lock and socket of display N, which a failed restore (or a killed Xvnc) leaves in /tmp. */
 export async function removeXLeftovers(display: number): Promise<string[]> {
@@ -32,11 +32,13 @@ export function criuRulesFor(port: number, iptablesS: string): string[] {
 }
 
 export async function listCriuRules(port: number): Promise<string[]> {
+  const execa = await loadExeca();
   const { stdout } = await execa('iptables', ['-w', '-t', 'filter', '-S'], { timeout: 10_000 });
   return criuRulesFor(port, stdout);
 }
 
 export async function removeCriuRules(port: number): Promise<string[]> {
+  const execa = await loadExeca();
   const rules = await listCriuRules(port);
   for (const rule of rules) {
     // "-A CHAIN spec" -> "-D CHAIN spec": the same words, so no shell string is ever built.

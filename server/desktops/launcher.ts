@@ -1,8 +1,8 @@
 // Starts a desktop's tree through native/newns and returns the host PID of its root (PID 1 of its namespace).
 import 'server-only';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 import type { Config } from '../config';
-import { appArgs, type AppPreset } from './apps';
+import { appArgs, type AppPreset } from '../../lib/presets';
 
 export interface LaunchSpec {
   display: number;
@@ -22,6 +22,7 @@ export class LaunchError extends Error {
 }
 
 export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<number> {
+  const execa = await loadExeca();
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: spec.homeDir,

@@ -40,10 +40,24 @@ async function statFields(pid: number): Promise<string[] | undefined> {
   }
 }
 
+/**
+ * The desktop roots this process may reap, by identity. Only these: a zombie child of ours may also be a child
+ * node itself waits for (criu, run by execa), and taking its exit status would leave execa waiting until its timeout.
+ */
+const adoptedRoots = new Map<number, string>();
+
+/** Registers a desktop root (started by newns or restored by `criu restore -d`), so that identify() reaps it dead. */
+export function adoptRoot(root: ProcessIdentity): void {
+  adoptedRoots.set(root.pid, root.startTime);
+}
+
 /** The identity of a live process; undefined when it is gone or a zombie. */
 export async function identify(pid: number): Promise<ProcessIdentity | undefined> {
   const fields = await statFields(pid);
-  if (fields?.[0] === 'Z' && Number(fields[1]) === process.pid) reaper?.reap(pid); // an adopted desktop root
+  if (fields?.[0] === 'Z' && Number(fields[1]) === process.pid && adoptedRoots.get(pid) === fields[19]) {
+    adoptedRoots.delete(pid);
+    reaper?.reap(pid);
+  }
   if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
   return { pid, startTime: fields[19] };
 }

@@ -1,12 +1,13 @@
 // What is kept on disk about desktops and checkpoints, and where.
 import path from 'node:path';
+import type { ErrorCode } from '../../lib/errorCodes';
 import type { DumpStats, RestoreStats } from '../criu/images';
-import type { AppCriuNeeds } from './apps';
-import type { DesktopState } from './states';
+import type { AppCriuNeeds } from '../../lib/presets';
+import type { DesktopState } from '../../lib/states';
 
 export interface ErrorInfo {
   message: string;
-  code: string;
+  code: ErrorCode;
   /** CRIU's own words: its exit code, first Error lines, and log. */
   exitCode?: number;
   errors?: string[];
@@ -54,7 +55,7 @@ export interface DesktopRecord {
   lastError?: ErrorInfo;
   lastOperation?: OperationInfo;
   lastCheckpoint?: string;
-  /** What its apps need of criu (server/desktops/apps.ts), passed to every dump; absent when they need nothing. */
+  /** What its apps need of criu (lib/presets.ts), passed to every dump; absent when they need nothing. */
   criu?: AppCriuNeeds;
 }
 

@@ -1,15 +1,18 @@
 // Records as JSON files, written atomically (temp file + fsync + rename) so a crash never leaves half a record.
 import 'server-only';
+import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
  * durable: false skips the fsync (still atomic: a crash of this process leaves the old record or the new one), for
  * what is worthless after a power loss anyway, like the PID of a running criu: an fsync on ext4 commits the journal,
- * which competes with criu writing its images to the same disk.
+ * which competes with criu writing its images to the same disk. durable: true also fsyncs the folder, so the rename
+ * itself survives a power loss (without it, ext4 may come back with the old name pointing at the old record).
  */
 export async function writeJsonAtomic(file: string, value: unknown, { durable = true }: { durable?: boolean } = {}): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  // Random, not pid + time: two writes of one record in the same millisecond would share a temp file.
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(JSON.stringify(value, null, 2) + '\n');
@@ -22,6 +25,16 @@ export async function writeJsonAtomic(file: string, value: unknown, { durable = 
   } catch (error) {
     await unlink(tmp).catch(() => {});
     throw error;
+  }
+  if (durable) await syncFolder(path.dirname(file));
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -3,7 +3,7 @@
 export class ByteReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private waiting: { bytes: number; resolve: (b: Buffer) => void; reject: (e: Error) => void; sink?: (chunk: Buffer) => void } | undefined;
   private closedWith: Error | undefined;
 
   push(chunk: Buffer): void {
@@ -21,6 +21,18 @@ export class ByteReader {
     });
   }
 
+  /**
+   * The next `bytes` bytes handed to sink piece by piece as they arrive, never joined: a screen's pixels, which a
+   * client that only counts them (the benches) or copies them into its frame (the thumbnail) need not hold whole.
+   */
+  stream(bytes: number, sink: (chunk: Buffer) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closedWith) return reject(this.closedWith);
+      this.waiting = { bytes, resolve: () => resolve(), reject, sink };
+      this.pump();
+    });
+  }
+
   close(error: Error): void {
     this.closedWith = error;
     this.waiting?.reject(error);
@@ -29,6 +41,22 @@ export class ByteReader {
 
   private pump(): void {
     const w = this.waiting;
+    if (w?.sink) {
+      while (w.bytes > 0 && this.chunks.length) {
+        const chunk = this.chunks[0];
+        const take = Math.min(chunk.length, w.bytes);
+        w.sink(take === chunk.length ? chunk : chunk.subarray(0, take));
+        w.bytes -= take;
+        this.buffered -= take;
+        if (take === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(take);
+      }
+      if (w.bytes === 0) {
+        this.waiting = undefined;
+        w.resolve(Buffer.alloc(0));
+      }
+      return;
+    }
     if (!w || this.buffered < w.bytes) return;
     this.waiting = undefined;
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);

@@ -1,75 +1,173 @@
-// A small RFB 3.8 client (security None or VNC password, Raw encoding, 32-bit colour): counts updates, keeps
-// pixels if asked.
-// The tests watch desktops with it; checkpoints take their thumbnail with it.
+// The one RFB 3.8 client (security None or VNC password, Raw encoding, 32-bit colour) over TCP or a WebSocket:
+// checkpoints take their thumbnail with it, the tests watch desktops with it, the benches measure with it.
+// Pixels stream through (ByteReader.stream): kept in a frame only when asked, otherwise just counted.
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import type WebSocket from 'ws';
 import { ByteReader } from './byteReader';
-import { vncAuthResponse } from './vncAuth';
 import { keyEvent, pointerEvent, updateRequest } from './rfbMessages';
+import { vncAuthResponse } from './vncAuth';
 
-export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
+/** Bytes in and out, whatever carries them. */
+export interface RfbTransport {
+  write(bytes: Buffer): void;
+  onData(listener: (chunk: Buffer) => void): void;
+  onClose(listener: () => void): void;
+  /** Half-closes (TCP FIN): the server then closes its side. */
+  end(): void;
+  close(): void;
+}
+
+export function tcpTransport(socket: net.Socket): RfbTransport {
+  socket.on('error', () => {});
+  return {
+    write: (bytes) => void socket.write(bytes),
+    onData: (listener) => socket.on('data', listener),
+    onClose: (listener) => socket.on('close', listener),
+    end: () => socket.end(),
+    close: () => socket.destroy(),
+  };
+}
+
+/** Over a WebSocket (the bridge's, websockify's), listening from its first byte: messages counts what arrived. */
+export function wsTransport(ws: WebSocket): RfbTransport & { messages: number } {
+  ws.on('error', () => {});
+  // What arrives before the client listens (the server speaks first) waits here.
+  let early: Buffer[] | undefined = [];
+  let deliver: (chunk: Buffer) => void = (chunk) => early!.push(chunk);
+  const transport = {
+    messages: 0,
+    write: (bytes: Buffer) => {
+      if (ws.readyState === ws.OPEN) ws.send(bytes);
+    },
+    onData: (listener: (chunk: Buffer) => void) => {
+      deliver = listener;
+      for (const chunk of early ?? []) listener(chunk);
+      early = undefined;
+    },
+    onClose: (listener: () => void) => (ws.readyState === ws.CLOSED ? queueMicrotask(listener) : ws.on('close', listener)),
+    end: () => ws.close(),
+    close: () => ws.terminate(),
+  };
+  ws.on('message', (data: Buffer) => {
+    transport.messages++;
+    deliver(data);
+  });
+  return transport;
+}
+
+export interface RfbOptions {
+  /** The desktop's VNC password (VncAuth); none: security type None. */
+  password?: string;
+  /** Ask for the next incremental update after each one, like a viewer (default true). */
+  autoRequest?: boolean;
+  /** Keep the whole screen in pixels (the thumbnail); otherwise pixels are only counted. */
+  keepPixels?: boolean;
+}
+
+export class RfbClient extends EventEmitter<{ update: [number, number, boolean]; bytes: [number]; closed: [] }> {
   width = 0;
   height = 0;
   name = '';
   updates = 0;
   bytesReceived = 0;
+  /** Bytes received after ServerInit. */
+  sessionBytes = 0;
+  /** performance.now() of the last complete update. */
+  lastUpdateAt = 0;
   closed = false;
+  /** The TCP socket, when connected by port (its local port names this client in criu's view of Xvnc). */
+  socket: net.Socket | undefined;
+  autoRequest: boolean;
+  /** A server message the parser did not understand (e.g. a new RFB greeting in the middle of a session). */
+  parseError: Error | undefined;
+  /** The whole screen (32-bit little-endian: B, G, R, X), when connected with keepPixels. */
+  pixels: Buffer | undefined;
+  /** While holding, what this client writes waits (a freeze gate on the client's side, for the benches). */
+  private held: Buffer[] | undefined;
+  private inSession = false;
   private readonly reader = new ByteReader();
 
-  /** The whole screen as the server sends it (32-bit little-endian: B, G, R, X), when connected with keepPixels. */
-  pixels: Buffer | undefined;
-
   private constructor(
-    readonly socket: net.Socket,
-    private readonly keepPixels: boolean,
+    readonly transport: RfbTransport,
+    private readonly options: RfbOptions,
   ) {
     super();
-    socket.on('data', (chunk) => {
+    this.autoRequest = options.autoRequest ?? true;
+    transport.onData((chunk) => {
       this.bytesReceived += chunk.length;
+      if (this.inSession) this.sessionBytes += chunk.length;
       this.reader.push(chunk);
+      if (this.inSession) this.emit('bytes', performance.now());
     });
-    socket.on('close', () => {
+    transport.onClose(() => {
       this.closed = true;
       this.reader.close(new Error('connection closed'));
       this.emit('closed');
     });
-    socket.on('error', () => {});
   }
 
   /** Connects to 127.0.0.1:port and completes the handshake up to ServerInit. */
-  static async connect(
-    port: number,
-    { autoRequest = true, keepPixels = false, timeoutMs = 10_000, password }: { autoRequest?: boolean; keepPixels?: boolean; timeoutMs?: number; password?: string } = {},
-  ): Promise<RfbClient> {
+  static async connect(port: number, { timeoutMs = 10_000, ...options }: RfbOptions & { timeoutMs?: number } = {}): Promise<RfbClient> {
     // No Nagle: a small request written right after another would wait for its ACK (40 ms of delayed ACK).
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`RFB handshake with port ${port} timed out`)));
     await once(socket, 'connect');
-    const client = new RfbClient(socket, keepPixels);
-    await client.handshake(password);
+    const client = await RfbClient.over(tcpTransport(socket), options);
+    client.socket = socket;
     socket.setTimeout(0);
-    client.loop(autoRequest).catch(() => {});
     return client;
+  }
+
+  /** The handshake up to ServerInit over a transport already open; then the session runs. */
+  static async over(transport: RfbTransport, options: RfbOptions = {}): Promise<RfbClient> {
+    const client = new RfbClient(transport, options);
+    try {
+      await client.handshake();
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    client.loop().catch((error: Error) => {
+      if (!client.closed) client.parseError = error;
+    });
+    return client;
+  }
+
+  write(bytes: Buffer): void {
+    if (this.held) this.held.push(bytes);
+    else if (!this.closed) this.transport.write(bytes);
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  flush(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const bytes of held) this.write(bytes);
   }
 
   private read(bytes: number): Promise<Buffer> {
     return this.reader.read(bytes);
   }
 
-  private async handshake(password: string | undefined): Promise<void> {
+  private async handshake(): Promise<void> {
+    const { password } = this.options;
     const version = (await this.read(12)).toString('latin1');
     if (!version.startsWith('RFB 003.')) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
-    this.socket.write('RFB 003.008\n');
+    this.transport.write(Buffer.from('RFB 003.008\n'));
     const count = (await this.read(1))[0];
     if (count === 0) throw new Error('server refused the connection');
     const types = [...(await this.read(count))];
     const wanted = password === undefined ? 1 : 2;
     if (!types.includes(wanted)) throw new Error(`security type ${wanted === 1 ? 'None' : 'VncAuth'} not offered: ${types}`);
-    this.socket.write(Buffer.from([wanted]));
-    if (wanted === 2) this.socket.write(vncAuthResponse(password!, await this.read(16)));
+    this.transport.write(Buffer.from([wanted]));
+    if (wanted === 2) this.transport.write(vncAuthResponse(password!, await this.read(16)));
     const result = (await this.read(4)).readUInt32BE(0);
     if (result !== 0) throw new Error(`security failed: ${result}`);
-    this.socket.write(Buffer.from([1])); // ClientInit: shared
+    this.transport.write(Buffer.from([1])); // ClientInit: shared
     const init = await this.read(24);
     this.width = init.readUInt16BE(0);
     this.height = init.readUInt16BE(2);
@@ -86,41 +184,47 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     encodings.writeUInt8(2, 0); // SetEncodings
     encodings.writeUInt16BE(1, 2);
     encodings.writeInt32BE(0, 4); // Raw
-    this.socket.write(Buffer.concat([format, encodings]));
-    if (this.keepPixels) this.pixels = Buffer.alloc(this.width * this.height * 4);
+    this.transport.write(Buffer.concat([format, encodings]));
+    if (this.options.keepPixels) this.pixels = Buffer.alloc(this.width * this.height * 4);
+    this.inSession = true;
   }
 
-  requestUpdate(incremental: boolean): void {
-    if (!this.closed) this.socket.write(updateRequest(incremental, this.width, this.height));
+  /** A FramebufferUpdateRequest, of the whole screen unless a part is named. */
+  requestUpdate(incremental: boolean, x = 0, y = 0, w = this.width, h = this.height): void {
+    this.write(updateRequest(incremental, w, h, x, y));
   }
 
   /** Presses and releases a key (an X keysym: printable ASCII's is its code, Return 0xff0d), as a viewer would. */
   key(keysym: number): void {
-    if (!this.closed) this.socket.write(Buffer.concat([keyEvent(true, keysym), keyEvent(false, keysym)]));
+    this.write(Buffer.concat([keyEvent(true, keysym), keyEvent(false, keysym)]));
   }
 
   /** A left click at x, y. */
   click(x: number, y: number): void {
-    if (!this.closed) this.socket.write(Buffer.concat([pointerEvent(0, x, y), pointerEvent(1, x, y), pointerEvent(0, x, y)]));
+    this.write(Buffer.concat([pointerEvent(0, x, y), pointerEvent(1, x, y), pointerEvent(0, x, y)]));
   }
 
   /** Reads server messages; with autoRequest, asks for the next incremental update after each, like a viewer. */
-  private async loop(autoRequest: boolean): Promise<void> {
-    if (autoRequest) this.requestUpdate(false);
+  private async loop(): Promise<void> {
+    if (this.autoRequest) this.requestUpdate(false);
     for (;;) {
       const type = (await this.read(1))[0];
       if (type === 0) {
         const rects = (await this.read(3)).readUInt16BE(1);
+        // Xvnc cuts a full-screen update into strips: full when they cover the screen.
+        let area = 0;
         for (let i = 0; i < rects; i++) {
           const header = await this.read(12);
-          const [x, y, w, h, encoding] = [0, 2, 4, 6].map((o) => header.readUInt16BE(o)).concat(header.readInt32BE(8));
+          const [x, y, w, h] = [0, 2, 4, 6].map((o) => header.readUInt16BE(o));
+          const encoding = header.readInt32BE(8);
           if (encoding !== 0) throw new Error(`unexpected encoding ${encoding}`);
-          const raw = await this.read(w * h * 4);
-          if (this.pixels) this.paint(x, y, w, h, raw);
+          area += w * h;
+          await this.reader.stream(w * h * 4, this.pixels ? this.painter(x, y, w) : () => {});
         }
         this.updates++;
-        this.emit('update', this.updates);
-        if (autoRequest) this.requestUpdate(true);
+        this.lastUpdateAt = performance.now();
+        this.emit('update', this.updates, this.lastUpdateAt, area >= this.width * this.height);
+        if (this.autoRequest) this.requestUpdate(true);
       } else if (type === 1) {
         const n = (await this.read(5)).readUInt16BE(3);
         await this.read(n * 6);
@@ -130,12 +234,28 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
         const length = (await this.read(7)).readUInt32BE(3);
         await this.read(length);
       } else {
-        throw new Error(`unknown server message ${type}`);
+        throw new Error(`unknown server message type ${type}`);
       }
     }
   }
 
-  /** Resolves at the next framebuffer update; rejects after timeoutMs. */
+  /** Copies a Raw rectangle into the frame as its bytes arrive, a row piece at a time (thumbnails are taken mid-dump). */
+  private painter(x: number, y: number, w: number): (chunk: Buffer) => void {
+    const rowBytes = w * 4;
+    let offset = 0;
+    return (chunk) => {
+      for (let at = 0; at < chunk.length; ) {
+        const row = Math.floor(offset / rowBytes);
+        const column = offset % rowBytes;
+        const take = Math.min(rowBytes - column, chunk.length - at);
+        chunk.copy(this.pixels!, ((y + row) * this.width + x) * 4 + column, at, at + take);
+        at += take;
+        offset += take;
+      }
+    };
+  }
+
+  /** Resolves at the next framebuffer update with its number; rejects after timeoutMs. */
   nextUpdate(timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -150,11 +270,6 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
     });
   }
 
-  /** Copies a Raw rectangle into the frame, a row at a time (no per-pixel work: thumbnails are taken mid-dump). */
-  private paint(x: number, y: number, w: number, h: number, raw: Buffer): void {
-    for (let row = 0; row < h; row++) raw.copy(this.pixels!, ((y + row) * this.width + x) * 4, row * w * 4, (row + 1) * w * 4);
-  }
-
   /** The whole screen once, as B, G, R, X bytes (connect with keepPixels). */
   async capture(timeoutMs: number): Promise<Buffer> {
     const next = this.nextUpdate(timeoutMs);
@@ -164,7 +279,7 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   }
 
   close(): void {
-    this.socket.destroy();
+    this.transport.close();
   }
 
   /**
@@ -174,8 +289,8 @@ export class RfbClient extends EventEmitter<{ update: [number]; closed: [] }> {
   async closeGracefully(timeoutMs = 1_000): Promise<void> {
     if (this.closed) return;
     const closed = once(this, 'closed');
-    this.socket.end();
-    const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
+    this.transport.end();
+    const timer = setTimeout(() => this.transport.close(), timeoutMs);
     await closed;
     clearTimeout(timer);
   }

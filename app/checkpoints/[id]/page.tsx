@@ -4,7 +4,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { connection } from 'next/server';
-import { bytes, seconds } from '@/app/lib/format';
+import { bytes, seconds } from '@/lib/format';
 import { ErrorPanel } from '@/components/ErrorPanel';
 import { ProcessTable } from '@/components/ProcessTable';
 import { getCheckpoint, inspectCheckpoint } from '@/server/api/operations';

@@ -3,7 +3,7 @@
 import type { ReactNode } from 'react';
 import { notFound } from 'next/navigation';
 import { ErrorPanel } from '@/components/ErrorPanel';
-import type { Result } from '@/server/api/resultTypes';
+import type { Result } from '@/lib/resultTypes';
 
 export function readOrFail<T extends object>(result: Result<T>, render: (value: T) => ReactNode): ReactNode {
   if (!result.ok) {

@@ -1,10 +1,10 @@
 // The shapes the pages and the HTTP API show (types only, so client components can import them).
-import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+import type { CheckpointRecord, DesktopRecord } from '../server/desktops/records';
 
-import type { DesktopEvent } from '../desktops/registry';
+import type { DesktopEvent } from '../server/desktops/events';
 
-export type { CheckpointRecord, DesktopRecord, ErrorInfo } from '../desktops/records';
-export type { DesktopEvent } from '../desktops/registry';
+export type { CheckpointRecord, DesktopRecord, ErrorInfo } from '../server/desktops/records';
+export type { DesktopEvent } from '../server/desktops/events';
 
 /** The VNC passwords: in a desktop's own detail (control) and its audience's view (view-only), nowhere else. */
 type Secret = 'vncPassword' | 'vncViewPassword';

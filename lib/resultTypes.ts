@@ -1,10 +1,13 @@
 // The shapes of operation results, importable by client components (types only, no server code).
+import type { ErrorCode } from './errorCodes';
+
+export type { ErrorCode };
 
 export type Status = 400 | 404 | 409 | 413 | 415 | 422 | 500;
 
 /** What the HTTP API sends as {error: …} and what the pages render. */
 export interface ApiError {
-  code: string;
+  code: ErrorCode;
   message: string;
   /** CRIU's exit code, its first "Error (…)" lines, its log, and what to do about a known cause. */
   exitCode?: number;

@@ -1,7 +1,7 @@
 // What the audience sees of a desktop: its state, its freeze, its view-only VNC password; never the control
 // password, commands, paths or PIDs. Pure (the watch page imports the type, the server builds it).
-import type { DesktopRecord } from '../desktops/records';
-import type { DesktopState } from '../desktops/states';
+import type { DesktopRecord } from '../server/desktops/records';
+import type { DesktopState } from './states';
 
 export interface WatchView {
   id: string;

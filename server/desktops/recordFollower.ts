@@ -1,11 +1,12 @@
-// Turns changes other processes (the CLI, a script) make to desktop records into the same events as our own,
-// so the bridge holds its bytes and pages update whoever drove the checkpoint.
+// Follows the desktop records other processes (the CLI, a script) write, and turns their changes into the same events
+// as our own, so the bridge holds its bytes and pages update whoever drove the checkpoint. ("watch" is the audience page.)
 import 'server-only';
 import { readdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { readJson } from '../store/jsonFiles';
 import type { DesktopRecord } from './records';
-import type { DesktopEvent, Desktops } from './registry';
+import type { DesktopEvent } from './events';
+import type { Desktops } from './registry';
 
 /** The event a state change means, or undefined for a change that means none. */
 export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord): Omit<DesktopEvent, 'desktop' | 'checkpoint'> | undefined {
@@ -43,7 +44,7 @@ export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord
   }
 }
 
-export function watchOtherProcesses(desktops: Desktops): () => void {
+export function followOtherProcesses(desktops: Desktops): () => void {
   const known = new Map<string, DesktopRecord>();
   const seed = desktops.list().then((all) => all.forEach((d) => known.set(d.id, d)));
   const onChange = async (id: string) => {

@@ -1,12 +1,13 @@
 // The apps a desktop can be started with: presets by name, each with what it needs to be checkpointable.
-import type { CriuOptions } from '../criu/options';
-
 /**
- * What an app needs of criu beyond Freezeframe's own options, under CRIU's names. A desktop's record keeps what
- * its presets need (criuNeeds), and every dump of it passes them on; none of them matters to a restore, which
- * reads what it needs from the images.
+ * What an app needs of criu beyond Freezeframe's own options, under CRIU's names (server/criu/options.ts maps them
+ * to flags). A desktop's record keeps what its presets need (criuNeeds), and every dump of it passes them on; none
+ * of them matters to a restore, which reads what it needs from the images.
  */
-export type AppCriuNeeds = Pick<CriuOptions, 'ghostLimit'>;
+export interface AppCriuNeeds {
+  /** --ghost-limit, in bytes: the largest file deleted while still open that criu copies into the images. */
+  ghostLimit?: number;
+}
 
 /** The largest ghost limit a record may carry (an imported one included): the images hold the files it lets in. */
 export const maxGhostLimit = 1 << 30;

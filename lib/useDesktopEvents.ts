@@ -1,7 +1,7 @@
 'use client';
 // Subscribes a component to /api/events (Server-Sent Events): every desktop's state changes, as they happen.
 import { useEffect, useEffectEvent, useState } from 'react';
-import type { DesktopEventView } from "@/server/api/viewTypes";
+import type { DesktopEventView } from "@/lib/viewTypes";
 
 export type LiveEvent = DesktopEventView & { at: string };
 

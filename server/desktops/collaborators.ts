@@ -1,0 +1,80 @@
+// What the desktops' operations work with, passed in (as createBridge takes its lookup): the real programs in the
+// server and the CLI; stand-ins in the unit tests of the failure paths (test/operations.test.ts), which need no root.
+import 'server-only';
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config';
+import type { CriuOptions } from '../criu/options';
+import type { Expected } from '../criu/trustRules';
+import { runCriu, type CriuResult } from '../criu/run';
+import type { Screen } from '../vnc/thumbnail';
+import { removeCriuRules, removeXLeftovers } from './cleanup';
+import { lookUpDesktopUser, prepareDesktopFiles, type DesktopUser } from './desktopUser';
+import { launchDesktop, type LaunchSpec } from './launcher';
+import { waitForLogLine } from './logs';
+import { isPortFree, waitForPort } from './net';
+import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type ProcessIdentity } from './processes';
+
+export interface Collaborators {
+  /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
+  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>): Promise<CriuResult>;
+  /** Starts a desktop's tree (newns); the host PID of its root. */
+  launch(spec: LaunchSpec): Promise<number>;
+  processes: {
+    identify(pid: number): Promise<ProcessIdentity | undefined>;
+    isAlive(id: ProcessIdentity | undefined): Promise<boolean>;
+    treePids(pid: number): Promise<number[]>;
+    waitForExit(pids: number[], timeoutMs: number): Promise<number[]>;
+    signal(pid: number, sig: NodeJS.Signals | 0): boolean;
+    adoptRoot(root: ProcessIdentity): void;
+    /** Whether pid is a live criu (a dump or restore whose server died, still at work). */
+    isCriu(pid: number | undefined): Promise<boolean>;
+  };
+  /** What criu and a dead Xvnc leave behind: CRIU's DROP rules for a port, X's lock and socket for a display. */
+  cleanup: {
+    removeCriuRules(port: number): Promise<unknown>;
+    removeXLeftovers(display: number): Promise<unknown>;
+  };
+  ports: {
+    isFree(port: number): Promise<boolean>;
+    waitFor(port: number, options: { timeoutMs: number; stillWorthWaiting: () => Promise<boolean> }): Promise<void>;
+  };
+  waitForLogLine(file: string, marker: string, options: { timeoutMs: number; stillWorthWaiting: () => Promise<boolean> }): Promise<void>;
+  screen: {
+    capture(vncPort: number, password: string | undefined): Promise<Screen>;
+    writeThumbnail(screen: Screen, file: string): Promise<void>;
+  };
+  /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
+  trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
+  /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
+  saveLaunchMounts(pid: number, file: string): Promise<void>;
+  desktopUser(name: string): Promise<DesktopUser>;
+  /** The desktop's folder, home and VNC password file, owned as its programs need them (a chown: root's). */
+  prepareDesktopFiles: typeof prepareDesktopFiles;
+  clock: { now(): string };
+}
+
+async function isCriu(pid: number | undefined): Promise<boolean> {
+  if (!pid || !(await identify(pid))) return false;
+  return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'criu';
+}
+
+export function realCollaborators(config: Config): Collaborators {
+  return {
+    criu: (op, options, onSpawn) => runCriu(config.criuPath, op, options, { onSpawn }),
+    launch: (spec) => launchDesktop(config, spec),
+    processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
+    cleanup: { removeCriuRules, removeXLeftovers },
+    ports: { isFree: (port) => isPortFree(port), waitFor: waitForPort },
+    waitForLogLine,
+    screen: {
+      capture: async (port, password) => (await import('../vnc/thumbnail')).captureScreen(port, password),
+      writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
+    },
+    // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
+    trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
+    saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
+    desktopUser: lookUpDesktopUser,
+    prepareDesktopFiles,
+    clock: { now: () => new Date().toISOString() },
+  };
+}

@@ -1,0 +1,28 @@
+// What happens to a desktop, as the engine tells the bridge, the event stream and the pages.
+import type { CheckpointRecord, DesktopRecord, ErrorInfo } from './records';
+
+export type DesktopEventType =
+  | 'started'
+  | 'checkpointing'
+  | 'checkpointed'
+  | 'restoring'
+  | 'restored'
+  | 'stopping'
+  | 'stopped'
+  | 'failed';
+
+export interface DesktopEvent {
+  type: DesktopEventType;
+  desktop: DesktopRecord;
+  checkpoint?: CheckpointRecord;
+  /** How long the operation took (checkpointed: the dump; restored: the restore). */
+  ms?: number;
+  /**
+   * restored: whether the viewers' TCP connections were restored with the desktop ('kept': the same connection
+   * moves again) or restored closed ('closed': the viewers must connect anew).
+   */
+  connections?: 'kept' | 'closed';
+  /** failed: which operation, and why. */
+  operation?: 'start' | 'dump' | 'restore';
+  error?: ErrorInfo;
+}

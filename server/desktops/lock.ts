@@ -1,0 +1,93 @@
+// One operation at a time per desktop, across processes (the server, the CLI): flock(2) on a lock file per desktop.
+import 'server-only';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { FreezeframeError } from '../errors';
+
+export interface LockHolder {
+  pid: number;
+  op: string;
+  since: string;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+interface Flock {
+  tryLock(fd: number): boolean;
+}
+
+// native/flock.node (see native/flock.c): the kernel releases the lock when its holder dies, so a holder that
+// crashed holds nothing and no one ever removes another's lock. The file itself stays: removing it would let two
+// processes lock two different files of one name. Its content (who, what, since) only words the refusal.
+let flock: Flock | undefined;
+function native(): Flock {
+  try {
+    flock ??= createRequire(import.meta.url)('../../native/flock.node') as Flock;
+    return flock;
+  } catch (error) {
+    throw new Error('native/flock.node is missing: build it with `make -C native` (scripts/install.sh does)', { cause: error });
+  }
+}
+
+/** Takes the lock at file for op, or refuses (busy) when another holder has it; never waits. */
+export async function acquireLock(file: string, op: string, what: string): Promise<HeldLock> {
+  const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    if (!native().tryLock(handle.fd)) {
+      const holder = describe(await handle.readFile('utf8'));
+      throw new FreezeframeError('busy', `${what} is busy: ${holder.op} since ${holder.since} (process ${holder.pid})`);
+    }
+    await handle.truncate(0);
+    await handle.write(JSON.stringify({ pid: process.pid, op, since: new Date().toISOString() }), 0);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return {
+    release: async () => {
+      await handle.truncate(0).catch(() => {});
+      await handle.close(); // and with it the lock
+    },
+  };
+}
+
+function describe(content: string): LockHolder {
+  try {
+    return JSON.parse(content) as LockHolder;
+  } catch {
+    // Locked a moment ago, its content not written yet.
+    return { pid: 0, op: 'an operation', since: 'now' };
+  }
+}
+
+/** One operation at a time per desktop: refused at once in this process (busy), by the lock file across processes. */
+export class OperationLocks {
+  /** Desktops with an operation under way in this process, and which one. */
+  private readonly busy = new Map<string, string>();
+
+  constructor(private readonly lockFile: (id: string) => string) {}
+
+  isBusy(id: string): boolean {
+    return this.busy.has(id);
+  }
+
+  /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
+  async run<T>(id: string, op: string, fn: () => Promise<T>): Promise<T> {
+    const current = this.busy.get(id);
+    if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current} is under way`);
+    this.busy.set(id, op);
+    try {
+      const lock = await acquireLock(this.lockFile(id), op, `desktop ${id}`);
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+}

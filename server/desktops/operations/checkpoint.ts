@@ -1,0 +1,129 @@
+// Checkpointing a running desktop: criu dump (the tree stops, unless it is a snapshot), with a thumbnail of its screen.
+import { mkdir, rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CriuError } from '../../criu/errors';
+import { criuArgs, type CriuOptions } from '../../criu/options';
+import type { CriuResult } from '../../criu/run';
+import { toErrorInfo } from '../../errorInfo';
+import { FreezeframeError } from '../../errors';
+import type { CheckpointRecord, DesktopRecord } from '../records';
+import { newId } from '../../../lib/ids';
+import type { OperationContext } from './context';
+import { reconcileLocked } from './reconcile';
+import { noteCriu, sealCheckpoint } from './seal';
+
+export interface CheckpointOptions {
+  /** criu --leave-running: a snapshot; the desktop keeps running. */
+  leaveRunning?: boolean;
+}
+
+const transientDumpErrors = /in-flight|The socket has data to read/i;
+
+/**
+ * criu dump, again when it failed only because of what was in flight at that instant: a connection being set
+ * up (an app connecting to the X server's unix socket, typically just after start), or a netlink socket with a
+ * message not yet read (Firefox listens for network changes). criu then resumes the tree untouched, and a
+ * moment later the socket is an ordinary one.
+ */
+async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, attempts = 3): Promise<CriuResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.deps.criu('dump', options, (pid) => noteCriu(ctx, record, pid));
+    } catch (error) {
+      const transient = error instanceof CriuError && error.failure.errors.some((e) => transientDumpErrors.test(e));
+      if (!transient || attempt >= attempts) throw error;
+      await rm(options.imagesDir!, { recursive: true, force: true });
+      await mkdir(options.imagesDir!, { recursive: true, mode: 0o700 });
+      await delay(100 * attempt);
+    }
+  }
+}
+
+export async function checkpointDesktop(
+  ctx: OperationContext,
+  id: string,
+  options: CheckpointOptions = {},
+): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
+  const { paths, store, deps, config } = ctx;
+  await store.load(id); // an unknown id is "not found", before any lock is taken for it
+  return ctx.locks.run(id, 'checkpoint', async () => {
+    const record = await reconcileLocked(ctx, await store.load(id));
+    if (record.state !== 'running') {
+      throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
+    }
+    const leaveRunning = options.leaveRunning ?? false;
+    const cpId = newId('c');
+    // The screen as it is now, read over VNC while the records are written; a desktop too busy to answer gets no
+    // thumbnail, never a failed checkpoint.
+    const screen = deps.screen.capture(record.vncPort, record.vncPassword).catch(() => undefined);
+    await mkdir(paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
+    const criuOptions: CriuOptions = {
+      imagesDir: paths.checkpointImages(cpId),
+      logFile: paths.checkpointDumpLog(cpId),
+      logLevel: config.criuLogLevel,
+      tree: record.pid!,
+      tcpEstablished: true,
+      fileLocks: true,
+      leaveRunning,
+      // A viewer connecting at the instant of the dump sits in Xvnc's accept queue, and criu refuses to dump
+      // such an "in-flight connection"; skipped, that viewer just reconnects.
+      skipInFlight: true,
+      // What its presets need (lib/presets.ts; Chromium: ghostLimit).
+      ...record.criu,
+    };
+    const checkpoint: CheckpointRecord = {
+      id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
+      desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
+      command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
+    };
+    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
+    const [pids] = await Promise.all([
+      deps.processes.treePids(record.pid!),
+      store.saveCheckpoint(checkpoint),
+      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }),
+    ]);
+    ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
+    // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
+    const captured = await screen;
+    const thumbnail = captured
+      ? deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false)
+      : Promise.resolve(false);
+
+    let result: CriuResult;
+    try {
+      result = await dumpWithRetry(ctx, criuOptions, record);
+    } catch (error) {
+      const info = toErrorInfo(error);
+      checkpoint.thumbnail = await thumbnail;
+      // A failed dump is no checkpoint: its partial images go, its log stays for the record.
+      await rm(paths.checkpointImages(cpId), { recursive: true, force: true });
+      checkpoint.command = error instanceof CriuError ? error.failure.command : [];
+      await store.saveCheckpoint(Object.assign(checkpoint, { state: 'failed', error: info }));
+      const alive = await deps.processes.isAlive({ pid: record.pid!, startTime: record.pidStartTime! });
+      // CRIU resumes the tree after a failed dump; make sure no DROP rule of its network lock outlives it.
+      if (alive) await deps.cleanup.removeCriuRules(record.vncPort);
+      await store.setState(record, alive ? 'running' : 'failed', { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command: checkpoint.command } });
+      ctx.emit({ type: 'failed', desktop: record, checkpoint, operation: 'dump', error: info });
+      throw new FreezeframeError('criu', `checkpoint of desktop ${id} failed: ${info.message}`, { error: info, checkpoint: cpId }, { cause: error });
+    }
+
+    // The tree's end and the checkpoint's bookkeeping overlap (criu has killed the tree: what it left in the log
+    // is what criu recorded); the desktop is said to be checkpointed only once its tree is gone.
+    const exited = leaveRunning
+      ? Promise.resolve()
+      : deps.processes.waitForExit(pids, 5_000).then((survivors) => {
+          // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
+          for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
+        });
+    checkpoint.thumbnail = await thumbnail;
+    await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
+    await exited;
+    const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
+    await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {
+      ...frozen, lastCheckpoint: cpId,
+      lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
+    });
+    ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
+    return { desktop: record, checkpoint };
+  });
+}

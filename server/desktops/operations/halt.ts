@@ -1,0 +1,41 @@
+// Ending a desktop's tree, with its lock held: the kill itself, and a stop (its checkpoints stay).
+import type { DesktopRecord } from '../records';
+import { canTransition, isLive } from '../../../lib/states';
+import type { OperationContext } from './context';
+
+/** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
+export async function killTree({ deps }: OperationContext, record: DesktopRecord): Promise<void> {
+  if (!record.pid) return;
+  const { processes } = deps;
+  if (record.pidStartTime) processes.adoptRoot({ pid: record.pid, startTime: record.pidStartTime });
+  const pids = await processes.treePids(record.pid);
+  if (!pids.length) return;
+  processes.signal(record.pid, 'SIGTERM');
+  const left = await processes.waitForExit(pids, 5_000);
+  // With PID 1 of the namespace gone, the kernel kills the rest.
+  for (const pid of left) processes.signal(pid, 'SIGKILL');
+  await processes.waitForExit(left, 5_000);
+}
+
+/** Stops a desktop whose operation lock is held; its checkpoints stay. */
+export async function stopLocked(ctx: OperationContext, record: DesktopRecord): Promise<DesktopRecord> {
+  const { deps, store } = ctx;
+  if (record.state === 'stopped') return record;
+  // By its pid, not its state: a desktop recorded as failed may still have processes worth ending.
+  const alive = await deps.processes.isAlive(record.pid ? { pid: record.pid, startTime: record.pidStartTime ?? '' } : undefined);
+  if (isLive(record.state) || alive) {
+    // Recorded and said before Xvnc dies, not after: a viewer that saw its connection drop first would take it
+    // for a lost session and reconnect into the dying desktop (a 502); 'stopping' tells it the desktop is going.
+    if (canTransition(record.state, 'stopping')) {
+      await store.setState(record, 'stopping');
+      ctx.emit({ type: 'stopping', desktop: record });
+    }
+    await killTree(ctx, record);
+  }
+  await deps.cleanup.removeXLeftovers(record.display);
+  await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
+  await ctx.displays.release(record.display, record.id);
+  await store.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: deps.clock.now(), ok: true } });
+  ctx.emit({ type: 'stopped', desktop: record });
+  return record;
+}

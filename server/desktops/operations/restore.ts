@@ -1,0 +1,129 @@
+// Restoring a checkpoint: criu restore of its images, the desktop running again (its viewers' connections kept
+// when it comes back from the very checkpoint it froze at).
+import { access, copyFile, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { CriuError } from '../../criu/errors';
+import { readStats } from '../../criu/images';
+import { criuArgs, type CriuOptions } from '../../criu/options';
+import { toErrorInfo } from '../../errorInfo';
+import { FreezeframeError } from '../../errors';
+import type { CheckpointRecord, DesktopRecord, RestoreInfo } from '../records';
+import { readLaunchMounts } from '../launchMounts';
+import type { OperationContext } from './context';
+import { stopLocked } from './halt';
+import { reconcileLocked } from './reconcile';
+import { noteCriu } from './seal';
+
+export interface RestoreOptions {
+  /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
+  stopRunning?: boolean;
+}
+
+export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
+
+export async function restoreCheckpoint(ctx: OperationContext, checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {
+  const { paths, store, deps, config } = ctx;
+  // Read once to learn whose lock to take; read again under it: a restore that finished in between has added its
+  // entry to restores (and numbered its log by them).
+  const { desktop } = await store.getCheckpoint(checkpointId);
+  return ctx.locks.run(desktop, 'restore', async () => {
+    const checkpoint = await store.getCheckpoint(checkpointId);
+    let record = await reconcileLocked(ctx, await store.load(desktop));
+    if (checkpoint.state !== 'complete') {
+      throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
+    }
+    // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
+    // images say. The ids are this installation's desktop user's, not the record's: an imported record names
+    // whatever uid its archive says.
+    const { uid, gid } = ctx.user();
+    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, {
+      uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
+      launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
+    });
+    if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
+    if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
+      throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
+    }
+    const images = paths.checkpointImages(checkpointId);
+    try {
+      await access(path.join(images, 'inventory.img'));
+    } catch {
+      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${images}`);
+    }
+    if (!(await ctx.displays.claim(record.display, record.id))) {
+      throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
+    }
+    // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
+    await deps.cleanup.removeXLeftovers(record.display);
+    if (!(await deps.ports.isFree(record.vncPort))) {
+      throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
+    }
+    const previous = record.state;
+    // The viewers' connections can come back only from the checkpoint the desktop froze at: their peers (the
+    // bridge's sockets) are still waiting at exactly that point. Restored from any other checkpoint, the
+    // connections in the images are from another time, and their peers would ignore them forever: those are
+    // restored closed, and the viewers reconnect.
+    const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId;
+    const n = checkpoint.restores.length + 1;
+    const logPath = paths.checkpointRestoreLog(checkpointId, n);
+    const criuOptions: CriuOptions = {
+      imagesDir: images,
+      logFile: logPath,
+      logLevel: config.criuLogLevel,
+      tcpEstablished: keepConnections,
+      tcpClose: !keepConnections,
+      fileLocks: true,
+      // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+      // --mntns-compat-mode).
+      root: '/',
+      restoreDetached: true,
+      pidfile: paths.checkpointPidfile(checkpointId),
+    };
+    // Three independent steps, at once (the restore's critical path).
+    await Promise.all([
+      // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
+      rename(paths.desktopLog(record.id), `${paths.desktopLog(record.id)}.1`).catch(() => {})
+        .then(() => copyFile(paths.checkpointDesktopLog(checkpointId), paths.desktopLog(record.id))),
+      // A pidfile left by an earlier restore makes criu fail.
+      rm(paths.checkpointPidfile(checkpointId), { force: true }),
+      // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
+      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }),
+    ]);
+    ctx.emit({ type: 'restoring', desktop: record, checkpoint });
+    try {
+      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid));
+      const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
+      const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
+      const identity = await deps.processes.identify(pid);
+      if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
+      deps.processes.adoptRoot(identity);
+      // --tcp-close leaves the DROP rules of the network lock behind.
+      if (!keepConnections) await deps.cleanup.removeCriuRules(record.vncPort);
+      const stats = (await statsRead)?.restore;
+      const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
+      checkpoint.restores.push(info);
+      // Two records, independent of each other: written at once.
+      await Promise.all([
+        store.saveCheckpoint(checkpoint),
+        store.setState(record, 'running', {
+          pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
+          lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
+        }),
+      ]);
+      ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
+      return { desktop: record, checkpoint, restoreMs: result.durationMs };
+    } catch (error) {
+      const info = toErrorInfo(error);
+      // A failed restore leaves CRIU's DROP rules and Xvnc's lock and socket: this desktop's only.
+      await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
+      await deps.cleanup.removeXLeftovers(record.display).catch(() => {});
+      if (previous === 'stopped') await ctx.displays.release(record.display, record.id);
+      const command = error instanceof CriuError ? error.failure.command : [];
+      checkpoint.restores.push({ at: deps.clock.now(), ms: 0, ok: false, logPath, command, error: info });
+      await store.saveCheckpoint(checkpoint);
+      await store.setState(record, previous, { lastError: info, lastOperation: { ...record.lastOperation!, ok: false, command } });
+      ctx.emit({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
+      throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
+    }
+  });
+}

@@ -1,0 +1,51 @@
+// Marking a dumped checkpoint complete: the desktop's log as criu saw it, the images' size, CRIU's stats.
+import { copyFile, readdir, stat, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { recordedFileSize } from '../../checkpoints/inspect';
+import { readStats } from '../../criu/images';
+import type { CheckpointRecord, DesktopRecord } from '../records';
+import type { OperationContext } from './context';
+
+export async function directoryBytes(dir: string): Promise<number> {
+  // All at once: a dump's images are ~100 files, and this runs on the checkpoint's critical path.
+  const sizes = await Promise.all((await readdir(dir, { withFileTypes: true })).map((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? directoryBytes(full) : stat(full).then((s) => s.size);
+  }));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+export async function sealCheckpoint(
+  { paths, store }: OperationContext,
+  checkpoint: CheckpointRecord,
+  { dumpMs, command }: { dumpMs?: number; command?: string[] },
+): Promise<void> {
+  const images = paths.checkpointImages(checkpoint.id);
+  const log = paths.desktopLog(checkpoint.desktop);
+  // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
+  // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
+  // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
+  // criu recorded.
+  const logCopy = paths.checkpointDesktopLog(checkpoint.id);
+  const [loggedBytes, stats, imageBytes] = await Promise.all([
+    recordedFileSize(images, log).catch(() => undefined),
+    readStats(path.join(images, 'stats-dump')),
+    directoryBytes(images),
+    copyFile(log, logCopy),
+  ]);
+  if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
+  Object.assign(checkpoint, {
+    state: 'complete',
+    dumpMs: dumpMs ?? (stats?.dump ? stats.dump.frozenMs : undefined),
+    command: command ?? checkpoint.command,
+    imageBytes,
+    dumpStats: stats?.dump,
+  });
+  await store.saveCheckpoint(checkpoint);
+}
+
+/** Records the PID of the criu at work, so that a server restarted meanwhile waits for it rather than judging. */
+export async function noteCriu({ store }: OperationContext, record: DesktopRecord, criuPid: number): Promise<void> {
+  // Written while criu writes its images: no fsync (a criu PID means nothing after a power loss).
+  await store.save(Object.assign(record, { lastOperation: { ...record.lastOperation!, criuPid } }), { durable: false });
+}

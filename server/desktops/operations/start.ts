@@ -1,0 +1,83 @@
+// Starting a desktop: a display claimed, its files prepared, its tree launched, running once every app is.
+import { mkdir } from 'node:fs/promises';
+import { toErrorInfo } from '../../errorInfo';
+import { FreezeframeError } from '../../errors';
+import { newVncPassword, vncPasswordFile } from '../../vnc/vncAuth';
+import { commandLimits, criuNeeds, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
+import { LaunchError } from '../launcher';
+import type { DesktopRecord } from '../records';
+import { newId } from '../../../lib/ids';
+import { desktopFiles, type OperationContext } from './context';
+import { killTree } from './halt';
+
+export interface StartOptions {
+  geometry?: string;
+  /** Preset names (lib/presets.ts). */
+  apps?: string[];
+  /** Commands of the user's own, as argv arrays. */
+  commands?: string[][];
+}
+
+function resolve(options: StartOptions): { geometry: string; apps: AppPreset[] } {
+  const geometry = options.geometry ?? '1024x768';
+  try {
+    parseGeometry(geometry);
+    if ((options.commands?.length ?? 0) > commandLimits.maxCommands) throw new RangeError(`at most ${commandLimits.maxCommands} commands`);
+    const apps = [...resolveApps(options.apps ?? (options.commands?.length ? [] : defaultApps)), ...(options.commands ?? []).map(customApp)];
+    return { geometry, apps };
+  } catch (error) {
+    throw new FreezeframeError('invalid', (error as Error).message);
+  }
+}
+
+export async function startDesktop(ctx: OperationContext, options: StartOptions = {}): Promise<DesktopRecord> {
+  const { paths, store, deps } = ctx;
+  const { geometry, apps } = resolve(options);
+  const id = newId('d');
+  const { uid, gid } = ctx.user();
+  await mkdir(paths.desktopDir(id), { recursive: true, mode: 0o711 });
+  return ctx.locks.run(id, 'start', async () => {
+    const display = await ctx.displays.allocate(id);
+    const startedAt = deps.clock.now();
+    const t0 = performance.now();
+    const vncPassword = newVncPassword();
+    // A second, view-only password: the audience link's viewers watch with it, and Xvnc ignores their input.
+    const vncViewPassword = newVncPassword();
+    await deps.prepareDesktopFiles(desktopFiles(paths, id), vncPasswordFile(vncPassword, vncViewPassword), { uid, gid });
+    const record: DesktopRecord = {
+      id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
+      // What its presets need of criu (Chromium: ghostLimit), passed to every dump of it.
+      criu: criuNeeds(apps),
+      state: 'starting', createdAt: startedAt, updatedAt: startedAt,
+      lastOperation: { kind: 'start', startedAt },
+    };
+    await store.save(record);
+    try {
+      const pid = await deps.launch({
+        display, geometry, apps, logPath: paths.desktopLog(id), homeDir: paths.desktopHome(id),
+        passwordFile: paths.desktopPasswordFile(id),
+      });
+      const identity = await deps.processes.identify(pid);
+      if (!identity) throw new LaunchError(`the desktop exited at once; see ${paths.desktopLog(id)}`);
+      deps.processes.adoptRoot(identity);
+      Object.assign(record, { pid, pidStartTime: identity.startTime });
+      await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id));
+      await store.save(record);
+      const stillWorthWaiting = () => deps.processes.isAlive(identity);
+      await deps.ports.waitFor(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting });
+      // Running means every app has been launched, not just Xvnc listening (desktop.sh logs this line).
+      await deps.waitForLogLine(paths.desktopLog(id), '] desktop started', { timeoutMs: 30_000, stillWorthWaiting });
+      await store.setState(record, 'running', { lastOperation: { ...record.lastOperation!, ms: performance.now() - t0, ok: true } });
+      ctx.emit({ type: 'started', desktop: record });
+      return record;
+    } catch (error) {
+      const info = toErrorInfo(error);
+      if (record.pid) await killTree(ctx, record);
+      await deps.cleanup.removeXLeftovers(display);
+      await ctx.displays.release(display, id);
+      await store.setState(record, 'failed', { lastError: { ...info, logPath: paths.desktopLog(id) }, pid: undefined, pidStartTime: undefined, lastOperation: { ...record.lastOperation!, ok: false } });
+      ctx.emit({ type: 'failed', desktop: record, operation: 'start', error: info });
+      throw new FreezeframeError('launch', `desktop ${id} did not start: ${info.message}`, { desktop: id }, { cause: error });
+    }
+  });
+}

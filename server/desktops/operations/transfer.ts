@@ -1,0 +1,100 @@
+// A checkpoint's images read, written out as one archive, brought in from one, or deleted.
+import { access, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
+import { checkCriuNeeds } from '../../../lib/presets';
+import { unpackArchive } from '../../checkpoints/archive';
+import { verifyFolder, writeSignedArchive } from '../../checkpoints/signing';
+import { inspectImages, type Inspection } from '../../checkpoints/inspect';
+import { FreezeframeError } from '../../errors';
+import { readJson, writeJsonAtomic } from '../../store/jsonFiles';
+import { vncPasswordFile } from '../../vnc/vncAuth';
+import type { CheckpointRecord, DesktopRecord } from '../records';
+import { desktopFiles, type OperationContext } from './context';
+import { directoryBytes } from './seal';
+
+/** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
+export async function inspectCheckpoint({ store, paths }: OperationContext, checkpointId: string): Promise<Inspection> {
+  const checkpoint = await store.getCheckpoint(checkpointId);
+  if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: it has no images`);
+  try {
+    return await inspectImages(paths.checkpointImages(checkpointId));
+  } catch (error) {
+    throw new FreezeframeError('images_missing', `the images of checkpoint ${checkpointId} cannot be read: ${(error as Error).message}`, {}, { cause: error });
+  }
+}
+
+/** Writes a complete checkpoint as one gzip tar archive to file. */
+export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
+  const checkpoint = await ctx.store.getCheckpoint(checkpointId);
+  if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
+  // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
+  return ctx.locks.run(checkpoint.desktop, 'export', async () => {
+    await writeSignedArchive(ctx.paths.checkpointDir(checkpointId), file, ctx.config.keyDir);
+    return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
+  });
+}
+
+/**
+ * Imports an archive made by exportCheckpoint, here or on another machine set up the same way (the same state
+ * folder: criu's images name the desktop's log and home by their full paths). Its desktop is created, stopped,
+ * if this machine does not have it; then the checkpoint restores like any other.
+ */
+export async function importCheckpoint(ctx: OperationContext, file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+  const { paths, store, deps } = ctx;
+  const dir = await unpackArchive(file, paths.imports());
+  try {
+    await verifyFolder(dir, ctx.config.keyDir);
+    const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
+    if (!record || !madeCheckpointIdPattern.test(record.id) || !madeDesktopIdPattern.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
+      throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');
+    }
+    await access(path.join(dir, 'images', 'inventory.img')).catch(() => {
+      throw new FreezeframeError('invalid', 'the archive holds no images (images/inventory.img)');
+    });
+    if (await access(paths.checkpointDir(record.id)).then(() => true, () => false)) {
+      throw new FreezeframeError('bad_state', `checkpoint ${record.id} is here already`);
+    }
+    const spec = record.desktopSpec;
+    if (!Number.isInteger(spec.display) || spec.vncPort !== 5900 + spec.display) throw new FreezeframeError('invalid', 'the archive names an impossible display');
+    if (typeof spec.vncPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw new FreezeframeError('invalid', 'the archive holds no VNC password');
+    // The view-only password came later: archives of older checkpoints have none, and are welcome.
+    if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
+      throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+    }
+    // What its presets needed of criu, passed to its next dumps: only what a preset may ask.
+    try {
+      checkCriuNeeds(spec.criu);
+    } catch (error) {
+      throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
+    }
+    let desktop = await store.find(record.desktop);
+    if (!desktop) {
+      // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
+      // the uid they had there, which may not be this machine's desktop user's.
+      const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : ctx.user();
+      await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), vncPasswordFile(spec.vncPassword, spec.vncViewPassword), owner);
+      const at = deps.clock.now();
+      desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
+    }
+    Object.assign(record, { importedAt: deps.clock.now(), logPath: paths.checkpointDumpLog(record.id) });
+    await writeJsonAtomic(path.join(dir, 'checkpoint.json'), record);
+    await rename(dir, paths.checkpointDir(record.id));
+    return { checkpoint: record, desktop };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Deletes a checkpoint's images and record; refused while its desktop is at work. Returns the bytes freed. */
+export async function deleteCheckpoint(ctx: OperationContext, checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {
+  const checkpoint = await ctx.store.getCheckpoint(checkpointId);
+  return ctx.locks.run(checkpoint.desktop, 'delete checkpoint', async () => {
+    const dir = ctx.paths.checkpointDir(checkpointId);
+    const bytesFreed = await directoryBytes(dir);
+    // The record goes first: a crash half-way leaves no record pointing at half the images.
+    await unlink(ctx.paths.checkpointRecord(checkpointId));
+    await rm(dir, { recursive: true, force: true });
+    return { checkpoint: checkpointId, bytesFreed };
+  });
+}
