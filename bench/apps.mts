@@ -4,11 +4,9 @@
 // changes at a key pressed through VNC. Dump and restore times, image sizes.
 // usage: node --import tsx --import ./server/runtime/register.js bench/apps.mts [--apps=writer,firefox] [--cycles=10]
 //        [--displays=80-95] [--out=apps]
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createEngine } from '../server/engine';
 import { appPresets } from '../server/desktops/apps';
 import { treePids } from '../server/desktops/processes';
