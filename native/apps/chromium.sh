@@ -1,8 +1,9 @@
 #!/bin/sh
 # The chromium preset: Debian's Chromium on a profile of the desktop's own (in its home), the page as an app window
 # (no address bar), kept off the network by itself: no first run, background networking, component or extension
-# updates, sync, pings, crash report uploads (its two crashpad handlers still start), and no name ever resolved (a dump then meets no half-made
-# connection, and a restore elsewhere or later resumes none). Only what the page itself loads would go out.
+# updates, sync, pings, crash report uploads (its two crashpad handlers still start), and no name ever resolved (a
+# dump then meets no half-made connection, and a restore elsewhere or later resumes none). Only what the page
+# itself loads would go out.
 # --no-sandbox: its sandbox puts renderers in namespaces of their own, which criu cannot dump. --disable-gpu: Xvnc
 # has no GPU (Chromium composites in software). --password-store=basic: no D-Bus, so no keyring to look for.
 # --disable-dev-shm-usage: the same on every host (Debian's /etc/chromium.d/dev-shm adds it only where /dev/shm is
