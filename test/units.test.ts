@@ -133,6 +133,14 @@ describe('CRIU images', () => {
     assert.equal(restore.restore?.pagesRestored, 6250);
     assert.throws(() => decodeStats(Buffer.from('4059105506330957ff000000', 'hex')), /truncated/);
   });
+  test('a ghost-file image: one entry, then the deleted file\'s raw contents', async () => {
+    const { imageEntries } = await import('../server/criu/images');
+    // Two magics, a GhostFileEntry (uid 999, gid 995, mode 0100600) and 4 KiB of contents that are no entries.
+    const entry = Buffer.from('08e70710e30718808302', 'hex');
+    const image = Buffer.concat([Buffer.alloc(8), Buffer.from([entry.length, 0, 0, 0]), entry, Buffer.alloc(4096, 0xab)]);
+    assert.throws(() => imageEntries(image), /truncated/);
+    assert.deepEqual(imageEntries(image, 1), [entry]);
+  });
 });
 
 describe('thumbnails', () => {
