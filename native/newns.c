@@ -1,6 +1,7 @@
 /* newns: starts one Freezeframe desktop in namespaces CRIU can dump and restore, prints its PID, and exits.
  *
- * usage: newns --log FILE --user NAME [--hostname NAME] -- PROGRAM [ARG]...
+ * usage: newns --log FILE (--user NAME | --ids UID:GID [--user NAME]) [--hostname NAME]
+ *              [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... [--hide PATH]... -- PROGRAM [ARG]...
  *
  * Grown from the CRIU wiki's VNC recipe (shared/seed/criu-vnc-howto.txt). What each step is for:
  * - CLONE_NEWPID: the desktop is a tree of its own with PID 1 at the top, restorable with the same PIDs.
@@ -12,6 +13,21 @@
  * - CLONE_NEWUTS: a hostname per desktop, and nothing in the tree depends on the host's.
  * - every inherited fd >= 3 closed, setsid, stdio to the log: no fd, session or terminal of the caller leaks
  *   into the tree, or CRIU would refuse to dump it (or need --inherit-fd on restore).
+ * Optional, for self-contained desktops (docs/self-contained.md; none of them changes the call above):
+ * - --netns PATH: the tree joins that network namespace (kept by the caller, e.g. `ip netns add`: the viewers'
+ *   connections live there across dump and restore). Joined before the other namespaces are made. Every nsfs
+ *   mount (/run/netns/NAME, the keeper's handles of any desktop) is detached from the tree's mount namespace: criu
+ *   cannot dump a mount namespace that holds one ("doesn't have a proper root mount" / "unreachable sharing").
+ * - --private-tmp: a tmpfs of its own on /tmp (X sockets and locks; display :1 in every desktop).
+ * - --bind HOSTPATH:PATH: HOSTPATH (folder or file) bound at PATH in the tree only, so the same paths hold in
+ *   every desktop (its home at /home/desktop, a generated /etc/passwd); a missing folder PATH is created (empty,
+ *   0755) in the host's tree as the mountpoint. The working directory becomes $HOME once the binds are made.
+ * - --hide PATH: every mount at or under PATH is detached from the tree (the state folder, where the other
+ *   desktops' overlay homes are mounted). Without it a desktop's mount namespace holds a copy of each, criu dumps
+ *   them with its own and mounts them again on restore: a second overlay on another desktop's upper folder.
+ * - --ids UID:GID: run as these ids, which need no passwd entry on the host (one uid per desktop); USER and
+ *   LOGNAME are --user's name if given, else left as the caller set them.
+ * The log is opened after all mounts, so --log may name a path inside a bound folder.
  * The child reports setup failures through a close-on-exec pipe, so this program exits 0 only once the
  * desktop's program has really been exec'd.
  */
@@ -39,10 +55,23 @@
 #define STACK_SIZE (256 * 1024)
 #define REPORT_FD 3
 
+#define MAX_BINDS 16
+#define MAX_HIDES 8
+
 struct options {
 	const char *logPath;
 	const char *user;
 	const char *hostname;
+	const char *netns;
+	int privateTmp;
+	int hasIds;
+	uid_t uid;
+	gid_t gid;
+	int binds;
+	char *bindFrom[MAX_BINDS];
+	char *bindTo[MAX_BINDS];
+	int hides;
+	char *hide[MAX_HIDES];
 	char **argv;
 };
 
@@ -61,48 +90,105 @@ static void fail(const char *step)
 /* Looked up once, before the namespaces are made (the mounts need its uid too). */
 static struct passwd *desktopUser;
 
-/* Unescapes a mountinfo path in place (a space is "\\040", a backslash "\\134"). */
-static void unescapeMountPath(char *path)
+/* PATH is at or under one of the --hide prefixes. */
+static int hidden(const char *path)
 {
-	char *out = path;
-	for (char *in = path; *in; out++) {
-		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
-			*out = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
-			in += 4;
-		} else {
-			*out = *in++;
-		}
+	for (int i = 0; i < opts.hides; i++) {
+		size_t n = strlen(opts.hide[i]);
+		while (n > 1 && opts.hide[i][n - 1] == '/')
+			n--;
+		if (!strncmp(path, opts.hide[i], n) && (path[n] == 0 || path[n] == '/'))
+			return 1;
 	}
-	*out = '\0';
+	return 0;
 }
 
-/* Namespace files the host has bind-mounted (`ip netns add` puts one per namespace under /run/netns; container
- * engines do the same) are copied into the desktop's mount namespace with everything else, and criu cannot dump
- * them: "mnt: ./run/netns/NAME doesn't have a proper root mount" (seen as soon as any namespace was added on the
- * machine). The desktop has no use for them: they are detached from its view. */
-static void detachNamespaceFiles(void)
+/* Detaches every nsfs mount (a kept network namespace, /run/netns/NAME) and every mount under a --hide prefix
+ * from our mount namespace: criu refuses to dump a mount namespace holding an nsfs mount. Reads
+ * /proc/self/mountinfo (the host's /proc, still mounted); MNT_DETACH takes a mount's children with it. */
+static void detachNamespaceMounts(void)
 {
-	for (int pass = 0; pass < 8; pass++) {
-		FILE *info = fopen("/proc/self/mountinfo", "r");
-		if (!info)
-			fail("read /proc/self/mountinfo");
-		char line[4096];
-		int detached = 0;
-		while (fgets(line, sizeof(line), info)) {
-			/* id parent major:minor root mountpoint options [optional fields] - fstype source superoptions */
-			char *dash = strstr(line, " - nsfs ");
-			if (!dash)
-				continue;
-			char mountPoint[4096];
-			if (sscanf(line, "%*s %*s %*s %*s %4095s", mountPoint) != 1)
-				continue;
-			unescapeMountPath(mountPoint);
-			if (umount2(mountPoint, MNT_DETACH) == 0)
-				detached++;
+	FILE *info = fopen("/proc/self/mountinfo", "re");
+	if (!info)
+		fail("read /proc/self/mountinfo");
+	char line[8192];
+	char *targets[1024];
+	int count = 0;
+	while (fgets(line, sizeof(line), info)) {
+		/* id parent major:minor root mountpoint options [optional fields] - fstype source superoptions */
+		char *dash = strstr(line, " - ");
+		if (!dash)
+			continue;
+		int nsfs = !strncmp(dash + 3, "nsfs ", 5);
+		if (!nsfs && !opts.hides)
+			continue;
+		char *fields[5];
+		char *save = NULL, *p = line;
+		int n = 0;
+		for (; n < 5 && (fields[n] = strtok_r(p, " ", &save)); n++)
+			p = NULL;
+		if (n < 5)
+			continue;
+		if (count == 1024) {
+			errno = E2BIG;
+			fail("detach mounts from the tree (more than 1024)");
 		}
-		fclose(info);
-		if (!detached)
-			return;
+		/* Octal escapes (\040 for a space) back to bytes. */
+		char *in = fields[4], *out = fields[4];
+		while (*in) {
+			if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] && in[3]) {
+				*out++ = (char)(((in[1] - '0') << 6) | ((in[2] - '0') << 3) | (in[3] - '0'));
+				in += 4;
+			} else {
+				*out++ = *in++;
+			}
+		}
+		*out = 0;
+		if (nsfs || hidden(fields[4]))
+			targets[count++] = strdup(fields[4]);
+	}
+	fclose(info);
+	for (int i = 0; i < count; i++) {
+		/* EINVAL: already gone with an earlier one (the same mount seen twice). */
+		if (targets[i] && umount2(targets[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			fail("detach a network namespace's mount from the tree");
+		free(targets[i]);
+	}
+}
+
+/* --bind, made first: a source under a --hide prefix (a clone's overlay home) is bound before it is hidden. */
+static void bindFolders(void)
+{
+	for (int i = 0; i < opts.binds; i++) {
+		struct stat from, to;
+		if (stat(opts.bindFrom[i], &from) < 0)
+			fail("find a --bind source");
+		if (stat(opts.bindTo[i], &to) < 0) {
+			if (errno != ENOENT || !S_ISDIR(from.st_mode) || mkdir(opts.bindTo[i], 0755) < 0)
+				fail("find or create a --bind target");
+		}
+		if (mount(opts.bindFrom[i], opts.bindTo[i], NULL, MS_BIND, NULL) < 0)
+			fail("bind a --bind folder");
+	}
+}
+
+/* --private-tmp, then $HOME: made after the binds and the detaching, before /proc and the log. */
+static void mountPrivateView(void)
+{
+	if (opts.privateTmp) {
+		if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+			fail("mount a private tmpfs on /tmp");
+		/* X creates these only as root ("_XSERVTransmkdir: ERROR: euid != 0"): without them Xvnc listens on its
+		 * abstract socket only, and clients that look for /tmp/.X11-unix/X1 find nothing. */
+		const char *shared[] = { "/tmp/.X11-unix", "/tmp/.ICE-unix" };
+		for (int i = 0; i < 2; i++)
+			if (mkdir(shared[i], 01777) < 0 || chmod(shared[i], 01777) < 0)
+				fail("create the X socket folders in the private /tmp");
+	}
+	if (opts.binds) {
+		const char *home = getenv("HOME");
+		if (chdir(home ? home : "/") < 0)
+			fail("change to $HOME");
 	}
 }
 
@@ -111,7 +197,10 @@ static void mountPrivateProcAndPts(void)
 	/* Without rprivate, our mounts below would propagate back into the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail("make / rprivate");
-	detachNamespaceFiles();
+	bindFolders();
+	/* Always: any namespace file the host mounted (ip netns add, container engines) would make every dump fail. */
+	detachNamespaceMounts();
+	mountPrivateView();
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("mount a fresh /proc");
 	/* New ptys belong to group tty: terminals (xterm) chown their pty to group tty, which a desktop without
@@ -164,7 +253,7 @@ static void dropPrivileges(void)
 			errno = EPERM;
 			fail("capabilities left after setresuid");
 		}
-	if (setenv("USER", pw->pw_name, 1) < 0 || setenv("LOGNAME", pw->pw_name, 1) < 0)
+	if (pw->pw_name && (setenv("USER", pw->pw_name, 1) < 0 || setenv("LOGNAME", pw->pw_name, 1) < 0))
 		fail("set USER/LOGNAME");
 	/* Apps keep their settings there: better to fail now than to start a desktop whose apps cannot write them. */
 	const char *home = getenv("HOME");
@@ -215,7 +304,8 @@ static int child(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: newns --log FILE --user NAME [--hostname NAME] -- PROGRAM [ARG]...\n");
+	fprintf(stderr, "usage: newns --log FILE (--user NAME | --ids UID:GID [--user NAME]) [--hostname NAME]\n"
+			"             [--netns PATH] [--private-tmp] [--bind HOSTPATH:PATH]... [--hide PATH]... -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
@@ -232,11 +322,41 @@ int main(int argc, char **argv)
 			opts.user = argv[++i];
 		} else if (!strcmp(argv[i], "--hostname") && i + 1 < argc) {
 			opts.hostname = argv[++i];
+		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
+			opts.netns = argv[++i];
+		} else if (!strcmp(argv[i], "--hide") && i + 1 < argc) {
+			if (argv[i + 1][0] != '/' || opts.hides == MAX_HIDES) {
+				fprintf(stderr, "newns: --hide takes an absolute path (at most %d)\n", MAX_HIDES);
+				return 2;
+			}
+			opts.hide[opts.hides++] = argv[++i];
+		} else if (!strcmp(argv[i], "--private-tmp")) {
+			opts.privateTmp = 1;
+		} else if (!strcmp(argv[i], "--ids") && i + 1 < argc) {
+			unsigned long uid, gid;
+			char end;
+			if (sscanf(argv[++i], "%lu:%lu%c", &uid, &gid, &end) != 2 || uid == 0 || gid == 0 ||
+			    uid >= 0xffffffffUL || gid >= 0xffffffffUL) {
+				fprintf(stderr, "newns: --ids takes UID:GID, both numbers other than 0\n");
+				return 2;
+			}
+			opts.hasIds = 1;
+			opts.uid = (uid_t)uid;
+			opts.gid = (gid_t)gid;
+		} else if (!strcmp(argv[i], "--bind") && i + 1 < argc) {
+			char *spec = argv[++i], *colon = strchr(spec, ':');
+			if (!colon || colon == spec || colon[1] != '/' || spec[0] != '/' || opts.binds == MAX_BINDS) {
+				fprintf(stderr, "newns: --bind takes /HOSTPATH:/PATH (at most %d)\n", MAX_BINDS);
+				return 2;
+			}
+			*colon = 0;
+			opts.bindFrom[opts.binds] = spec;
+			opts.bindTo[opts.binds++] = colon + 1;
 		} else {
 			usage();
 		}
 	}
-	if (!opts.logPath || !opts.user || i >= argc)
+	if (!opts.logPath || (!opts.user && !opts.hasIds) || i >= argc)
 		usage();
 	opts.argv = argv + i;
 
@@ -244,8 +364,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "newns: must run as root (it creates PID, IPC, mount and UTS namespaces)\n");
 		return 1;
 	}
+	static struct passwd byIds;
+	if (opts.hasIds) {
+		byIds.pw_name = (char *)opts.user;
+		byIds.pw_uid = opts.uid;
+		byIds.pw_gid = opts.gid;
+		desktopUser = &byIds;
+	}
 	errno = 0;
-	desktopUser = getpwnam(opts.user);
+	if (!desktopUser)
+		desktopUser = getpwnam(opts.user);
 	if (!desktopUser) {
 		fprintf(stderr, "newns: no user %s to run the desktop as: %s\n", opts.user,
 			errno ? strerror(errno) : "not found");
@@ -254,6 +382,15 @@ int main(int argc, char **argv)
 	if (desktopUser->pw_uid == 0 || desktopUser->pw_gid == 0) {
 		fprintf(stderr, "newns: the desktop user %s must not be root\n", opts.user);
 		return 1;
+	}
+	if (opts.netns) {
+		/* Joined here, in the launcher, so that the clone below (new PID, mount, ... namespaces) starts in it. */
+		int ns = open(opts.netns, O_RDONLY | O_CLOEXEC);
+		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+			fprintf(stderr, "newns: cannot join the network namespace %s: %s\n", opts.netns, strerror(errno));
+			return 1;
+		}
+		close(ns);
 	}
 	int report[2];
 	if (pipe2(report, O_CLOEXEC) < 0) {

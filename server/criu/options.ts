@@ -25,6 +25,10 @@ export interface CriuOptions {
   /** --feature for `criu check`. */
   feature?: string;
   networkLock?: 'iptables' | 'nftables' | 'skip';
+  /** --external, once each: at dump `net[INODE]:KEY`, `mnt[MOUNTPOINT]:KEY`; at restore `mnt[KEY]:HOSTPATH`. */
+  external?: string[];
+  /** --inherit-fd, once each: `fd[N]:KEY`, N an fd criu is given (runCriu's inheritFds land at 3, 4, ...). */
+  inheritFd?: string[];
   /**
    * --ghost-limit (dump): the largest file deleted while still open that criu copies into the images (criu's
    * default: 1 MiB; a bigger one fails the dump with "Can't dump ghost file ... increase limit").
@@ -32,7 +36,7 @@ export interface CriuOptions {
   ghostLimit?: number;
 }
 
-type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' };
+type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' } | { flag: string; kind: 'list' };
 
 const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   imagesDir: { flag: '--images-dir', kind: 'value' },
@@ -48,6 +52,8 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   pidfile: { flag: '--pidfile', kind: 'value' },
   feature: { flag: '--feature', kind: 'value' },
   networkLock: { flag: '--network-lock', kind: 'value' },
+  external: { flag: '--external', kind: 'list' },
+  inheritFd: { flag: '--inherit-fd', kind: 'list' },
   ghostLimit: { flag: '--ghost-limit', kind: 'value' },
 };
 
@@ -57,7 +63,12 @@ export function criuArgs(op: CriuOperation, options: CriuOptions): string[] {
   for (const [name, spec] of Object.entries(flags) as [keyof typeof flags, FlagSpec][]) {
     const value = options[name];
     if (value === undefined || value === false) continue;
-    if (spec.kind === 'bool') {
+    if (spec.kind === 'list') {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+        throw new TypeError(`criu option ${name} takes a list of non-empty strings`);
+      }
+      for (const v of value) args.push(spec.flag, v);
+    } else if (spec.kind === 'bool') {
       if (value !== true) throw new TypeError(`criu option ${name} takes true or false, not ${String(value)}`);
       args.push(spec.flag);
     } else {

@@ -23,7 +23,16 @@ export async function runCriu(
   criuPath: string,
   op: CriuOperation,
   options: CriuOptions = {},
-  { timeoutMs = defaultTimeoutMs[op], onSpawn }: { timeoutMs?: number; onSpawn?: (pid: number) => void | Promise<void> } = {},
+  {
+    timeoutMs = defaultTimeoutMs[op],
+    onSpawn,
+    inheritFds = [],
+  }: {
+    timeoutMs?: number;
+    onSpawn?: (pid: number) => void | Promise<void>;
+    /** fds of ours criu gets as its fds 3, 4, ... (for `inheritFd: ['fd[3]:KEY']`, e.g. a kept network namespace). */
+    inheritFds?: number[];
+  } = {},
 ): Promise<CriuResult> {
   const execa = await loadExeca();
   const command = [criuPath, ...criuArgs(op, options)];
@@ -33,12 +42,16 @@ export async function runCriu(
   // A dump or restore writes what it prints to a file beside its log, not to pipes of ours: if this process dies
   // mid-operation, criu must finish its work, not die of SIGPIPE at its next line of output.
   const outputFile = op !== 'check' && logPath ? `${logPath}.out` : undefined;
+  // An fd number of ours becomes the child's fd 3, 4, ... (execa passes it through; its types list numbers for
+  // fds 0-2 only).
+  const extra = inheritFds as unknown as 'inherit'[];
   const running = execa(criuPath, command.slice(1), {
     reject: false,
     timeout: timeoutMs,
     forceKillAfterDelay: 5_000,
-    stdin: 'ignore',
-    ...(outputFile ? { stdout: 'ignore' as const, stderr: { file: outputFile } } : { all: true }),
+    ...(outputFile
+      ? { stdio: ['ignore', 'ignore', { file: outputFile }, ...extra] }
+      : { stdio: ['ignore', 'pipe', 'pipe', ...extra], all: true }),
   });
   // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work.
   // Best effort, and never in criu's way: a note that fails (a disk filled by this very dump) must neither leave
@@ -57,7 +70,7 @@ export async function runCriu(
   }
 
   if (op === 'check') {
-    if (child.exitCode === 0 && !child.timedOut) return { op, command, durationMs, stdout: child.stdout };
+    if (child.exitCode === 0 && !child.timedOut) return { op, command, durationMs, stdout: child.stdout ?? '' };
     const errors = output.split('\n').filter((l) => /^Error|error|fail/i.test(l)).slice(0, 3);
     throw new CriuError(
       { op, command, exitCode: child.exitCode, errors: errors.length ? errors : [output.trim()].filter(Boolean), hint: hintFor(output), timedOut: child.timedOut },
@@ -73,7 +86,7 @@ export async function runCriu(
   }
   const verdict = readVerdict(op, log);
   if (child.exitCode === 0 && !child.timedOut && verdict.ok) {
-    return { op, command, durationMs, stdout: child.stdout, lastLine: verdict.lastLine, logPath };
+    return { op, command, durationMs, stdout: child.stdout ?? '', lastLine: verdict.lastLine, logPath };
   }
   const errors = verdict.errors.length ? verdict.errors : [verdict.lastLine || output.trim()].filter(Boolean);
   // A dump that fills the disk cannot say so: its log lives on that same disk and is cut mid-line. The free space

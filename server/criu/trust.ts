@@ -32,6 +32,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
 import { decodeProto, imageEntries, type ProtoFields } from './images';
+import { bytes, int, int32, msg, raw, text, varints, zigzag } from './protoFields';
 import {
   credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
   schedViolations, socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
@@ -39,49 +40,6 @@ import {
 } from './trustRules';
 
 export type { Expected, Violation } from './trustRules';
-
-/** Repeated varints arrive one per field, or packed into one length-delimited field. */
-function varints(f: ProtoFields | undefined, n: number): number[] {
-  const out: number[] = [];
-  for (const v of f?.get(n) ?? []) {
-    if (typeof v === 'bigint') {
-      out.push(Number(v));
-      continue;
-    }
-    let value = 0;
-    let shift = 0;
-    for (const byte of v) {
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(byte & 0x80)) {
-        out.push(value);
-        value = 0;
-        shift = 0;
-      }
-    }
-  }
-  return out;
-}
-const int = (f: ProtoFields | undefined, n: number) => varints(f, n)[0];
-const raw = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return typeof v === 'bigint' ? v : undefined;
-};
-/** sint32 (zigzag) and int32 (negative: 64-bit two's complement) as numbers. */
-const zigzag = (v: bigint | undefined) => (v === undefined ? undefined : Number((v >> 1n) ^ -(v & 1n)));
-const int32 = (v: bigint | undefined) => (v === undefined ? undefined : Number(BigInt.asIntN(32, v)));
-const bytes = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return v instanceof Uint8Array ? v : undefined;
-};
-const text = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? Buffer.from(v).toString('utf8') : undefined;
-};
-const msg = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? decodeProto(v) : undefined;
-};
 
 const entries = (dir: string, name: string): ProtoFields[] => imageEntries(readFileSync(path.join(dir, name))).map(decodeProto);
 
