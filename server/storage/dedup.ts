@@ -12,9 +12,32 @@
 // at most two image folders, and deleting a checkpoint never rewrites another.
 import { link, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { decodeProto, imageEntries } from '../criu/images';
 import { PE_PARENT, PE_PRESENT, pageSize, parsePagemap, presentPages, writePagemap, type Pagemap, type PagemapEntry } from './pagemap';
 
 export const parentLink = 'parent';
+
+/**
+ * criu premaps every private mapping of a task whose images have a parent (and maps it writable), where it
+ * otherwise lets the restorer map what it can itself: Chromium's address-space reservations (many GiB, PROT_NONE)
+ * then fail with "Unable to map ANON_VMA: Cannot allocate memory" (e2e/apps.spec.ts, chromium preset, every run
+ * with shared pages, none without). A checkpoint with a mapping this large stays whole.
+ */
+const largestSharedMapping = 1024 ** 3;
+
+/** The largest mapping of any process in the images, in bytes (mm-<pid>.img, VmaEntry start/end). */
+async function largestMapping(imagesDir: string, names: string[]): Promise<number> {
+  let largest = 0;
+  for (const name of names.filter((n) => /^mm-\d+\.img$/.test(n))) {
+    const [mm] = imageEntries(await readFile(path.join(imagesDir, name)));
+    for (const vma of decodeProto(mm).get(14) ?? []) {
+      const f = decodeProto(vma as Uint8Array);
+      const [start, end] = [f.get(1)?.[0], f.get(2)?.[0]];
+      if (typeof start === 'bigint' && typeof end === 'bigint') largest = Math.max(largest, Number(end - start));
+    }
+  }
+  return largest;
+}
 const pagemapName = /^pagemap-(\d+)\.img$/;
 
 /** The base a checkpoint's images share pages with (its checkpoint id), or undefined when they are whole. */
@@ -89,6 +112,7 @@ export async function shareWithBase(imagesDir: string, baseId: string, maxShare 
   const baseDir = path.resolve(imagesDir, parentTarget(baseId));
   const names = await readdir(imagesDir);
   const before = await folderBytes(imagesDir);
+  if ((await largestMapping(imagesDir, names)) > largestSharedMapping) return { before, after: before, sharedPages: 0, shared: false };
   const files = new Map<string, Buffer>();
   let sharedPages = 0;
   for (const name of names) {
