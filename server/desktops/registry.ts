@@ -67,6 +67,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await this.list();
   }
 
+  /**
+   * The server keeps each running desktop's screen (vnc/screenKeeper.ts), so a checkpoint's thumbnail needs no
+   * screen read before the freeze. Not in the CLI: it would connect to desktops it does not stay to watch.
+   */
+  async keepScreens(): Promise<void> {
+    const follow = this.deps.screen.follow;
+    if (!follow) return;
+    this.on('event', (event) => follow(event.desktop));
+    for (const desktop of await this.list()) follow(desktop);
+  }
+
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
   wroteLast(record: DesktopRecord): boolean {
     return this.store.wroteLast(record);

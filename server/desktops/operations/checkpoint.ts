@@ -53,9 +53,9 @@ export async function checkpointDesktop(
     }
     const leaveRunning = options.leaveRunning ?? false;
     const cpId = newId('c');
-    // The screen as it is now, read over VNC while the records are written; a desktop too busy to answer gets no
-    // thumbnail, never a failed checkpoint.
-    const screen = deps.screen.capture(record.vncPort, record.vncPassword).catch(() => undefined);
+    // The screen as the server kept it, or else read over VNC while the records are written; a desktop too busy
+    // to answer gets no thumbnail, never a failed checkpoint.
+    const screen = deps.screen.capture(record).catch(() => undefined);
     await mkdir(paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
     const criuOptions: CriuOptions = {
       imagesDir: paths.checkpointImages(cpId),
