@@ -74,11 +74,12 @@ export async function checkpointDesktop(
       desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
-    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
+    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
+    // fsynced: they tell a restarted server that a dump was under way, and after a power loss there is none.
     const [pids] = await Promise.all([
       deps.processes.treePids(record.pid!),
-      store.saveCheckpoint(checkpoint),
-      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }),
+      store.saveCheckpoint(checkpoint, { durable: false }),
+      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }, { durable: false }),
     ]);
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
     // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
@@ -120,7 +121,7 @@ export async function checkpointDesktop(
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {
       ...frozen, lastCheckpoint: cpId,
       lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-    });
+    }, { durable: 'background' });
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
     return { desktop: record, checkpoint };
   });
