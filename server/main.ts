@@ -22,7 +22,7 @@ setEngine(engine);
 const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
-await desktops.keepScreens();
+await desktops.keepReady();
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {

@@ -1,5 +1,6 @@
 // criu dump and restore driven over CRIU's RPC (`criu swrk`, as go-criu and pycriu drive it), by a worker started
-// ahead of time: neither the fork of this big process nor criu's own start is on the operation's critical path.
+// ahead of time in the server: neither the fork of this big process nor criu's own start is on the operation's
+// critical path.
 //
 // Why (bench/results/overhead.md): spawning a program from the server (~200-400 MB resident) costs 8.4 ms against
 // 3.1 ms from a small process, and criu's exec and start come on top; a worker already waiting on its socket
@@ -110,10 +111,17 @@ class Worker {
   }
 }
 
-/** One worker kept waiting, replaced as soon as it is taken. */
+/**
+ * Workers for one criu binary. By default none waits: each operation starts its own (the CLI runs one operation and
+ * exits; a test counts this process's fds before and after). A server keeps one waiting (keepWorkerWaiting), and
+ * starts the next refillDelayMs after an operation took it: not while criu works (the fork and criu's start would
+ * take CPU from it on these 2 cores), and most likely after the response is out.
+ */
 class WorkerPool {
   private idle: Worker | undefined;
   private dir: string | undefined;
+  warm = false;
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly criuPath: string) {}
 
@@ -130,7 +138,14 @@ class WorkerPool {
     return worker;
   }
 
-  /** A new idle worker (off the critical path: the caller runs this once its request is written). */
+  /** Once an operation is over: the next worker, a little later. */
+  scheduleRefill(): void {
+    if (!this.warm) return;
+    clearTimeout(this.refillTimer);
+    this.refillTimer = setTimeout(() => this.refill(), refillDelayMs);
+    this.refillTimer.unref();
+  }
+
   refill(): void {
     if (this.idle?.alive) return;
     try {
@@ -147,7 +162,22 @@ class WorkerPool {
   }
 }
 
+const refillDelayMs = 100;
 const pools = new Map<string, WorkerPool>();
+
+function poolFor(criuPath: string): WorkerPool {
+  let pool = pools.get(criuPath);
+  if (!pool) pools.set(criuPath, (pool = new WorkerPool(criuPath)));
+  return pool;
+}
+
+/** From now on one worker waits for this process's next dump or restore (the server; not the CLI). */
+export function keepWorkerWaiting(criuPath: string): void {
+  if (!addon) return;
+  const pool = poolFor(criuPath);
+  pool.warm = true;
+  pool.refill();
+}
 
 /**
  * criu dump or restore over RPC. onSpawn gets the PID of the criu at work as soon as the request is written
@@ -160,8 +190,7 @@ export async function runSwrk(
   logPath: string,
   { timeoutMs, onSpawn }: { timeoutMs: number; onSpawn?: (pid: number) => void | Promise<void> },
 ): Promise<SwrkOutcome> {
-  let pool = pools.get(criuPath);
-  if (!pool) pools.set(criuPath, (pool = new WorkerPool(criuPath)));
+  const pool = poolFor(criuPath);
   const started = performance.now();
   // Written before the request, and left for criu to read even if this process dies right after it.
   const configFile = path.join(pool.folder(), `${path.basename(logPath)}-${process.pid}-${Math.random().toString(36).slice(2)}.conf`);
@@ -181,8 +210,6 @@ export async function runSwrk(
     // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work. Best
     // effort, and never in criu's way (see runCriu).
     const noted = onSpawn ? Promise.resolve(worker.child.pid!).then(onSpawn).catch(() => {}) : undefined;
-    // The next operation's worker, started while this one works.
-    setImmediate(() => pool.refill());
     timer = setTimeout(() => {
       timedOut = true;
       worker.child.kill('SIGTERM');
@@ -194,6 +221,7 @@ export async function runSwrk(
     const { output, response } = worker.finish();
     return { exitCode: worker.exitCode, signal: worker.signal, timedOut, output, response, durationMs };
   } finally {
+    pool.scheduleRefill();
     clearTimeout(timer);
     clearTimeout(killer);
     rmSync(configFile, { force: true });

@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
+import { keepWorkerWaiting } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -47,6 +48,8 @@ export interface Collaborators {
     /** Told of every desktop's state as it changes, once the screens are kept (Desktops.keepScreens). */
     follow?(desktop: KeptDesktop): void;
   };
+  /** From now on a criu worker waits for the next dump or restore (criu/swrk.ts): the server's, not the CLI's. */
+  keepCriuWaiting?(): void;
   /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
   trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
   /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
@@ -84,6 +87,9 @@ function keptScreens(): Collaborators['screen'] {
 export function realCollaborators(config: Config): Collaborators {
   return {
     criu: (op, options, onSpawn) => runCriu(config.criuPath, op, options, { onSpawn, runner: config.criuRunner }),
+    keepCriuWaiting: () => {
+      if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
+    },
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },

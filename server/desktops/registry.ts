@@ -68,10 +68,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   /**
-   * The server keeps each running desktop's screen (vnc/screenKeeper.ts), so a checkpoint's thumbnail needs no
-   * screen read before the freeze. Not in the CLI: it would connect to desktops it does not stay to watch.
+   * What the server (not the CLI, which runs one operation and exits) keeps ready so a dump and a restore start at
+   * once: a criu worker waiting (criu/swrk.ts), and each running desktop's screen (vnc/screenKeeper.ts), so a
+   * checkpoint's thumbnail needs no screen read before the freeze.
    */
-  async keepScreens(): Promise<void> {
+  async keepReady(): Promise<void> {
+    this.deps.keepCriuWaiting?.();
     const follow = this.deps.screen.follow;
     if (!follow) return;
     this.on('event', (event) => follow(event.desktop));
