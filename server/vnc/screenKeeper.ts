@@ -5,7 +5,8 @@
 // request and criu's start. The kept client asks for at most one update per throttleMs (Raw, 32 bpp: the same
 // parser as every thumbnail), so the picture is at most that old when the dump begins; it is closed gracefully at
 // the dump, before criu looks at the tree (a connection of ours must not be dumped), and comes back once the
-// desktop runs again, connectDelayMs later (not in the way of a restored viewer's first frames).
+// desktop runs again, connectDelayMs later (not in the way of a restored viewer's first frames, 10-30 ms after
+// the restore; and ready for a checkpoint soon after: at 1 s the overhead bench's dumps often found none kept).
 import 'server-only';
 import { RfbClient } from './rfbClient';
 import type { Screen } from './thumbnail';
@@ -84,7 +85,7 @@ class Watch {
 export class ScreenKeeper {
   private readonly watches = new Map<string, Watch>();
 
-  constructor(private readonly options: KeeperOptions = { throttleMs: 100, connectDelayMs: 1_000 }) {}
+  constructor(private readonly options: KeeperOptions = { throttleMs: 100, connectDelayMs: 300 }) {}
 
   /** Told of a desktop's state as it changes: watched while running, let go otherwise. */
   follow(desktop: KeptDesktop): void {
