@@ -1,14 +1,14 @@
 // Runs one criu operation (check, dump, restore), with a timeout, and judges it by exit code AND log: a dump or
 // restore over CRIU's RPC by a worker started ahead of time (swrk.ts), else (check, inherited fds) its command line.
 import 'server-only';
-import { readFile, statfs } from 'node:fs/promises';
+import { open, readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { loadExeca } from '../lazyExeca';
 import { criuArgs, type CriuOperation, type CriuOptions } from './options';
 import { CriuError } from './errors';
 import { rpcCanSay } from './rpc';
 import { keepOutput, runSwrk, swrkAvailable } from './swrk';
-import { hintFor, readVerdict } from './verdict';
+import { hintFor, readVerdict, type LogVerdict } from './verdict';
 
 export interface CriuResult {
   op: CriuOperation;
@@ -65,14 +65,19 @@ export async function runCriu(
     );
   }
 
-  let log = '';
+  const exitedWell = child.exitCode === 0 && !child.timedOut;
+  let verdict: LogVerdict;
   try {
-    if (logPath) log = await readFile(logPath, 'utf8');
+    // A success is told by the log's end (the verdict line, no error after it): its last 64 KB, not the ~0.8 MB of
+    // a -v4 dump log (reading and decoding all of it took a few ms of the API's time). Anything else: all of it,
+    // for the first errors.
+    const tail = logPath ? await readTail(logPath, 64 * 1024) : { text: '', whole: true };
+    verdict = readVerdict(op, tail.text);
+    if (!(exitedWell && verdict.ok) && !tail.whole) verdict = readVerdict(op, await readFile(logPath!, 'utf8'));
   } catch (cause) {
     throw new CriuError({ op, command, exitCode: child.exitCode, errors: [`cannot read the log: ${String(cause)}`, output.trim()].filter(Boolean), logPath, timedOut: child.timedOut }, { cause });
   }
-  const verdict = readVerdict(op, log);
-  if (child.exitCode === 0 && !child.timedOut && verdict.ok) {
+  if (exitedWell && verdict.ok) {
     return { op, command, durationMs, stdout: child.stdout, lastLine: verdict.lastLine, logPath };
   }
   const errors = verdict.errors.length ? verdict.errors : [verdict.lastLine || child.rpcError || output.trim()].filter(Boolean);
@@ -156,6 +161,21 @@ async function viaCommandLine(
   const output = outputFile ? await readFile(outputFile, 'utf8').catch(() => '') : (child.all ?? '');
   const notStarted = child.exitCode === undefined && !child.signal && !child.timedOut ? (child.shortMessage ?? String(child.cause)) : undefined;
   return { exitCode: child.exitCode, timedOut: child.timedOut, durationMs, stdout: child.stdout ?? '', output, notStarted, cause: child };
+}
+
+/** The last bytes of a file from a line's start (whole: the file is shorter than that). */
+async function readTail(file: string, bytes: number): Promise<{ text: string; whole: boolean }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    return start === 0 ? { text, whole: true } : { text: text.slice(text.indexOf('\n') + 1), whole: false };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** "No space left on device: ..." when the file system holding dir has (almost) nothing left, else undefined. */

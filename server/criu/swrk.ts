@@ -9,7 +9,7 @@
 // prints goes to a file, never to a pipe of ours (a server dying mid-dump must not kill criu by SIGPIPE).
 import 'server-only';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -24,10 +24,13 @@ interface SeqpacketAddon {
   close(fd: number): void;
 }
 
-// native/seqpacket.node (see native/seqpacket.c); without it criu runs from its command line, as before.
+// native/seqpacket.node (see native/seqpacket.c); without it criu runs from its command line, as before. The path is
+// built, not written out: Next's bundler (which takes this module in for the environment page's criu check) cannot
+// place an addon in its chunks, and the engine that runs dumps is server/main.ts's, never the bundle's.
+const addonFile = ['..', '..', 'native', 'seqpacket.node'].join('/');
 const addon: SeqpacketAddon | undefined = (() => {
   try {
-    return createRequire(import.meta.url)('../../native/seqpacket.node') as SeqpacketAddon;
+    return createRequire(import.meta.url)(addonFile) as SeqpacketAddon;
   } catch {
     return undefined;
   }
@@ -192,9 +195,11 @@ export async function runSwrk(
 ): Promise<SwrkOutcome> {
   const pool = poolFor(criuPath);
   const started = performance.now();
-  // Written before the request, and left for criu to read even if this process dies right after it.
+  // Written before the request, and left for criu to read even if this process dies right after it. Synchronously
+  // (~100 bytes): from here to the request nothing yields to the event loop, where the thumbnail's scaling (5-10 ms)
+  // waits for its turn (measured: an awaited write put it before the request).
   const configFile = path.join(pool.folder(), `${path.basename(logPath)}-${process.pid}-${Math.random().toString(36).slice(2)}.conf`);
-  await writeFile(configFile, `${rpcConfigLines(options, logPath).join('\n')}\n`, { mode: 0o600 });
+  writeFileSync(configFile, `${rpcConfigLines(options, logPath).join('\n')}\n`, { mode: 0o600 });
   const worker = pool.take();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
