@@ -12,6 +12,7 @@ import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
 import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
+import { serveFast } from './api/fastRoutes';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -65,6 +66,7 @@ const server = createServer((req, res) => {
   const refusal = admission.check(req);
   if (refusal) return refuse(res, refusal);
   if (!auth.allowRequest(req, res)) return;
+  if (serveFast(req, res)) return;
   handle(req, res).catch((error: unknown) => {
     console.error(error);
     res.statusCode = 500;
