@@ -8,7 +8,7 @@ import { decodeProto } from '../server/criu/images';
 import { canTransition, assertTransition, TransitionError } from '../lib/states';
 import { criuRulesFor } from '../server/desktops/cleanup';
 import { existsSync, readFileSync } from 'node:fs';
-import { appArgs, appPresets, parseGeometry, resolveApps } from '../lib/presets';
+import { appArgs, appPresets, checkCriuNeeds, criuNeeds, customApp, maxGhostLimit, parseGeometry, resolveApps } from '../lib/presets';
 import { clock, when } from '../lib/format';
 
 describe('criu options', () => {
@@ -18,6 +18,7 @@ describe('criu options', () => {
       ['restore', '--images-dir', '/i', '--log-file', '/l', '--tcp-established', '--file-locks', '--restore-detached', '--root', '/', '--pidfile', '/p', '-v4'],
     );
     assert.deepEqual(criuArgs('dump', { tree: 42, leaveRunning: false }), ['dump', '--tree', '42']);
+    assert.deepEqual(criuArgs('dump', { tree: 42, ghostLimit: 8 << 20 }), ['dump', '--tree', '42', '--ghost-limit', '8388608']);
   });
   test('refuse nonsense', () => {
     assert.throws(() => criuArgs('dump', { tcpEstablished: true, tcpClose: true }), /exclude/);
@@ -91,6 +92,10 @@ describe('criu log verdicts', () => {
     assert.match(hintFor('Unable to open dev/ptmx with specified index 3')!, /devpts/);
     assert.match(hintFor('vDSO: unknown [vvar_vclock]')!, /4\.2/);
     assert.match(hintFor("Error (criu/cr-dump.c:389): Can't get rlimit 0: Operation not permitted")!, /criu-patches/);
+    assert.match(
+      hintFor("Error (criu/files-reg.c:1031): Can't dump ghost file /s/desktops/d-1/home/.freezeframe-chromium/BrowserMetrics/BrowserMetrics-6B0CF855-C.pma of 4194304 size, increase limit")!,
+      /--ghost-limit/,
+    );
     assert.equal(hintFor('something nobody has seen'), undefined);
   });
 });
@@ -135,6 +140,17 @@ describe('desktop input', () => {
     assert.deepEqual(appArgs(resolveApps(['xclock']), '/r'), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
     assert.deepEqual(appArgs(resolveApps(['xpdf']), '/r'), ['4', 'xpdf', '-geometry', '640x520+10+10', '/r/native/apps/sample.pdf']);
   });
+  test("a desktop needs of criu the most any of its presets asks for; an imported record's needs are checked", () => {
+    assert.equal(criuNeeds(resolveApps(['xterm', 'xclock'])), undefined);
+    assert.equal(criuNeeds([customApp(['chromium', '--no-sandbox'])]), undefined, 'a command of your own raises nothing');
+    assert.deepEqual(criuNeeds(resolveApps(['xterm', 'chromium'])), { ghostLimit: appPresets.chromium.criu!.ghostLimit });
+    assert.deepEqual(criuNeeds([{ ...appPresets.xterm, criu: { ghostLimit: 5 } }, { ...appPresets.xclock, criu: { ghostLimit: 9 } }]), { ghostLimit: 9 });
+    assert.equal(checkCriuNeeds(undefined), undefined);
+    assert.deepEqual(checkCriuNeeds({ ghostLimit: 1 << 20 }), { ghostLimit: 1 << 20 });
+    for (const bad of [null, 'x', { ghostLimit: -1 }, { ghostLimit: 1.5 }, { ghostLimit: maxGhostLimit + 1 }, { ghostLimit: '8M' }, { tree: 1 }]) {
+      assert.throws(() => checkCriuNeeds(bad), RangeError, JSON.stringify(bad));
+    }
+  });
   test("every preset's files are in the repository and its Debian package in the install's list", () => {
     const root = new URL('..', import.meta.url).pathname;
     const install = readFileSync(`${root}scripts/install.sh`, 'utf8');
@@ -158,6 +174,14 @@ describe('CRIU images', () => {
     assert.equal(restore.restore?.restoreMs, 172.580);
     assert.equal(restore.restore?.pagesRestored, 6250);
     assert.throws(() => decodeStats(Buffer.from('4059105506330957ff000000', 'hex')), /truncated/);
+  });
+  test('a ghost-file image: one entry, then the deleted file\'s raw contents', async () => {
+    const { imageEntries } = await import('../server/criu/images');
+    // Two magics, a GhostFileEntry (uid 999, gid 995, mode 0100600) and 4 KiB of contents that are no entries.
+    const entry = Buffer.from('08e70710e30718808302', 'hex');
+    const image = Buffer.concat([Buffer.alloc(8), Buffer.from([entry.length, 0, 0, 0]), entry, Buffer.alloc(4096, 0xab)]);
+    assert.throws(() => imageEntries(image), /truncated/);
+    assert.deepEqual(imageEntries(image, 1), [entry]);
   });
 });
 

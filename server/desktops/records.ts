@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { ErrorCode } from '../../lib/errorCodes';
 import type { DumpStats, RestoreStats } from '../criu/images';
+import type { AppCriuNeeds } from '../../lib/presets';
 import type { DesktopState } from '../../lib/states';
 
 export interface ErrorInfo {
@@ -54,6 +55,8 @@ export interface DesktopRecord {
   lastError?: ErrorInfo;
   lastOperation?: OperationInfo;
   lastCheckpoint?: string;
+  /** What its apps need of criu (lib/presets.ts), passed to every dump; absent when they need nothing. */
+  criu?: AppCriuNeeds;
 }
 
 export interface RestoreInfo {
@@ -81,7 +84,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid'>;
+  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */

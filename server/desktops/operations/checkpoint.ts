@@ -68,10 +68,12 @@ export async function checkpointDesktop(
       // A viewer connecting at the instant of the dump sits in Xvnc's accept queue, and criu refuses to dump
       // such an "in-flight connection"; skipped, that viewer just reconnects.
       skipInFlight: true,
+      // What its presets need (lib/presets.ts; Chromium: ghostLimit).
+      ...record.criu,
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
-      desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
+      desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
     // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import { newVncPassword, vncPasswordFile } from '../../vnc/vncAuth';
-import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
+import { commandLimits, criuNeeds, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
 import { LaunchError } from '../launcher';
 import type { DesktopRecord } from '../records';
 import { newId } from '../../../lib/ids';
@@ -46,6 +46,8 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
     await deps.prepareDesktopFiles(desktopFiles(paths, id), vncPasswordFile(vncPassword, vncViewPassword), { uid, gid });
     const record: DesktopRecord = {
       id, display, vncPort: 5900 + display, geometry, apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
+      // What its presets need of criu (Chromium: ghostLimit), passed to every dump of it.
+      criu: criuNeeds(apps),
       state: 'starting', createdAt: startedAt, updatedAt: startedAt,
       lastOperation: { kind: 'start', startedAt },
     };

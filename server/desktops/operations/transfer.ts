@@ -2,6 +2,7 @@
 import { access, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
+import { checkCriuNeeds } from '../../../lib/presets';
 import { unpackArchive } from '../../checkpoints/archive';
 import { verifyFolder, writeSignedArchive } from '../../checkpoints/signing';
 import { inspectImages, type Inspection } from '../../checkpoints/inspect';
@@ -60,6 +61,12 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
     // The view-only password came later: archives of older checkpoints have none, and are welcome.
     if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
       throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
+    }
+    // What its presets needed of criu, passed to its next dumps: only what a preset may ask.
+    try {
+      checkCriuNeeds(spec.criu);
+    } catch (error) {
+      throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
     }
     let desktop = await store.find(record.desktop);
     if (!desktop) {
