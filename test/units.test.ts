@@ -53,6 +53,8 @@ describe('criu RPC (swrk) requests', () => {
     assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), false);
     assert.equal(rpcCanSay({ pidfile: '/a"b' }, '/l'), false);
     assert.equal(rpcCanSay({ pidfile: '/p' }, '/l'), true);
+    assert.equal(rpcCanSay({ feature: 'x' }, '/l'), false, 'an option the encoder does not say goes to the command line');
+    assert.equal(decodeProto(decodeProto(encodeRequest('dump', { imagesDir: '/i', tree: 1, ghostLimit: 268435456 }, '/c')).get(2)![0] as Uint8Array).get(35)?.[0], 268435456n);
     assert.throws(() => encodeRequest('dump', { imagesDir: '/i' }, '/c'), /tree/);
   });
   test('the answer: success, the restored pid, criu\'s error message', () => {

@@ -17,6 +17,7 @@ const field = {
   fileLocks: 8,
   logLevel: 9,
   root: 13,
+  ghostLimit: 35, // ghost_limit
   external: 37,
   skipInFlight: 46, // tcp_skip_in_flight
   configFile: 51, // config_file: criu's own option file, read after the RPC options (what RPC cannot say)
@@ -43,10 +44,21 @@ function bytes(n: number, v: Uint8Array | number[]): number[] {
 }
 const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
 
-/** Whether these options can be said over RPC (inherit_fd needs fds of criu's own, given at its spawn). */
+/**
+ * Every option this encoder says (as a criu_opts field, in the option file, or by the request itself); any other
+ * one set (inheritFd needs fds of criu's own, given at its spawn; feature is for `criu check`; one added to
+ * CriuOptions later) sends the operation to the command line rather than dropping it.
+ */
+const said = new Set<keyof CriuOptions>([
+  'imagesDir', 'logFile', 'logLevel', 'tree', 'tcpEstablished', 'tcpClose', 'fileLocks', 'leaveRunning', 'skipInFlight',
+  'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit',
+]);
+
+/** Whether these options can be said over RPC. */
 export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
+  const set = (Object.keys(options) as (keyof CriuOptions)[]).filter((k) => options[k] !== undefined && options[k] !== false && !(Array.isArray(options[k]) && !(options[k] as unknown[]).length));
   // The paths go into an option file, quoted: a quote or a line break in one cannot be said there.
-  return !options.inheritFd?.length && !options.feature && ![logPath, options.pidfile ?? ''].some((p) => /["\n]/.test(p));
+  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? ''].some((p) => /["\n]/.test(p));
 }
 
 /**
@@ -60,7 +72,7 @@ export function rpcConfigLines(options: CriuOptions, logPath: string): string[] 
 
 /** criu_req { type, opts } for a dump or restore with these options. */
 export function encodeRequest(op: 'dump' | 'restore', options: CriuOptions, configFile: string): Buffer {
-  if (options.inheritFd?.length || options.feature) throw new TypeError('these criu options need the command line (inheritFd, feature)');
+  if (!rpcCanSay(options, '/')) throw new TypeError('these criu options need the command line (rpcCanSay)');
   if (!options.imagesDir) throw new TypeError('a dump or restore over RPC needs imagesDir');
   const o: number[] = [...int(field.imagesDirFd, -1), ...str(field.imagesDir, options.imagesDir)];
   if (op === 'dump') {
@@ -72,6 +84,7 @@ export function encodeRequest(op: 'dump' | 'restore', options: CriuOptions, conf
   if (options.logLevel !== undefined) o.push(...int(field.logLevel, options.logLevel));
   if (options.root) o.push(...str(field.root, options.root));
   for (const e of options.external ?? []) o.push(...str(field.external, e));
+  if (options.ghostLimit !== undefined) o.push(...int(field.ghostLimit, options.ghostLimit));
   if (options.networkLock) o.push(...int(field.networkLock, networkLocks[options.networkLock]));
   o.push(...str(field.configFile, configFile));
   // restoreDetached has no field: a restore over RPC is always detached (cr-service.c, restore_using_req).
