@@ -109,10 +109,12 @@ async function viewersPart(url: string) {
       await delay(1500);
       // The xterm prints the time every 50 ms: the screen changes 20 times a second, so a first frame after the
       // restore waits for no clock.
-      // A background job: were it the terminal's foreground job, a dump could catch the instant one of its short
-      // processes has exited and the shell has not yet taken the terminal back, and criu could not give the
-      // terminal to that process group again at restore ("tty: Failed to set group N": seen once in 8 here).
-      await viewers[0].type(120, 120, '(while :; do date +%s.%N; sleep 0.02; done) &\n');
+      // bash builtins only, in a background job: no process per line (a `date; sleep` loop forked 100 processes a
+      // second per desktop and slowed the very restores measured: criu ~200 ms instead of ~120), and no
+      // foreground job a dump could catch just as it exits (criu then cannot give the terminal back to its
+      // process group: "tty: Failed to set group N", seen once in 8). `read -t` on a pipe no one writes to is the
+      // 20 ms pause.
+      await viewers[0].type(120, 120, '( exec 9< <(sleep 1d); while :; do echo $EPOCHREALTIME; read -t 0.02 -u 9; done ) &\n');
       const moving = await viewers[0].updatesOver(1000);
       if (moving < 5) throw new Error(`desktop ${d.id}: the picture does not move (${moving} updates in 1 s)`);
       console.log(`desktop ${d.id}: ${n} viewer(s), ${moving} updates/s`);
@@ -171,7 +173,7 @@ function viewersReport(): string[] {
   return [
     '## Restore request → first frame on the same viewer connection',
     '',
-    `Viewers are RFB clients through the real bridge (\`ws://…/api/desktops/<id>/vnc\`, the desktop's VNC password), each asking for the next incremental update as soon as one arrives, as noVNC does; their TCP connections to Xvnc are dumped and restored with the desktop (\`connections: kept\`). One desktop per viewer count (${geometry}, an xterm printing the time every 50 ms). Each repetition: \`POST /api/desktops/:id/checkpoint\`, the freeze, then \`POST /api/checkpoints/:id/restore\`; the time is from that request to each viewer's first complete update after it (a viewer whose connection closed fails the bench). Baseline in the same run: the restore API call itself (request → response), which no frame can precede. Plan ${viewerPlanText}, viewer counts ${viewerCounts.join(', ')}, interleaved. Goal: p50 ≤ ${VIEWER_GOAL.p50} ms and p99 ≤ ${VIEWER_GOAL.p99} ms for any freeze length, with one and with four viewers.`,
+    `Viewers are RFB clients through the real bridge (\`ws://…/api/desktops/<id>/vnc\`, the desktop's VNC password), each asking for the next incremental update as soon as one arrives, as noVNC does; their TCP connections to Xvnc are dumped and restored with the desktop (\`connections: kept\`). One desktop per viewer count (${geometry}, an xterm printing the time every 20 ms, bash builtins only). Each repetition: \`POST /api/desktops/:id/checkpoint\`, the freeze, then \`POST /api/checkpoints/:id/restore\`; the time is from that request to each viewer's first complete update after it (a viewer whose connection closed fails the bench). Baseline in the same run: the restore API call itself (request → response), which no frame can precede. Plan ${viewerPlanText}, viewer counts ${viewerCounts.join(', ')}, interleaved. Goal: p50 ≤ ${VIEWER_GOAL.p50} ms and p99 ≤ ${VIEWER_GOAL.p99} ms for any freeze length, with one and with four viewers.`,
     '',
     table(['viewers', 'freeze', 'restores', 'frames', 'p50 (ms)', 'p90', 'p99', 'max', 'slowest viewer per restore: p50', 'its p99', 'restore API p50 (baseline)', 'p50 / API', 'criu restore p50 (engine)', 'of which the network unlock: iptables rules / ms (p50)', `goal p50 ≤ ${VIEWER_GOAL.p50}, p99 ≤ ${VIEWER_GOAL.p99}`], rows),
     '',
