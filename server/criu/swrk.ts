@@ -108,7 +108,12 @@ class Worker {
     return { output: Buffer.concat(chunks).toString('utf8'), response };
   }
 
+  private disposed = false;
+
+  /** Closes our fds, once (an fd number closed twice could be another file's by then). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     addon!.close(this.fd);
     closeSync(this.outputFd);
   }
@@ -151,6 +156,7 @@ class WorkerPool {
 
   refill(): void {
     if (this.idle?.alive) return;
+    this.idle?.dispose();
     try {
       const worker = new Worker(this.criuPath, this.folder());
       this.idle = worker;
