@@ -52,7 +52,7 @@ if ! getent passwd "$desktopUser" >/dev/null; then
 fi
 
 # --- the native launcher ------------------------------------------------------------------------------------
-make -s -C native >/dev/null || die "building native/ (newns, reaper.node, flock.node) failed (see: make -C native)"
+make -s -C native >/dev/null || die "building native/ (newns and the .node addons) failed (see: make -C native)"
 chmod 0755 native/desktop.sh native/apps/*.sh
 # The mpv preset's clip, made here with ffmpeg rather than shipped or downloaded (nothing when it is there).
 sh native/apps/makeClip.sh || die "making the mpv preset's clip (native/apps/makeClip.sh) failed"

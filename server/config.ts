@@ -20,6 +20,11 @@ export interface Config {
   displays: { min: number; max: number };
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
+  /**
+   * How dumps and restores run criu: 'swrk' (CRIU's RPC, a worker started ahead of time: criu/swrk.ts) or 'exec'
+   * (the command line, a process spawned per operation). Both write and judge the same log.
+   */
+  criuRunner: 'swrk' | 'exec';
   /** Checkpoints of a desktop share identical pages (server/storage/dedup.ts); FREEZEFRAME_SHARE_PAGES=0 for the
    * bench's baseline (bench/storage.mts). */
   sharePages: boolean;
@@ -38,6 +43,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
+  const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
+  if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
   return {
     rootDir,
     stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
@@ -48,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
+    criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',
   };
 }

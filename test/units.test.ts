@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { criuArgs } from '../server/criu/options';
 import { hintFor, readVerdict } from '../server/criu/verdict';
+import { decodeResponse, encodeRequest, rpcCanSay, rpcConfigLines } from '../server/criu/rpc';
+import { decodeProto } from '../server/criu/images';
 import { canTransition, assertTransition, TransitionError } from '../lib/states';
 import { criuRulesFor } from '../server/desktops/cleanup';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,7 +27,49 @@ describe('criu options', () => {
   });
 });
 
+describe('criu RPC (swrk) requests', () => {
+  const str = (f: Map<number, (bigint | Uint8Array)[]>, n: number) => (f.get(n) ?? []).map((v) => Buffer.from(v as Uint8Array).toString());
+  test('a dump: the tree, the flags, -1 as images_dir_fd (ten bytes), the option file', () => {
+    const req = decodeProto(encodeRequest('dump', { imagesDir: '/i', tree: 42, tcpEstablished: true, fileLocks: true, skipInFlight: true, leaveRunning: false, logLevel: 4, networkLock: 'nftables', external: ['mnt[]'] }, '/c.conf'));
+    assert.equal(req.get(1)?.[0], 1n, 'DUMP');
+    const opts = decodeProto(req.get(2)![0] as Uint8Array);
+    assert.equal(opts.get(1)?.[0], 2n ** 64n - 1n, 'images_dir_fd -1');
+    assert.deepEqual(str(opts, 68), ['/i']);
+    assert.equal(opts.get(2)?.[0], 42n);
+    for (const n of [5, 8, 46]) assert.equal(opts.get(n)?.[0], 1n, `field ${n}`);
+    assert.equal(opts.get(3), undefined, 'leaveRunning false is not sent');
+    assert.equal(opts.get(9)?.[0], 4n);
+    assert.equal(opts.get(64)?.[0], 2n, 'NFTABLES');
+    assert.deepEqual(str(opts, 37), ['mnt[]']);
+    assert.deepEqual(str(opts, 51), ['/c.conf']);
+  });
+  test('a restore: what RPC cannot say goes to the option file; some options need the command line', () => {
+    const req = decodeProto(encodeRequest('restore', { imagesDir: '/i', tcpClose: true, root: '/', restoreDetached: true }, '/c.conf'));
+    assert.equal(req.get(1)?.[0], 2n, 'RESTORE');
+    const opts = decodeProto(req.get(2)![0] as Uint8Array);
+    assert.equal(opts.get(52)?.[0], 1n);
+    assert.deepEqual(str(opts, 13), ['/']);
+    assert.deepEqual(rpcConfigLines({ pidfile: '/p/restore.pid' }, '/p/restore-1.log'), ['log-file "/p/restore-1.log"', 'pidfile "/p/restore.pid"']);
+    assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), false);
+    assert.equal(rpcCanSay({ pidfile: '/a"b' }, '/l'), false);
+    assert.equal(rpcCanSay({ pidfile: '/p' }, '/l'), true);
+    assert.equal(rpcCanSay({ feature: 'x' }, '/l'), false, 'an option the encoder does not say goes to the command line');
+    assert.equal(decodeProto(decodeProto(encodeRequest('dump', { imagesDir: '/i', tree: 1, ghostLimit: 268435456 }, '/c')).get(2)![0] as Uint8Array).get(35)?.[0], 268435456n);
+    assert.throws(() => encodeRequest('dump', { imagesDir: '/i' }, '/c'), /tree/);
+  });
+  test('the answer: success, the restored pid, criu\'s error message', () => {
+    // criu_resp { type: RESTORE, success: true, restore { pid: 1234 } } and { type: DUMP, success: false, cr_errmsg }
+    assert.deepEqual(decodeResponse(Buffer.from([0x08, 0x02, 0x10, 0x01, 0x22, 0x03, 0x08, 0xd2, 0x09])), { success: true, pid: 1234, errno: undefined, errmsg: undefined });
+    const msg = Buffer.from('boom');
+    assert.deepEqual(decodeResponse(Buffer.from([0x08, 0x01, 0x10, 0x00, 0x4a, msg.length, ...msg])), { success: false, pid: undefined, errno: undefined, errmsg: 'boom' });
+  });
+});
+
 describe('criu log verdicts', () => {
+  test('over RPC, a requester gone after the work does not make a failure of it', () => {
+    const log = '(00.2) Dumping finished successfully\n(00.3) Error (criu/cr-service.c:121): Can\'t send response: Broken pipe\n';
+    assert.deepEqual(readVerdict('dump', log), { ok: true, lastLine: 'Dumping finished successfully', errors: [] });
+  });
   test('dump: success is the last line', () => {
     const v = readVerdict('dump', '(00.1) Error (criu/util.c:1534): rlimit: Can\'t setup RLIMIT_NOFILE for self: Operation not permitted\n(00.2) Dumping finished successfully\n');
     assert.equal(v.ok, true);

@@ -78,6 +78,19 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await this.list();
   }
 
+  /**
+   * What the server (not the CLI, which runs one operation and exits) keeps ready so a dump and a restore start at
+   * once: a criu worker waiting (criu/swrk.ts), and each running desktop's screen (vnc/screenKeeper.ts), so a
+   * checkpoint's thumbnail needs no screen read before the freeze.
+   */
+  async keepReady(): Promise<void> {
+    this.deps.keepCriuWaiting?.();
+    const follow = this.deps.screen.follow;
+    if (!follow) return;
+    this.on('event', (event) => follow(event.desktop));
+    for (const desktop of await this.list()) follow(desktop);
+  }
+
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
   wroteLast(record: DesktopRecord): boolean {
     return this.store.wroteLast(record);

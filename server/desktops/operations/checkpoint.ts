@@ -53,9 +53,9 @@ export async function checkpointDesktop(
     }
     const leaveRunning = options.leaveRunning ?? false;
     const cpId = newId('c');
-    // The screen as it is now, read over VNC while the records are written; a desktop too busy to answer gets no
-    // thumbnail, never a failed checkpoint.
-    const screen = deps.screen.capture(record.vncPort, record.vncPassword).catch(() => undefined);
+    // The screen as the server kept it, or else read over VNC while the records are written; a desktop too busy
+    // to answer gets no thumbnail, never a failed checkpoint.
+    const screen = deps.screen.capture(record).catch(() => undefined);
     await mkdir(paths.checkpointImages(cpId), { recursive: true, mode: 0o700 });
     const criuOptions: CriuOptions = {
       imagesDir: paths.checkpointImages(cpId),
@@ -76,11 +76,12 @@ export async function checkpointDesktop(
       desktopSpec: { display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
-    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
+    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
+    // fsynced: they tell a restarted server that a dump was under way, and after a power loss there is none.
     const [pids] = await Promise.all([
       deps.processes.treePids(record.pid!),
-      store.saveCheckpoint(checkpoint),
-      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }),
+      store.saveCheckpoint(checkpoint, { durable: false }),
+      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }, { durable: false }),
     ]);
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
     // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
@@ -122,7 +123,7 @@ export async function checkpointDesktop(
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {
       ...frozen, lastCheckpoint: cpId,
       lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-    });
+    }, { durable: 'background' });
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
     return { desktop: record, checkpoint };
   });

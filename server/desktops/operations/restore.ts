@@ -87,7 +87,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // A pidfile left by an earlier restore makes criu fail.
       rm(paths.checkpointPidfile(checkpointId), { force: true }),
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
-      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }),
+      // Not fsynced: after a power loss there is no restore under way to tell a restarted server about.
+      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
     try {
@@ -102,13 +103,13 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       const stats = (await statsRead)?.restore;
       const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
       checkpoint.restores.push(info);
-      // Two records, independent of each other: written at once.
+      // Two records, independent of each other: written at once, fsynced just after (jsonFiles.ts).
       await Promise.all([
-        store.saveCheckpoint(checkpoint),
+        store.saveCheckpoint(checkpoint, { durable: 'background' }),
         store.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-        }),
+        }, { durable: 'background' }),
       ]);
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
       return { desktop: record, checkpoint, restoreMs: result.durationMs };
