@@ -95,7 +95,7 @@ export async function soak(engine: Engine, { cycles = Infinity, durationMs = Inf
         await pause(runMs);
       } catch (error) {
         failures++;
-        throw new Error(`cycle ${n} failed`, { cause: error });
+        throw new Error(`cycle ${n} failed: ${(error as Error).message}`, { cause: error });
       }
       const sample = {
         cycle: n, atMs: performance.now() - started, diskBytes: await diskBytes(desktops.paths.checkpoints()),
