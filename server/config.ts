@@ -25,8 +25,13 @@ export interface Config {
    * (the command line, a process spawned per operation). Both write and judge the same log.
    */
   criuRunner: 'swrk' | 'exec';
-  /** Checkpoints of a desktop share identical pages (server/storage/dedup.ts); FREEZEFRAME_SHARE_PAGES=0 for the
-   * bench's baseline (bench/storage.mts). */
+  /**
+   * Checkpoints of a desktop share identical pages with a base (server/storage/dedup.ts): opt-in
+   * (FREEZEFRAME_SHARE_PAGES=1). Measured (bench/storage.mts): 20 checkpoints 7.3x one instead of 20.4x, but a
+   * shared checkpoint restores 1.18-1.25x slower (criu reads its parent too) and the sharing holds the desktop's lock
+   * ~95 ms after each checkpoint: restore speed is the product, so it stays off until parents chain and the
+   * newest checkpoint stays whole (bench/README.md).
+   */
   sharePages: boolean;
 }
 
@@ -56,6 +61,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     displays: { min, max },
     criuLogLevel: level,
     criuRunner: runner,
-    sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',
+    sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
   };
 }

@@ -19,7 +19,7 @@ describe('checkpoint storage', () => {
   let dispose: () => Promise<void>;
   const events: DesktopEvent[] = [];
   before(async () => {
-    ({ engine, dispose } = await withEngine('236-239'));
+    ({ engine, dispose } = await withEngine('236-239', { FREEZEFRAME_SHARE_PAGES: '1' }));
     engine.desktops.on('event', (e) => events.push(e));
   });
   after(() => dispose());
