@@ -61,7 +61,12 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
       if (!identity) throw new LaunchError(`the desktop exited at once; see ${paths.desktopLog(id)}`);
       deps.processes.adoptRoot(identity);
       Object.assign(record, { pid, pidStartTime: identity.startTime });
-      await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id));
+      // A tree that dies right away has no mount table to read (EINVAL on /proc/PID/mountinfo): that is the desktop
+      // exiting at once, which its log explains, not a failure of this step.
+      await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id)).catch(async (error: unknown) => {
+        if (!(await deps.processes.isAlive(identity))) throw new LaunchError(`the desktop exited at once; see ${paths.desktopLog(id)}`);
+        throw error;
+      });
       await store.save(record);
       const stillWorthWaiting = () => deps.processes.isAlive(identity);
       await deps.ports.waitFor(record.vncPort, { timeoutMs: 30_000, stillWorthWaiting });
