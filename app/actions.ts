@@ -1,11 +1,11 @@
 'use server';
 // The dashboard's server actions, for every page: start a desktop from the form (then open it), checkpoint,
-// restore, stop, delete a checkpoint. Each validates its input (zod) and returns a typed result, never throws.
+// restore, stop, delete a checkpoint, pin one, set a retention policy, remove a stopped desktop. Each validates its input (zod) and returns a typed result, never throws.
 import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
-import { checkpointDesktop, deleteCheckpoint, restoreDesktop, startDesktop, stopDesktop } from '@/server/api/operations';
+import { checkpointDesktop, deleteCheckpoint, pinCheckpoint, removeDesktop, restoreDesktop, setRetention, startDesktop, stopDesktop } from '@/server/api/operations';
 import type { Failure } from '@/server/api/results';
-import type { CheckpointInput, RestoreInput } from '@/server/api/schemas';
+import type { CheckpointInput, RestoreInput, RetentionInput } from '@/server/api/schemas';
 
 export type StartFormState = Failure | undefined;
 
@@ -44,4 +44,21 @@ export async function restoreAction(input: RestoreInput) {
 /** Frees a checkpoint's disk space; its desktop is untouched. */
 export async function deleteCheckpointAction(checkpointId: string) {
   return deleteCheckpoint(checkpointId);
+}
+
+/** Which checkpoints the desktop keeps (applied now, and after each checkpoint). */
+export async function setRetentionAction(desktopId: string, input: RetentionInput) {
+  return setRetention(desktopId, input);
+}
+
+/** A pinned checkpoint is never removed by the retention policy. */
+export async function pinCheckpointAction(checkpointId: string, pinned: boolean) {
+  return pinCheckpoint(checkpointId, { pinned });
+}
+
+/** Removes a stopped desktop with its checkpoints (the page asked first); says how much space that freed. */
+export async function removeDesktopAction(desktopId: string) {
+  const result = await removeDesktop(desktopId);
+  if (result.ok) revalidatePath('/');
+  return result;
 }

@@ -30,7 +30,7 @@ interface Pair {
   dumpPhases?: Record<string, number>;
   restorePhases?: Record<string, number>;
 }
-const mtime = (f: string) => statSync(f).mtimeMs;
+const mtime = (f: string) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? NaN;
 const birth = (f: string) => statSync(f).birthtimeMs;
 
 async function main() {

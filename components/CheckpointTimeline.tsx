@@ -13,13 +13,15 @@ interface Props {
   onRestore: (id: string) => void;
   /** Deletes a checkpoint's images (asked twice: they cannot come back). */
   onDelete: (id: string) => void;
+  /** Pins or unpins it: the retention policy never removes a pinned checkpoint. */
+  onPin: (id: string, pinned: boolean) => void;
   /** The desktop cannot be restored now (busy, starting). */
   restoreDisabled?: boolean;
   /** An operation is under way: no other may start. */
   disabled?: boolean;
 }
 
-export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, restoreDisabled, disabled }: Props) {
+export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, onPin, restoreDisabled, disabled }: Props) {
   if (!checkpoints.length) {
     return <p className="text-sm text-slate-400">No checkpoints yet: press Checkpoint or Snapshot to take one.</p>;
   }
@@ -32,6 +34,7 @@ export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, 
           current={c.id === current}
           onRestore={onRestore}
           onDelete={onDelete}
+          onPin={onPin}
           restoreDisabled={restoreDisabled || disabled}
           disabled={disabled}
         />
@@ -45,11 +48,12 @@ interface CardProps {
   current: boolean;
   onRestore: (id: string) => void;
   onDelete: (id: string) => void;
+  onPin: (id: string, pinned: boolean) => void;
   restoreDisabled?: boolean;
   disabled?: boolean;
 }
 
-function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDisabled, disabled }: CardProps) {
+function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, onPin, restoreDisabled, disabled }: CardProps) {
   const [confirming, setConfirming] = useState(false);
   const complete = c.state === 'complete';
   const mode = c.leaveRunning ? 'snapshot' : 'checkpoint';
@@ -61,6 +65,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
       data-checkpoint={c.id}
       data-mode={mode}
       data-state={c.state}
+      data-pinned={c.pinned ? 'true' : 'false'}
       className={`flex flex-col overflow-hidden rounded-xl border bg-slate-900/60 ${current ? 'border-ice-400/60' : 'border-white/10'}`}
     >
       <div className="relative aspect-[4/3] bg-black/60">
@@ -77,7 +82,10 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
         >
           {c.leaveRunning ? 'Snapshot' : 'Checkpoint'}
         </span>
-        {current && <span className="absolute right-2 top-2 rounded-full bg-slate-950/80 px-2 py-0.5 text-[11px] text-ice-300">current</span>}
+        <span className="absolute right-2 top-2 flex gap-1">
+          {c.pinned && <span className="rounded-full bg-amber-400/90 px-2 py-0.5 text-[11px] font-semibold text-slate-950">pinned</span>}
+          {current && <span className="rounded-full bg-slate-950/80 px-2 py-0.5 text-[11px] text-ice-300">current</span>}
+        </span>
       </div>
 
       <div className="grid gap-2 p-3 text-sm">
@@ -89,9 +97,14 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
         {!complete && <span className="text-xs text-red-300">{c.state}{c.error ? `: ${c.error.message}` : ''}</span>}
         <dl className="grid grid-cols-3 gap-1 text-center text-xs">
           <Figure label="Dump" value={seconds(c.dumpMs)} />
-          <Figure label="Images" value={bytes(c.imageBytes)} />
+          <Figure label="Images" value={bytes(c.imageBytes)} title={c.storedBytes !== undefined ? `${bytes(c.storedBytes)} on disk${c.base ? `: its other pages are shared with ${c.base}` : ''}` : undefined} />
           <Figure label="Restores" value={String(restores.length)} testId="restore-count" />
         </dl>
+        {c.storedBytes !== undefined && c.base && (
+          <p data-testid="stored-bytes" className="text-xs text-slate-400">
+            {bytes(c.storedBytes)} on disk, the rest shared with <span className="font-mono">{c.base}</span>
+          </p>
+        )}
         {lastRestore && (
           <p className="text-xs text-slate-400">
             Last restore <LocalTime iso={lastRestore.at} />{' '}
@@ -115,11 +128,22 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, restoreDi
               <Link href={`/checkpoints/${c.id}`} aria-label={`Inspect ${c.id}`} className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800">
                 Inspect
               </Link>
+              <button
+                type="button"
+                onClick={() => onPin(c.id, !c.pinned)}
+                disabled={disabled}
+                aria-label={`${c.pinned ? 'Unpin' : 'Pin'} ${c.id}`}
+                aria-pressed={!!c.pinned}
+                title={c.pinned ? 'Let the retention policy remove it again' : 'Never let the retention policy remove it'}
+                className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800 disabled:opacity-40"
+              >
+                {c.pinned ? 'Unpin' : 'Pin'}
+              </button>
               <a
                 href={`/api/checkpoints/${c.id}/export`}
-                download={`${c.id}.tar.gz`}
+                download={`${c.id}.tar.zst`}
                 aria-label={`Export ${c.id}`}
-                title="Download this checkpoint as one .tar.gz archive"
+                title="Download this checkpoint as one .tar.zst archive"
                 className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800"
               >
                 Export
@@ -204,9 +228,9 @@ function Row({ label, value }: { label: string; value: string }) {
   );
 }
 
-function Figure({ label, value, testId }: { label: string; value: string; testId?: string }) {
+function Figure({ label, value, testId, title }: { label: string; value: string; testId?: string; title?: string }) {
   return (
-    <div data-testid={testId} className="rounded-md bg-slate-950/60 px-1 py-1">
+    <div data-testid={testId} title={title} className="rounded-md bg-slate-950/60 px-1 py-1">
       <dt className="text-[10px] uppercase tracking-wider text-slate-500">{label}</dt>
       <dd className="font-semibold tabular-nums text-slate-100">{value}</dd>
     </div>

@@ -3,7 +3,7 @@
 // timeline of checkpoints (restore any, inspect, export, delete), and what criu did.
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
-import { checkpointAction, deleteCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
+import { checkpointAction, deleteCheckpointAction, pinCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
 import { bytes, seconds } from '@/lib/format';
 import { useDesktopEvents, type LiveEvent } from '@/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/lib/resultTypes';
@@ -16,11 +16,12 @@ import { ErrorPanel } from './ErrorPanel';
 import { AudienceLink } from './presenter/AudienceLink';
 import { StateBadge } from './StateBadge';
 import { StateBanner } from './StateBanner';
+import { RetentionForm } from './RetentionForm';
 import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
 import { mergeCheckpoint, newer } from './liveRecords';
 
-type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete';
+type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete' | 'pin';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   checkpoint: 'Checkpoint failed',
   snapshot: 'Snapshot failed',
@@ -28,6 +29,7 @@ const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   restore: 'Restore failed',
   stop: 'Stop failed',
   delete: 'Deleting the checkpoint failed',
+  pin: 'Pinning the checkpoint failed',
   start: 'Start failed',
 };
 
@@ -58,7 +60,15 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
   const live = useDesktopEvents({
     onEvent: (event: LiveEvent) => {
       if (event.desktop.id !== id) return;
-      setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: mergeCheckpoint(d.checkpoints, event.checkpoint) }));
+      if (event.type === 'removed') {
+        // Removed (from the dashboard, the API, the CLI): nothing left to read.
+        setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: [] }));
+        setFailure({ op: 'stop', error: { code: 'not_found', message: `desktop ${id} was removed with its checkpoints` } });
+        return;
+      }
+      // Checkpoints removed (the retention policy, a delete elsewhere) leave the timeline at once.
+      const gone = new Set(event.removed ?? []);
+      setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: mergeCheckpoint(d.checkpoints, event.checkpoint).filter((c) => !gone.has(c.id)) }));
       if (event.type === 'checkpointing' || event.type === 'restoring') setFailure(null);
       if (event.type !== 'checkpointing' && event.type !== 'restoring') void reread();
     },
@@ -119,6 +129,10 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
     setFreed(null);
     const result = await run('delete', () => deleteCheckpointAction(checkpointId));
     if (result?.ok) setFreed({ checkpoint: result.checkpoint, bytesFreed: result.bytesFreed });
+  };
+
+  const pin = (checkpointId: string, pinned: boolean) => {
+    if (!pending) void run('pin', () => pinCheckpointAction(checkpointId, pinned));
   };
 
   // Alt+C / Alt+S / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
@@ -257,6 +271,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
           <Timings checkpoints={checkpoints} />
           <CheckpointChart checkpoints={checkpoints} />
           <StorageFigure storage={detail.storage} />
+          <RetentionForm desktopId={id} policy={desktop.retention} />
           {audiencePath && <AudienceLink path={audiencePath} />}
         </aside>
       </div>
@@ -270,6 +285,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
           current={desktop.lastCheckpoint}
           onRestore={(checkpointId) => restoreOne(checkpointId)}
           onDelete={(checkpointId) => void remove(checkpointId)}
+          onPin={pin}
           restoreDisabled={!canRestoreAny}
           disabled={!!pending}
         />

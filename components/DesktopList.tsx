@@ -1,17 +1,21 @@
 'use client';
-// The dashboard's desktops, kept live by the event stream, each with a link to its page and a Stop button.
+// The dashboard's desktops, kept live by the event stream, each with a link to its page and a Stop button; a stopped
+// one with a Remove button (asked first), which frees its checkpoints' disk and its display and says how much.
 import { useEffect, useRef, useState, useTransition } from 'react';
 import Link from 'next/link';
-import { stopDesktopAction } from '@/app/actions';
+import { removeDesktopAction, stopDesktopAction } from '@/app/actions';
+import { bytes } from '@/lib/format';
 import { useDesktopEvents } from '@/lib/useDesktopEvents';
 import type { ApiError } from '@/lib/resultTypes';
 import type { DesktopSummary } from '@/lib/viewTypes';
 import { desktopsChangedEvent } from './ImportCheckpointForm';
+import { ConfirmDialog } from './ConfirmDialog';
 import { StateBadge } from './StateBadge';
 import { LocalTime } from './LocalTime';
 
 export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
   const [desktops, setDesktops] = useState(initial);
+  const [removed, setRemoved] = useState<{ desktop: string; bytesFreed: number; checkpoints: number } | null>(null);
   const reads = useRef(0);
 
   const reread = async () => {
@@ -22,6 +26,10 @@ export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
 
   useDesktopEvents({
     onEvent: (event) => {
+      if (event.type === 'removed') {
+        setDesktops((list) => list.filter((d) => d.id !== event.desktop.id));
+        return;
+      }
       setDesktops((list) => {
         const at = list.findIndex((d) => d.id === event.desktop.id);
         if (at < 0) return [{ ...event.desktop, checkpoints: [] }, ...list];
@@ -47,14 +55,23 @@ export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
       </p>
     );
   }
+  const onRemoved = (result: { desktop: string; bytesFreed: number; checkpoints: string[] }) => {
+    setRemoved({ desktop: result.desktop, bytesFreed: result.bytesFreed, checkpoints: result.checkpoints.length });
+    setDesktops((list) => list.filter((d) => d.id !== result.desktop));
+  };
   return (
     <div className="grid gap-6">
+      {removed && (
+        <p role="status" data-testid="desktop-removed" data-bytes={removed.bytesFreed} className="rounded-md border border-emerald-400/30 bg-emerald-400/10 px-3 py-1.5 text-sm text-emerald-200">
+          Removed {removed.desktop} and its {removed.checkpoints} checkpoint{removed.checkpoints === 1 ? '' : 's'}: {bytes(removed.bytesFreed)} freed
+        </p>
+      )}
       <DesktopTable desktops={shown} empty="No desktop is running." />
       {stopped.length > 0 && (
-        <details className="text-sm">
+        <details className="text-sm" data-testid="stopped-desktops">
           <summary className="cursor-pointer text-slate-400">Stopped desktops ({stopped.length}); their checkpoints can still be restored</summary>
           <div className="mt-3">
-            <DesktopTable desktops={stopped} empty="" />
+            <DesktopTable desktops={stopped} empty="" onRemoved={onRemoved} />
           </div>
         </details>
       )}
@@ -62,7 +79,9 @@ export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
   );
 }
 
-function DesktopTable({ desktops, empty }: { desktops: DesktopSummary[]; empty: string }) {
+type OnRemoved = (result: { desktop: string; bytesFreed: number; checkpoints: string[] }) => void;
+
+function DesktopTable({ desktops, empty, onRemoved }: { desktops: DesktopSummary[]; empty: string; onRemoved?: OnRemoved }) {
   if (!desktops.length) return <p className="text-sm text-slate-400">{empty}</p>;
   return (
     <div className="overflow-x-auto rounded-xl border border-white/10 bg-slate-900/40">
@@ -101,6 +120,7 @@ function DesktopTable({ desktops, empty }: { desktops: DesktopSummary[]; empty: 
                     Open
                   </Link>
                   {d.state !== 'stopped' && <StopButton id={d.id} />}
+                  {d.state === 'stopped' && onRemoved && <RemoveButton desktop={d} onRemoved={onRemoved} />}
                 </div>
               </td>
             </tr>
@@ -134,6 +154,50 @@ function StopButton({ id }: { id: string }) {
       >
         {pending ? 'Stopping…' : 'Stop'}
       </button>
+    </span>
+  );
+}
+
+function RemoveButton({ desktop, onRemoved }: { desktop: DesktopSummary; onRemoved: OnRemoved }) {
+  const [asking, setAsking] = useState(false);
+  const [pending, startTransition] = useTransition();
+  const [error, setError] = useState<ApiError | null>(null);
+  const diskBytes = desktop.checkpoints.reduce((sum, c) => sum + (c.storedBytes ?? c.imageBytes ?? 0), 0);
+  const remove = () =>
+    startTransition(async () => {
+      const result = await removeDesktopAction(desktop.id);
+      if (result.ok) onRemoved(result);
+      else setError(result.error);
+    });
+  return (
+    <span className="flex items-center gap-2">
+      {error && (
+        <span role="alert" className="max-w-56 truncate text-xs text-red-300" title={error.message}>
+          {error.message}
+        </span>
+      )}
+      <button
+        type="button"
+        onClick={() => setAsking(true)}
+        disabled={pending}
+        aria-label={`Remove ${desktop.id}`}
+        className="rounded-md border border-white/10 px-3 py-1 text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
+      >
+        {pending ? 'Removing…' : 'Remove…'}
+      </button>
+      <ConfirmDialog
+        open={asking}
+        title={`Remove ${desktop.id} and its checkpoints?`}
+        confirmLabel="Remove"
+        onCancel={() => setAsking(false)}
+        onConfirm={() => {
+          setAsking(false);
+          remove();
+        }}
+      >
+        Its {desktop.checkpoints.length} checkpoint{desktop.checkpoints.length === 1 ? '' : 's'} (about {bytes(diskBytes)}), its home
+        folder and its display :{desktop.display} go for good: none of it can be restored afterwards.
+      </ConfirmDialog>
     </span>
   );
 }

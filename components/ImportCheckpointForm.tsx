@@ -24,7 +24,9 @@ export function ImportCheckpointForm() {
     setResult(null);
     try {
       // The file itself as the body, not multipart: the server streams it to disk under its size limit.
-      const response = await fetch('/api/checkpoints/import', { method: 'POST', body: file, headers: { 'Content-Type': 'application/gzip' } });
+      // Its type by its name: export writes .tar.zst; archives exported before are .tar.gz.
+      const type = /\.(tar\.gz|tgz)$/i.test(file.name) ? 'application/gzip' : 'application/zstd';
+      const response = await fetch('/api/checkpoints/import', { method: 'POST', body: file, headers: { 'Content-Type': type } });
       const body = await response.json().catch(() => ({ error: { code: 'internal', message: `HTTP ${response.status}` } }));
       if (response.ok) {
         setResult({ ok: true, imported: body as Imported });
@@ -43,12 +45,12 @@ export function ImportCheckpointForm() {
     <form onSubmit={upload} data-testid="import-form" className="grid gap-3 rounded-xl border border-white/10 bg-slate-900/50 p-5">
       <h2 className="text-lg font-semibold">Import a checkpoint</h2>
       <p className="text-xs text-slate-400">
-        A <span className="font-mono">.tar.gz</span> from Export, here or on a machine whose key this one trusts (see the
+        A <span className="font-mono">.tar.zst</span> (or an older <span className="font-mono">.tar.gz</span>) from Export, here or on a machine whose key this one trusts (see the
         Environment page). Its desktop appears here, stopped, ready to restore.
       </p>
       <input
         type="file"
-        accept=".tar.gz,.tgz,application/gzip"
+        accept=".tar.zst,.zst,.tar.gz,.tgz,application/zstd,application/gzip"
         aria-label="Checkpoint archive"
         onChange={(e) => setFile(e.target.files?.[0] ?? null)}
         className="text-sm text-slate-300 file:mr-3 file:rounded-md file:border-0 file:bg-slate-800 file:px-3 file:py-1.5 file:text-slate-200"

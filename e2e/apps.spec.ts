@@ -2,7 +2,7 @@
 // on its page, then input through the page's canvas and its effect in the canvas; what was done before the first
 // dump is still on screen after the last restore (the app came back from its images, it was not started again).
 import type { Api } from './support/api';
-import { AppWindow } from './support/appWindow';
+import { AppWindow, findWindow } from './support/appWindow';
 import type { DesktopPage } from './support/desktopPage';
 import { appPresets } from '../lib/presets';
 import { expect, test } from './fixtures';
@@ -138,33 +138,74 @@ test.describe('xpdf', () => {
   });
 });
 
-test.describe('firefox', () => {
-  test.use({ desktopApps: ['firefox'] });
+// The browsers on native/apps/counter.html: white, counting ten times a second; a click turns it red, then blue.
+const counterPages = [
+  { preset: 'firefox', window: /Mozilla Firefox/, comm: /^firefox-esr$/ },
+  // An app window (--app): the page's title is the window's name.
+  { preset: 'chromium', window: /^Freezeframe counter$/, comm: /^chromium$/ },
+];
 
-  test(`firefox: ${CYCLES} checkpoint/restore cycles, the page's counter runs on and a click turns its colour`, async ({ desktopPage, desktop, api }) => {
-    test.setTimeout(240_000);
+for (const browser of counterPages) {
+  test.describe(browser.preset, () => {
+    test.use({ desktopApps: [browser.preset] });
+
+    test(`${browser.preset}: ${CYCLES} checkpoint/restore cycles, the page's counter runs on and a click turns its colour`, async ({ desktopPage, desktop, api }) => {
+      test.setTimeout(240_000);
+      await desktopPage.open();
+      const page = new AppWindow(desktopPage, desktop.display, browser.window, browser.comm);
+      await page.waitShown(90_000);
+      const [white, red, blue] = [[255, 255, 255], [255, 0, 0], [0, 0, 255]] as [number, number, number][];
+      await expect.poll(() => page.share(white), { message: 'the counter page is shown', timeout: 60_000 }).toBeGreaterThan(0.3);
+      const counting = async (message: string) => {
+        for (let tick = 0; tick < 3; tick++) {
+          const { hash } = await page.pixels();
+          await expect.poll(async () => (await page.pixels()).hash, { message, timeout: 5_000, intervals: [50] }).not.toBe(hash);
+        }
+      };
+      await counting("the page's JavaScript counter runs");
+      await page.click(0.5, 0.6);
+      await expect.poll(() => page.share(red), { message: 'a click turns the page red' }).toBeGreaterThan(0.3);
+
+      await cycles(desktopPage, api, page, 60_000);
+
+      // Still red (a restarted browser would load the page white), and its counter runs on.
+      await expect.poll(() => page.share(red), { message: 'the page is still red after the restores' }).toBeGreaterThan(0.3);
+      await counting("the page's JavaScript counter runs after the restores");
+      await page.click(0.5, 0.6);
+      await expect.poll(() => page.share(blue), { message: 'a click after the restores turns the page blue' }).toBeGreaterThan(0.3);
+    });
+  });
+}
+
+test.describe('mpv', () => {
+  test.use({ desktopApps: ['mpv'] });
+
+  test(`mpv: ${CYCLES} checkpoint/restore cycles, the clip plays on and f leaves full screen`, async ({ desktopPage, desktop, api }) => {
+    test.setTimeout(180_000);
     await desktopPage.open();
-    const firefox = new AppWindow(desktopPage, desktop.display, /Mozilla Firefox/, /^firefox-esr$/);
-    await firefox.waitShown(90_000);
-    // native/apps/counter.html: white, counting ten times a second; a click turns it red, then blue.
-    const [white, red, blue] = [[255, 255, 255], [255, 0, 0], [0, 0, 255]] as [number, number, number][];
-    await expect.poll(() => firefox.share(white), { message: 'the counter page is shown', timeout: 60_000 }).toBeGreaterThan(0.3);
-    const counting = async (message: string) => {
-      for (let tick = 0; tick < 3; tick++) {
-        const { hash } = await firefox.pixels();
-        await expect.poll(async () => (await firefox.pixels()).hash, { message, timeout: 5_000, intervals: [50] }).not.toBe(hash);
+    const player = new AppWindow(desktopPage, desktop.display, /^Freezeframe clip$/, /^mpv$/);
+    const windowed = await player.waitShown();
+    const playing = async (message: string) => {
+      for (let frame = 0; frame < 3; frame++) {
+        const { hash } = await player.pixels();
+        await expect.poll(async () => (await player.pixels()).hash, { message, timeout: 5_000, intervals: [50] }).not.toBe(hash);
       }
     };
-    await counting("the page's JavaScript counter runs");
-    await firefox.click(0.5, 0.6);
-    await expect.poll(() => firefox.share(red), { message: 'a click turns the page red' }).toBeGreaterThan(0.3);
+    await playing('the clip plays');
+    // f: full screen, a state of the running player (a restarted one opens in its 480x360 window).
+    await player.click();
+    await player.type('f');
+    await expect.poll(() => findWindow(desktop.display, player.name)?.width, { message: 'f turns the player full screen' }).toBeGreaterThan(windowed.width);
+    player.region = findWindow(desktop.display, player.name);
 
-    await cycles(desktopPage, api, firefox, 60_000);
+    await cycles(desktopPage, api, player);
 
-    // Still red (a restarted Firefox would load the page white), and its counter runs on.
-    await expect.poll(() => firefox.share(red), { message: 'the page is still red after the restores' }).toBeGreaterThan(0.3);
-    await counting("the page's JavaScript counter runs after the restores");
-    await firefox.click(0.5, 0.6);
-    await expect.poll(() => firefox.share(blue), { message: 'a click after the restores turns the page blue' }).toBeGreaterThan(0.3);
+    expect(findWindow(desktop.display, player.name), 'still full screen after the restores').toEqual(player.region);
+    await playing('the clip plays on after the restores');
+    await player.click();
+    await player.type('f');
+    await expect.poll(() => findWindow(desktop.display, player.name)?.width, { message: 'f after the restores leaves full screen' }).toBe(windowed.width);
+    player.region = findWindow(desktop.display, player.name);
+    await playing('the clip plays in its window');
   });
 });

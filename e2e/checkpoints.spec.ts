@@ -54,7 +54,8 @@ test('deleting a checkpoint shows the space freed, and the disk figure drops', a
   // The folder holds the images plus the logs and thumbnail: at least the images' size is freed.
   expect(Number(await freed.getAttribute('data-bytes'))).toBeGreaterThanOrEqual(checkpoint.imageBytes!);
   await expect(desktopPage.cards).toHaveCount(0);
-  await expect.poll(async () => Number(await storage.getAttribute('data-used'))).toBe(usedBefore - checkpoint.imageBytes!);
+  // The figure counts what checkpoints take on disk (storedBytes: images, logs, thumbnail).
+  await expect.poll(async () => Number(await storage.getAttribute('data-used'))).toBe(usedBefore - (checkpoint.storedBytes ?? checkpoint.imageBytes!));
   expect((await api.raw('GET', `/api/checkpoints/${checkpoint.id}`)).status()).toBe(404);
   expect((await api.raw('DELETE', `/api/checkpoints/${checkpoint.id}`)).status()).toBe(404);
 });

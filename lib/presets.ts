@@ -1,4 +1,16 @@
 // The apps a desktop can be started with: presets by name, each with what it needs to be checkpointable.
+/**
+ * What an app needs of criu beyond Freezeframe's own options, under CRIU's names (server/criu/options.ts maps them
+ * to flags). A desktop's record keeps what its presets need (criuNeeds), and every dump of it passes them on; none
+ * of them matters to a restore, which reads what it needs from the images.
+ */
+export interface AppCriuNeeds {
+  /** --ghost-limit, in bytes: the largest file deleted while still open that criu copies into the images. */
+  ghostLimit?: number;
+}
+
+/** The largest ghost limit a record may carry (an imported one included): the images hold the files it lets in. */
+export const maxGhostLimit = 1 << 30;
 
 export interface AppPreset {
   name: string;
@@ -10,6 +22,8 @@ export interface AppPreset {
   argv: string[];
   /** Environment the app needs to survive a checkpoint; merged into the desktop's environment. */
   env?: Record<string, string>;
+  /** What it needs of criu (see AppCriuNeeds). */
+  criu?: AppCriuNeeds;
   /** The Debian package that provides it. */
   debianPackage: string;
 }
@@ -71,6 +85,28 @@ export const appPresets: Record<string, AppPreset> = {
     argv: ['xpdf', '-geometry', '640x520+10+10', '{root}/native/apps/sample.pdf'],
     debianPackage: 'xpdf',
   },
+  chromium: {
+    name: 'chromium',
+    label: 'Chromium on a counter page (no sandbox, no GPU, so that it can be checkpointed)',
+    // The wrapper: no sandbox (its renderers' namespaces cannot be dumped), no GPU, a profile in the desktop's home,
+    // off the network by itself; the page is Firefox's counter.
+    argv: ['{root}/native/apps/chromium.sh', '{root}/native/apps/counter.html'],
+    // It keeps a deleted file open: BrowserMetrics/BrowserMetrics-*.pma, its persistent histograms, 4 MiB from the
+    // start (with two of a few bytes beside it): criu copies such ghosts into the images only up to --ghost-limit,
+    // 1 MiB by default ("Can't dump ghost file ... of 4194304 size, increase limit"). 8 MiB: room to spare.
+    criu: { ghostLimit: 8 << 20 },
+    debianPackage: 'chromium',
+  },
+  mpv: {
+    name: 'mpv',
+    label: 'Video player (mpv) looping a test clip',
+    argv: [
+      'mpv', '--config=no', '--vo=x11', '--hwdec=no', '--audio=no', '--loop-file=inf', '--osd-level=3',
+      '--geometry=480x360+10+10', '--no-terminal', '--title=Freezeframe clip',
+      '{root}/native/apps/clip.mkv',
+    ],
+    debianPackage: 'mpv',
+  },
 };
 
 /** A command of the user's own: argv only, never a shell string. */
@@ -97,6 +133,24 @@ export function customApp(argv: string[]): AppPreset {
 }
 
 export const defaultApps = ['xterm', 'xclock'];
+
+/** Checks what an imported record says its desktop needs of criu; throws a RangeError if it is not such a thing. */
+export function checkCriuNeeds(needs: unknown): AppCriuNeeds | undefined {
+  if (needs === undefined) return undefined;
+  if (typeof needs !== 'object' || needs === null) throw new RangeError('criu needs are an object');
+  const { ghostLimit, ...rest } = needs as AppCriuNeeds;
+  if (Object.keys(rest).length) throw new RangeError('criu needs hold only ghostLimit');
+  if (ghostLimit !== undefined && !(Number.isInteger(ghostLimit) && ghostLimit > 0 && ghostLimit <= maxGhostLimit)) {
+    throw new RangeError(`ghostLimit is a number of bytes up to ${maxGhostLimit}`);
+  }
+  return needs as AppCriuNeeds;
+}
+
+/** What a desktop of these apps needs of criu: the largest ghost limit any of them asks for; undefined if none. */
+export function criuNeeds(apps: AppPreset[]): AppCriuNeeds | undefined {
+  const limits = apps.map((app) => app.criu?.ghostLimit).filter((n): n is number => n !== undefined);
+  return limits.length ? { ghostLimit: Math.max(...limits) } : undefined;
+}
 
 export function resolveApps(names: string[]): AppPreset[] {
   return names.map((name) => {

@@ -46,7 +46,7 @@ export interface DesktopDetail {
 
 /** Disk space of the checkpoints (all desktops), and what is left on the filesystem they live on. */
 export interface StorageView {
-  /** Sum of imageBytes over complete checkpoints. */
+  /** Sum over complete checkpoints of what each takes on disk (storedBytes; imageBytes before it is known). */
   checkpointBytes: number;
   checkpoints: number;
   /** statfs of the state folder: bytes available to this user, and the filesystem's size. */

@@ -18,7 +18,7 @@ command -v node >/dev/null || die "no node: install Node.js >= 20.9."
 # --- Debian packages ---------------------------------------------------------------------------------------
 packages=(tigervnc-standalone-server icewm xterm x11-apps x11-utils xfonts-base iptables chromium
   fonts-dejavu-core gcc make libc6-dev procps xz-utils ca-certificates firefox-esr
-  libreoffice-writer gnome-calculator mousepad xpdf
+  libreoffice-writer gnome-calculator mousepad xpdf mpv ffmpeg
   iproute2  # ip netns: the self-contained desktops' kept network namespaces (docs/self-contained.md)
   nginx)  # nginx: the reverse-proxy test (test/proxy.test.ts) runs a real one on loopback
 criuBuildDeps=(patch libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
@@ -52,8 +52,10 @@ if ! getent passwd "$desktopUser" >/dev/null; then
 fi
 
 # --- the native launcher ------------------------------------------------------------------------------------
-make -s -C native >/dev/null || die "building native/ (newns, reaper.node, flock.node) failed (see: make -C native)"
+make -s -C native >/dev/null || die "building native/ (newns and the .node addons) failed (see: make -C native)"
 chmod 0755 native/desktop.sh native/apps/*.sh
+# The mpv preset's clip, made here with ffmpeg rather than shipped or downloaded (nothing when it is there).
+sh native/apps/makeClip.sh || die "making the mpv preset's clip (native/apps/makeClip.sh) failed"
 
 # --- CRIU ---------------------------------------------------------------------------------------------------
 # criu keeps its kernel probes (criu.kdat) only on a tmpfs at its build-time RUNDIR; /run is not one here, so

@@ -22,6 +22,12 @@ const usage = `usage: freezeframe <command> [options]
   key                                      print this installation's public key line (plain text, not JSON)
   trust 'ed25519:KEY NAME'                 trust archives signed by that key (a line \`key\` printed elsewhere)
   delete CHECKPOINT                        delete a checkpoint's images and record
+  pin CHECKPOINT | unpin CHECKPOINT        a pinned checkpoint is never removed by the retention policy
+  retention DESKTOP [--keep-last N] [--max-bytes SIZE]
+                                           set which checkpoints it keeps (SIZE: bytes, or 500M, 2G; none: no
+                                           such limit; no option: keep every checkpoint), applied now and after
+                                           each checkpoint
+  remove DESKTOP                           remove a stopped desktop with its checkpoints (frees disk and display)
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
@@ -42,6 +48,22 @@ function unwrap<T extends object>(result: Result<T>): T {
   return value as unknown as T;
 }
 
+/** "500M", "2G", "1048576" -> bytes (powers of 1024); NaN for anything else, which the schema refuses. */
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!m) return NaN;
+  return Math.round(Number(m[1]) * 1024 ** ' KMGT'.indexOf(m[2].toUpperCase() || ' '));
+}
+
+/** An option's value: undefined when not given, null for "none" (no such limit). */
+function limit(value: string | undefined, name: string, parse: (text: string) => number): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return null;
+  const n = parse(value);
+  if (!Number.isFinite(n)) throw new Failed({ code: 'invalid', message: `--${name} "${value}" is no number` });
+  return n;
+}
+
 async function main(argv: string[]): Promise<unknown> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -54,6 +76,8 @@ async function main(argv: string[]): Promise<unknown> {
       'stop-running': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
       count: { type: 'string', short: 'n' },
+      'keep-last': { type: 'string' },
+      'max-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,7 +86,7 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
-  const known = ['start', 'checkpoint', 'restore', 'clone', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop'];
+  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove'];
   if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
     if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
@@ -112,6 +136,20 @@ async function main(argv: string[]): Promise<unknown> {
       return unwrap(await operations.deleteCheckpoint(need('checkpoint id')));
     case 'stop':
       return unwrap(await operations.stopDesktop(need('desktop id'))).desktop;
+    case 'pin':
+    case 'unpin': {
+      const { checkpoint } = unwrap(await operations.pinCheckpoint(need('checkpoint id'), { pinned: command === 'pin' }));
+      return { checkpoint: checkpoint.id, pinned: !!checkpoint.pinned };
+    }
+    case 'retention': {
+      const id = need('desktop id');
+      const { desktop, removed, bytesFreed } = unwrap(await operations.setRetention(id, {
+        keepLast: limit(values['keep-last'], 'keep-last', Number), maxBytes: limit(values['max-bytes'], 'max-bytes', parseSize),
+      }));
+      return { desktop: desktop.id, retention: desktop.retention ?? {}, removed, bytesFreed };
+    }
+    case 'remove':
+      return unwrap(await operations.removeDesktop(need('desktop id')));
   }
 }
 

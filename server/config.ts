@@ -25,6 +25,19 @@ export interface Config {
   contained: boolean;
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
+  /**
+   * How dumps and restores run criu: 'swrk' (CRIU's RPC, a worker started ahead of time: criu/swrk.ts) or 'exec'
+   * (the command line, a process spawned per operation). Both write and judge the same log.
+   */
+  criuRunner: 'swrk' | 'exec';
+  /**
+   * Checkpoints of a desktop share identical pages with a base (server/storage/dedup.ts): opt-in
+   * (FREEZEFRAME_SHARE_PAGES=1). Measured (bench/storage.mts): 20 checkpoints 7.3x one instead of 20.4x, but a
+   * shared checkpoint restores 1.18-1.25x slower (criu reads its parent too) and the sharing holds the desktop's lock
+   * ~95 ms after each checkpoint: restore speed is the product, so it stays off until parents chain and the
+   * newest checkpoint stays whole (bench/README.md).
+   */
+  sharePages: boolean;
 }
 
 const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,6 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
+  const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
+  if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
   return {
     rootDir,
     stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
@@ -51,5 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     displays: { min, max },
     criuLogLevel: level,
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
+    criuRunner: runner,
+    sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
   };
 }

@@ -12,6 +12,7 @@ import { createEngine } from './engine';
 import { setEngine } from './engineHandle';
 import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
+import { serveFast } from './api/fastRoutes';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -22,6 +23,7 @@ setEngine(engine);
 const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
+await desktops.keepReady();
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -60,6 +62,7 @@ const server = createServer((req, res) => {
   const refusal = admission.check(req);
   if (refusal) return refuse(res, refusal);
   if (!auth.allowRequest(req, res)) return;
+  if (serveFast(req, res)) return;
   handle(req, res).catch((error: unknown) => {
     console.error(error);
     res.statusCode = 500;

@@ -28,10 +28,11 @@ describe('checkpoint archives', () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
     const { checkpoint } = await desktops.checkpoint(desktop.id);
-    const file = path.join(scratch, `${checkpoint.id}.tar.gz`);
+    const file = path.join(scratch, `${checkpoint.id}.tar.zst`);
     const exported = await desktops.exportCheckpoint(checkpoint.id, file);
-    assert.ok(exported.bytes > 100_000 && exported.bytes < checkpoint.imageBytes!, `gzip: ${exported.bytes} of ${checkpoint.imageBytes}`);
-    const entries = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).split('\n');
+    assert.ok(exported.bytes > 100_000 && exported.bytes <= checkpoint.imageBytes! / 2, `zstd: ${exported.bytes} of ${checkpoint.imageBytes}`);
+    assert.equal((await readFile(file)).subarray(0, 4).toString('hex'), '28b52ffd', 'zstd magic');
+    const entries = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n');
     assert.ok(entries.includes('./manifest.json') && entries.includes('./signature.json'), 'signed');
 
     await desktops.stop(desktop.id);
@@ -51,10 +52,18 @@ describe('checkpoint archives', () => {
     // Exported again after that restore, which left criu's pidfile in the folder: the archive passes every check and
     // the signature (refused only as here already), without the pidfile.
     assert.ok(kept.includes('restore.pid'), `${kept}`);
-    const again = path.join(scratch, 'again.tar.gz');
+    const again = path.join(scratch, 'again.tar.zst');
     await desktops.exportCheckpoint(checkpoint.id, again);
-    assert.ok(!execFileSync('tar', ['-tzf', again], { encoding: 'utf8' }).includes('restore.pid'));
+    assert.ok(!execFileSync('tar', ['-tf', again], { encoding: 'utf8' }).includes('restore.pid'));
     await assert.rejects(desktops.importCheckpoint(again), (e: unknown) => e instanceof FreezeframeError && /here already/.test(e.message));
+
+    // An archive as export wrote them before zstd (gzip, the same signed entries) is still imported.
+    const gzipped = path.join(scratch, 'older.tar.gz');
+    execFileSync('sh', ['-c', 'zstd -dcq "$1" | gzip -1 > "$2"', 'sh', again, gzipped]);
+    await desktops.stop(desktop.id);
+    await desktops.deleteCheckpoint(checkpoint.id);
+    assert.equal((await desktops.importCheckpoint(gzipped)).checkpoint.id, checkpoint.id);
+    assert.equal((await desktops.restore(checkpoint.id)).desktop.state, 'running');
   });
 
   test('refuses archives that are not plain checkpoints, and unpacks nothing of them', async () => {
@@ -77,11 +86,11 @@ describe('checkpoint archives', () => {
     cases.push([make('extra.tar.gz', '.'), 'which no checkpoint has']);
     await rm(path.join(src, 'extra.sh'));
     // Signed here, so it passes the trust check and meets the record's.
-    await writeSignedArchive(src, path.join(scratch, 'empty-record.tar.gz'), engine.config.keyDir);
-    cases.push([path.join(scratch, 'empty-record.tar.gz'), 'no complete Freezeframe checkpoint']);
+    await writeSignedArchive(src, path.join(scratch, 'empty-record.tar.zst'), engine.config.keyDir);
+    cases.push([path.join(scratch, 'empty-record.tar.zst'), 'no complete Freezeframe checkpoint']);
     const notGzip = path.join(scratch, 'plain.txt');
     await writeFile(notGzip, 'hello');
-    cases.push([notGzip, 'not a gzip tar archive']);
+    cases.push([notGzip, 'not a zstd or gzip tar archive']);
 
     for (const [file, why] of cases) {
       await assert.rejects(desktops.importCheckpoint(file), (e: unknown) => {
@@ -131,7 +140,7 @@ describe('signed archives', () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
     const { checkpoint } = await desktops.checkpoint(desktop.id);
-    const genuine = path.join(scratch, 'genuine.tar.gz');
+    const genuine = path.join(scratch, 'genuine.tar.zst');
     await desktops.exportCheckpoint(checkpoint.id, genuine);
     // As on a machine that never had it: the checkpoint and its desktop are gone, so an import would create both.
     await desktops.stop(desktop.id);
@@ -140,7 +149,7 @@ describe('signed archives', () => {
 
     const unpacked = path.join(scratch, 'unpacked');
     await mkdir(unpacked);
-    execFileSync('tar', ['-C', unpacked, '-xzf', genuine]);
+    execFileSync('tar', ['-C', unpacked, '-xf', genuine]);
     const pack = (name: string) => {
       execFileSync('tar', ['-C', unpacked, '-czf', path.join(scratch, name), '.']);
       return path.join(scratch, name);
@@ -176,7 +185,7 @@ describe('signed archives', () => {
 
     // Signed by another installation (a key folder of its own), as its export does.
     const otherKeys = path.join(scratch, 'other-keys');
-    const foreign = path.join(scratch, 'foreign.tar.gz');
+    const foreign = path.join(scratch, 'foreign.tar.zst');
     await writeSignedArchive(unpacked, foreign, otherKeys);
     const otherLine = cli(otherKeys, 'key').trim();
     await refused(foreign, `signed by ${otherLine.split(' ')[0]}`, 'does not trust', 'freezeframe trust');

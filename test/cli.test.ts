@@ -52,6 +52,31 @@ test('start, checkpoint, restore, list, stop', async () => {
   assert.match(refused.json.error.message, /stopped/);
 });
 
+test('retention, pin, and remove a stopped desktop', async () => {
+  const started = await cli('start', '--geometry', '640x480', '--app', 'xclock');
+  const id = started.json.id;
+  const policy = await cli('retention', id, '--keep-last', '2', '--max-bytes', '500M');
+  assert.equal(policy.code, 0, JSON.stringify(policy.json));
+  assert.deepEqual(policy.json.retention, { keepLast: 2, maxBytes: 500 * 1024 ** 2 });
+  const first = (await cli('checkpoint', id, '--leave-running')).json.checkpoint;
+  assert.deepEqual((await cli('pin', first)).json, { checkpoint: first, pinned: true });
+  const made = [];
+  for (let n = 0; n < 3; n++) made.push((await cli('checkpoint', id, '--leave-running')).json.checkpoint);
+  // The pinned one and the last two: the policy ran after each checkpoint, in the CLI's own process.
+  const listed = (await cli('list')).json.find((d: { id: string }) => d.id === id).checkpoints.map((c: { id: string }) => c.id);
+  assert.deepEqual(listed, [first, ...made.slice(-2)]);
+  const refused = await cli('remove', id);
+  assert.equal(refused.json.error.code, 'bad_state');
+  await cli('stop', id);
+  const removed = await cli('remove', id);
+  assert.equal(removed.code, 0, JSON.stringify(removed.json));
+  assert.deepEqual(removed.json.checkpoints, [first, ...made.slice(-2)]);
+  assert.ok(removed.json.bytesFreed > 1024 ** 2, JSON.stringify(removed.json));
+  assert.equal((await cli('list')).json.find((d: { id: string }) => d.id === id), undefined);
+  const bad = await cli('retention', id, '--keep-last', 'many');
+  assert.equal(bad.json.error.code, 'invalid');
+});
+
 test('usage errors are JSON too', async () => {
   const r = await cli('restore');
   assert.equal(r.code, 1);

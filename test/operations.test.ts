@@ -38,7 +38,7 @@ async function world(): Promise<World> {
   dirs.push(stateDir);
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
-    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, keyDir: '/nonexistent/keys',
+    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
     contained: false,
   };
   let nextPid = 40_000;

@@ -9,15 +9,16 @@ import { netnsPath } from '../server/sandbox/netns';
 
 test('newns gets the namespace, the private /tmp and the fixed paths; display :1 always', () => {
   const args = containedLaunchArgs({
-    newnsPath: '/n', desktopScript: '/d.sh', netnsPath: '/run/netns/ff-a', homeDir: '/state/a/home', runDir: '/state/a/run',
+    newnsPath: '/n', rootDir: '/tmp/ff', desktopScript: '/tmp/ff/native/desktop.sh', netnsPath: '/run/netns/ff-a', homeDir: '/state/a/home', runDir: '/state/a/run',
     ids: { uid: 2000001, gid: 2000001 }, user: 'desktop', passwdFile: '/state/a/passwd', hide: ['/state'], geometry: '800x600', withPassword: true, appArgs: ['1', 'xclock'],
   });
   assert.deepEqual(args, [
     '--log', '/run/desktop/desktop.log', '--ids', '2000001:2000001', '--user', 'desktop', '--hostname', 'desktop',
     '--netns', '/run/netns/ff-a', '--private-tmp', '--bind', '/state/a/home:/home/desktop', '--bind', '/state/a/run:/run/desktop',
-    '--bind', '/state/a/passwd:/etc/passwd', '--hide', '/state', '--', '/d.sh', '1', '800x600', '24', '/run/desktop/vnc.passwd', 'icewm', '1', 'xclock',
+    '--bind', '/tmp/ff:/run/desktop/app', '--bind', '/state/a/passwd:/etc/passwd', '--hide', '/state', '--', '/run/desktop/app/native/desktop.sh', '1', '800x600', '24', '/run/desktop/vnc.passwd', 'icewm', '1', 'xclock',
   ]);
-  assert.throws(() => containedLaunchArgs({ newnsPath: '/n', desktopScript: '/d', netnsPath: '/p', homeDir: '/h', runDir: '/r', geometry: '1x1', withPassword: false, appArgs: [] }), /user or ids/);
+  assert.throws(() => containedLaunchArgs({ newnsPath: '/n', rootDir: '/tmp/ff', desktopScript: '/elsewhere/d.sh', netnsPath: '/p', homeDir: '/h', runDir: '/r', user: 'u', geometry: '1x1', withPassword: false, appArgs: [] }), /not in \/tmp\/ff/);
+  assert.throws(() => containedLaunchArgs({ newnsPath: '/n', rootDir: '/', desktopScript: '/d', netnsPath: '/p', homeDir: '/h', runDir: '/r', geometry: '1x1', withPassword: false, appArgs: [] }), /user or ids/);
 });
 
 test('criu: externals at dump, inherited namespace and host folders at restore', () => {

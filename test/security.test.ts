@@ -106,6 +106,10 @@ test('cross-site requests that need no preflight change nothing', async () => {
     ['POST', `/api/desktops/${desktop.id}/stop`, { 'sec-fetch-site': 'cross-site' }, '', 403],
     ['DELETE', '/api/checkpoints/c-00000000', { origin: 'http://attacker.example' }, '', 403],
     ['POST', '/api/checkpoints/import', { origin: 'http://attacker.example', 'content-type': 'application/gzip' }, 'x', 403],
+    ['POST', '/api/checkpoints/import', { origin: 'http://attacker.example', 'content-type': 'application/zstd' }, 'x', 403],
+    ['DELETE', `/api/desktops/${desktop.id}`, { origin: 'http://attacker.example' }, '', 403],
+    ['PUT', `/api/desktops/${desktop.id}/retention`, { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"keepLast":1}', 403],
+    ['PUT', '/api/checkpoints/c-00000000/pin', { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"pinned":true}', 403],
     // A server action from another site.
     ['POST', `/desktops/${desktop.id}`, { origin: 'http://attacker.example', 'next-action': '0'.repeat(42), 'content-type': 'text/plain' }, '[]', 403],
     // Without an Origin (not a browser) the types are checked all the same: JSON endpoints take JSON only, the import
@@ -113,6 +117,8 @@ test('cross-site requests that need no preflight change nothing', async () => {
     ['POST', '/api/desktops', { 'content-type': 'text/plain' }, '{"commands":[["xeyes"]]}', 415],
     ['POST', `/api/desktops/${desktop.id}/stop`, { 'content-type': 'application/x-www-form-urlencoded' }, 'a=b', 415],
     ['POST', '/api/checkpoints/import', { 'content-type': 'application/x-www-form-urlencoded' }, 'x', 415],
+    ['POST', '/api/checkpoints/import', { 'content-type': 'application/x-tar' }, 'x', 415],
+    ['PUT', `/api/desktops/${desktop.id}/retention`, { 'content-type': 'text/plain' }, '{"keepLast":1}', 415],
   ];
   for (const [method, url, headers, body, expected] of attempts) {
     const res = await fetch(base + url, { method, headers, body: body || undefined });

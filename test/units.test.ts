@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { criuArgs } from '../server/criu/options';
 import { hintFor, readVerdict } from '../server/criu/verdict';
+import { decodeResponse, encodeRequest, rpcCanSay, rpcConfigLines } from '../server/criu/rpc';
+import { decodeProto } from '../server/criu/images';
 import { canTransition, assertTransition, TransitionError } from '../lib/states';
 import { criuRulesFor } from '../server/desktops/cleanup';
 import { existsSync, readFileSync } from 'node:fs';
-import { appArgs, appPresets, parseGeometry, resolveApps } from '../lib/presets';
+import { appArgs, appPresets, checkCriuNeeds, criuNeeds, customApp, maxGhostLimit, parseGeometry, resolveApps } from '../lib/presets';
 import { clock, when } from '../lib/format';
 
 describe('criu options', () => {
@@ -16,6 +18,7 @@ describe('criu options', () => {
       ['restore', '--images-dir', '/i', '--log-file', '/l', '--tcp-established', '--file-locks', '--restore-detached', '--root', '/', '--pidfile', '/p', '-v4'],
     );
     assert.deepEqual(criuArgs('dump', { tree: 42, leaveRunning: false }), ['dump', '--tree', '42']);
+    assert.deepEqual(criuArgs('dump', { tree: 42, ghostLimit: 8 << 20 }), ['dump', '--tree', '42', '--ghost-limit', '8388608']);
   });
   test('refuse nonsense', () => {
     assert.throws(() => criuArgs('dump', { tcpEstablished: true, tcpClose: true }), /exclude/);
@@ -24,7 +27,49 @@ describe('criu options', () => {
   });
 });
 
+describe('criu RPC (swrk) requests', () => {
+  const str = (f: Map<number, (bigint | Uint8Array)[]>, n: number) => (f.get(n) ?? []).map((v) => Buffer.from(v as Uint8Array).toString());
+  test('a dump: the tree, the flags, -1 as images_dir_fd (ten bytes), the option file', () => {
+    const req = decodeProto(encodeRequest('dump', { imagesDir: '/i', tree: 42, tcpEstablished: true, fileLocks: true, skipInFlight: true, leaveRunning: false, logLevel: 4, networkLock: 'nftables', external: ['mnt[]'] }, '/c.conf'));
+    assert.equal(req.get(1)?.[0], 1n, 'DUMP');
+    const opts = decodeProto(req.get(2)![0] as Uint8Array);
+    assert.equal(opts.get(1)?.[0], 2n ** 64n - 1n, 'images_dir_fd -1');
+    assert.deepEqual(str(opts, 68), ['/i']);
+    assert.equal(opts.get(2)?.[0], 42n);
+    for (const n of [5, 8, 46]) assert.equal(opts.get(n)?.[0], 1n, `field ${n}`);
+    assert.equal(opts.get(3), undefined, 'leaveRunning false is not sent');
+    assert.equal(opts.get(9)?.[0], 4n);
+    assert.equal(opts.get(64)?.[0], 2n, 'NFTABLES');
+    assert.deepEqual(str(opts, 37), ['mnt[]']);
+    assert.deepEqual(str(opts, 51), ['/c.conf']);
+  });
+  test('a restore: what RPC cannot say goes to the option file; some options need the command line', () => {
+    const req = decodeProto(encodeRequest('restore', { imagesDir: '/i', tcpClose: true, root: '/', restoreDetached: true }, '/c.conf'));
+    assert.equal(req.get(1)?.[0], 2n, 'RESTORE');
+    const opts = decodeProto(req.get(2)![0] as Uint8Array);
+    assert.equal(opts.get(52)?.[0], 1n);
+    assert.deepEqual(str(opts, 13), ['/']);
+    assert.deepEqual(rpcConfigLines({ pidfile: '/p/restore.pid' }, '/p/restore-1.log'), ['log-file "/p/restore-1.log"', 'pidfile "/p/restore.pid"']);
+    assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), false);
+    assert.equal(rpcCanSay({ pidfile: '/a"b' }, '/l'), false);
+    assert.equal(rpcCanSay({ pidfile: '/p' }, '/l'), true);
+    assert.equal(rpcCanSay({ feature: 'x' }, '/l'), false, 'an option the encoder does not say goes to the command line');
+    assert.equal(decodeProto(decodeProto(encodeRequest('dump', { imagesDir: '/i', tree: 1, ghostLimit: 268435456 }, '/c')).get(2)![0] as Uint8Array).get(35)?.[0], 268435456n);
+    assert.throws(() => encodeRequest('dump', { imagesDir: '/i' }, '/c'), /tree/);
+  });
+  test('the answer: success, the restored pid, criu\'s error message', () => {
+    // criu_resp { type: RESTORE, success: true, restore { pid: 1234 } } and { type: DUMP, success: false, cr_errmsg }
+    assert.deepEqual(decodeResponse(Buffer.from([0x08, 0x02, 0x10, 0x01, 0x22, 0x03, 0x08, 0xd2, 0x09])), { success: true, pid: 1234, errno: undefined, errmsg: undefined });
+    const msg = Buffer.from('boom');
+    assert.deepEqual(decodeResponse(Buffer.from([0x08, 0x01, 0x10, 0x00, 0x4a, msg.length, ...msg])), { success: false, pid: undefined, errno: undefined, errmsg: 'boom' });
+  });
+});
+
 describe('criu log verdicts', () => {
+  test('over RPC, a requester gone after the work does not make a failure of it', () => {
+    const log = '(00.2) Dumping finished successfully\n(00.3) Error (criu/cr-service.c:121): Can\'t send response: Broken pipe\n';
+    assert.deepEqual(readVerdict('dump', log), { ok: true, lastLine: 'Dumping finished successfully', errors: [] });
+  });
   test('dump: success is the last line', () => {
     const v = readVerdict('dump', '(00.1) Error (criu/util.c:1534): rlimit: Can\'t setup RLIMIT_NOFILE for self: Operation not permitted\n(00.2) Dumping finished successfully\n');
     assert.equal(v.ok, true);
@@ -49,6 +94,10 @@ describe('criu log verdicts', () => {
     assert.match(hintFor('Unable to open dev/ptmx with specified index 3')!, /devpts/);
     assert.match(hintFor('vDSO: unknown [vvar_vclock]')!, /4\.2/);
     assert.match(hintFor("Error (criu/cr-dump.c:389): Can't get rlimit 0: Operation not permitted")!, /criu-patches/);
+    assert.match(
+      hintFor("Error (criu/files-reg.c:1031): Can't dump ghost file /s/desktops/d-1/home/.freezeframe-chromium/BrowserMetrics/BrowserMetrics-6B0CF855-C.pma of 4194304 size, increase limit")!,
+      /--ghost-limit/,
+    );
     assert.equal(hintFor('something nobody has seen'), undefined);
   });
 });
@@ -93,6 +142,17 @@ describe('desktop input', () => {
     assert.deepEqual(appArgs(resolveApps(['xclock']), '/r'), ['5', 'xclock', '-update', '1', '-geometry', '200x200-10+10']);
     assert.deepEqual(appArgs(resolveApps(['xpdf']), '/r'), ['4', 'xpdf', '-geometry', '640x520+10+10', '/r/native/apps/sample.pdf']);
   });
+  test("a desktop needs of criu the most any of its presets asks for; an imported record's needs are checked", () => {
+    assert.equal(criuNeeds(resolveApps(['xterm', 'xclock'])), undefined);
+    assert.equal(criuNeeds([customApp(['chromium', '--no-sandbox'])]), undefined, 'a command of your own raises nothing');
+    assert.deepEqual(criuNeeds(resolveApps(['xterm', 'chromium'])), { ghostLimit: appPresets.chromium.criu!.ghostLimit });
+    assert.deepEqual(criuNeeds([{ ...appPresets.xterm, criu: { ghostLimit: 5 } }, { ...appPresets.xclock, criu: { ghostLimit: 9 } }]), { ghostLimit: 9 });
+    assert.equal(checkCriuNeeds(undefined), undefined);
+    assert.deepEqual(checkCriuNeeds({ ghostLimit: 1 << 20 }), { ghostLimit: 1 << 20 });
+    for (const bad of [null, 'x', { ghostLimit: -1 }, { ghostLimit: 1.5 }, { ghostLimit: maxGhostLimit + 1 }, { ghostLimit: '8M' }, { tree: 1 }]) {
+      assert.throws(() => checkCriuNeeds(bad), RangeError, JSON.stringify(bad));
+    }
+  });
   test("every preset's files are in the repository and its Debian package in the install's list", () => {
     const root = new URL('..', import.meta.url).pathname;
     const install = readFileSync(`${root}scripts/install.sh`, 'utf8');
@@ -116,6 +176,14 @@ describe('CRIU images', () => {
     assert.equal(restore.restore?.restoreMs, 172.580);
     assert.equal(restore.restore?.pagesRestored, 6250);
     assert.throws(() => decodeStats(Buffer.from('4059105506330957ff000000', 'hex')), /truncated/);
+  });
+  test('a ghost-file image: one entry, then the deleted file\'s raw contents', async () => {
+    const { imageEntries } = await import('../server/criu/images');
+    // Two magics, a GhostFileEntry (uid 999, gid 995, mode 0100600) and 4 KiB of contents that are no entries.
+    const entry = Buffer.from('08e70710e30718808302', 'hex');
+    const image = Buffer.concat([Buffer.alloc(8), Buffer.from([entry.length, 0, 0, 0]), entry, Buffer.alloc(4096, 0xab)]);
+    assert.throws(() => imageEntries(image), /truncated/);
+    assert.deepEqual(imageEntries(image, 1), [entry]);
   });
 });
 

@@ -1,7 +1,8 @@
-// Purpose: what the trust check (server/criu/trust.ts) adds to every restore, for the default desktop and Firefox.
+// Purpose: what the trust check (server/criu/trust.ts) adds to every restore, for the default desktop and Firefox
+// (or the desktops named: --desktops=chromium,mpv, one desktop per name, `+` joining apps of one desktop).
 //
 // usage: node --import tsx --import ./server/runtime/register.js bench/analysis/trust.mts [--cycles=3] [--checks=7]
-//        [--displays=150-159]
+//        [--displays=150-159] [--desktops=xterm+xclock,firefox]
 // Per desktop: started through the engine, dumped from the moment its windows are up; then, per cycle, the check
 // alone run --checks times on the checkpoint's images (its spread is the machine's noise), then a restore through
 // the engine (check included) whose criu time is the baseline, then a new checkpoint. Prints a table.
@@ -22,7 +23,7 @@ const { desktops } = engine;
 const rows: string[] = [];
 const samples: string[] = [];
 try {
-  for (const apps of [['xterm', 'xclock'], ['firefox']]) {
+  for (const apps of arg('desktops', 'xterm+xclock,firefox').split(',').map((d) => d.split('+'))) {
     const desktop = await desktops.start({ apps });
     await appsUp(desktop.display, apps);
     const checkMs: number[] = [];

@@ -62,17 +62,17 @@ export class Api {
     return response.body();
   }
 
-  /** The checkpoint's .tar.gz, checked to be a download named after it. */
+  /** The checkpoint's .tar.zst, checked to be a download named after it. */
   async exportArchive(id: string): Promise<Buffer> {
     const response = await this.request.get(`/api/checkpoints/${id}/export`);
     expect(response.status()).toBe(200);
-    expect(response.headers()['content-type']).toBe('application/gzip');
-    expect(response.headers()['content-disposition']).toBe(`attachment; filename="${id}.tar.gz"`);
+    expect(response.headers()['content-type']).toBe('application/zstd');
+    expect(response.headers()['content-disposition']).toBe(`attachment; filename="${id}.tar.zst"`);
     return response.body();
   }
 
   async importArchive(archive: Buffer): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
-    const response = await this.request.post('/api/checkpoints/import', { data: archive, headers: { 'Content-Type': 'application/gzip' } });
+    const response = await this.request.post('/api/checkpoints/import', { data: archive, headers: { 'Content-Type': 'application/zstd' } });
     expect(response.status(), await response.text()).toBe(201);
     return response.json();
   }
@@ -83,8 +83,27 @@ export class Api {
     return (await response.json()).bytesFreed;
   }
 
+  /** Removes a stopped desktop with its checkpoints; what it freed. */
+  async remove(id: string): Promise<{ desktop: string; checkpoints: string[]; bytesFreed: number; display: number }> {
+    const response = await this.request.delete(`/api/desktops/${id}`);
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  }
+
+  async setRetention(id: string, body: { keepLast?: number | null; maxBytes?: number | null }): Promise<{ removed: string[]; bytesFreed: number }> {
+    const response = await this.request.put(`/api/desktops/${id}/retention`, { data: body });
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  }
+
+  async pin(id: string, pinned: boolean): Promise<CheckpointRecord> {
+    const response = await this.request.put(`/api/checkpoints/${id}/pin`, { data: { pinned } });
+    expect(response.status(), await response.text()).toBe(200);
+    return (await response.json()).checkpoint;
+  }
+
   /** Any call, for tests about statuses and error bodies. */
-  raw(method: 'GET' | 'POST' | 'DELETE', path: string, data?: unknown, headers?: Record<string, string>) {
+  raw(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, data?: unknown, headers?: Record<string, string>) {
     return this.request.fetch(path, { method, data, headers });
   }
 }

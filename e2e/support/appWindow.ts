@@ -5,13 +5,9 @@ import { readFileSync } from 'node:fs';
 import { expect } from '@playwright/test';
 import type { DesktopPage } from './desktopPage';
 import { processTree } from './processes';
+import { largestWindow, type Region } from '../../test/support/windows';
 
-export interface Region {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+export type { Region };
 
 export interface RegionPixels {
   /** FNV-1a over the region's pixels. */
@@ -30,16 +26,7 @@ export function findWindow(display: number, name: RegExp): Region | undefined {
   } catch {
     return undefined;
   }
-  // e.g.   0x400022 "xterm": ("xterm" "XTerm")  484x316+0+0  +10+34   (size+relative  +absolute position)
-  let best: Region | undefined;
-  for (const line of tree.split('\n')) {
-    const m = /^\s*0x[0-9a-f]+ "(.*)":.*?\s(\d+)x(\d+)[+-]-?\d+[+-]-?\d+\s+\+(-?\d+)\+(-?\d+)\s*$/.exec(line);
-    if (!m || !name.test(m[1])) continue;
-    const region = { x: Number(m[4]), y: Number(m[5]), width: Number(m[2]), height: Number(m[3]) };
-    if (region.width < 50 || region.height < 50) continue;
-    if (!best || region.width * region.height > best.width * best.height) best = region;
-  }
-  return best;
+  return largestWindow(tree, name);
 }
 
 /** The comm (process name) of every process in the tree under root. */

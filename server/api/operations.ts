@@ -60,7 +60,7 @@ export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
 export async function checkpointDesktop(
   id: unknown,
   input: unknown,
-): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }>> {
+): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; removed?: string[]; bytesFreed?: number }>> {
   const parsedId = (await schemas()).desktopId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
@@ -68,7 +68,9 @@ export async function checkpointDesktop(
   return attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
-    return desktops.checkpoint(parsedId.data, parsed.data);
+    const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, parsed.data);
+    // What the retention policy removed after it, if it removed anything.
+    return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
   });
 }
 
@@ -164,7 +166,7 @@ export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: s
 export async function exportCheckpoint(id: unknown, output?: string): Promise<Result<{ checkpoint: string; file: string; bytes: number }>> {
   const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  const file = output ?? (await tempFile('.export.tar.gz'));
+  const file = output ?? (await tempFile('.export.tar.zst'));
   const result = await attempt(() => getEngine().desktops.exportCheckpoint(parsed.data, file));
   if (!result.ok && !output) await rm(file, { force: true });
   return result;
@@ -182,6 +184,36 @@ export async function importCheckpoint(file: string): Promise<Result<{ checkpoin
   } finally {
     await rm(file, { force: true });
   }
+}
+
+/** Sets a desktop's retention policy and applies it at once; says which checkpoints went and the bytes freed. */
+export async function setRetention(id: unknown, input: unknown): Promise<Result<{ desktop: DesktopRecord; removed: string[]; bytesFreed: number }>> {
+  const parsedId = (await schemas()).desktopId.safeParse(id);
+  if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
+  const parsed = (await schemas()).retentionInput.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(async () => {
+    const { desktop, removed, bytesFreed } = await getEngine().desktops.setRetention(parsedId.data, {
+      keepLast: parsed.data.keepLast ?? undefined, maxBytes: parsed.data.maxBytes ?? undefined,
+    });
+    return { desktop, removed, bytesFreed };
+  });
+}
+
+/** Pins (or unpins) a checkpoint: the retention policy never removes a pinned one. */
+export async function pinCheckpoint(id: unknown, input: unknown): Promise<Result<{ checkpoint: CheckpointRecord }>> {
+  const parsedId = (await schemas()).checkpointId.safeParse(id);
+  if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
+  const parsed = (await schemas()).pinInput.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(() => getEngine().desktops.pin(parsedId.data, parsed.data.pinned));
+}
+
+/** Removes a stopped desktop with its checkpoints, freeing its disk and display; says how many bytes. */
+export async function removeDesktop(id: unknown): Promise<Result<{ desktop: string; checkpoints: string[]; bytesFreed: number; display: number }>> {
+  const parsed = (await schemas()).desktopId.safeParse(id);
+  if (!parsed.success) return invalid(parsed.error, 'desktop id');
+  return attempt(() => getEngine().desktops.remove(parsed.data));
 }
 
 export async function getStorage(): Promise<Result<{ storage: StorageView }>> {

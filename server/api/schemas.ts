@@ -1,6 +1,7 @@
 // The input schemas of every operation, shared by the server actions and the HTTP API so they cannot drift apart.
 import { z } from 'zod';
 import { checkpointIdPattern, desktopIdPattern } from '../../lib/ids';
+import { retentionLimits } from '../../lib/retention';
 import { appPresets, checkCommand, commandLimits, parseGeometry } from '../../lib/presets';
 
 /** Desktop and checkpoint ids (lib/ids.ts); anything else is refused early. */
@@ -59,6 +60,15 @@ export const restoreInput = restoreOptions.extend({
   checkpointId: checkpointId.optional(),
 });
 
+/** A retention policy; null (or a missing field) is no such limit. */
+export const retentionInput = z.strictObject({
+  keepLast: z.number().int().min(retentionLimits.keepLast.min).max(retentionLimits.keepLast.max).nullable().optional(),
+  maxBytes: z.number().int().min(retentionLimits.maxBytes.min).max(retentionLimits.maxBytes.max).nullable().optional(),
+});
+
+export const pinInput = z.strictObject({ pinned: z.boolean() });
+
+export type RetentionInput = z.infer<typeof retentionInput>;
 export type StartInput = z.infer<typeof startInput>;
 export type CheckpointInput = z.infer<typeof checkpointInput>;
 export type RestoreOptions = z.infer<typeof restoreOptions>;

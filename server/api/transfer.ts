@@ -19,7 +19,8 @@ export async function tempFile(suffix: string): Promise<string> {
   return path.join(dir, `${Date.now()}-${randomBytes(4).toString('hex')}${suffix}`);
 }
 
-const archiveTypes = /^application\/(x-)?gzip\s*(;|$)/i;
+// zstd: what export writes; gzip: archives exported before.
+const archiveTypes = /^application\/((x-)?gzip|zstd)\s*(;|$)/i;
 
 const tooLarge = (limit: number): Failure => ({
   ok: false,
@@ -35,8 +36,8 @@ const tooLarge = (limit: number): Failure => ({
  */
 export async function receiveUpload(request: Request, limit: number): Promise<{ ok: true; file: string; bytes: number } | Failure> {
   const type = request.headers.get('content-type') ?? '';
-  // Only the archive's own type: a form post or a text/plain fetch from another site's page needs no CORS preflight,
-  // application/gzip does.
+  // Only the archive's own types: a form post or a text/plain fetch from another site's page needs no CORS
+  // preflight, application/zstd and application/gzip do.
   if (!archiveTypes.test(type)) {
     const multipart = /^multipart\//i.test(type);
     return {
@@ -45,15 +46,15 @@ export async function receiveUpload(request: Request, limit: number): Promise<{ 
       error: {
         code: 'unsupported_media_type',
         message: multipart
-          ? 'send the archive itself as the body (application/gzip), not as multipart/form-data'
-          : `send the archive as application/gzip (Content-Type: application/gzip), not ${type || 'without a type'}`,
+          ? 'send the archive itself as the body (application/zstd, or application/gzip for an older .tar.gz), not as multipart/form-data'
+          : `send the archive as application/zstd (Content-Type: application/zstd; an older .tar.gz as application/gzip), not ${type || 'without a type'}`,
       },
     };
   }
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) return tooLarge(limit);
-  if (!request.body) return { ok: false, status: 400, error: { code: 'invalid', message: 'the body is empty: send the .tar.gz archive' } };
-  const file = await tempFile('.upload.tar.gz');
+  if (!request.body) return { ok: false, status: 400, error: { code: 'invalid', message: 'the body is empty: send the .tar.zst archive' } };
+  const file = await tempFile('.upload.tar');
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -70,7 +71,7 @@ export async function receiveUpload(request: Request, limit: number): Promise<{ 
   }
   if (bytes === 0) {
     await rm(file, { force: true });
-    return { ok: false, status: 400, error: { code: 'invalid', message: 'the body is empty: send the .tar.gz archive' } };
+    return { ok: false, status: 400, error: { code: 'invalid', message: 'the body is empty: send the .tar.zst archive' } };
   }
   return { ok: true, file, bytes };
 }

@@ -76,7 +76,8 @@ export async function storageView(engine: Engine, checkpoints?: CheckpointRecord
   const stateDir = engine.config.stateDir;
   const fs = await statfs(stateDir);
   return {
-    checkpointBytes: complete.reduce((sum, c) => sum + (c.imageBytes ?? 0), 0),
+    // On disk: a checkpoint that shares pages with its base takes a fraction of its images' size.
+    checkpointBytes: complete.reduce((sum, c) => sum + (c.storedBytes ?? c.imageBytes ?? 0), 0),
     checkpoints: complete.length,
     freeBytes: fs.bavail * fs.bsize,
     totalBytes: fs.blocks * fs.bsize,

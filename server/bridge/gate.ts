@@ -26,7 +26,9 @@ export type GateInput =
   | 'started'
   /** 'failed' start (or a failure that names no operation). */
   | 'startFailed'
-  | 'stopped';
+  | 'stopped'
+  /** 'changed', 'pruned': records and files only; the tree and its connections are untouched. */
+  | 'records';
 
 /** What the bridge must do to the desktop's connections on a transition. */
 export type GateEffect =
@@ -55,7 +57,11 @@ export function gateInput(event: DesktopEvent): GateInput {
       return 'started';
     case 'stopping':
     case 'stopped':
+    case 'removed':
       return 'stopped';
+    case 'changed':
+    case 'pruned':
+      return 'records';
     case 'failed':
       if (event.operation === 'dump') return running ? 'treeResumed' : 'treeLost';
       if (event.operation === 'restore') return 'restoreFailed';
@@ -71,6 +77,7 @@ interface Rule {
 /** The only transitions there are; an input a phase does not list is refused and changes nothing. */
 export const gateTransitions: { readonly [P in GatePhase]: Readonly<Partial<Record<GateInput, Rule>>> } = {
   open: {
+    records: { to: 'open', effect: 'none' },
     freezeStarts: { to: 'holding', effect: 'hold' },
     // A stopped or failed desktop being restored, or a new one: nobody is connected to a frozen session.
     started: { to: 'open', effect: 'none' },
@@ -81,6 +88,7 @@ export const gateTransitions: { readonly [P in GatePhase]: Readonly<Partial<Reco
     stopped: { to: 'open', effect: 'closeStopped' },
   },
   holding: {
+    records: { to: 'holding', effect: 'none' },
     frozen: { to: 'holding', effect: 'none' },
     restoring: { to: 'holding', effect: 'none' },
     // Still frozen: another restore may follow.

@@ -4,6 +4,7 @@ import 'server-only';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeProto, imageEntries, type ProtoFields } from '../criu/images';
+import { bytes, int, msg, msgs, raw, text, varints } from '../criu/protoFields';
 
 export interface InspectedFd {
   fd: number;
@@ -34,47 +35,8 @@ const pageSize = 4096;
 const fdTypes = ['und', 'file', 'pipe', 'fifo', 'inet', 'unix', 'eventfd', 'eventpoll', 'inotify', 'signalfd', 'packet', 'tty', 'fanotify', 'netlink', 'ns', 'tun', 'ext', 'timerfd', 'memfd'];
 const tcpStates: Record<number, string> = { 1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING' };
 
-const int = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return typeof v === 'bigint' ? Number(v) : undefined;
-};
-const ints = (f: ProtoFields | undefined, n: number) =>
-  (f?.get(n) ?? []).flatMap((v) => (typeof v === 'bigint' ? [Number(v)] : packedVarints(v)));
-const big = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return typeof v === 'bigint' ? v : undefined;
-};
-const bytes = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return v instanceof Uint8Array ? v : undefined;
-};
-const text = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? Buffer.from(v).toString('utf8') : undefined;
-};
-const msg = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? decodeProto(v) : undefined;
-};
-const msgs = (f: ProtoFields | undefined, n: number) =>
-  (f?.get(n) ?? []).filter((v): v is Uint8Array => v instanceof Uint8Array).map(decodeProto);
-
-/** Repeated scalars may be packed into one length-delimited field. */
-function packedVarints(buf: Uint8Array): number[] {
-  const out: number[] = [];
-  let value = 0;
-  let shift = 0;
-  for (const byte of buf) {
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (!(byte & 0x80)) {
-      out.push(value);
-      value = 0;
-      shift = 0;
-    }
-  }
-  return out;
-}
+const ints = varints;
+const big = raw;
 
 async function entries(dir: string, name: string): Promise<ProtoFields[]> {
   try {

@@ -51,13 +51,14 @@ const inventoryMagic = 0x58313116;
 
 /**
  * The entries of an image: its magic(s), then (u32 length, message)*. Every image opens with two magics (a
- * common or service one, then its own), except inventory.img, which has only its own.
+ * common or service one, then its own), except inventory.img, which has only its own. `max`: stop after so many
+ * (a ghost-file image is one entry followed by the file's raw contents).
  */
-export function imageEntries(buf: Buffer): Uint8Array[] {
+export function imageEntries(buf: Buffer, max = Infinity): Uint8Array[] {
   if (buf.length < 4) throw new RangeError('not a CRIU image: too short');
   let pos = buf.readUInt32LE(0) === inventoryMagic ? 4 : 8;
   const entries: Uint8Array[] = [];
-  while (pos + 4 <= buf.length) {
+  while (pos + 4 <= buf.length && entries.length < max) {
     const size = buf.readUInt32LE(pos);
     pos += 4;
     if (pos + size > buf.length) throw new RangeError('truncated image entry');

@@ -29,6 +29,11 @@ export interface CriuOptions {
   external?: string[];
   /** --inherit-fd, once each: `fd[N]:KEY`, N an fd criu is given (runCriu's inheritFds land at 3, 4, ...). */
   inheritFd?: string[];
+  /**
+   * --ghost-limit (dump): the largest file deleted while still open that criu copies into the images (criu's
+   * default: 1 MiB; a bigger one fails the dump with "Can't dump ghost file ... increase limit").
+   */
+  ghostLimit?: number;
 }
 
 type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' } | { flag: string; kind: 'list' };
@@ -49,6 +54,7 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   networkLock: { flag: '--network-lock', kind: 'value' },
   external: { flag: '--external', kind: 'list' },
   inheritFd: { flag: '--inherit-fd', kind: 'list' },
+  ghostLimit: { flag: '--ghost-limit', kind: 'value' },
 };
 
 /** The argv after `criu` for one operation; options are emitted in a fixed order so command lines compare. */

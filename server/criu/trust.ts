@@ -1,7 +1,7 @@
 // The trust check before every restore: reads what a checkpoint's images ask criu (root) to make, refuses what a desktop started here could never have.
 //
 // What the images of real desktops hold (the default xterm+xclock desktop, and xterm, firefox, writer, calculator,
-// mousepad and xpdf each alone, dumped here through the engine, 2026-11-30):
+// mousepad and xpdf each alone, dumped here through the engine, 2026-11-30; chromium and mpv alike since):
 // - every task and thread: uid, euid, suid, fsuid the desktop user's, gid... its group, groups only that one, all
 //   five capability sets empty (two 32-bit words of 0 each), securebits 0, no_new_privs 1, no LSM profile, no
 //   seccomp filter (Firefox runs without its sandbox); SCHED_OTHER, nice 0, OOM score adjustment 0 (133 for
@@ -19,17 +19,21 @@
 //   tmpfs among them is saved as tmpfs-dev-N.tar.gz.img (here: directories and one root-owned 0600 file).
 // - image kinds: inventory, pstree, core/ids/mm/fs/pagemap/pages/fdinfo per task, files, mountpoints, utsns,
 //   ipcns-var (and ipcns-shm, memfd, filelocks with Firefox), timens, seccomp, pipes-data, tty-info, stats-dump.
+// - Chromium: its profile in the desktop's home open O_RDWR (History, Web Data, LevelDB LOG/LOCK/MANIFEST...),
+//   ~25 memfds, SysV shm (XShm, as mpv's), and three files deleted while open (remap-fpath + ghost-file images, the
+//   desktop user's, in its home): BrowserMetrics-*.pma with its 4 MiB of contents after the entry, two empty.
 // What it costs (bench/analysis/trust.mts, 2 shared cores, load 7.5 and 10, 2 × 21 checks right after real
 // dumps): median 5.4-5.6 ms (2.0-25.7) for the default desktop, whose criu restore takes 104-127 ms; 11.1-11.5 ms
 // (5.2-39.6) for Firefox, 684-950 ms. A CPU profile: mostly decoding varints (as bigints) and the syscalls of
 // ~170 core images and ~250 stats.
 import 'server-only';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
 import { inside } from '../sandbox/layout';
 import { decodeProto, imageEntries, type ProtoFields } from './images';
+import { bytes, int, int32, msg, raw, text, varints, zigzag } from './protoFields';
 import {
   containedMountViolations, credsViolations, fileViolations, netnsViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
   schedViolations, socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
@@ -38,50 +42,22 @@ import {
 
 export type { Expected, Violation } from './trustRules';
 
-/** Repeated varints arrive one per field, or packed into one length-delimited field. */
-function varints(f: ProtoFields | undefined, n: number): number[] {
-  const out: number[] = [];
-  for (const v of f?.get(n) ?? []) {
-    if (typeof v === 'bigint') {
-      out.push(Number(v));
-      continue;
-    }
-    let value = 0;
-    let shift = 0;
-    for (const byte of v) {
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(byte & 0x80)) {
-        out.push(value);
-        value = 0;
-        shift = 0;
-      }
-    }
-  }
-  return out;
-}
-const int = (f: ProtoFields | undefined, n: number) => varints(f, n)[0];
-const raw = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return typeof v === 'bigint' ? v : undefined;
-};
-/** sint32 (zigzag) and int32 (negative: 64-bit two's complement) as numbers. */
-const zigzag = (v: bigint | undefined) => (v === undefined ? undefined : Number((v >> 1n) ^ -(v & 1n)));
-const int32 = (v: bigint | undefined) => (v === undefined ? undefined : Number(BigInt.asIntN(32, v)));
-const bytes = (f: ProtoFields | undefined, n: number) => {
-  const v = f?.get(n)?.[0];
-  return v instanceof Uint8Array ? v : undefined;
-};
-const text = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? Buffer.from(v).toString('utf8') : undefined;
-};
-const msg = (f: ProtoFields | undefined, n: number) => {
-  const v = bytes(f, n);
-  return v ? decodeProto(v) : undefined;
-};
-
 const entries = (dir: string, name: string): ProtoFields[] => imageEntries(readFileSync(path.join(dir, name))).map(decodeProto);
+
+/**
+ * The first entry of an image, from its first 4 KiB: a ghost-file image is its GhostFileEntry (a few bytes)
+ * followed by the deleted file's raw contents (Chromium's BrowserMetrics: 4 MiB), which are no entries at all.
+ */
+function firstEntry(dir: string, name: string): ProtoFields | undefined {
+  const fd = openSync(path.join(dir, name), 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const [entry] = imageEntries(head.subarray(0, readSync(fd, head, 0, head.length, 0)), 1);
+    return entry && decodeProto(entry);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function decodeCreds(c: ProtoFields | undefined): Creds | undefined {
   if (!c) return undefined;
@@ -167,7 +143,8 @@ function statOrNull(p: string): HostFile | null {
  * folder for it; in its own /tmp, as the tmpfs image holds it (a link there counts as a file of root's: criu would
  * follow it); anywhere else, the host's own (the desktop sees the host's /usr, /etc, /dev/shm).
  */
-function containedFile(name: string, hostHome: string, tars: TarMember[]): HostFile | null {
+function containedFile(name: string, { hostHome, appDir }: { hostHome: string; appDir: string }, tars: TarMember[]): HostFile | null {
+  if (name === inside.app || name.startsWith(`${inside.app}/`)) return statOrNull(appDir + name.slice(inside.app.length));
   if (name === inside.home || name.startsWith(`${inside.home}/`)) return statOrNull(hostHome + name.slice(inside.home.length));
   if (name === '/tmp' || name.startsWith('/tmp/')) {
     const relative = name === '/tmp' ? '.' : `./${name.slice('/tmp/'.length)}`;
@@ -180,6 +157,25 @@ function containedFile(name: string, hostHome: string, tars: TarMember[]): HostF
 }
 
 /**
+ * images/parent, the only entry that is no image (server/storage/dedup.ts): a link this installation made to a sibling
+ * checkpoint's whole images, from which criu reads the pages this checkpoint shares. An archive never brings one
+ * (archive.ts takes plain files only); anything else by that name is refused.
+ */
+function parentViolations(dir: string): Violation[] {
+  let target: string;
+  try {
+    target = readlinkSync(path.join(dir, 'parent'));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? [] : [{ what: 'images/parent that is no link to a checkpoint', value: 'parent' }];
+  }
+  if (!/^\.\.\/\.\.\/c-[0-9a-f]{8}\/images$/.test(target)) return [{ what: 'images/parent that is no link to a checkpoint', value: target }];
+  // One level: the base's own images are whole (no parent of their own), and made here like these.
+  const base = path.resolve(dir, target);
+  if (existsSync(path.join(base, 'parent'))) return [{ what: 'images/parent whose images have a parent too', value: target }];
+  return [];
+}
+
+/**
  * Every violation of the checkpoint at `dir` against what its desktop may be (server/criu/trustRules.ts).
  * Synchronous on purpose: the images are small files just written or read (page cache), and each read or stat
  * through libuv's thread pool costs more than the work itself. Firefox's checkpoint (168 threads: 168 core
@@ -187,7 +183,8 @@ function containedFile(name: string, hostHome: string, tars: TarMember[]): HostF
  * 1.6-9 ms read in a loop; 275 stats 3-53 ms with promises, 0.9-32 ms in a loop.
  */
 export function trustViolations(dir: string, expected: Expected): Violation[] {
-  const names = readdirSync(dir);
+  const linked = parentViolations(dir);
+  const names = readdirSync(dir).filter((n) => n !== 'parent');
   const has = new Set(names);
   const tasks = entries(dir, 'pstree.img').map((p) => {
     const pid = int(p, 1);
@@ -213,7 +210,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
 
   const contained = expected.contained;
   const violations: Violation[] = [
-    ...imageNameViolations(names, { contained: !!contained }), ...credsViolations(cores satisfies TaskCreds[], expected),
+    ...linked, ...imageNameViolations(names, { contained: !!contained }), ...credsViolations(cores satisfies TaskCreds[], expected),
     ...netnsViolations(names.filter((n) => /^netns-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n)).map((e) => text(e, 8))),
   ];
 
@@ -274,7 +271,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
       continue;
     }
     if (type === 1) {
-      const [g] = entries(dir, `ghost-file-${(remapId & 0x7fffffff).toString(16)}.img`);
+      const g = firstEntry(dir, `ghost-file-${(remapId & 0x7fffffff).toString(16)}.img`);
       ghosts.push({ name: orig.name, uid: int(g, 1), gid: int(g, 2), mode: int(g, 3) });
     } else if (type === 0) {
       // criu links the dump-time link_remap file back to the file's path, as root: both in the desktop's folders.
@@ -284,7 +281,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
 
   const treePids = new Set(tasks.flatMap((t) => t.threads));
   const toStat = [...new Set([...regs.map((r) => r.name), ...sockets.flatMap((s) => (s.path ? [s.path] : []))])];
-  const statted = new Map(toStat.map((p) => [p, contained ? containedFile(p, contained.hostHome, tars) : statOrNull(p)] as const));
+  const statted = new Map(toStat.map((p) => [p, contained ? containedFile(p, contained, tars) : statOrNull(p)] as const));
 
   violations.push(
     ...fileViolations(regs, expected, statted, treePids),

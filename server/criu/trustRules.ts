@@ -52,6 +52,8 @@ export interface Expected {
     hostHome: string;
     /** Host folders no mount of the desktop may come from (the state folder: every desktop's files and records). */
     hidden: string[];
+    /** This installation's folder (config.rootDir), which newns binds read-only at /run/desktop/app. */
+    appDir: string;
   };
 }
 
@@ -320,7 +322,10 @@ export function containedMountViolations(mounts: Mount[], hostMounts: Mount[], e
     const ownProc = m.fstype === 'proc' && m.mountpoint === '/proc' && m.root === '/' && m.source === 'proc';
     const ownTmp = m.fstype === 'tmpfs' && m.mountpoint === '/tmp' && m.root === '/' && m.source === 'tmpfs' && optionSet(m.options) === '';
     const root = m.mountpoint === '/' && m.root === '/' && hostMounts.some((h) => h.mountpoint === '/' && h.source === m.source);
-    if (!(ownDevpts || ownProc || ownTmp || root)) bad();
+    // Freezeframe's own folder (desktop.sh, native/apps), bound by newns from the installation's path.
+    const app = m.mountpoint === '/run/desktop/app' && m.root === expected.contained?.appDir &&
+      hostMounts.some((h) => h.mountpoint === '/' && h.source === m.source);
+    if (!(ownDevpts || ownProc || ownTmp || root || app)) bad();
   }
   return out;
 }

@@ -15,7 +15,10 @@ const successLine: Record<'dump' | 'restore', string> = {
 
 // Root here lacks CAP_SYS_RESOURCE, so criu cannot raise its own RLIMIT_NOFILE; it says so as an Error on every
 // run, successful or not. It is never the cause of a failure, so it would only hide the real first error.
-const benignErrors = [/Can't setup RLIMIT_NOFILE for self/];
+// Over RPC (criu swrk, criu/swrk.ts) criu answers its requester after the work is done and logged; a requester that
+// died meanwhile (a server killed mid-dump) gets "Can't send response: Broken pipe" after the verdict line. The
+// operation itself is what the rest of the log says.
+const benignErrors = [/Can't setup RLIMIT_NOFILE for self/, /cr-service\.c:\d+\): Can't send response/];
 
 /** A log line without its "(  0.123) " timestamp and trailing blanks. */
 const clean = (line: string) => line.replace(/^\(\s*[\d.]+\)\s*/, '').trimEnd();
@@ -59,6 +62,9 @@ export function readVerdict(op: 'dump' | 'restore', log: string, maxErrors = 3):
 /** Known causes, measured on these machines, each with what to do about it. */
 const hints: [RegExp, string][] = [
   [/No space left on device|ENOSPC/, 'The disk where checkpoints live is full: free space there (delete old checkpoints), then checkpoint again.'],
+  // criu 4.2.1, files-reg.c: "Can't dump ghost file <path> of <n> size, increase limit" (Chromium's 4 MiB
+  // BrowserMetrics file, deleted at start and kept open, against the 1 MiB default).
+  [/Can't dump ghost file .* increase limit/, "An app keeps a deleted file open that is larger than criu's --ghost-limit (1 MiB unless raised), so criu will not copy it into the images. A preset raises it for its app (`criu: { ghostLimit }` in lib/presets.ts; the chromium preset does): start such an app from its preset rather than as a command of your own."],
   [/has bad size/, 'A file open in the desktop changed size since the dump (its log, for example). Freezeframe puts the log back as it was at the dump; a file changed by hand cannot be restored.'],
   [/Unable to open dev\/ptmx with specified index/, "A pty number of this desktop is taken by another one. Desktops need a private devpts instance (native/newns mounts one); this desktop may have been started without it."],
   [/Can't get rlimit \d+: Operation not permitted/, "This criu cannot read the rlimits of the desktop's unprivileged user where root lacks CAP_SYS_RESOURCE: it lacks Freezeframe's patch (scripts/criu-patches/). Run scripts/install.sh, which rebuilds vendor/criu with it."],

@@ -6,8 +6,9 @@ import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
+import { keepWorkerWaiting } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
-import type { VncTarget } from '../vnc/target';
+import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
 import { lookUpDesktopUser, prepareDesktopFiles, type DesktopUser } from './desktopUser';
 import { launchDesktop, type LaunchSpec } from './launcher';
@@ -42,9 +43,14 @@ export interface Collaborators {
   };
   waitForLogLine(file: string, marker: string, options: { timeoutMs: number; stillWorthWaiting: () => Promise<boolean> }): Promise<void>;
   screen: {
-    capture(target: VncTarget, password: string | undefined): Promise<Screen>;
+    /** The desktop's screen now (or as kept, at most a throttle old), our VNC connection to it closed. */
+    capture(desktop: KeptDesktop): Promise<Screen>;
     writeThumbnail(screen: Screen, file: string): Promise<void>;
+    /** Told of every desktop's state as it changes, once the screens are kept (Desktops.keepScreens). */
+    follow?(desktop: KeptDesktop): void;
   };
+  /** From now on a criu worker waits for the next dump or restore (criu/swrk.ts): the server's, not the CLI's. */
+  keepCriuWaiting?(): void;
   /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
   trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
   /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
@@ -75,18 +81,38 @@ async function isCriu(pid: number | undefined): Promise<boolean> {
   return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'criu';
 }
 
+/**
+ * Screens read over VNC: at the checkpoint (the CLI, the tests), or kept by the server all along
+ * (vnc/screenKeeper.ts) once follow() has been called, the kept picture then taken at the checkpoint.
+ */
+function keptScreens(): Collaborators['screen'] {
+  let keeper: Promise<ScreenKeeper> | undefined;
+  return {
+    capture: async (desktop) => {
+      const kept = await (await keeper)?.take(desktop.id);
+      return kept ?? (await import('../vnc/thumbnail')).captureScreen({ port: desktop.vncPort, netnsPath: desktop.netnsPath }, desktop.vncPassword);
+    },
+    writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
+    follow: (desktop) => {
+      keeper ??= import('../vnc/screenKeeper').then(({ ScreenKeeper }) => new ScreenKeeper());
+      void keeper.then((k) => k.follow(desktop));
+    },
+  };
+}
+
 export function realCollaborators(config: Config): Collaborators {
   return {
-    criu: (op, options, onSpawn, inheritFds) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds }),
+    // With fds to inherit (a contained desktop's namespace), the runner takes the command line (criu/run.ts).
+    criu: (op, options, onSpawn, inheritFds) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, runner: config.criuRunner }),
+    keepCriuWaiting: () => {
+      if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
+    },
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },
     ports: { isFree: (port) => isPortFree(port), waitFor: waitForPort },
     waitForLogLine,
-    screen: {
-      capture: async (target, password) => (await import('../vnc/thumbnail')).captureScreen(target, password),
-      writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
-    },
+    screen: keptScreens(),
     // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
     trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
     saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),

@@ -9,7 +9,13 @@ export type DesktopEventType =
   | 'restored'
   | 'stopping'
   | 'stopped'
-  | 'failed';
+  | 'failed'
+  /** A desktop's retention policy or a checkpoint's pin changed (checkpoint: the one whose record changed). */
+  | 'changed'
+  /** Checkpoints were removed (by the retention policy or a delete): removed, bytesFreed. */
+  | 'pruned'
+  /** A stopped desktop was removed with its checkpoints: removed, bytesFreed. */
+  | 'removed';
 
 export interface DesktopEvent {
   type: DesktopEventType;
@@ -25,4 +31,7 @@ export interface DesktopEvent {
   /** failed: which operation, and why. */
   operation?: 'start' | 'dump' | 'restore';
   error?: ErrorInfo;
+  /** pruned, removed: the checkpoints that went, and the bytes that freed. */
+  removed?: string[];
+  bytesFreed?: number;
 }

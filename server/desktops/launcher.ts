@@ -40,9 +40,10 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     ...Object.assign({}, ...spec.apps.map((app) => app.env ?? {})),
   };
   const args = spec.room ? containedLaunchArgs({
-    newnsPath: config.newnsPath, desktopScript: config.desktopScript, netnsPath: spec.room.netnsPath,
+    newnsPath: config.newnsPath, rootDir: config.rootDir, desktopScript: config.desktopScript, netnsPath: spec.room.netnsPath,
     homeDir: spec.homeDir, runDir: spec.room.runDir, user: config.desktopUser, geometry: spec.geometry,
-    withPassword: true, appArgs: appArgs(spec.apps, config.rootDir), hide: spec.room.hide,
+    // The apps' scripts as the tree sees Freezeframe's folder (bound at inside.app).
+    withPassword: true, appArgs: appArgs(spec.apps, inside.app), hide: spec.room.hide,
   }) : [
     '--log', spec.logPath,
     // An unprivileged uid without any capability (see native/newns.c).

@@ -63,10 +63,17 @@ function describe(content: string): LockHolder {
   }
 }
 
+/**
+ * Operations that others in this process wait for rather than being refused: the tidying after a checkpoint
+ * (operations/tidy.ts: ~0.1-0.2 s of page sharing and removals), which would otherwise make a Restore clicked
+ * right after a Checkpoint fail as busy.
+ */
+const waitedFor = new Set(['tidy']);
+
 /** One operation at a time per desktop: refused at once in this process (busy), by the lock file across processes. */
 export class OperationLocks {
-  /** Desktops with an operation under way in this process, and which one. */
-  private readonly busy = new Map<string, string>();
+  /** Desktops with an operation under way in this process, which one, and its end. */
+  private readonly busy = new Map<string, { op: string; done: Promise<unknown> }>();
 
   constructor(private readonly lockFile: (id: string) => string) {}
 
@@ -76,16 +83,23 @@ export class OperationLocks {
 
   /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
   async run<T>(id: string, op: string, fn: () => Promise<T>): Promise<T> {
-    const current = this.busy.get(id);
-    if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current} is under way`);
-    this.busy.set(id, op);
-    try {
+    let current = this.busy.get(id);
+    while (current && waitedFor.has(current.op) && !waitedFor.has(op)) {
+      await current.done.catch(() => {});
+      current = this.busy.get(id);
+    }
+    if (current) throw new FreezeframeError('busy', `desktop ${id} is busy: ${current.op} is under way`);
+    const done = (async () => {
       const lock = await acquireLock(this.lockFile(id), op, `desktop ${id}`);
       try {
         return await fn();
       } finally {
         await lock.release();
       }
+    })();
+    this.busy.set(id, { op, done });
+    try {
+      return await done;
     } finally {
       this.busy.delete(id);
     }

@@ -50,8 +50,17 @@ export function followOtherProcesses(desktops: Desktops): () => void {
   const onChange = async (id: string) => {
     await seed;
     const record = await readJson<DesktopRecord>(desktops.paths.desktopRecord(id)).catch(() => undefined);
-    if (!record) return;
     const before = known.get(id);
+    if (!record) {
+      // Removed by another process (`freezeframe remove`): its folder went with its record.
+      if (before) {
+        known.delete(id);
+        folders.get(id)?.close();
+        folders.delete(id);
+        desktops.publish({ type: 'removed', desktop: before });
+      }
+      return;
+    }
     known.set(id, record);
     if (before?.updatedAt === record.updatedAt || desktops.wroteLast(record)) return;
     const event = eventFor(before, record);
@@ -69,9 +78,15 @@ export function followOtherProcesses(desktops: Desktops): () => void {
   const watchFolder = (id: string) => {
     if (folders.has(id)) return;
     try {
-      folders.set(id, watch(path.dirname(desktops.paths.desktopRecord(id)), (_type, file) => {
+      const watcher = watch(path.dirname(desktops.paths.desktopRecord(id)), (_type, file) => {
         if (file === 'desktop.json') queue(id);
-      }));
+      });
+      // The folder removed with its desktop: nothing more to follow there.
+      watcher.on('error', () => {
+        watcher.close();
+        folders.delete(id);
+      });
+      folders.set(id, watcher);
     } catch {
       // The folder went away between its listing and now.
     }

@@ -2,7 +2,9 @@
 import path from 'node:path';
 import type { ErrorCode } from '../../lib/errorCodes';
 import type { DumpStats, RestoreStats } from '../criu/images';
+import type { AppCriuNeeds } from '../../lib/presets';
 import type { DesktopState } from '../../lib/states';
+import type { RetentionPolicy } from '../../lib/retention';
 
 export interface ErrorInfo {
   message: string;
@@ -62,6 +64,10 @@ export interface DesktopRecord {
   lastError?: ErrorInfo;
   lastOperation?: OperationInfo;
   lastCheckpoint?: string;
+  /** What its apps need of criu (lib/presets.ts), passed to every dump; absent when they need nothing. */
+  criu?: AppCriuNeeds;
+  /** Which checkpoints are removed after each checkpoint (lib/retention.ts); none without one. */
+  retention?: RetentionPolicy;
 }
 
 export interface RestoreInfo {
@@ -89,7 +95,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid'>;
+  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
   /** A contained desktop's home as it was at the dump (home-base/): what each clone's home overlays. */
   homeBase?: boolean;
   /** When it was imported from an archive, if it was. */
@@ -98,6 +104,12 @@ export interface CheckpointRecord {
   thumbnail?: boolean;
   error?: ErrorInfo;
   restores: RestoreInfo[];
+  /** Never removed by the retention policy. */
+  pinned?: boolean;
+  /** The checkpoint whose images hold the pages this one shares (server/storage/dedup.ts); none: whole images. */
+  base?: string;
+  /** Bytes its folder takes on disk once its pages are shared (imageBytes: what criu wrote). */
+  storedBytes?: number;
 }
 
 export class Paths {
@@ -124,5 +136,7 @@ export class Paths {
   checkpointThumbnail = (id: string) => path.join(this.checkpointDir(id), 'thumbnail.png');
   checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
   imports = () => path.join(this.stateDir, 'imports');
+  /** A checkpoint's files staged for its archive (hard links; its images made whole). */
+  exports = () => path.join(this.stateDir, 'exports');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
 }

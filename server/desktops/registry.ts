@@ -23,7 +23,12 @@ import { RecordStore } from './store';
 import { vncTargetOf } from './rooms';
 import type { VncTarget } from '../vnc/target';
 
-export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions };
+import type { RetentionPolicy } from '../../lib/retention';
+import { FreezeframeError } from '../errors';
+import type { Removed } from './operations/remove';
+import type { Tidied } from './operations/tidy';
+
+export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
 // The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
 // and `freezeframe list` none of them (bench/cli.mts).
@@ -32,6 +37,9 @@ const checkpointing = () => import('./operations/checkpoint');
 const restoring = () => import('./operations/restore');
 const transferring = () => import('./operations/transfer');
 const cloning = () => import('./operations/clone');
+const tidying = () => import('./operations/tidy');
+const retaining = () => import('./operations/retention');
+const removing = () => import('./operations/remove');
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   readonly paths: Paths;
@@ -68,7 +76,26 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     await makeSearchable(this.paths.desktops());
     await mkdir(this.paths.checkpoints(), { recursive: true, mode: 0o700 });
     await mkdir(path.dirname(this.paths.displayClaim(0)), { recursive: true, mode: 0o700 });
+    // A page sharing a crash interrupted is finished or undone (storage/dedup.ts) before anything is restored.
+    const { readdir } = await import('node:fs/promises');
+    const { recoverImages } = await import('../storage/dedup');
+    await Promise.all((await readdir(this.paths.checkpoints())).map((name) => recoverImages(this.paths.checkpointImages(name))));
     await this.list();
+  }
+
+  /**
+   * What the server (not the CLI, which runs one operation and exits) keeps ready so a dump and a restore start at
+   * once: a criu worker waiting (criu/swrk.ts), and each running desktop's screen (vnc/screenKeeper.ts), so a
+   * checkpoint's thumbnail needs no screen read before the freeze.
+   */
+  async keepReady(): Promise<void> {
+    this.deps.keepCriuWaiting?.();
+    const follow = this.deps.screen.follow;
+    if (!follow) return;
+    // A contained desktop's screen is read inside its namespace.
+    const where = (d: DesktopRecord) => ({ ...d, netnsPath: vncTargetOf(this.paths, d).netnsPath });
+    this.on('event', (event) => follow(where(event.desktop)));
+    for (const desktop of await this.list()) follow(where(desktop));
   }
 
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
@@ -109,8 +136,36 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await starting()).startDesktop(this.context, options);
   }
 
-  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
-    return (await checkpointing()).checkpointDesktop(this.context, id, options);
+  /**
+   * A checkpoint, then the desktop's tidying (its pages shared, its retention policy applied: operations/tidy.ts),
+   * which a restore meanwhile waits for. A tidying refused (another process holds the lock) is left to the next.
+   */
+  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied }> {
+    const made = await (await checkpointing()).checkpointDesktop(this.context, id, options);
+    const tidied = await this.tidy(id).catch((error: unknown) => {
+      if (error instanceof FreezeframeError && error.code === 'busy') return undefined;
+      throw error;
+    });
+    const checkpoint = tidied ? await this.store.getCheckpoint(made.checkpoint.id).catch(() => made.checkpoint) : made.checkpoint;
+    return { desktop: await this.store.load(id), checkpoint, tidied };
+  }
+
+  /** Shares the pages of the desktop's new checkpoints and applies its retention policy (after each checkpoint). */
+  async tidy(id: string): Promise<Tidied> {
+    return (await tidying()).tidyDesktop(this.context, id);
+  }
+
+  async setRetention(id: string, policy: RetentionPolicy): Promise<{ desktop: DesktopRecord } & Tidied> {
+    return (await retaining()).setRetention(this.context, id, policy);
+  }
+
+  async pin(checkpointId: string, pinned: boolean): Promise<{ checkpoint: CheckpointRecord }> {
+    return (await retaining()).pinCheckpoint(this.context, checkpointId, pinned);
+  }
+
+  /** Removes a stopped desktop with its checkpoints; says how many bytes that freed. */
+  async remove(id: string): Promise<Removed> {
+    return (await removing()).removeDesktop(this.context, id);
   }
 
   async restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {

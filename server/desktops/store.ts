@@ -3,7 +3,7 @@
 import 'server-only';
 import { isCheckpointId, isDesktopId } from '../../lib/ids';
 import { FreezeframeError } from '../errors';
-import { readAllJson, readJson, writeJsonAtomic } from '../store/jsonFiles';
+import { readAllJson, readJson, writeJsonAtomic, type Durability } from '../store/jsonFiles';
 import type { CheckpointRecord, DesktopRecord, Paths } from './records';
 import { assertTransition, type DesktopState } from '../../lib/states';
 
@@ -16,17 +16,17 @@ export class RecordStore {
     private readonly clock: { now(): string },
   ) {}
 
-  async save(record: DesktopRecord, options?: { durable?: boolean }): Promise<DesktopRecord> {
+  async save(record: DesktopRecord, options?: { durable?: Durability }): Promise<DesktopRecord> {
     record.updatedAt = this.clock.now();
     this.ownWrites.set(record.id, record.updatedAt);
     await writeJsonAtomic(this.paths.desktopRecord(record.id), record, options);
     return record;
   }
 
-  async setState(record: DesktopRecord, state: DesktopState, changes: Partial<DesktopRecord> = {}): Promise<DesktopRecord> {
+  async setState(record: DesktopRecord, state: DesktopState, changes: Partial<DesktopRecord> = {}, options?: { durable?: Durability }): Promise<DesktopRecord> {
     assertTransition(record.state, state);
     Object.assign(record, changes, { state });
-    return this.save(record);
+    return this.save(record, options);
   }
 
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
@@ -64,8 +64,8 @@ export class RecordStore {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async saveCheckpoint(record: CheckpointRecord): Promise<CheckpointRecord> {
-    await writeJsonAtomic(this.paths.checkpointRecord(record.id), record);
+  async saveCheckpoint(record: CheckpointRecord, options?: { durable?: Durability }): Promise<CheckpointRecord> {
+    await writeJsonAtomic(this.paths.checkpointRecord(record.id), record, options);
     return record;
   }
 }

@@ -7,6 +7,8 @@ import { inside } from './layout';
 
 export interface ContainedLaunchSpec {
   newnsPath: string;
+  /** Freezeframe's folder on the host (config.rootDir), bound at inside.app; desktopScript must lie in it. */
+  rootDir: string;
   desktopScript: string;
   /** /run/netns/NAME, made with createNetns(). */
   netnsPath: string;
@@ -33,6 +35,13 @@ export interface ContainedLaunchSpec {
   hide?: string[];
 }
 
+/** Where a file of Freezeframe's folder is seen inside a desktop. */
+export function insideApp(rootDir: string, file: string): string {
+  const relative = path.relative(path.resolve(rootDir), path.resolve(file));
+  if (relative.startsWith('..') || path.isAbsolute(relative)) throw new RangeError(`${file} is not in ${rootDir}`);
+  return path.posix.join(inside.app, relative);
+}
+
 /** newns's argv for the spec (pure, so the flags can be checked without starting anything). */
 export function containedLaunchArgs(spec: ContainedLaunchSpec): string[] {
   if (!spec.user && !spec.ids) throw new TypeError('a contained desktop needs a user or ids');
@@ -45,11 +54,13 @@ export function containedLaunchArgs(spec: ContainedLaunchSpec): string[] {
     '--private-tmp',
     '--bind', `${path.resolve(spec.homeDir)}:${inside.home}`,
     '--bind', `${path.resolve(spec.runDir)}:${inside.run}`,
+    // After the run folder: its mount point is made in it.
+    '--bind', `${path.resolve(spec.rootDir)}:${inside.app}`,
     ...(spec.passwdFile ? ['--bind', `${path.resolve(spec.passwdFile)}:/etc/passwd`] : []),
     ...(spec.groupFile ? ['--bind', `${path.resolve(spec.groupFile)}:/etc/group`] : []),
     ...(spec.hide ?? []).flatMap((dir) => ['--hide', path.resolve(dir)]),
     '--',
-    spec.desktopScript, String(inside.display), spec.geometry, '24', spec.withPassword ? inside.passwordFile : '-', 'icewm',
+    insideApp(spec.rootDir, spec.desktopScript), String(inside.display), spec.geometry, '24', spec.withPassword ? inside.passwordFile : '-', 'icewm',
     ...spec.appArgs,
   ];
 }

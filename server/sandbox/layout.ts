@@ -8,6 +8,12 @@ export const inside = {
   run: '/run/desktop',
   log: '/run/desktop/desktop.log',
   passwordFile: '/run/desktop/vnc.passwd',
+  /**
+   * Freezeframe's own folder (desktop.sh, the presets' files), bound read-only: the host's copy may live under /tmp,
+   * which the private /tmp covers (a clone in /tmp: "newns: exec the desktop program: No such file or directory"),
+   * and images then name this path, not wherever the host keeps it.
+   */
+  app: '/run/desktop/app',
   /** Own /tmp and own network namespace: display :1 and port 5901 in every desktop. */
   display: 1,
   vncPort: 5901,

@@ -5,7 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type WebSocket from 'ws';
 import { ByteReader } from './byteReader';
-import { updateRequest } from './rfbMessages';
+import { keyEvent, pointerEvent, updateRequest } from './rfbMessages';
 import { vncAuthResponse } from './vncAuth';
 
 /** Bytes in and out, whatever carries them. */
@@ -192,6 +192,16 @@ export class RfbClient extends EventEmitter<{ update: [number, number, boolean];
   /** A FramebufferUpdateRequest, of the whole screen unless a part is named. */
   requestUpdate(incremental: boolean, x = 0, y = 0, w = this.width, h = this.height): void {
     this.write(updateRequest(incremental, w, h, x, y));
+  }
+
+  /** Presses and releases a key (an X keysym: printable ASCII's is its code, Return 0xff0d), as a viewer would. */
+  key(keysym: number): void {
+    this.write(Buffer.concat([keyEvent(true, keysym), keyEvent(false, keysym)]));
+  }
+
+  /** A left click at x, y. */
+  click(x: number, y: number): void {
+    this.write(Buffer.concat([pointerEvent(0, x, y), pointerEvent(1, x, y), pointerEvent(0, x, y)]));
   }
 
   /** Reads server messages; with autoRequest, asks for the next incremental update after each, like a viewer. */

@@ -72,6 +72,7 @@ export async function startContained(
 ): Promise<number> {
   const pid = await launchContained({
     newnsPath: config.newnsPath,
+    rootDir: config.rootDir,
     desktopScript: config.desktopScript,
     netnsPath: room.netns.path,
     homeDir: room.homeDir,

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createEngine, type Engine } from '../../server/engine';
 
-export async function withEngine(displays: string): Promise<{ engine: Engine; dispose: () => Promise<void> }> {
+export async function withEngine(displays: string, env: Record<string, string> = {}): Promise<{ engine: Engine; dispose: () => Promise<void> }> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-test-'));
   // A key of its own too: the machine's /etc/freezeframe stays untouched, and no test trusts another's key by chance.
   const keyDir = path.join(stateDir, 'keys');
-  const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: keyDir, FREEZEFRAME_DISPLAYS: displays });
+  const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: keyDir, FREEZEFRAME_DISPLAYS: displays, ...env });
   return {
     engine,
     dispose: async () => {

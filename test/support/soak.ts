@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Engine } from '../../server/engine';
+import { diskBytes } from '../../server/storage/checkpointFiles';
 import { listCriuRules } from '../../server/desktops/cleanup';
 import { RfbClient } from '../../server/vnc/rfbClient';
 
@@ -32,6 +33,15 @@ export async function countLeakables(vncPort: number): Promise<Leakables> {
   };
 }
 
+/** Disk and memory after a cycle: the checkpoints folder, how many checkpoints, this process's RSS. */
+export interface SoakSample {
+  cycle: number;
+  atMs: number;
+  diskBytes: number;
+  checkpoints: number;
+  rssBytes: number;
+}
+
 export interface SoakResult {
   cycles: number;
   failures: number;
@@ -39,12 +49,32 @@ export interface SoakResult {
   after: Leakables;
   dumpMs: number[];
   restoreMs: number[];
+  samples: SoakSample[];
 }
 
-/** cycles x (checkpoint, restore, an update on the same connection); the first failure ends the soak. */
-export async function soak(engine: Engine, cycles: number, onCycle?: (n: number) => void): Promise<SoakResult> {
+export interface SoakOptions {
+  /** Cycles to run; or else until durationMs has passed. */
+  cycles?: number;
+  durationMs?: number;
+  /** The desktop's retention policy: what keeps the disk flat (nothing else removes a checkpoint). */
+  keepLast?: number;
+  /** Frozen and running time per cycle, as the presenter's auto-cycle waits (0: back to back). */
+  freezeMs?: number;
+  runMs?: number;
+  onCycle?: (sample: SoakSample) => void;
+}
+
+/**
+ * Cycles of (checkpoint, restore, an update on the same connection) on the default desktop, its retention policy
+ * keeping the last keepLast checkpoints (3 unless said); the first failure ends the soak.
+ */
+export async function soak(engine: Engine, { cycles = Infinity, durationMs = Infinity, keepLast = 3, freezeMs = 0, runMs = 0, onCycle }: SoakOptions): Promise<SoakResult> {
   const { desktops } = engine;
   const desktop = await desktops.start({ geometry: '800x600', apps: ['xterm', 'xclock'] });
+  await desktops.setRetention(desktop.id, { keepLast });
+  const samples: SoakSample[] = [];
+  const started = performance.now();
+  const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
   const viewer = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
   await viewer.nextUpdate(10_000);
   const before = await countLeakables(desktop.vncPort);
@@ -53,21 +83,26 @@ export async function soak(engine: Engine, cycles: number, onCycle?: (n: number)
   let failures = 0;
   let after: Leakables;
   try {
-    for (let n = 1; n <= cycles; n++) {
+    for (let n = 1; n <= cycles && performance.now() - started < durationMs; n++) {
       try {
         const { checkpoint } = await desktops.checkpoint(desktop.id);
         dumpMs.push(checkpoint.dumpMs!);
+        await pause(freezeMs);
         const restored = await desktops.restore(checkpoint.id);
         restoreMs.push(restored.restoreMs);
         assert.equal(viewer.closed, false, 'the viewer connection survived');
         await viewer.nextUpdate(10_000);
-        // Each checkpoint is ~30 MB: keep the disk flat over a long soak.
-        await desktops.deleteCheckpoint(checkpoint.id);
+        await pause(runMs);
       } catch (error) {
         failures++;
-        throw new Error(`cycle ${n} failed`, { cause: error });
+        throw new Error(`cycle ${n} failed: ${(error as Error).message}`, { cause: error });
       }
-      onCycle?.(n);
+      const sample = {
+        cycle: n, atMs: performance.now() - started, diskBytes: await diskBytes(desktops.paths.checkpoints()),
+        checkpoints: (await desktops.checkpoints(desktop.id)).length, rssBytes: process.memoryUsage().rss,
+      };
+      samples.push(sample);
+      onCycle?.(sample);
     }
     // Counted with the viewer still connected, as before the first cycle.
     after = await countLeakables(desktop.vncPort);
@@ -75,5 +110,5 @@ export async function soak(engine: Engine, cycles: number, onCycle?: (n: number)
     viewer.close();
   }
   await desktops.stop(desktop.id);
-  return { cycles, failures, before, after, dumpMs, restoreMs };
+  return { cycles: samples.length, failures, before, after, dumpMs, restoreMs, samples };
 }

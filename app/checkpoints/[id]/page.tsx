@@ -41,7 +41,7 @@ export default async function CheckpointPage({ params }: Props) {
           {c.restores.filter((r) => r.ok).length} restores
         </span>
         <a href={`/api/checkpoints/${c.id}/export`} download className="ml-auto rounded-md border border-white/10 px-3 py-1 text-sm text-slate-200 hover:bg-slate-800">
-          Export .tar.gz
+          Export .tar.zst
         </a>
       </header>
 

@@ -55,9 +55,9 @@ export async function checkpointDesktop(
     }
     const leaveRunning = options.leaveRunning ?? false;
     const cpId = newId('c');
-    // The screen as it is now, read over VNC while the records are written; a desktop too busy to answer gets no
-    // thumbnail, never a failed checkpoint.
-    const screen = deps.screen.capture(vncTargetOf(paths, record), record.vncPassword).catch(() => undefined);
+    // The screen as the server kept it, or else read over VNC (inside a contained desktop's namespace) while the
+    // records are written; a desktop too busy to answer gets no thumbnail, never a failed checkpoint.
+    const screen = deps.screen.capture({ ...record, netnsPath: vncTargetOf(paths, record).netnsPath }).catch(() => undefined);
     const contained = isContained(record);
     const room = roomOf(paths, record.id);
     const [netnsInode] = await Promise.all([
@@ -78,20 +78,23 @@ export async function checkpointDesktop(
       // A viewer connecting at the instant of the dump sits in Xvnc's accept queue, and criu refuses to dump
       // such an "in-flight connection"; skipped, that viewer just reconnects.
       skipInFlight: true,
+      // What its presets need (lib/presets.ts; Chromium: ghostLimit).
+      ...record.criu,
       // A contained desktop: its namespace, home and run folder named by key, the host's mounts by path; nothing
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
       ...(contained ? containedDumpOptions(netnsInode!) : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
-      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid },
+      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
-    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump).
+    // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
+    // fsynced: they tell a restarted server that a dump was under way, and after a power loss there is none.
     const [pids] = await Promise.all([
       deps.processes.treePids(record.pid!),
-      store.saveCheckpoint(checkpoint),
-      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }),
+      store.saveCheckpoint(checkpoint, { durable: false }),
+      store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }, { durable: false }),
     ]);
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
     // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
@@ -139,7 +142,7 @@ export async function checkpointDesktop(
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {
       ...frozen, lastCheckpoint: cpId,
       lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-    });
+    }, { durable: 'background' });
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
     return { desktop: record, checkpoint };
   });

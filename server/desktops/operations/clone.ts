@@ -58,7 +58,7 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
       ]);
       // criu restores as root what the images say: checked against this clone's own folders.
       await deps.trustImages(paths.checkpointImages(checkpoint.id), checkpoint.id, {
-        uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir] },
+        uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir },
       });
       const pidfile = path.join(room.dir, 'restore.pid');
       const criuOptions: CriuOptions = {

@@ -47,7 +47,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
     await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
-      ? { uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir] } }
+      ? { uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir } }
       : {
           uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
@@ -109,7 +109,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // A pidfile left by an earlier restore makes criu fail.
       rm(paths.checkpointPidfile(checkpointId), { force: true }),
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
-      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }),
+      // Not fsynced: after a power loss there is no restore under way to tell a restarted server about.
+      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
     try {
@@ -127,13 +128,13 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       const stats = (await statsRead)?.restore;
       const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
       checkpoint.restores.push(info);
-      // Two records, independent of each other: written at once.
+      // Two records, independent of each other: written at once, fsynced just after (jsonFiles.ts).
       await Promise.all([
-        store.saveCheckpoint(checkpoint),
+        store.saveCheckpoint(checkpoint, { durable: 'background' }),
         store.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
-        }),
+        }, { durable: 'background' }),
       ]);
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
       return { desktop: record, checkpoint, restoreMs: result.durationMs };

@@ -44,7 +44,8 @@ export async function sealCheckpoint(
     imageBytes,
     dumpStats: stats?.dump,
   });
-  await store.saveCheckpoint(checkpoint);
+  // fsynced just after (jsonFiles.ts): the images it vouches for are not fsynced by criu either.
+  await store.saveCheckpoint(checkpoint, { durable: 'background' });
 }
 
 /** Records the PID of the criu at work, so that a server restarted meanwhile waits for it rather than judging. */

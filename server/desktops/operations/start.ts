@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import { newVncPassword, vncPasswordFile } from '../../vnc/vncAuth';
-import { commandLimits, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
+import { commandLimits, criuNeeds, customApp, defaultApps, parseGeometry, resolveApps, type AppPreset } from '../../../lib/presets';
 import { LaunchError } from '../launcher';
 import type { DesktopRecord } from '../records';
 import { newId } from '../../../lib/ids';
@@ -53,6 +53,8 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
     const record: DesktopRecord = {
       id, ...(contained ? { kind: 'contained' as const } : {}), display, vncPort: 5900 + display, geometry,
       apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
+      // What its presets need of criu (Chromium: ghostLimit), passed to every dump of it.
+      criu: criuNeeds(apps),
       state: 'starting', createdAt: startedAt, updatedAt: startedAt,
       lastOperation: { kind: 'start', startedAt },
     };
@@ -74,7 +76,14 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
       deps.processes.adoptRoot(identity);
       Object.assign(record, { pid, pidStartTime: identity.startTime });
       // A contained desktop's mounts are the fixed set newns builds (the trust check knows it): nothing to keep.
-      if (!contained) await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id));
+      // A tree that dies right away has no mount table to read (EINVAL on /proc/PID/mountinfo): that is the desktop
+      // exiting at once, which its log explains, not a failure of this step.
+      if (!contained) {
+        await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id)).catch(async (error: unknown) => {
+          if (!(await deps.processes.isAlive(identity))) throw new LaunchError(`the desktop exited at once; see ${logPath}`);
+          throw error;
+        });
+      }
       await store.save(record);
       const stillWorthWaiting = () => deps.processes.isAlive(identity);
       // Inside its namespace the port cannot be probed from here; desktop.sh logs the line below only once Xvnc

@@ -1,7 +1,8 @@
 // A checkpoint's images read, written out as one archive, brought in from one, or deleted.
-import { access, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
+import { checkCriuNeeds } from '../../../lib/presets';
 import { unpackArchive } from '../../checkpoints/archive';
 import { verifyFolder, writeSignedArchive } from '../../checkpoints/signing';
 import { inspectImages, type Inspection } from '../../checkpoints/inspect';
@@ -10,7 +11,8 @@ import { readJson, writeJsonAtomic } from '../../store/jsonFiles';
 import { vncPasswordFile } from '../../vnc/vncAuth';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { desktopFiles, type OperationContext } from './context';
-import { directoryBytes } from './seal';
+import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
+import { flatten } from '../../storage/dedup';
 
 /** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
 export async function inspectCheckpoint({ store, paths }: OperationContext, checkpointId: string): Promise<Inspection> {
@@ -23,13 +25,27 @@ export async function inspectCheckpoint({ store, paths }: OperationContext, chec
   }
 }
 
-/** Writes a complete checkpoint as one gzip tar archive to file. */
+/**
+ * Writes a complete checkpoint as one zstd tar archive to file; its images whole (an archive must restore where
+ * its base is not), staged in the state folder as hard links, the shared pages copied back in.
+ */
 export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
   // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
   return ctx.locks.run(checkpoint.desktop, 'export', async () => {
-    await writeSignedArchive(ctx.paths.checkpointDir(checkpointId), file, ctx.config.keyDir);
+    const dir = ctx.paths.checkpointDir(checkpointId);
+    await mkdir(ctx.paths.exports(), { recursive: true, mode: 0o700 });
+    const staged = await mkdtemp(path.join(ctx.paths.exports(), `${checkpointId}-`));
+    try {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (entry.isFile()) await link(path.join(dir, entry.name), path.join(staged, entry.name));
+      }
+      await flatten(ctx.paths.checkpointImages(checkpointId), path.join(staged, 'images'));
+      await writeSignedArchive(staged, file, ctx.config.keyDir);
+    } finally {
+      await rm(staged, { recursive: true, force: true });
+    }
     return { checkpoint: checkpointId, file, bytes: (await stat(file)).size };
   });
 }
@@ -61,6 +77,12 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
     if (spec.vncViewPassword !== undefined && (typeof spec.vncViewPassword !== 'string' || !/^[A-Za-z0-9]{8}$/.test(spec.vncViewPassword))) {
       throw new FreezeframeError('invalid', 'the archive holds a malformed view-only VNC password');
     }
+    // What its presets needed of criu, passed to its next dumps: only what a preset may ask.
+    try {
+      checkCriuNeeds(spec.criu);
+    } catch (error) {
+      throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
+    }
     let desktop = await store.find(record.desktop);
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
@@ -79,15 +101,16 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
   }
 }
 
-/** Deletes a checkpoint's images and record; refused while its desktop is at work. Returns the bytes freed. */
+/**
+ * Deletes a checkpoint's record and files (its images stay while another checkpoint reads pages from them);
+ * refused while its desktop is at work. Returns the bytes freed.
+ */
 export async function deleteCheckpoint(ctx: OperationContext, checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   return ctx.locks.run(checkpoint.desktop, 'delete checkpoint', async () => {
-    const dir = ctx.paths.checkpointDir(checkpointId);
-    const bytesFreed = await directoryBytes(dir);
-    // The record goes first: a crash half-way leaves no record pointing at half the images.
-    await unlink(ctx.paths.checkpointRecord(checkpointId));
-    await rm(dir, { recursive: true, force: true });
+    await ctx.store.getCheckpoint(checkpointId); // still there under the lock
+    const bytesFreed = (await removeCheckpointFiles(ctx.paths, checkpointId)) + (await collectBases(ctx.paths));
+    ctx.emit({ type: 'pruned', desktop: await ctx.store.load(checkpoint.desktop), removed: [checkpointId], bytesFreed });
     return { checkpoint: checkpointId, bytesFreed };
   });
 }

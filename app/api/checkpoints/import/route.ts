@@ -1,4 +1,4 @@
-// POST /api/checkpoints/import, body: an archive from GET /api/checkpoints/:id/export (raw, application/gzip).
+// POST /api/checkpoints/import, body: an archive from GET /api/checkpoints/:id/export (raw, application/zstd; an older .tar.gz as application/gzip).
 // 201 {checkpoint, desktop}: the checkpoint, and its desktop (created stopped if this machine did not have it).
 import { respond } from '@/server/api/http';
 import { importCheckpoint } from '@/server/api/operations';

@@ -1,0 +1,114 @@
+// CRIU's RPC messages (images/rpc.proto of CRIU 4.2), encoded by hand: a criu_req for `criu swrk` from our
+// CriuOptions, and the fields of its criu_resp we read. Pure: no criu, no sockets (test/criuRpc.test.ts).
+import type { CriuOptions } from './options';
+import { decodeProto } from './images';
+
+/** criu_req_type */
+export const reqType = { dump: 1, restore: 2 } as const;
+/** criu_network_lock_method */
+const networkLocks = { iptables: 1, nftables: 2, skip: 3 } as const;
+
+/** criu_opts field numbers, under our CriuOptions names (rpc.proto names in the comments). */
+const field = {
+  imagesDirFd: 1, // images_dir_fd (required; -1: use images_dir)
+  pid: 2, // pid: the tree to dump
+  leaveRunning: 3,
+  tcpEstablished: 5,
+  fileLocks: 8,
+  logLevel: 9,
+  root: 13,
+  ghostLimit: 35, // ghost_limit
+  external: 37,
+  skipInFlight: 46, // tcp_skip_in_flight
+  configFile: 51, // config_file: criu's own option file, read after the RPC options (what RPC cannot say)
+  tcpClose: 52,
+  networkLock: 64,
+  imagesDir: 68, // images_dir
+} as const;
+
+function varint(value: bigint): number[] {
+  // int32 -1 is sent as a 64-bit two's complement (10 bytes), as protobuf does.
+  let v = BigInt.asUintN(64, value);
+  const out: number[] = [];
+  do {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v ? byte | 0x80 : byte);
+  } while (v);
+  return out;
+}
+const key = (n: number, wire: 0 | 2) => varint(BigInt((n << 3) | wire));
+const int = (n: number, v: number | boolean) => [...key(n, 0), ...varint(BigInt(typeof v === 'boolean' ? Number(v) : v))];
+function bytes(n: number, v: Uint8Array | number[]): number[] {
+  return [...key(n, 2), ...varint(BigInt(v.length)), ...v];
+}
+const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
+
+/**
+ * Every option this encoder says (as a criu_opts field, in the option file, or by the request itself); any other
+ * one set (inheritFd needs fds of criu's own, given at its spawn; feature is for `criu check`; one added to
+ * CriuOptions later) sends the operation to the command line rather than dropping it.
+ */
+const said = new Set<keyof CriuOptions>([
+  'imagesDir', 'logFile', 'logLevel', 'tree', 'tcpEstablished', 'tcpClose', 'fileLocks', 'leaveRunning', 'skipInFlight',
+  'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit',
+]);
+
+/** Whether these options can be said over RPC. */
+export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
+  const set = (Object.keys(options) as (keyof CriuOptions)[]).filter((k) => options[k] !== undefined && options[k] !== false && !(Array.isArray(options[k]) && !(options[k] as unknown[]).length));
+  // The paths go into an option file, quoted: a quote or a line break in one cannot be said there.
+  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? ''].some((p) => /["\n]/.test(p));
+}
+
+/**
+ * What criu_opts cannot say, as lines of a criu option file (CRIU's long option names, without the dashes): the
+ * log anywhere but in the images folder (log_file takes a bare name, or an fd of the requesting process, which a
+ * crash of that process takes away before criu opens it), and the pidfile.
+ */
+export function rpcConfigLines(options: CriuOptions, logPath: string): string[] {
+  return [`log-file "${logPath}"`, ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : [])];
+}
+
+/** criu_req { type, opts } for a dump or restore with these options. */
+export function encodeRequest(op: 'dump' | 'restore', options: CriuOptions, configFile: string): Buffer {
+  if (!rpcCanSay(options, '/')) throw new TypeError('these criu options need the command line (rpcCanSay)');
+  if (!options.imagesDir) throw new TypeError('a dump or restore over RPC needs imagesDir');
+  const o: number[] = [...int(field.imagesDirFd, -1), ...str(field.imagesDir, options.imagesDir)];
+  if (op === 'dump') {
+    if (!options.tree) throw new TypeError('a dump over RPC needs tree (else criu dumps the requesting process)');
+    o.push(...int(field.pid, options.tree));
+  }
+  const flags = ['leaveRunning', 'tcpEstablished', 'fileLocks', 'skipInFlight', 'tcpClose'] as const;
+  for (const name of flags) if (options[name]) o.push(...int(field[name], true));
+  if (options.logLevel !== undefined) o.push(...int(field.logLevel, options.logLevel));
+  if (options.root) o.push(...str(field.root, options.root));
+  for (const e of options.external ?? []) o.push(...str(field.external, e));
+  if (options.ghostLimit !== undefined) o.push(...int(field.ghostLimit, options.ghostLimit));
+  if (options.networkLock) o.push(...int(field.networkLock, networkLocks[options.networkLock]));
+  o.push(...str(field.configFile, configFile));
+  // restoreDetached has no field: a restore over RPC is always detached (cr-service.c, restore_using_req).
+  return Buffer.from([...int(1, reqType[op]), ...bytes(2, o)]);
+}
+
+export interface RpcResponse {
+  success: boolean;
+  /** criu_restore_resp.pid: the restored tree's root. */
+  pid?: number;
+  /** cr_errno and cr_errmsg: criu's own word on a failure. */
+  errno?: number;
+  errmsg?: string;
+}
+
+export function decodeResponse(buf: Uint8Array): RpcResponse {
+  const f = decodeProto(buf);
+  const num = (v: bigint | Uint8Array | undefined) => (typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : undefined);
+  const restore = f.get(4)?.[0];
+  const errmsg = f.get(9)?.[0];
+  return {
+    success: f.get(2)?.[0] === 1n,
+    pid: restore instanceof Uint8Array ? num(decodeProto(restore).get(1)?.[0]) : undefined,
+    errno: num(f.get(7)?.[0]),
+    errmsg: errmsg instanceof Uint8Array ? Buffer.from(errmsg).toString('utf8') : undefined,
+  };
+}

@@ -1,0 +1,245 @@
+// criu dump and restore driven over CRIU's RPC (`criu swrk`, as go-criu and pycriu drive it), by a worker started
+// ahead of time in the server: neither the fork of this big process nor criu's own start is on the operation's
+// critical path.
+//
+// Why (bench/results/overhead.md): spawning a program from the server (~200-400 MB resident) costs 8.4 ms against
+// 3.1 ms from a small process, and criu's exec and start come on top; a worker already waiting on its socket
+// starts the dump the moment the request is written. The worker is the criu that does the work (its PID is the
+// one recorded for crash recovery), its log is written and judged exactly as the command line's, and what it
+// prints goes to a file, never to a pipe of ours (a server dying mid-dump must not kill criu by SIGPIPE).
+import 'server-only';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { CriuOptions } from './options';
+import { decodeResponse, encodeRequest, rpcConfigLines, type RpcResponse } from './rpc';
+
+interface SeqpacketAddon {
+  pair(): [number, number];
+  send(fd: number, message: Buffer): void;
+  recvNow(fd: number): Buffer | null;
+  close(fd: number): void;
+}
+
+// native/seqpacket.node (see native/seqpacket.c); without it criu runs from its command line, as before. The path is
+// built, not written out: Next's bundler (which takes this module in for the environment page's criu check) cannot
+// place an addon in its chunks, and the engine that runs dumps is server/main.ts's, never the bundle's.
+const addonFile = ['..', '..', 'native', 'seqpacket.node'].join('/');
+const addon: SeqpacketAddon | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)(addonFile) as SeqpacketAddon;
+  } catch {
+    return undefined;
+  }
+})();
+
+export const swrkAvailable = () => addon !== undefined;
+
+/** How a worker's run ended. */
+export interface SwrkOutcome {
+  exitCode: number | undefined;
+  signal: NodeJS.Signals | undefined;
+  timedOut: boolean;
+  /** What criu printed outside its log (stderr), usually nothing. */
+  output: string;
+  /** criu's answer over the socket (none when it died first). */
+  response?: RpcResponse;
+  /** The worker could not be started at all. */
+  spawnError?: Error;
+  durationMs: number;
+}
+
+class Worker {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  exitCode: number | undefined;
+  signal: NodeJS.Signals | undefined;
+  spawnError: Error | undefined;
+  /** Our end of the socket pair. */
+  readonly fd: number;
+  /** Our fd of the (already unlinked) file criu's stdout and stderr go to. */
+  private readonly outputFd: number;
+
+  constructor(criuPath: string, outputDir: string) {
+    const [ours, theirs] = addon!.pair();
+    const outputFile = path.join(outputDir, `swrk-${process.pid}-${Math.random().toString(36).slice(2)}.out`);
+    this.outputFd = openSync(outputFile, 'w+', 0o600);
+    this.fd = ours;
+    try {
+      this.child = spawn(criuPath, ['swrk', '3'], { stdio: ['ignore', this.outputFd, this.outputFd, theirs] });
+    } finally {
+      // The child holds its own copies now.
+      addon!.close(theirs);
+      unlinkSync(outputFile);
+    }
+    // An idle worker must not keep this process (a CLI call) alive; at our exit its recv() ends and it exits.
+    this.child.unref();
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        this.spawnError = error;
+        resolve();
+      });
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code ?? undefined;
+        this.signal = signal ?? undefined;
+        resolve();
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.exitCode === undefined && this.signal === undefined && !this.spawnError;
+  }
+
+  /** What criu printed (read once it has exited), criu's answer, then our fds closed. */
+  finish(): { output: string; response?: RpcResponse } {
+    let response: RpcResponse | undefined;
+    try {
+      const message = addon!.recvNow(this.fd);
+      response = message ? decodeResponse(message) : undefined;
+    } catch {}
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(64 * 1024);
+    for (let at = 0, n; (n = readSync(this.outputFd, buffer, 0, buffer.length, at)) > 0; at += n) chunks.push(Buffer.from(buffer.subarray(0, n)));
+    this.dispose();
+    return { output: Buffer.concat(chunks).toString('utf8'), response };
+  }
+
+  private disposed = false;
+
+  /** Closes our fds, once (an fd number closed twice could be another file's by then). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    addon!.close(this.fd);
+    closeSync(this.outputFd);
+  }
+}
+
+/**
+ * Workers for one criu binary. By default none waits: each operation starts its own (the CLI runs one operation and
+ * exits; a test counts this process's fds before and after). A server keeps one waiting (keepWorkerWaiting), and
+ * starts the next refillDelayMs after an operation took it: not while criu works (the fork and criu's start would
+ * take CPU from it on these 2 cores), and most likely after the response is out.
+ */
+class WorkerPool {
+  private idle: Worker | undefined;
+  private dir: string | undefined;
+  warm = false;
+  private refillTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly criuPath: string) {}
+
+  /** Where workers' output files (unlinked at once) and option files live: a folder of ours, root's only. */
+  folder(): string {
+    this.dir ??= mkdtempSync(path.join(os.tmpdir(), 'freezeframe-criu-'));
+    return this.dir;
+  }
+
+  take(): Worker {
+    const worker = this.idle?.alive ? this.idle : new Worker(this.criuPath, this.folder());
+    if (this.idle && this.idle !== worker) this.idle.dispose();
+    this.idle = undefined;
+    return worker;
+  }
+
+  /** Once an operation is over: the next worker, a little later. */
+  scheduleRefill(): void {
+    if (!this.warm) return;
+    clearTimeout(this.refillTimer);
+    this.refillTimer = setTimeout(() => this.refill(), refillDelayMs);
+    this.refillTimer.unref();
+  }
+
+  refill(): void {
+    if (this.idle?.alive) return;
+    this.idle?.dispose();
+    try {
+      const worker = new Worker(this.criuPath, this.folder());
+      this.idle = worker;
+      void worker.exited.then(() => {
+        // Gone while idle (killed by hand, or criu refused to start): the next operation starts one itself.
+        if (this.idle === worker) {
+          this.idle = undefined;
+          worker.dispose();
+        }
+      });
+    } catch {}
+  }
+}
+
+const refillDelayMs = 100;
+const pools = new Map<string, WorkerPool>();
+
+function poolFor(criuPath: string): WorkerPool {
+  let pool = pools.get(criuPath);
+  if (!pool) pools.set(criuPath, (pool = new WorkerPool(criuPath)));
+  return pool;
+}
+
+/** From now on one worker waits for this process's next dump or restore (the server; not the CLI). */
+export function keepWorkerWaiting(criuPath: string): void {
+  if (!addon) return;
+  const pool = poolFor(criuPath);
+  pool.warm = true;
+  pool.refill();
+}
+
+/**
+ * criu dump or restore over RPC. onSpawn gets the PID of the criu at work as soon as the request is written
+ * (the worker has existed since before: that is the point).
+ */
+export async function runSwrk(
+  criuPath: string,
+  op: 'dump' | 'restore',
+  options: CriuOptions,
+  logPath: string,
+  { timeoutMs, onSpawn }: { timeoutMs: number; onSpawn?: (pid: number) => void | Promise<void> },
+): Promise<SwrkOutcome> {
+  const pool = poolFor(criuPath);
+  const started = performance.now();
+  // Written before the request, and left for criu to read even if this process dies right after it. Synchronously
+  // (~100 bytes): from here to the request nothing yields to the event loop, where the thumbnail's scaling (5-10 ms)
+  // waits for its turn (measured: an awaited write put it before the request).
+  const configFile = path.join(pool.folder(), `${path.basename(logPath)}-${process.pid}-${Math.random().toString(36).slice(2)}.conf`);
+  writeFileSync(configFile, `${rpcConfigLines(options, logPath).join('\n')}\n`, { mode: 0o600 });
+  const worker = pool.take();
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let killer: NodeJS.Timeout | undefined;
+  try {
+    const request = encodeRequest(op, options, configFile);
+    if (!worker.child.pid) await worker.exited;
+    if (worker.spawnError) {
+      worker.dispose();
+      return { exitCode: undefined, signal: undefined, timedOut, output: '', spawnError: worker.spawnError, durationMs: performance.now() - started };
+    }
+    addon!.send(worker.fd, request);
+    // Whoever records criu's PID can tell, after a crash of this process, whether criu is still at work. Best
+    // effort, and never in criu's way (see runCriu).
+    const noted = onSpawn ? Promise.resolve(worker.child.pid!).then(onSpawn).catch(() => {}) : undefined;
+    timer = setTimeout(() => {
+      timedOut = true;
+      worker.child.kill('SIGTERM');
+      killer = setTimeout(() => worker.child.kill('SIGKILL'), 5_000);
+    }, timeoutMs);
+    await worker.exited;
+    await noted;
+    const durationMs = performance.now() - started;
+    const { output, response } = worker.finish();
+    return { exitCode: worker.exitCode, signal: worker.signal, timedOut, output, response, durationMs };
+  } finally {
+    pool.scheduleRefill();
+    clearTimeout(timer);
+    clearTimeout(killer);
+    rmSync(configFile, { force: true });
+  }
+}
+
+/** Writes what criu printed beside its log, as the command line's runs do (kept only when there is something). */
+export async function keepOutput(logPath: string, output: string): Promise<void> {
+  if (output) await writeFile(`${logPath}.out`, output).catch(() => {});
+}
