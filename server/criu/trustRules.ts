@@ -310,7 +310,9 @@ export function containedMountViolations(mounts: Mount[], hostMounts: Mount[], e
     if (m.extKey === containedKeys.host) {
       const source = clean(m.source);
       const hidden = (expected.contained?.hidden ?? []).some((dir) => source === dir || under(source, dir));
-      if (source !== m.mountpoint || hidden || !hostMounts.some((h) => h.mountpoint === source)) bad();
+      // Freezeframe's own folder (desktop.sh, native/apps), bound by newns at /run/desktop/app, by its host path.
+      const app = m.mountpoint === '/run/desktop/app' && source === expected.contained?.appDir;
+      if (!app && (source !== m.mountpoint || hidden || !hostMounts.some((h) => h.mountpoint === source))) bad();
       continue;
     }
     if (m.extKey !== undefined) {
@@ -322,10 +324,7 @@ export function containedMountViolations(mounts: Mount[], hostMounts: Mount[], e
     const ownProc = m.fstype === 'proc' && m.mountpoint === '/proc' && m.root === '/' && m.source === 'proc';
     const ownTmp = m.fstype === 'tmpfs' && m.mountpoint === '/tmp' && m.root === '/' && m.source === 'tmpfs' && optionSet(m.options) === '';
     const root = m.mountpoint === '/' && m.root === '/' && hostMounts.some((h) => h.mountpoint === '/' && h.source === m.source);
-    // Freezeframe's own folder (desktop.sh, native/apps), bound by newns from the installation's path.
-    const app = m.mountpoint === '/run/desktop/app' && m.root === expected.contained?.appDir &&
-      hostMounts.some((h) => h.mountpoint === '/' && h.source === m.source);
-    if (!(ownDevpts || ownProc || ownTmp || root || app)) bad();
+    if (!(ownDevpts || ownProc || ownTmp || root)) bad();
   }
   return out;
 }

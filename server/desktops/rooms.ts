@@ -71,6 +71,8 @@ export async function prepareRoomFiles(room: Room, password: Buffer, owner: { ui
     await chown(room.home, owner.uid, owner.gid);
   }
   await mkdir(room.run, { recursive: true, mode: 0o755 });
+  // Where newns binds Freezeframe's folder (inside.app): criu needs it to exist in a clone's run folder too.
+  await mkdir(path.join(room.run, path.basename(inside.app)), { recursive: true, mode: 0o755 });
   await writeFile(room.passwordFile, password, { mode: 0o600 });
   await chown(room.passwordFile, owner.uid, owner.gid);
 }
