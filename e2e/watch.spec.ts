@@ -3,7 +3,6 @@
 // restore over the same WebSocket.
 import { execFileSync } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from './fixtures';
 import { installCanvasProbe } from './support/canvas';
@@ -17,7 +16,8 @@ const xterm = { x: 10, y: 10, width: 480, height: 300 };
 
 test('the audience page watches: its keys reach nothing, it follows checkpoint and restore', async ({ page, context, request, adopt }) => {
   test.setTimeout(90_000);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-watch-'));
+  // Not under /tmp: a contained desktop has a /tmp of its own.
+  const dir = await mkdtemp(path.join('/var/tmp', 'freezeframe-watch-'));
   // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
   const desktopUser = process.env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop';
   const [, , uid, gid] = execFileSync('getent', ['passwd', desktopUser], { encoding: 'utf8' }).split(':');
