@@ -7,17 +7,24 @@ export interface XDesktop {
   display: number;
 }
 
+/** A contained desktop's namespace, /run/netns/ff-<state folder tag>-<id's hex> (server/desktops/rooms.ts), if it has one. */
+function netnsOf(id: string): string | undefined {
+  const hex = id.replace(/^d-/, '');
+  try {
+    const name = readdirSync('/run/netns').find((n) => n.startsWith('ff-') && n.endsWith(`-${hex}`));
+    return name && `/run/netns/${name}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** argv that runs program with args in the desktop's network namespace (the host's, for a desktop on the host). */
+export function netCommand(id: string, program: string, args: string[]): [string, string[]] {
+  const netns = netnsOf(id);
+  return netns ? ['nsenter', [`--net=${netns}`, '--', program, ...args]] : [program, args];
+}
+
 /** argv that runs program with args against the desktop's display. */
 export function xCommand(desktop: XDesktop, program: string, args: string[]): [string, string[]] {
-  // A contained desktop's namespace: /run/netns/ff-<state folder tag>-<id's hex> (server/desktops/rooms.ts).
-  const hex = desktop.id.replace(/^d-/, '');
-  const netns = (() => {
-    try {
-      return readdirSync('/run/netns').find((n) => n.startsWith('ff-') && n.endsWith(`-${hex}`));
-    } catch {
-      return undefined;
-    }
-  })();
-  const display = ['-display', `:${desktop.display}`];
-  return netns ? ['nsenter', [`--net=/run/netns/${netns}`, '--', program, ...args, ...display]] : [program, [...args, ...display]];
+  return netCommand(desktop.id, program, [...args, '-display', `:${desktop.display}`]);
 }
