@@ -1,32 +1,23 @@
 // The audience's VNC password against the real Xvnc: it watches, and every key it sends is ignored, before and
 // after a checkpoint and restore of the desktop. What the keys did is read from a file an xterm writes them to.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import type { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { connectViewer } from './support/viewer';
+import { roomOf } from '../server/desktops/rooms';
 import type { DesktopRecord } from '../server/desktops/records';
 import { eventually } from './support/eventually';
 
 let engine: Engine;
 let dispose: () => Promise<void>;
-let dir: string;
 before(async () => {
   ({ engine, dispose } = await withEngine('100-119'));
-  // Not under /tmp: a contained desktop has a /tmp of its own.
-  dir = await mkdtemp(path.join('/var/tmp', 'freezeframe-viewonly-'));
-  // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
-  const [, , uid, gid] = execFileSync('getent', ['passwd', engine.config.desktopUser], { encoding: 'utf8' }).split(':');
-  await chown(dir, Number(uid), Number(gid));
 });
-after(async () => {
-  await dispose();
-  await rm(dir, { recursive: true, force: true });
-});
+after(async () => dispose());
 
 const returnKey = 0xff0d;
 
@@ -75,10 +66,11 @@ async function typeThroughBoth(desktop: DesktopRecord, passwords: { control: str
 }
 
 test('a viewer with the view-only password watches, and Xvnc ignores its keys, after a restore too', async () => {
-  const file = path.join(dir, 'typed.txt');
   const { desktops } = engine;
-  // tee writes each line the xterm's terminal gets to the file: what was typed, and nothing else.
-  const desktop = await desktops.start({ geometry: '640x480', commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', file]] });
+  // tee writes each line the xterm's terminal gets to the file: what was typed, and nothing else. In the desktop's
+  // home (its /tmp is its own, and it may write nowhere else), read here from the home's host folder.
+  const desktop = await desktops.start({ geometry: '640x480', commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', '/home/desktop/typed.txt']] });
+  const file = path.join(roomOf(desktops.paths, desktop.id).home, 'typed.txt');
   const passwords = { control: desktop.vncPassword, view: desktop.vncViewPassword! };
   assert.match(passwords.view, /^[A-Za-z0-9]{8}$/);
   assert.notEqual(passwords.view, passwords.control);

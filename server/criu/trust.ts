@@ -148,7 +148,16 @@ function containedFile(name: string, { hostHome, appDir }: { hostHome: string; a
   if (name === inside.home || name.startsWith(`${inside.home}/`)) return statOrNull(hostHome + name.slice(inside.home.length));
   if (name === '/tmp' || name.startsWith('/tmp/')) {
     const relative = name === '/tmp' ? '.' : `./${name.slice('/tmp/'.length)}`;
-    const member = tars.find((m) => m.name.replace(/\/$/, '') === relative || m.name.replace(/\/$/, '') === relative.slice(2));
+    const find = (rel: string) => tars.find((m) => m.name.replace(/\/$/, '') === rel || m.name.replace(/\/$/, '') === rel.slice(2));
+    // criu opens the path as root, following links: a link on the way (a folder of the path, or the file itself)
+    // could lead anywhere, so such a file counts as root's (Chromium keeps a SingletonCookie link there, never
+    // opened).
+    const parts = relative.split('/');
+    for (let i = 2; i <= parts.length; i++) {
+      const m = find(parts.slice(0, i).join('/'));
+      if (m && (m.type === '1' || m.type === '2')) return { uid: 0, gid: 0, mode: 0o100000 };
+    }
+    const member = find(relative);
     if (!member) return null;
     const type = member.type === '5' ? 0o040000 : member.type === '0' || member.type === '7' ? 0o100000 : 0;
     return type ? { uid: member.uid ?? 0, gid: member.gid ?? 0, mode: type | (member.mode & 0o7777) } : { uid: 0, gid: 0, mode: 0o100000 };
@@ -290,7 +299,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
       fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
       source: text(m, 8) ?? '', options: text(m, 9) ?? '', extKey: text(m, 18),
     })), [...hostMounts(), ...(expected.launchMounts ?? [])], expected),
-    ...tarViolations(tars.flat(), { contained: !!contained }),
+    ...tarViolations(tars.flat()),
     ...ghostViolations(ghosts, expected),
     ...ttyViolations(ttys.map((t) => int(t, 2))),
     ...schedViolations(cores.map((c) => c.sched), ownHardLimits()),

@@ -47,7 +47,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
     await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
-      ? { uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir } }
+      ? {
+          uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir },
+          launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
+        }
       : {
           uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),

@@ -75,15 +75,13 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
       if (!identity) throw new LaunchError(`the desktop exited at once; see ${logPath}`);
       deps.processes.adoptRoot(identity);
       Object.assign(record, { pid, pidStartTime: identity.startTime });
-      // A contained desktop's mounts are the fixed set newns builds (the trust check knows it): nothing to keep.
-      // A tree that dies right away has no mount table to read (EINVAL on /proc/PID/mountinfo): that is the desktop
+      // A contained desktop's host mounts (bound again by path at restore) may be named while the host has
+      // unmounted one since, like any desktop's. A tree that dies right away has no mount table to read (EINVAL on /proc/PID/mountinfo): that is the desktop
       // exiting at once, which its log explains, not a failure of this step.
-      if (!contained) {
-        await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id)).catch(async (error: unknown) => {
-          if (!(await deps.processes.isAlive(identity))) throw new LaunchError(`the desktop exited at once; see ${logPath}`);
-          throw error;
-        });
-      }
+      await deps.saveLaunchMounts(pid, paths.desktopLaunchMounts(id)).catch(async (error: unknown) => {
+        if (!(await deps.processes.isAlive(identity))) throw new LaunchError(`the desktop exited at once; see ${logPath}`);
+        throw error;
+      });
       await store.save(record);
       const stillWorthWaiting = () => deps.processes.isAlive(identity);
       // Inside its namespace the port cannot be probed from here; desktop.sh logs the line below only once Xvnc
