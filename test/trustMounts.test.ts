@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -20,7 +19,8 @@ let transient: string;
 
 before(async () => {
   ({ engine, dispose } = await withEngine('45-49'));
-  scratch = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-mounts-'));
+  // Not under /tmp: a contained desktop's tree drops the host's mounts there (its own tmpfs covers /tmp).
+  scratch = await mkdtemp(path.join('/var/tmp', 'freezeframe-mounts-'));
   transient = path.join(scratch, 'transient');
   await mkdir(transient);
 });
