@@ -3,7 +3,7 @@
 // restore, stop, delete a checkpoint, pin one, set a retention policy, remove a stopped desktop. Each validates its input (zod) and returns a typed result, never throws.
 import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
-import { checkpointDesktop, deleteCheckpoint, pinCheckpoint, removeDesktop, restoreDesktop, setRetention, startDesktop, stopDesktop } from '@/server/api/operations';
+import { checkpointDesktop, deleteCheckpoint, pinCheckpoint, removeDesktop, restoreDesktop, setRetention, startDesktop, stopDesktop, cloneCheckpoint } from '@/server/api/operations';
 import type { Failure } from '@/server/api/results';
 import type { CheckpointInput, RestoreInput, RetentionInput } from '@/server/api/schemas';
 
@@ -39,6 +39,13 @@ export async function checkpointAction(desktopId: string, input: CheckpointInput
 /** criu restore of the desktop's latest checkpoint, or of the one named; the viewer's connection carries on. */
 export async function restoreAction(input: RestoreInput) {
   return restoreDesktop(input);
+}
+
+/** A new desktop restored from the checkpoint (a clone: its own id, viewer and checkpoints). */
+export async function cloneCheckpointAction(checkpointId: string) {
+  const result = await cloneCheckpoint(checkpointId, { count: 1 });
+  if (result.ok) revalidatePath('/');
+  return result;
 }
 
 /** Frees a checkpoint's disk space; its desktop is untouched. */

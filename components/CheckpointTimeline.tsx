@@ -11,6 +11,8 @@ interface Props {
   /** The checkpoint the desktop last froze at or came back from. */
   current?: string;
   onRestore: (id: string) => void;
+  /** A new desktop from the checkpoint (a clone). */
+  onClone?: (id: string) => void;
   /** Deletes a checkpoint's images (asked twice: they cannot come back). */
   onDelete: (id: string) => void;
   /** Pins or unpins it: the retention policy never removes a pinned checkpoint. */
@@ -21,7 +23,7 @@ interface Props {
   disabled?: boolean;
 }
 
-export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, onPin, restoreDisabled, disabled }: Props) {
+export function CheckpointTimeline({ checkpoints, current, onRestore, onClone, onDelete, onPin, restoreDisabled, disabled }: Props) {
   if (!checkpoints.length) {
     return <p className="text-sm text-slate-400">No checkpoints yet: press Checkpoint or Snapshot to take one.</p>;
   }
@@ -33,6 +35,7 @@ export function CheckpointTimeline({ checkpoints, current, onRestore, onDelete, 
           checkpoint={c}
           current={c.id === current}
           onRestore={onRestore}
+          onClone={onClone}
           onDelete={onDelete}
           onPin={onPin}
           restoreDisabled={restoreDisabled || disabled}
@@ -47,13 +50,15 @@ interface CardProps {
   checkpoint: CheckpointView;
   current: boolean;
   onRestore: (id: string) => void;
+  /** A new desktop from the checkpoint (a clone). */
+  onClone?: (id: string) => void;
   onDelete: (id: string) => void;
   onPin: (id: string, pinned: boolean) => void;
   restoreDisabled?: boolean;
   disabled?: boolean;
 }
 
-function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, onPin, restoreDisabled, disabled }: CardProps) {
+function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, onPin, restoreDisabled, disabled }: CardProps) {
   const [confirming, setConfirming] = useState(false);
   const complete = c.state === 'complete';
   const mode = c.leaveRunning ? 'snapshot' : 'checkpoint';
@@ -125,6 +130,18 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onDelete, onPin, re
           </button>
           {complete && (
             <>
+              {onClone && (
+                <button
+                  type="button"
+                  onClick={() => onClone(c.id)}
+                  disabled={disabled}
+                  aria-label={`Clone ${c.id}`}
+                  title="A new desktop restored from this checkpoint: its own viewer and checkpoints"
+                  className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800 disabled:opacity-40"
+                >
+                  Clone
+                </button>
+              )}
               <Link href={`/checkpoints/${c.id}`} aria-label={`Inspect ${c.id}`} className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800">
                 Inspect
               </Link>

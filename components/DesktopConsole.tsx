@@ -3,7 +3,8 @@
 // timeline of checkpoints (restore any, inspect, export, delete), and what criu did.
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import Link from 'next/link';
-import { checkpointAction, deleteCheckpointAction, pinCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
+import { useRouter } from 'next/navigation';
+import { checkpointAction, cloneCheckpointAction, deleteCheckpointAction, pinCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
 import { bytes, seconds } from '@/lib/format';
 import { useDesktopEvents, type LiveEvent } from '@/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/lib/resultTypes';
@@ -21,7 +22,7 @@ import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
 import { mergeCheckpoint, newer } from './liveRecords';
 
-type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete' | 'pin';
+type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete' | 'pin' | 'clone';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   checkpoint: 'Checkpoint failed',
   snapshot: 'Snapshot failed',
@@ -30,12 +31,14 @@ const failedTitle: Record<Operation | 'start' | 'dump', string> = {
   stop: 'Stop failed',
   delete: 'Deleting the checkpoint failed',
   pin: 'Pinning the checkpoint failed',
+  clone: 'Clone failed',
   start: 'Start failed',
 };
 
 /** audiencePath: the desktop's audience link (view only), shown with a Copy button. */
 export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDetail; audiencePath?: string }) {
   const id = initial.desktop.id;
+  const router = useRouter();
   const [detail, setDetail] = useState(initial);
   const [skewMs, setSkewMs] = useState(0);
   const [pending, setPending] = useState<Operation | null>(null);
@@ -102,6 +105,12 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
     }
   }
 
+  /** A new desktop from the checkpoint, opened once it runs: its own viewer, its own checkpoints. */
+  const clone = async (checkpointId: string) => {
+    const result = await run('clone', () => cloneCheckpointAction(checkpointId));
+    const made = result?.ok ? result.desktops[0] : undefined;
+    if (made) router.push(`/desktops/${made.id}`);
+  };
   const checkpoint = () => {
     if (canCheckpoint) void run('checkpoint', () => checkpointAction(id, { leaveRunning: false }));
   };
@@ -286,6 +295,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
           onRestore={(checkpointId) => restoreOne(checkpointId)}
           onDelete={(checkpointId) => void remove(checkpointId)}
           onPin={pin}
+          onClone={(checkpointId) => void clone(checkpointId)}
           restoreDisabled={!canRestoreAny}
           disabled={!!pending}
         />

@@ -72,7 +72,7 @@ for (const app of textApps) {
     test(`${app.preset}: ${CYCLES} checkpoint/restore cycles, then typing into it shows in the canvas`, async ({ desktopPage, desktop, api }) => {
       test.setTimeout(180_000);
       await desktopPage.open();
-      const window = new AppWindow(desktopPage, desktop.display, app.window, app.comm);
+      const window = new AppWindow(desktopPage, desktop, app.window, app.comm);
       await window.waitShown();
       const fresh = (await window.pixels()).ink;
       await window.click(...(app.focusAt ?? [0.5, 0.5]));
@@ -98,7 +98,7 @@ test.describe('xclock', () => {
 
   test(`xclock: ${CYCLES} checkpoint/restore cycles, then its second hand still moves`, async ({ desktopPage, desktop, api }) => {
     await desktopPage.open();
-    const clock = new AppWindow(desktopPage, desktop.display, /^xclock$/, /^xclock$/);
+    const clock = new AppWindow(desktopPage, desktop, /^xclock$/, /^xclock$/);
     await clock.waitShown();
     const ticking = async (message: string) => {
       for (let tick = 0; tick < 2; tick++) {
@@ -119,7 +119,7 @@ test.describe('xpdf', () => {
   test(`xpdf: ${CYCLES} checkpoint/restore cycles, then a key turns the page`, async ({ desktopPage, desktop, api }) => {
     test.setTimeout(120_000);
     await desktopPage.open();
-    const viewer = new AppWindow(desktopPage, desktop.display, /^Xpdf: /, /^xpdf/);
+    const viewer = new AppWindow(desktopPage, desktop, /^Xpdf: /, /^xpdf/);
     await viewer.waitShown();
     // native/apps/sample.pdf: page 1 pink, page 2 green, page 3 blue.
     const [pink, green, blue] = [[255, 217, 217], [217, 255, 217], [217, 217, 255]] as [number, number, number][];
@@ -152,7 +152,7 @@ for (const browser of counterPages) {
     test(`${browser.preset}: ${CYCLES} checkpoint/restore cycles, the page's counter runs on and a click turns its colour`, async ({ desktopPage, desktop, api }) => {
       test.setTimeout(240_000);
       await desktopPage.open();
-      const page = new AppWindow(desktopPage, desktop.display, browser.window, browser.comm);
+      const page = new AppWindow(desktopPage, desktop, browser.window, browser.comm);
       await page.waitShown(90_000);
       const [white, red, blue] = [[255, 255, 255], [255, 0, 0], [0, 0, 255]] as [number, number, number][];
       await expect.poll(() => page.share(white), { message: 'the counter page is shown', timeout: 60_000 }).toBeGreaterThan(0.3);
@@ -183,7 +183,7 @@ test.describe('mpv', () => {
   test(`mpv: ${CYCLES} checkpoint/restore cycles, the clip plays on and f leaves full screen`, async ({ desktopPage, desktop, api }) => {
     test.setTimeout(180_000);
     await desktopPage.open();
-    const player = new AppWindow(desktopPage, desktop.display, /^Freezeframe clip$/, /^mpv$/);
+    const player = new AppWindow(desktopPage, desktop, /^Freezeframe clip$/, /^mpv$/);
     const windowed = await player.waitShown();
     const playing = async (message: string) => {
       for (let frame = 0; frame < 3; frame++) {
@@ -195,17 +195,17 @@ test.describe('mpv', () => {
     // f: full screen, a state of the running player (a restarted one opens in its 480x360 window).
     await player.click();
     await player.type('f');
-    await expect.poll(() => findWindow(desktop.display, player.name)?.width, { message: 'f turns the player full screen' }).toBeGreaterThan(windowed.width);
-    player.region = findWindow(desktop.display, player.name);
+    await expect.poll(() => findWindow(desktop, player.name)?.width, { message: 'f turns the player full screen' }).toBeGreaterThan(windowed.width);
+    player.region = findWindow(desktop, player.name);
 
     await cycles(desktopPage, api, player);
 
-    expect(findWindow(desktop.display, player.name), 'still full screen after the restores').toEqual(player.region);
+    expect(findWindow(desktop, player.name), 'still full screen after the restores').toEqual(player.region);
     await playing('the clip plays on after the restores');
     await player.click();
     await player.type('f');
-    await expect.poll(() => findWindow(desktop.display, player.name)?.width, { message: 'f after the restores leaves full screen' }).toBe(windowed.width);
-    player.region = findWindow(desktop.display, player.name);
+    await expect.poll(() => findWindow(desktop, player.name)?.width, { message: 'f after the restores leaves full screen' }).toBe(windowed.width);
+    player.region = findWindow(desktop, player.name);
     await playing('the clip plays in its window');
   });
 });

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { expect, test } from './fixtures';
 import { LIVE_MOTION_MS } from './support/timing';
+import { netCommand } from '../test/support/xDisplay';
 
 test('the viewer reconnects by itself when the VNC connection is lost', async ({ desktopPage, desktop }) => {
   await desktopPage.open();
@@ -10,7 +11,8 @@ test('the viewer reconnects by itself when the VNC connection is lost', async ({
 
   // Destroy the bridge's TCP connection to Xvnc (the sockets whose far end is the desktop's VNC port), as a
   // crashed network path would; the desktop itself keeps running.
-  execFileSync('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', String(desktop.vncPort)], { stdio: 'pipe' });
+  // (In a contained desktop's own network namespace, where the bridge's socket is made.)
+  execFileSync(...netCommand(desktop.id, 'ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', String(desktop.vncPort)]), { stdio: 'pipe' });
 
   const notice = desktopPage.page.getByTestId('viewer-notice');
   await expect(notice).toContainText('Reconnected');

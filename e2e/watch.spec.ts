@@ -1,9 +1,7 @@
 // The audience link: the desktop, view only. Keys typed into its screen do not reach the desktop (an xterm writes
 // what it gets to a file, and its pixels stay put) while the control page's keys do; it follows checkpoint and
 // restore over the same WebSocket.
-import { execFileSync } from 'node:child_process';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test } from './fixtures';
 import { installCanvasProbe } from './support/canvas';
@@ -15,18 +13,14 @@ import { FROZEN_SAMPLE_MS, RESTORE_TO_MOTION_MS } from './support/timing';
 // and icewm's taskbar (bottom), so nothing but typing changes these pixels.
 const xterm = { x: 10, y: 10, width: 480, height: 300 };
 
-test('the audience page watches: its keys reach nothing, it follows checkpoint and restore', async ({ page, context, request, adopt }) => {
+test('the audience page watches: its keys reach nothing, it follows checkpoint and restore', async ({ page, context, request, adopt, stateDir }) => {
   test.setTimeout(90_000);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-watch-'));
-  // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
-  const desktopUser = process.env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop';
-  const [, , uid, gid] = execFileSync('getent', ['passwd', desktopUser], { encoding: 'utf8' }).split(':');
-  await chown(dir, Number(uid), Number(gid));
-  try {
-    const typed = path.join(dir, 'typed.txt');
+  {
+    // tee writes each line the terminal gets to a file in the desktop's home (it may write nowhere else; its /tmp
+    // is its own): exactly what was typed into the xterm, read here from the home's host folder.
+    const desktop = await startWithCommands(request, { geometry: '800x600', apps: ['xclock'], commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', '/home/desktop/typed.txt']] });
+    const typed = path.join(stateDir, 'desktops', desktop.id, 'home', 'typed.txt');
     const readTyped = () => readFile(typed, 'utf8').catch(() => '');
-    // tee writes each line the terminal gets to the file: exactly what was typed into the xterm.
-    const desktop = await startWithCommands(request, { geometry: '800x600', apps: ['xclock'], commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', typed]] });
     adopt(desktop.id);
     await installCanvasProbe(page);
     const control = new DesktopPage(page, desktop.id);
@@ -80,8 +74,6 @@ test('the audience page watches: its keys reach nothing, it follows checkpoint a
     await expect(watch.viewer).toHaveAttribute('data-websockets', '1');
     await expect(watch.viewer).toHaveAttribute('data-disconnects', '0');
     await audience.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 });
 

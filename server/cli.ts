@@ -14,6 +14,7 @@ const usage = `usage: freezeframe <command> [options]
                                            a command is split at spaces into argv, no shell)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
   restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
+  clone CHECKPOINT [--count N]             N new desktops (default 1) restored from the checkpoint at once
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
   export CHECKPOINT --output FILE          write it as one .tar.gz archive, signed with this installation's key
   import FILE                              import an archive made by export (here or on a machine set up alike),
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<unknown> {
       'leave-running': { type: 'boolean' },
       'stop-running': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
+      count: { type: 'string', short: 'n' },
       'keep-last': { type: 'string' },
       'max-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -84,7 +86,7 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
-  const known = ['start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove'];
+  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove'];
   if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
     if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
@@ -111,6 +113,11 @@ async function main(argv: string[]): Promise<unknown> {
     case 'restore': {
       const { desktop, checkpoint, restoreMs } = unwrap(await operations.restoreCheckpoint(need('checkpoint id'), { stopRunning: values['stop-running'] }));
       return { desktop: desktop.id, checkpoint: checkpoint.id, restoreMs, pid: desktop.pid, state: desktop.state };
+    }
+    case 'clone': {
+      const count = values.count === undefined ? undefined : Number(values.count);
+      const cloned = unwrap(await operations.cloneCheckpoint(need('checkpoint id'), { count }));
+      return { checkpoint: cloned.checkpoint, desktops: cloned.desktops.map((d) => ({ id: d.id, pid: d.pid, state: d.state })), failed: cloned.failed, ms: cloned.ms };
     }
     case 'list':
       return unwrap(await operations.listDesktopsWithCheckpoints()).desktops;

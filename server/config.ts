@@ -18,6 +18,11 @@ export interface Config {
   desktopUser: string;
   /** Display numbers handed out to desktops, inclusive. Xvnc :N listens on 5900 + N (and checks 6000 + N is free). */
   displays: { min: number; max: number };
+  /**
+   * New desktops are self-contained (server/desktops/rooms.ts: own network namespace, /tmp, home, display :1);
+   * FREEZEFRAME_DESKTOPS=host starts them on a display and port of the host's, as before issue #12.
+   */
+  contained: boolean;
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
   /**
@@ -60,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
+    contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
   };

@@ -40,11 +40,7 @@ const handle = app.getRequestHandler();
 const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
 
 const bridge = createBridge({
-  lookupPort: async (id) => {
-    const d = await desktops.get(id).catch(() => undefined);
-    // A desktop being stopped takes no new viewers: its Xvnc is about to die.
-    return d && d.state !== 'stopped' && d.state !== 'stopping' ? d.vncPort : undefined;
-  },
+  lookup: (id) => desktops.vncTarget(id),
   events: desktops,
 });
 

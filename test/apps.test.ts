@@ -10,13 +10,16 @@ import { appPresets } from '../lib/presets';
 import { treePids } from '../server/desktops/processes';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
+import { xCommand, type XDesktop } from './support/xDisplay';
+import { inside } from '../server/sandbox/layout';
 
 const comms = async (pid: number) =>
   Promise.all((await treePids(pid)).map((p) => readFile(`/proc/${p}/comm`, 'utf8').then((c) => c.trim(), () => '')));
 
 /** The names of the desktop's top-level windows, as the X server knows them. */
-async function windowNames(display: number): Promise<string> {
-  const { stdout } = await promisify(execFile)('xwininfo', ['-root', '-tree', '-display', `:${display}`], { timeout: 10_000 });
+async function windowNames(desktop: XDesktop): Promise<string> {
+  const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
+  const { stdout } = await promisify(execFile)(program, args, { timeout: 10_000 });
   return stdout;
 }
 
@@ -52,7 +55,7 @@ describe('apps', () => {
     const { desktops } = engine;
     const desktop = await desktops.start({ geometry: '1024x768', apps: ['firefox'] });
     // Firefox is dumpable once its window is up (its start spawns and connects a lot).
-    await eventually(async () => assert.match(await windowNames(desktop.display), /Mozilla Firefox/), 60_000);
+    await eventually(async () => assert.match(await windowNames(desktop), /Mozilla Firefox/), 60_000);
     const before = (await comms(desktop.pid!)).filter((c) => /firefox|Web Content|Isolated|Privileged|RDD|Socket|Utility/i.test(c));
     assert.ok(before.includes('firefox-esr') && before.length >= 2, `Firefox and its child processes: ${before}`);
     const { checkpoint } = await desktops.checkpoint(desktop.id);
@@ -64,15 +67,16 @@ describe('apps', () => {
     console.log(`Firefox: ${before.length} processes, dump ${checkpoint.dumpMs?.toFixed(0)} ms, ${(checkpoint.imageBytes! / 1e6).toFixed(0)} MB, restore ${restored.restoreMs.toFixed(0)} ms`);
     const back = await comms(restored.desktop.pid!);
     assert.ok(dumped.every((c) => back.includes(c)), `every Firefox process is back: ${dumped} in ${back}`);
-    assert.match(await windowNames(desktop.display), /Mozilla Firefox/);
+    assert.match(await windowNames(desktop), /Mozilla Firefox/);
   });
 
   test("Chromium: its preset's ghost limit is what a dump needs; without it, criu's refusal comes with a hint naming --ghost-limit", { timeout: 240_000 }, async () => {
     const { desktops, config } = engine;
-    const [wrapper, page] = appPresets.chromium.argv.map((a) => a.replace('{root}', config.rootDir));
+    const [wrapper, page] = appPresets.chromium.argv.map((a) => a.replace('{root}', config.contained ? inside.app : config.rootDir));
+    // (A contained desktop sees Freezeframe's folder at inside.app: a clone under /tmp is covered by its own /tmp.)
     // Up: its window shows, and it holds BrowserMetrics-*.pma (4 MiB) deleted, which it does 2-3 s after its start.
-    const up = async ({ display, pid }: { display: number; pid?: number }) => {
-      await eventually(async () => assert.match(await windowNames(display), /"Freezeframe counter"/), 90_000);
+    const up = async ({ id, display, pid }: { id: string; display: number; pid?: number }) => {
+      await eventually(async () => assert.match(await windowNames({ id, display }), /"Freezeframe counter"/), 90_000);
       await eventually(async () => assert.ok(await holdsDeleted(pid!, /BrowserMetrics-.*\.pma \(deleted\)$/), 'BrowserMetrics deleted and open'), 30_000);
     };
     // The same wrapper and page as a command of the user's own: no preset, so nothing raises criu's 1 MiB default.
@@ -99,6 +103,6 @@ describe('apps', () => {
     const back = (await comms(restored.desktop.pid!)).filter((c) => c === 'chromium').length;
     console.log(`Chromium: ${before} processes, dump ${checkpoint.dumpMs?.toFixed(0)} ms, ${(checkpoint.imageBytes! / 1e6).toFixed(0)} MB, restore ${restored.restoreMs.toFixed(0)} ms`);
     assert.ok(before >= 2 && back === before, `every Chromium process is back: ${back} of ${before}`);
-    assert.match(await windowNames(desktop.display), /"Freezeframe counter"/);
+    assert.match(await windowNames(desktop), /"Freezeframe counter"/);
   });
 });

@@ -129,7 +129,10 @@ async function rig({ options = {}, lookupPort, onConnection }: {
   const events = new EventEmitter<{ event: [DesktopEvent] }>();
   const logged: Error[] = [];
   const bridge = createBridge({
-    lookupPort: lookupPort ? (id) => lookupPort(id, vnc.port) : async (id) => (id === desktopId ? vnc.port : undefined),
+    lookup: async (id) => {
+      const port = lookupPort ? await lookupPort(id, vnc.port) : id === desktopId ? vnc.port : undefined;
+      return port === undefined ? undefined : { port };
+    },
     events,
   }, { log: (e) => logged.push(e), ...options });
   const http = createServer((_, res) => res.end());

@@ -170,10 +170,7 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
     const { desktops } = engine;
     // The same lookup as server/main.ts.
     bridge = createBridge({
-      lookupPort: async (id) => {
-        const d = await desktops.get(id).catch(() => undefined);
-        return d && d.state !== 'stopped' ? d.vncPort : undefined;
-      },
+      lookup: (id) => desktops.vncTarget(id),
       events: desktops,
     }, { log: (e) => logged.push(e) });
     server = createServer((_, res) => res.end());

@@ -39,6 +39,7 @@ async function world(): Promise<World> {
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
     desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
+    contained: false,
   };
   let nextPid = 40_000;
   const w = { events: [], cleaned: [], live: new Map(), criuCalls: [], criu: {}, ports: {} } as unknown as World;
@@ -78,6 +79,15 @@ async function world(): Promise<World> {
     prepareDesktopFiles: async (files) => {
       await mkdir(files.home, { recursive: true });
       await writeFile(files.passwordFile, 'x');
+    },
+    rooms: {
+      prepare: async () => {},
+      createNetns: async () => ({ inode: 1 }),
+      deleteNetns: async () => {},
+      netnsInode: async () => 1,
+      copyHomeBase: async () => {},
+      mountHome: async () => {},
+      unmountHome: async () => {},
     },
     clock: { now: () => new Date().toISOString() },
   };

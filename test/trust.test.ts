@@ -10,6 +10,9 @@ import type { Engine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
 import { failure } from '../server/api/results';
 import { assertTrustedImages } from '../server/criu/trust';
+import { roomOf } from '../server/desktops/rooms';
+import { readLaunchMounts } from '../server/desktops/launchMounts';
+import { inside } from '../server/sandbox/layout';
 import { decodeProto, imageEntries } from '../server/criu/images';
 import { identify, treePids } from '../server/desktops/processes';
 import { isPortFree } from '../server/desktops/net';
@@ -50,8 +53,13 @@ describe('the trust check before a restore', () => {
     const names = (await readdir(images)).sort();
     const tasks = await tasksOf(images);
     const pidOf = (comm: string) => [...tasks].find(([, c]) => c === comm)![0];
-    const log = path.join(config.stateDir, 'desktops', desktop.id, 'desktop.log');
-    const expected = { uid: desktop.uid!, gid: desktop.gid!, home: path.join(config.stateDir, 'desktops', desktop.id, 'home'), log };
+    // What the restore expects of a contained desktop (operations/restore.ts): its inside paths, its own folders.
+    const log = inside.log;
+    const expected = {
+      uid: desktop.uid!, gid: desktop.gid!, home: inside.home, log,
+      contained: { hostHome: roomOf(desktops.paths, desktop.id).home, hidden: [config.stateDir], appDir: config.rootDir },
+      launchMounts: await readLaunchMounts(desktops.paths.desktopLaunchMounts(desktop.id)),
+    };
 
     // The check alone, on the real images: what it adds to a restore (also in bench/analysis/trust.mts).
     const times: number[] = [];

@@ -1,30 +1,23 @@
 // The audience's VNC password against the real Xvnc: it watches, and every key it sends is ignored, before and
 // after a checkpoint and restore of the desktop. What the keys did is read from a file an xterm writes them to.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Engine } from '../server/engine';
-import { RfbClient } from '../server/vnc/rfbClient';
+import type { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
+import { connectViewer } from './support/viewer';
+import { roomOf } from '../server/desktops/rooms';
+import type { DesktopRecord } from '../server/desktops/records';
 import { eventually } from './support/eventually';
 
 let engine: Engine;
 let dispose: () => Promise<void>;
-let dir: string;
 before(async () => {
   ({ engine, dispose } = await withEngine('100-119'));
-  dir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-viewonly-'));
-  // The desktop's programs run as the desktop user: its xterm's tee must be able to write here.
-  const [, , uid, gid] = execFileSync('getent', ['passwd', engine.config.desktopUser], { encoding: 'utf8' }).split(':');
-  await chown(dir, Number(uid), Number(gid));
 });
-after(async () => {
-  await dispose();
-  await rm(dir, { recursive: true, force: true });
-});
+after(async () => dispose());
 
 const returnKey = 0xff0d;
 
@@ -54,9 +47,9 @@ function type(client: RfbClient, text: string): void {
  * a connection's messages in order, so once the view connection's update request is answered its keys were taken
  * (or dropped); the X server hands a client its events in order, so any view key would land before the control's.
  */
-async function typeThroughBoth(port: number, passwords: { control: string; view: string }, file: string, word: string): Promise<string> {
-  const view = await RfbClient.connect(port, { password: passwords.view, autoRequest: false });
-  const control = await RfbClient.connect(port, { password: passwords.control, autoRequest: false });
+async function typeThroughBoth(desktop: DesktopRecord, passwords: { control: string; view: string }, file: string, word: string): Promise<string> {
+  const view = await connectViewer(engine.desktops, desktop, { password: passwords.view, autoRequest: false });
+  const control = await connectViewer(engine.desktops, desktop, { password: passwords.control, autoRequest: false });
   try {
     pointer(view, 120, 120, 1);
     pointer(view, 120, 120, 0);
@@ -73,20 +66,21 @@ async function typeThroughBoth(port: number, passwords: { control: string; view:
 }
 
 test('a viewer with the view-only password watches, and Xvnc ignores its keys, after a restore too', async () => {
-  const file = path.join(dir, 'typed.txt');
   const { desktops } = engine;
-  // tee writes each line the xterm's terminal gets to the file: what was typed, and nothing else.
-  const desktop = await desktops.start({ geometry: '640x480', commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', file]] });
+  // tee writes each line the xterm's terminal gets to the file: what was typed, and nothing else. In the desktop's
+  // home (its /tmp is its own, and it may write nowhere else), read here from the home's host folder.
+  const desktop = await desktops.start({ geometry: '640x480', commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', '/home/desktop/typed.txt']] });
+  const file = path.join(roomOf(desktops.paths, desktop.id).home, 'typed.txt');
   const passwords = { control: desktop.vncPassword, view: desktop.vncViewPassword! };
   assert.match(passwords.view, /^[A-Za-z0-9]{8}$/);
   assert.notEqual(passwords.view, passwords.control);
 
-  const watcher = await RfbClient.connect(desktop.vncPort, { password: passwords.view, keepPixels: true, autoRequest: false });
+  const watcher = await connectViewer(engine.desktops, desktop, { password: passwords.view, keepPixels: true, autoRequest: false });
   assert.deepEqual([watcher.width, watcher.height], [640, 480], 'the view-only password opens the screen');
   watcher.close();
 
   // Running means launched, not yet on screen: click into the xterm and type until a line arrives.
-  const control = await RfbClient.connect(desktop.vncPort, { password: passwords.control, autoRequest: false });
+  const control = await connectViewer(engine.desktops, desktop, { password: passwords.control, autoRequest: false });
   await eventually(async () => {
     pointer(control, 120, 120, 1);
     pointer(control, 120, 120, 0);
@@ -96,10 +90,10 @@ test('a viewer with the view-only password watches, and Xvnc ignores its keys, a
   }, 30_000);
   await control.closeGracefully();
   const typedBefore = await readFile(file, 'utf8');
-  assert.equal(await typeThroughBoth(desktop.vncPort, passwords, file, 'one'), `${typedBefore}ctrlone\n`);
+  assert.equal(await typeThroughBoth(desktop, passwords, file, 'one'), `${typedBefore}ctrlone\n`);
 
   // criu puts Xvnc back with its password file: still two passwords, still view only.
   const { checkpoint } = await desktops.checkpoint(desktop.id);
   await desktops.restore(checkpoint.id);
-  assert.equal(await typeThroughBoth(desktop.vncPort, passwords, file, 'two'), `${typedBefore}ctrlone\nctrltwo\n`);
+  assert.equal(await typeThroughBoth(desktop, passwords, file, 'two'), `${typedBefore}ctrlone\nctrltwo\n`);
 });

@@ -42,7 +42,7 @@ if (process.argv.includes('--child')) {
       ws.on('close', () => tcp.destroy());
     }));
   } else {
-    const bridge = createBridge({ lookupPort: async () => sourcePort, events: new EventEmitter() }, { checkOrigin: false });
+    const bridge = createBridge({ lookup: async () => ({ port: sourcePort }), events: new EventEmitter() }, { checkOrigin: false });
     http.on('upgrade', (req, socket, head) => bridge.handleUpgrade(req, socket, head, 'd-bench'));
   }
   http.listen(0, '127.0.0.1', () => process.send!({ port: (http.address() as net.AddressInfo).port }));

@@ -6,6 +6,7 @@ import { expect } from '@playwright/test';
 import type { DesktopPage } from './desktopPage';
 import { processTree } from './processes';
 import { largestWindow, type Region } from '../../test/support/windows';
+import { xCommand, type XDesktop } from '../../test/support/xDisplay';
 
 export type { Region };
 
@@ -19,10 +20,11 @@ export interface RegionPixels {
 }
 
 /** The largest mapped top-level window whose name matches, in screen pixels, or undefined while there is none. */
-export function findWindow(display: number, name: RegExp): Region | undefined {
+export function findWindow(desktop: XDesktop, name: RegExp): Region | undefined {
   let tree: string;
   try {
-    tree = execFileSync('xwininfo', ['-root', '-tree', '-display', `:${display}`], { encoding: 'utf8', timeout: 10_000 });
+    const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
+    tree = execFileSync(program, args, { encoding: 'utf8', timeout: 10_000 });
   } catch {
     return undefined;
   }
@@ -48,7 +50,7 @@ export class AppWindow {
 
   constructor(
     readonly desktopPage: DesktopPage,
-    readonly display: number,
+    readonly display: XDesktop,
     /** The window's name as X knows it ("xterm", "Untitled 1 - Mousepad"). */
     readonly name: RegExp,
     /** The app's process name in the desktop's tree (comm, at most 15 characters). */

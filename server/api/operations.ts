@@ -8,6 +8,7 @@ import { loadConfig } from '../config';
 import { getEngine } from '../engineHandle';
 import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
+import type { Cloned } from '../desktops/registry';
 import { attempt, invalid, type Result } from './results';
 import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
@@ -81,6 +82,19 @@ export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Re
   const parsed = (await schemas()).restoreOptions.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
   return attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
+}
+
+/** N new desktops from one checkpoint (201 with the clones; those that failed are listed, the others run). */
+export async function cloneCheckpoint(id: unknown, input: unknown): Promise<Result<{ checkpoint: string; desktops: DesktopView[]; failed: Cloned['failed']; ms: number }>> {
+  const parsedId = (await schemas()).checkpointId.safeParse(id);
+  if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
+  const parsed = (await schemas()).cloneOptions.safeParse(input ?? {});
+  if (!parsed.success) return invalid(parsed.error);
+  return attempt(async () => {
+    const cloned = await getEngine().desktops.clone(parsedId.data, parsed.data);
+    // A list: the views, never the VNC passwords (the desktop page gets those, as for any desktop).
+    return { checkpoint: cloned.checkpoint.id, desktops: cloned.desktops.map(desktopView), failed: cloned.failed, ms: cloned.ms };
+  });
 }
 
 /** Restores a desktop: the checkpoint named, or else its newest complete one. */

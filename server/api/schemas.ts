@@ -49,6 +49,11 @@ export const restoreOptions = z.strictObject({
   stopRunning: z.boolean().optional(),
 });
 
+/** count: how many clones (server/desktops/operations/clone.ts's maxClones). */
+export const cloneOptions = z.strictObject({
+  count: z.number().int().min(1).max(16).optional(),
+});
+
 /** Restore by desktop: its latest complete checkpoint unless one is named. */
 export const restoreInput = restoreOptions.extend({
   desktopId,

@@ -11,11 +11,15 @@ import { Gate, type GatePhase } from './gate';
 import { startHeartbeat } from './heartbeat';
 import { closeCodes, closeReasons, defaultBridgeOptions, type BridgeOptions } from './options';
 import { isSameOrigin, pickProtocol, refuseUpgrade } from './upgradeHttp';
+import type { VncTarget } from '../vnc/target';
 import { connectVnc, type VncSocket } from './vncSocket';
 
 export interface BridgeDeps {
-  /** The desktop's VNC port on 127.0.0.1, or undefined when there is no such desktop or it is stopped. */
-  lookupPort(desktopId: string): Promise<number | undefined>;
+  /**
+   * Where the desktop's Xvnc listens: a port on 127.0.0.1, of the host or inside the desktop's own network namespace;
+   * undefined when there is no such desktop or it is stopped.
+   */
+  lookup(desktopId: string): Promise<VncTarget | undefined>;
   /** The desktops' events: the only way the bridge learns of freezes, restores and stops. */
   events: EventEmitter<{ event: [DesktopEvent] }>;
 }
@@ -101,13 +105,13 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     for (const link of links.values()) yield* link.connections;
   }, options.pingIntervalMs);
 
-  function attach(desktopId: string, port: number, ws: WebSocket, tcp: VncSocket | undefined): void {
+  function attach(desktopId: string, target: VncTarget, ws: WebSocket, tcp: VncSocket | undefined): void {
     // Looked up afresh: the link seen before the awaits may have been forgotten meanwhile.
     const link = linkOf(desktopId);
     const connection: Connection = new Connection(ws, {
       desktopId,
       tcp,
-      connect: () => connectVnc(port, options.connectTimeoutMs, desktopId),
+      connect: () => connectVnc(target, options.connectTimeoutMs, desktopId),
       isHolding: () => link.gate.phase === 'holding',
       options,
       onFinished: () => {
@@ -123,22 +127,22 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, desktopId: string, owned: () => void): Promise<void> {
     if (closed) return refuseUpgrade(socket, 503, 'the server is shutting down');
     if (options.checkOrigin && !isSameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
-    let port: number | undefined;
+    let target: VncTarget | undefined;
     try {
-      port = await deps.lookupPort(desktopId);
+      target = await deps.lookup(desktopId);
     } catch (cause) {
       log(new BridgeError('lookup_failed', `desktop ${desktopId}: looking up its VNC port failed`, { desktopId }, { cause }));
       return refuseUpgrade(socket, 500, 'internal error');
     }
     if (socket.destroyed) return;
-    if (port === undefined) return refuseUpgrade(socket, 404, `no running desktop ${desktopId}`);
+    if (target === undefined) return refuseUpgrade(socket, 404, `no running desktop ${desktopId}`);
 
     // Connect before upgrading, so an unreachable Xvnc is an HTTP error, not a WebSocket that closes at once.
     // Not while the desktop is frozen: see Connection.connectTcp.
     let tcp: VncSocket | undefined;
     if ((links.get(desktopId)?.gate.phase ?? 'open') === 'open') {
       try {
-        tcp = await connectVnc(port, options.connectTimeoutMs, desktopId);
+        tcp = await connectVnc(target, options.connectTimeoutMs, desktopId);
       } catch (error) {
         log(error as Error);
         return refuseUpgrade(socket, 502, `the VNC server of desktop ${desktopId} is not reachable`);
@@ -157,7 +161,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
       owned();
-      attach(desktopId, port, ws, tcp);
+      attach(desktopId, target, ws, tcp);
     });
   }
 

@@ -1,6 +1,8 @@
 // Opens the bridge's TCP connection to a desktop's Xvnc, always on loopback: the browser never names a host or port.
 import 'server-only';
 import net from 'node:net';
+import { socketInNamespace, type SocketOptions } from '../sandbox/netnsSocket';
+import type { VncTarget } from '../vnc/target';
 import { BridgeError } from './errors';
 import { vncReadPool } from './readPool';
 
@@ -13,13 +15,13 @@ export interface VncSocket {
   onData(sink: VncSink): void;
 }
 
-export function connectVnc(port: number, timeoutMs: number, desktopId?: string): Promise<VncSocket> {
+export function connectVnc(target: VncTarget, timeoutMs: number, desktopId?: string): Promise<VncSocket> {
+  const { port, netnsPath } = target;
+  const where = `127.0.0.1:${port}${netnsPath ? ` in ${netnsPath}` : ''}`;
   return new Promise((resolve, reject) => {
     let sink: VncSink | undefined;
     const early: Buffer[] = [];
-    const socket = net.connect({
-      host: '127.0.0.1',
-      port,
+    const socketOptions: SocketOptions = {
       // Reads straight into pooled buffers (see readPool.ts); the stream's own 'data' path is not used.
       onread: {
         buffer: () => vncReadPool.take(),
@@ -34,7 +36,17 @@ export function connectVnc(port: number, timeoutMs: number, desktopId?: string):
           return true; // false would pause the socket: backpressure is the connection's, through pause()
         },
       },
-    });
+    };
+    let socket: net.Socket;
+    try {
+      // A self-contained desktop's Xvnc listens only inside its own network namespace: the socket is made there
+      // (native/netns.c) and connected by libuv like any other, so the rest of the bridge cannot tell the two apart.
+      socket = netnsPath ? socketInNamespace(netnsPath, socketOptions) : new net.Socket(socketOptions as net.SocketConstructorOpts);
+    } catch (cause) {
+      reject(new BridgeError('vnc_unreachable', `cannot connect to the VNC server of desktop ${desktopId ?? '?'} on ${where}`, { desktopId, port }, { cause }));
+      return;
+    }
+    socket.connect({ host: '127.0.0.1', port });
     const vnc: VncSocket = {
       socket,
       onData(next) {
@@ -47,7 +59,7 @@ export function connectVnc(port: number, timeoutMs: number, desktopId?: string):
     const fail = (cause: unknown) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new BridgeError('vnc_unreachable', `cannot connect to the VNC server of desktop ${desktopId ?? '?'} on 127.0.0.1:${port}`, { desktopId, port }, { cause }));
+      reject(new BridgeError('vnc_unreachable', `cannot connect to the VNC server of desktop ${desktopId ?? '?'} on ${where}`, { desktopId, port }, { cause }));
     };
     const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
     socket.once('error', fail);

@@ -31,10 +31,11 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, r
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
+import { inside } from '../sandbox/layout';
 import { decodeProto, imageEntries, type ProtoFields } from './images';
 import { bytes, int, int32, msg, raw, text, varints, zigzag } from './protoFields';
 import {
-  credsViolations, fileViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
+  containedMountViolations, credsViolations, fileViolations, netnsViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
   schedViolations, socketViolations, tarViolations, ttyViolations, type Creds, type Expected, type Ghost, type HostFile, type Mount, type RegFile,
   type Socket, type TarMember, type TaskCreds, type TaskSched, type Violation,
 } from './trustRules';
@@ -111,7 +112,10 @@ function tarMembers(image: string, gz: Buffer): TarMember[] {
     const prefix = field(345, 155);
     const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
     longName = undefined;
-    out.push({ image, name, type: type === '\0' ? '0' : type, mode: parseInt(field(100, 8).trim() || '0', 8) });
+    out.push({
+      image, name, type: type === '\0' ? '0' : type, mode: parseInt(field(100, 8).trim() || '0', 8),
+      uid: parseInt(field(108, 8).trim() || '0', 8), gid: parseInt(field(116, 8).trim() || '0', 8),
+    });
   }
   return out;
 }
@@ -132,6 +136,33 @@ function statOrNull(p: string): HostFile | null {
   } catch {
     return null; // not a directory on the way, a loop: criu cannot open it either
   }
+}
+
+/**
+ * A file a contained desktop's images name, as it will be where criu opens it: under the home, in this host's
+ * folder for it; in its own /tmp, as the tmpfs image holds it (a link there counts as a file of root's: criu would
+ * follow it); anywhere else, the host's own (the desktop sees the host's /usr, /etc, /dev/shm).
+ */
+function containedFile(name: string, { hostHome, appDir }: { hostHome: string; appDir: string }, tars: TarMember[]): HostFile | null {
+  if (name === inside.app || name.startsWith(`${inside.app}/`)) return statOrNull(appDir + name.slice(inside.app.length));
+  if (name === inside.home || name.startsWith(`${inside.home}/`)) return statOrNull(hostHome + name.slice(inside.home.length));
+  if (name === '/tmp' || name.startsWith('/tmp/')) {
+    const relative = name === '/tmp' ? '.' : `./${name.slice('/tmp/'.length)}`;
+    const find = (rel: string) => tars.find((m) => m.name.replace(/\/$/, '') === rel || m.name.replace(/\/$/, '') === rel.slice(2));
+    // criu opens the path as root, following links: a link on the way (a folder of the path, or the file itself)
+    // could lead anywhere, so such a file counts as root's (Chromium keeps a SingletonCookie link there, never
+    // opened).
+    const parts = relative.split('/');
+    for (let i = 2; i <= parts.length; i++) {
+      const m = find(parts.slice(0, i).join('/'));
+      if (m && (m.type === '1' || m.type === '2')) return { uid: 0, gid: 0, mode: 0o100000 };
+    }
+    const member = find(relative);
+    if (!member) return null;
+    const type = member.type === '5' ? 0o040000 : member.type === '0' || member.type === '7' ? 0o100000 : 0;
+    return type ? { uid: member.uid ?? 0, gid: member.gid ?? 0, mode: type | (member.mode & 0o7777) } : { uid: 0, gid: 0, mode: 0o100000 };
+  }
+  return statOrNull(name);
 }
 
 /**
@@ -186,7 +217,11 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   const remaps = has.has('remap-fpath.img') ? entries(dir, 'remap-fpath.img') : [];
   const ttys = has.has('tty-info.img') ? entries(dir, 'tty-info.img') : [];
 
-  const violations: Violation[] = [...linked, ...imageNameViolations(names), ...credsViolations(cores satisfies TaskCreds[], expected)];
+  const contained = expected.contained;
+  const violations: Violation[] = [
+    ...linked, ...imageNameViolations(names, { contained: !!contained }), ...credsViolations(cores satisfies TaskCreds[], expected),
+    ...netnsViolations(names.filter((n) => /^netns-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n)).map((e) => text(e, 8))),
+  ];
 
   // Which tasks hold which file: fdinfo-<files_id>.img, shared by tasks that share their fd table.
   const fdTables = new Map<number, number[]>();
@@ -255,14 +290,14 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
 
   const treePids = new Set(tasks.flatMap((t) => t.threads));
   const toStat = [...new Set([...regs.map((r) => r.name), ...sockets.flatMap((s) => (s.path ? [s.path] : []))])];
-  const statted = new Map(toStat.map((p) => [p, statOrNull(p)] as const));
+  const statted = new Map(toStat.map((p) => [p, contained ? containedFile(p, contained, tars) : statOrNull(p)] as const));
 
   violations.push(
     ...fileViolations(regs, expected, statted, treePids),
     ...socketViolations(sockets, expected),
-    ...mountViolations(mounts.map((m) => ({
+    ...(contained ? containedMountViolations : mountViolations)(mounts.map((m) => ({
       fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
-      source: text(m, 8) ?? '', options: text(m, 9) ?? '',
+      source: text(m, 8) ?? '', options: text(m, 9) ?? '', extKey: text(m, 18),
     })), [...hostMounts(), ...(expected.launchMounts ?? [])], expected),
     ...tarViolations(tars.flat()),
     ...ghostViolations(ghosts, expected),

@@ -1,7 +1,7 @@
 // What the desktops' operations work with, passed in (as createBridge takes its lookup): the real programs in the
 // server and the CLI; stand-ins in the unit tests of the failure paths (test/operations.test.ts), which need no root.
 import 'server-only';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
@@ -14,11 +14,12 @@ import { lookUpDesktopUser, prepareDesktopFiles, type DesktopUser } from './desk
 import { launchDesktop, type LaunchSpec } from './launcher';
 import { waitForLogLine } from './logs';
 import { isPortFree, waitForPort } from './net';
+import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type ProcessIdentity } from './processes';
 
 export interface Collaborators {
   /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
-  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>): Promise<CriuResult>;
+  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[]): Promise<CriuResult>;
   /** Starts a desktop's tree (newns); the host PID of its root. */
   launch(spec: LaunchSpec): Promise<number>;
   processes: {
@@ -55,6 +56,21 @@ export interface Collaborators {
   /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
   saveLaunchMounts(pid: number, file: string): Promise<void>;
   desktopUser(name: string): Promise<DesktopUser>;
+  /** A self-contained desktop's room (rooms.ts): its kept network namespace, its folders, its overlay home. */
+  rooms: {
+    prepare: typeof prepareRoomFiles;
+    /** A fresh network namespace (with only `lo`, up) of that name: one left by an earlier life is deleted first. */
+    createNetns(name: string): Promise<{ inode: number }>;
+    deleteNetns(name: string): Promise<void>;
+    /** The namespace's inode (criu's key for it at dump), undefined when there is none of that name. */
+    netnsInode(name: string): Promise<number | undefined>;
+    /** The home as it is now into a checkpoint's home-base (the tree stopped, or frozen by criu). */
+    copyHomeBase(home: string, base: string): Promise<void>;
+    /** Mounts the room's home as an overlay over base, unless it is mounted already. */
+    mountHome(base: string, room: Room): Promise<void>;
+    /** Unmounts the room's overlay home, if it is one (its upper folder keeps what the desktop wrote). */
+    unmountHome(room: Room): Promise<void>;
+  };
   /** The desktop's folder, home and VNC password file, owned as its programs need them (a chown: root's). */
   prepareDesktopFiles: typeof prepareDesktopFiles;
   clock: { now(): string };
@@ -74,7 +90,7 @@ function keptScreens(): Collaborators['screen'] {
   return {
     capture: async (desktop) => {
       const kept = await (await keeper)?.take(desktop.id);
-      return kept ?? (await import('../vnc/thumbnail')).captureScreen(desktop.vncPort, desktop.vncPassword);
+      return kept ?? (await import('../vnc/thumbnail')).captureScreen({ port: desktop.vncPort, netnsPath: desktop.netnsPath }, desktop.vncPassword);
     },
     writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
     follow: (desktop) => {
@@ -86,7 +102,8 @@ function keptScreens(): Collaborators['screen'] {
 
 export function realCollaborators(config: Config): Collaborators {
   return {
-    criu: (op, options, onSpawn) => runCriu(config.criuPath, op, options, { onSpawn, runner: config.criuRunner }),
+    // With fds to inherit (a contained desktop's namespace), the runner takes the command line (criu/run.ts).
+    criu: (op, options, onSpawn, inheritFds) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, runner: config.criuRunner }),
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
@@ -101,6 +118,26 @@ export function realCollaborators(config: Config): Collaborators {
     saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,
+    rooms: {
+      prepare: prepareRoomFiles,
+      createNetns: async (name) => {
+        const { createNetns, deleteNetns } = await import('../sandbox/netns');
+        await deleteNetns(name).catch(() => {});
+        return createNetns(name);
+      },
+      deleteNetns: async (name) => (await import('../sandbox/netns')).deleteNetns(name),
+      netnsInode: async (name) => {
+        const { netnsPath } = await import('../sandbox/netns');
+        return (await stat(netnsPath(name)).catch(() => undefined))?.ino;
+      },
+      copyHomeBase: async (home, base) => (await import('../sandbox/overlayHome')).copyHomeBase(home, base),
+      mountHome: async (base, room) => {
+        if (!(await isMountPoint(room.home))) await (await import('../sandbox/overlayHome')).mountCloneHome(base, room.dir);
+      },
+      unmountHome: async (room) => {
+        if (await isMountPoint(room.home)) await (await import('../sandbox/overlayHome')).unmountCloneHome({ merged: room.home, upper: room.upper, work: room.work });
+      },
+    },
     clock: { now: () => new Date().toISOString() },
   };
 }

@@ -3,6 +3,8 @@ import 'server-only';
 import { loadExeca } from '../lazyExeca';
 import type { Config } from '../config';
 import { appArgs, type AppPreset } from '../../lib/presets';
+import { containedLaunchArgs } from '../sandbox/launch';
+import { inside } from '../sandbox/layout';
 
 export interface LaunchSpec {
   display: number;
@@ -12,6 +14,11 @@ export interface LaunchSpec {
   homeDir: string;
   /** Xvnc's password file: viewers must authenticate with the desktop's own password. */
   passwordFile: string;
+  /**
+   * A self-contained desktop: its kept network namespace and run folder (rooms.ts); display, log and password
+   * file are then the fixed inside ones, the home and run folders bound there, the state folder hidden.
+   */
+  room?: { netnsPath: string; runDir: string; hide: string[] };
 }
 
 export class LaunchError extends Error {
@@ -25,14 +32,19 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
   const execa = await loadExeca();
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: spec.homeDir,
+    HOME: spec.room ? inside.home : spec.homeDir,
     LANG: 'C.UTF-8',
     // xterm runs $SHELL, else the user's login shell (nologin, so it falls back to sh); dash keeps /dev/tty open,
     // which criu refuses to dump ("ctty inheritance detected"), bash does not.
     SHELL: '/bin/bash',
     ...Object.assign({}, ...spec.apps.map((app) => app.env ?? {})),
   };
-  const args = [
+  const args = spec.room ? containedLaunchArgs({
+    newnsPath: config.newnsPath, rootDir: config.rootDir, desktopScript: config.desktopScript, netnsPath: spec.room.netnsPath,
+    homeDir: spec.homeDir, runDir: spec.room.runDir, user: config.desktopUser, geometry: spec.geometry,
+    // The apps' scripts as the tree sees Freezeframe's folder (bound at inside.app).
+    withPassword: true, appArgs: appArgs(spec.apps, inside.app), hide: spec.room.hide,
+  }) : [
     '--log', spec.logPath,
     // An unprivileged uid without any capability (see native/newns.c).
     '--user', config.desktopUser,
@@ -48,7 +60,8 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     timeout: 15_000,
     forceKillAfterDelay: 2_000,
     stdin: 'ignore',
-    cwd: spec.homeDir,
+    // newns makes $HOME the working directory once its binds are made.
+    cwd: spec.room ? '/' : spec.homeDir,
   });
   const pid = Number(child.stdout.trim());
   if (child.exitCode !== 0 || !Number.isInteger(pid) || pid <= 1) {

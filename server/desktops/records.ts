@@ -32,6 +32,14 @@ export interface OperationInfo {
 
 export interface DesktopRecord {
   id: string;
+  /**
+   * contained: a desktop in a room of its own (rooms.ts): its own network namespace, /tmp, home and run folder at
+   * fixed paths, display :1 and port 5901 inside. host (or absent, records from before): a display and VNC port of
+   * the host's.
+   */
+  kind?: 'host' | 'contained';
+  /** A contained desktop's home is an overlay over this checkpoint's home-base (a clone): never a shared write. */
+  homeBase?: string;
   display: number;
   vncPort: number;
   geometry: string;
@@ -87,7 +95,9 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
+  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
+  /** A contained desktop's home as it was at the dump (home-base/): what each clone's home overlays. */
+  homeBase?: boolean;
   /** When it was imported from an archive, if it was. */
   importedAt?: string;
   /** Whether thumbnail.png (the screen just before the dump) was taken. */
@@ -121,6 +131,8 @@ export class Paths {
   checkpointRestoreLog = (id: string, n: number) => path.join(this.checkpointDir(id), `restore-${n}.log`);
   /** The desktop's log as it was at the dump: put back before each restore (see restore). */
   checkpointDesktopLog = (id: string) => path.join(this.checkpointDir(id), 'desktop.log');
+  /** A contained desktop's home as the images' open files knew it, copied at the dump (rooms.ts, clone). */
+  checkpointHomeBase = (id: string) => path.join(this.checkpointDir(id), 'home-base');
   checkpointThumbnail = (id: string) => path.join(this.checkpointDir(id), 'thumbnail.png');
   checkpointPidfile = (id: string) => path.join(this.checkpointDir(id), 'restore.pid');
   imports = () => path.join(this.stateDir, 'imports');

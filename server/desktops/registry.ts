@@ -12,19 +12,24 @@ import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
 import type { CheckpointOptions } from './operations/checkpoint';
+import type { CloneOptions, Cloned } from './operations/clone';
 import type { OperationContext } from './operations/context';
 import { Reconciler } from './operations/reconcile';
+import { sweepRooms, type Swept } from './operations/sweep';
 import type { RestoreOptions, Restored } from './operations/restore';
 import type { StartOptions } from './operations/start';
 import { stopDesktop } from './operations/stop';
 import { Paths, type CheckpointRecord, type DesktopRecord } from './records';
 import { RecordStore } from './store';
+import { vncTargetOf } from './rooms';
+import type { VncTarget } from '../vnc/target';
+
 import type { RetentionPolicy } from '../../lib/retention';
 import { FreezeframeError } from '../errors';
 import type { Removed } from './operations/remove';
 import type { Tidied } from './operations/tidy';
 
-export type { CheckpointOptions, RestoreOptions, StartOptions, Removed, Tidied };
+export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
 // The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
 // and `freezeframe list` none of them (bench/cli.mts).
@@ -32,6 +37,7 @@ const starting = () => import('./operations/start');
 const checkpointing = () => import('./operations/checkpoint');
 const restoring = () => import('./operations/restore');
 const transferring = () => import('./operations/transfer');
+const cloning = () => import('./operations/clone');
 const tidying = () => import('./operations/tidy');
 const retaining = () => import('./operations/retention');
 const removing = () => import('./operations/remove');
@@ -85,10 +91,22 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    */
   async keepReady(): Promise<void> {
     this.deps.keepCriuWaiting?.();
+    // Not in init(): the CLI runs one operation and exits; the server, long-lived, owns the cleanup.
+    const swept = await this.sweep();
+    if (swept.namespaces.length || swept.homes.length) {
+      console.warn(`freezeframe: forgot ${swept.namespaces.length} network namespace(s) and ${swept.homes.length} home(s) no desktop needs: ${[...swept.namespaces, ...swept.homes].join(', ')}`);
+    }
     const follow = this.deps.screen.follow;
     if (!follow) return;
-    this.on('event', (event) => follow(event.desktop));
-    for (const desktop of await this.list()) follow(desktop);
+    // A contained desktop's screen is read inside its namespace.
+    const where = (d: DesktopRecord) => ({ ...d, netnsPath: vncTargetOf(this.paths, d).netnsPath });
+    this.on('event', (event) => follow(where(event.desktop)));
+    for (const desktop of await this.list()) follow(where(desktop));
+  }
+
+  /** Forgets the namespaces and overlay homes of this state folder that no desktop needs (operations/sweep.ts). */
+  sweep(): Promise<Swept> {
+    return sweepRooms(this.context);
   }
 
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
@@ -108,6 +126,13 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   async list(): Promise<DesktopRecord[]> {
     return Promise.all((await this.store.all()).map((r) => this.reconciler.reconcile(r)));
+  }
+
+  /** Where a viewer connects to the desktop's Xvnc; undefined when it is unknown, stopped or being stopped. */
+  async vncTarget(id: string): Promise<VncTarget | undefined> {
+    const d = await this.get(id).catch(() => undefined);
+    // A desktop being stopped takes no new viewers: its Xvnc is about to die.
+    return d && d.state !== 'stopped' && d.state !== 'stopping' ? vncTargetOf(this.paths, d) : undefined;
   }
 
   getCheckpoint(id: string): Promise<CheckpointRecord> {
@@ -156,6 +181,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
 
   async restore(checkpointId: string, options: RestoreOptions = {}): Promise<Restored> {
     return (await restoring()).restoreCheckpoint(this.context, checkpointId, options);
+  }
+
+  /** N new desktops restored from one checkpoint at once (a contained desktop's), each independent of the others. */
+  async clone(checkpointId: string, options: CloneOptions = {}): Promise<Cloned> {
+    return (await cloning()).cloneCheckpoint(this.context, checkpointId, options);
   }
 
   stop(id: string): Promise<DesktopRecord> {

@@ -2,7 +2,7 @@
 // folder at fixed paths (./layout.ts), display :1, optionally its own uid.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../lazyExeca';
 import { inside } from './layout';
 
 export interface ContainedLaunchSpec {
@@ -67,6 +67,7 @@ export function containedLaunchArgs(spec: ContainedLaunchSpec): string[] {
 
 /** Starts the desktop; resolves with the host PID of its root once newns has exec'd desktop.sh. */
 export async function launchContained(spec: ContainedLaunchSpec): Promise<number> {
+  const execa = await loadExeca();
   const child = await execa(spec.newnsPath, containedLaunchArgs(spec), {
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin',

@@ -8,13 +8,16 @@
 // desktop runs again, connectDelayMs later (not in the way of a restored viewer's first frames, 10-30 ms after
 // the restore; and ready for a checkpoint soon after: at 1 s the overhead bench's dumps often found none kept).
 import 'server-only';
-import { RfbClient } from './rfbClient';
+import type { RfbClient } from './rfbClient';
+import { connectRfb } from './target';
 import type { Screen } from './thumbnail';
 
 export interface KeptDesktop {
   id: string;
   state: string;
   vncPort: number;
+  /** A contained desktop's Xvnc listens inside this network namespace (server/desktops/rooms.ts). */
+  netnsPath?: string;
   vncPassword?: string;
 }
 
@@ -33,6 +36,7 @@ class Watch {
 
   constructor(
     readonly port: number,
+    private readonly netnsPath: string | undefined,
     private readonly password: string | undefined,
     private readonly options: KeeperOptions,
   ) {
@@ -48,7 +52,7 @@ class Watch {
   private async connect(): Promise<void> {
     let client: RfbClient;
     try {
-      client = await RfbClient.connect(this.port, { autoRequest: false, keepPixels: true, password: this.password, timeoutMs: 5_000 });
+      client = await connectRfb({ port: this.port, netnsPath: this.netnsPath }, { autoRequest: false, keepPixels: true, password: this.password, timeoutMs: 5_000 });
     } catch {
       if (!this.released) this.later(5_000, () => this.connect());
       return;
@@ -93,7 +97,7 @@ export class ScreenKeeper {
     if (desktop.state === 'running') {
       if (watch?.port === desktop.vncPort) return;
       void watch?.release();
-      this.watches.set(desktop.id, new Watch(desktop.vncPort, desktop.vncPassword, this.options));
+      this.watches.set(desktop.id, new Watch(desktop.vncPort, desktop.netnsPath, desktop.vncPassword, this.options));
     } else if (watch) {
       this.watches.delete(desktop.id);
       void watch.release();

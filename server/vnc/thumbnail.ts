@@ -3,7 +3,7 @@
 import 'server-only';
 import { writeFile } from 'node:fs/promises';
 import { encodePngAsync, scaleDown } from './png';
-import { RfbClient } from './rfbClient';
+import { connectRfb, type VncTarget } from './target';
 
 export const thumbnailWidth = 320;
 
@@ -15,8 +15,8 @@ export interface Screen {
 }
 
 /** The whole screen; once this resolves our VNC connection is closed on both sides (nothing of ours is dumped). */
-export async function captureScreen(vncPort: number, password: string | undefined, timeoutMs = 3_000): Promise<Screen> {
-  const client = await RfbClient.connect(vncPort, { autoRequest: false, keepPixels: true, password, timeoutMs });
+export async function captureScreen(target: VncTarget | number, password: string | undefined, timeoutMs = 3_000): Promise<Screen> {
+  const client = await connectRfb(typeof target === 'number' ? { port: target } : target, { autoRequest: false, keepPixels: true, password, timeoutMs });
   try {
     const pixels = await client.capture(timeoutMs);
     return { width: client.width, height: client.height, pixels };
@@ -35,6 +35,6 @@ export async function writeThumbnailOf(screen: Screen, file: string): Promise<vo
   await writeFile(file, await encodePngAsync(small.width, small.height, small.pixels));
 }
 
-export async function writeThumbnail(vncPort: number, password: string | undefined, file: string, timeoutMs = 3_000): Promise<void> {
-  await writeThumbnailOf(await captureScreen(vncPort, password, timeoutMs), file);
+export async function writeThumbnail(target: VncTarget | number, password: string | undefined, file: string, timeoutMs = 3_000): Promise<void> {
+  await writeThumbnailOf(await captureScreen(target, password, timeoutMs), file);
 }

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { Engine } from '../../server/engine';
 import { diskBytes } from '../../server/storage/checkpointFiles';
 import { listCriuRules } from '../../server/desktops/cleanup';
-import { RfbClient } from '../../server/vnc/rfbClient';
+import { connectViewer } from './viewer';
 
 export interface Leakables {
   iptablesRules: number;
@@ -75,7 +75,7 @@ export async function soak(engine: Engine, { cycles = Infinity, durationMs = Inf
   const samples: SoakSample[] = [];
   const started = performance.now();
   const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
-  const viewer = await RfbClient.connect(desktop.vncPort, { password: desktop.vncPassword });
+  const viewer = await connectViewer(desktops, desktop, { password: desktop.vncPassword });
   await viewer.nextUpdate(10_000);
   const before = await countLeakables(desktop.vncPort);
   const dumpMs: number[] = [];

@@ -2,6 +2,7 @@
 import type { DesktopRecord } from '../records';
 import { canTransition, isLive } from '../../../lib/states';
 import type { OperationContext } from './context';
+import { isContained, roomOf } from '../rooms';
 
 /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
 export async function killTree({ deps }: OperationContext, record: DesktopRecord): Promise<void> {
@@ -32,9 +33,16 @@ export async function stopLocked(ctx: OperationContext, record: DesktopRecord): 
     }
     await killTree(ctx, record);
   }
-  await deps.cleanup.removeXLeftovers(record.display);
-  await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
-  await ctx.displays.release(record.display, record.id);
+  if (isContained(record)) {
+    // Its X lock and sockets died with its /tmp, criu's lock rules with its namespace (nothing on the host's).
+    const room = roomOf(ctx.paths, record.id);
+    await deps.rooms.deleteNetns(room.netns).catch(() => {});
+    if (record.homeBase) await deps.rooms.unmountHome(room).catch(() => {});
+  } else {
+    await deps.cleanup.removeXLeftovers(record.display);
+    await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
+    await ctx.displays.release(record.display, record.id);
+  }
   await store.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, lastOperation: { kind: 'stop', startedAt: deps.clock.now(), ok: true } });
   ctx.emit({ type: 'stopped', desktop: record });
   return record;

@@ -1,6 +1,6 @@
 // Restoring a checkpoint: criu restore of its images, the desktop running again (its viewers' connections kept
 // when it comes back from the very checkpoint it froze at).
-import { access, copyFile, readFile, rename, rm } from 'node:fs/promises';
+import { access, copyFile, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriuError } from '../../criu/errors';
 import { readStats } from '../../criu/images';
@@ -13,6 +13,9 @@ import type { OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
 import { noteCriu } from './seal';
+import { isContained, roomOf } from '../rooms';
+import { containedRestoreOptions } from '../../sandbox/criuFlags';
+import { inside } from '../../sandbox/layout';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -36,10 +39,22 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // images say. The ids are this installation's desktop user's, not the record's: an imported record names
     // whatever uid its archive says.
     const { uid, gid } = ctx.user();
-    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, {
-      uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
-      launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
-    });
+    const contained = isContained(record);
+    const room = roomOf(paths, record.id);
+    // A clone's home is an overlay over its checkpoint's base copy (mounted again after a stop): the files the
+    // images name are looked up there.
+    if (contained && record.homeBase) await deps.rooms.mountHome(paths.checkpointHomeBase(record.homeBase), room);
+    // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
+    // its mounts must be exactly the set newns builds.
+    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
+      ? {
+          uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir },
+          launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
+        }
+      : {
+          uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
+          launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
+        });
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
@@ -50,20 +65,28 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     } catch {
       throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${images}`);
     }
-    if (!(await ctx.displays.claim(record.display, record.id))) {
-      throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
-    }
-    // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
-    await deps.cleanup.removeXLeftovers(record.display);
-    if (!(await deps.ports.isFree(record.vncPort))) {
-      throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
+    if (!contained) {
+      if (!(await ctx.displays.claim(record.display, record.id))) {
+        throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
+      }
+      // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
+      await deps.cleanup.removeXLeftovers(record.display);
+      if (!(await deps.ports.isFree(record.vncPort))) {
+        throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
+      }
     }
     const previous = record.state;
     // The viewers' connections can come back only from the checkpoint the desktop froze at: their peers (the
     // bridge's sockets) are still waiting at exactly that point. Restored from any other checkpoint, the
     // connections in the images are from another time, and their peers would ignore them forever: those are
     // restored closed, and the viewers reconnect.
-    const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId;
+    // A contained desktop's connections live in its kept namespace, which holds criu's network lock from the dump
+    // while the desktop is checkpointed; only a restore of those very connections removes it (criu with --tcp-close
+    // leaves it: measured, no new viewer could connect). So any other restore gets a fresh namespace, never locked
+    // (the clones' case: --network-lock skip); the old one goes with its last socket.
+    const kept = contained && previous === 'checkpointed' && (await deps.rooms.netnsInode(room.netns)) !== undefined;
+    const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || kept);
+    if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
     const criuOptions: CriuOptions = {
@@ -78,12 +101,14 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       root: '/',
       restoreDetached: true,
       pidfile: paths.checkpointPidfile(checkpointId),
+      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run }, keepConnections) : {}),
     };
+    const log = contained ? room.log : paths.desktopLog(record.id);
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
       // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
-      rename(paths.desktopLog(record.id), `${paths.desktopLog(record.id)}.1`).catch(() => {})
-        .then(() => copyFile(paths.checkpointDesktopLog(checkpointId), paths.desktopLog(record.id))),
+      rename(log, `${log}.1`).catch(() => {})
+        .then(() => copyFile(paths.checkpointDesktopLog(checkpointId), log)),
       // A pidfile left by an earlier restore makes criu fail.
       rm(paths.checkpointPidfile(checkpointId), { force: true }),
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
@@ -92,14 +117,17 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     ]);
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
     try {
-      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid));
+      // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
+      const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
+      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
+        .finally(() => netnsFile?.close());
       const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
       deps.processes.adoptRoot(identity);
       // --tcp-close leaves the DROP rules of the network lock behind.
-      if (!keepConnections) await deps.cleanup.removeCriuRules(record.vncPort);
+      if (!keepConnections && !contained) await deps.cleanup.removeCriuRules(record.vncPort);
       const stats = (await statsRead)?.restore;
       const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
       checkpoint.restores.push(info);
@@ -116,9 +144,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     } catch (error) {
       const info = toErrorInfo(error);
       // A failed restore leaves CRIU's DROP rules and Xvnc's lock and socket: this desktop's only.
-      await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
-      await deps.cleanup.removeXLeftovers(record.display).catch(() => {});
-      if (previous === 'stopped') await ctx.displays.release(record.display, record.id);
+      if (!contained) {
+        await deps.cleanup.removeCriuRules(record.vncPort).catch(() => {});
+        await deps.cleanup.removeXLeftovers(record.display).catch(() => {});
+        if (previous === 'stopped') await ctx.displays.release(record.display, record.id);
+      }
       const command = error instanceof CriuError ? error.failure.command : [];
       checkpoint.restores.push({ at: deps.clock.now(), ms: 0, ok: false, logPath, command, error: info });
       await store.saveCheckpoint(checkpoint);

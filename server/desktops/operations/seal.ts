@@ -5,6 +5,8 @@ import { recordedFileSize } from '../../checkpoints/inspect';
 import { readStats } from '../../criu/images';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import type { OperationContext } from './context';
+import { roomOf } from '../rooms';
+import { inside } from '../../sandbox/layout';
 
 export async function directoryBytes(dir: string): Promise<number> {
   // All at once: a dump's images are ~100 files, and this runs on the checkpoint's critical path.
@@ -21,14 +23,15 @@ export async function sealCheckpoint(
   { dumpMs, command }: { dumpMs?: number; command?: string[] },
 ): Promise<void> {
   const images = paths.checkpointImages(checkpoint.id);
-  const log = paths.desktopLog(checkpoint.desktop);
+  const contained = checkpoint.desktopSpec?.kind === 'contained';
+  const log = contained ? roomOf(paths, checkpoint.desktop).log : paths.desktopLog(checkpoint.desktop);
   // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
   // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
   // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
   // criu recorded.
   const logCopy = paths.checkpointDesktopLog(checkpoint.id);
   const [loggedBytes, stats, imageBytes] = await Promise.all([
-    recordedFileSize(images, log).catch(() => undefined),
+    recordedFileSize(images, contained ? inside.log : log).catch(() => undefined),
     readStats(path.join(images, 'stats-dump')),
     directoryBytes(images),
     copyFile(log, logCopy),

@@ -11,6 +11,7 @@ import { readJson, writeJsonAtomic } from '../../store/jsonFiles';
 import { vncPasswordFile } from '../../vnc/vncAuth';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { desktopFiles, type OperationContext } from './context';
+import { roomOf } from '../rooms';
 import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
 import { flatten } from '../../storage/dedup';
 
@@ -88,7 +89,12 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
       // the uid they had there, which may not be this machine's desktop user's.
       const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : ctx.user();
-      await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), vncPasswordFile(spec.vncPassword, spec.vncViewPassword), owner);
+      const password = vncPasswordFile(spec.vncPassword, spec.vncViewPassword);
+      // A contained desktop's room: its folders here, whatever the state folder (its images name only inside
+      // paths); its namespace is made at its restore. Owned by this installation's desktop user, never by ids an
+      // archive names (the trust check expects that user's too). Its home starts empty: the archive holds none.
+      if (spec.kind === 'contained') await deps.rooms.prepare(roomOf(paths, record.desktop), password, ctx.user());
+      else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
       const at = deps.clock.now();
       desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
     }

@@ -1,0 +1,137 @@
+// Test hosts for the fleet (issue #14): a network namespace each, joined by a veth to a bridge in the machine's own
+// namespace, with its own address, state folder and server. Traffic goes only to these addresses (10.213.N.0/24,
+// made here and removed after): the same machine, and nothing beyond it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { Paths } from '../../server/desktops/records';
+import { netnsPrefix } from '../../server/desktops/rooms';
+
+export interface TestNetwork {
+  /** The bridge's name and its address in the machine's namespace (where etcd can listen for every host). */
+  bridge: string;
+  gateway: string;
+  subnet: number;
+  dispose(): Promise<void>;
+}
+
+export interface TestHost {
+  name: string;
+  netns: string;
+  address: string;
+  port: number;
+  url: string;
+  /** Bound to an address other than loopback, the server asks for a token (Authorization: Bearer). */
+  token: string;
+  stateDir: string;
+  /** What the server printed up to its "Freezeframe on" line. */
+  banner: string;
+  /** SIGTERM, or SIGKILL for a host that dies. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
+
+/** A bridge with address 10.213.SUBNET.1/24; hosts get .2, .3, ... */
+export async function makeNetwork(subnet = 40 + Math.floor(Math.random() * 150)): Promise<TestNetwork> {
+  const bridge = `ffbr${randomBytes(2).toString('hex')}`;
+  const gateway = `10.213.${subnet}.1`;
+  await ip(['link', 'add', bridge, 'type', 'bridge']);
+  await ip(['addr', 'add', `${gateway}/24`, 'dev', bridge]);
+  await ip(['link', 'set', bridge, 'up']);
+  return {
+    bridge, gateway, subnet,
+    dispose: async () => {
+      await ip(['link', 'delete', bridge]).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Runs `argv` in the host's network namespace only (nsenter --net; not `ip netns exec`, which also gives the
+ * program a mount namespace of its own: the server's namespace files, overlays and criu's view of mounts would then
+ * differ from the machine's).
+ */
+export function inHost(netns: string, argv: string[]): string[] {
+  return ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv];
+}
+
+/**
+ * A host: namespace `ffh-<tag>-<n>` with lo up and a veth to the bridge at 10.213.SUBNET.(n+1), and the real server
+ * (server/main.ts on the production build) listening on ADDRESS:PORT with a state folder of its own.
+ */
+export async function startHost(network: TestNetwork, n: number, { port = 3500, displays = '220-229', env = {} }: { port?: number; displays?: string; env?: Record<string, string> } = {}): Promise<TestHost> {
+  await access('.next/BUILD_ID').catch(() => {
+    throw new Error('the dashboard is not built: run `npx next build` first (scripts/test.sh does)');
+  });
+  const tag = randomBytes(2).toString('hex');
+  const name = `host${n}`;
+  const netns = `ffh-${tag}-${n}`;
+  const address = `10.213.${network.subnet}.${n + 1}`;
+  const outside = `ffv${tag}${n}`;
+  await ip(['netns', 'add', netns]);
+  await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+  await ip(['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+  await ip(['link', 'set', outside, 'master', network.bridge, 'up']);
+  await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+  await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
+  await ip(['-n', netns, 'route', 'add', 'default', 'via', network.gateway]);
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), `freezeframe-${name}-`));
+  const token = randomBytes(16).toString('hex');
+  const [cmd, ...args] = inHost(netns, [process.execPath, '--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts']);
+  const server: ChildProcess = spawn(cmd, args, {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: address,
+      FREEZEFRAME_TOKEN: token,
+      FREEZEFRAME_DEFAULT_DESKTOP: '0',
+      FREEZEFRAME_STATE_DIR: stateDir,
+      FREEZEFRAME_KEY_DIR: path.join(stateDir, 'keys'),
+      FREEZEFRAME_DISPLAYS: displays,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let banner = '';
+  const exited = once(server, 'exit');
+  for await (const chunk of server.stdout!) {
+    banner += chunk;
+    if (banner.includes('Freezeframe on')) break;
+  }
+  if (!banner.includes('Freezeframe on')) throw new Error(`host ${name}'s server exited before it listened:\n${banner}`);
+  // Keep draining its output (a full pipe would block the server).
+  server.stdout!.resume();
+  return {
+    name, netns, address, port, url: `http://${address}:${port}`, token, stateDir, banner,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (server.exitCode === null && server.signalCode === null) {
+        server.kill(signal);
+        await exited;
+      }
+      // A host that stops takes its desktops with it (each tree's root is PID 1 of its namespace: the rest follow).
+      for (const id of await readdir(path.join(stateDir, 'desktops')).catch(() => [] as string[])) {
+        const record = JSON.parse(await readFile(path.join(stateDir, 'desktops', id, 'desktop.json'), 'utf8').catch(() => '{}'));
+        if (Number.isInteger(record.pid) && record.pid > 1) {
+          try {
+            process.kill(record.pid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+      }
+      // Its desktops' namespaces too (the server keeps them across restores; a dead server forgets nothing).
+      const prefix = netnsPrefix(new Paths(stateDir));
+      for (const kept of (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(prefix))) {
+        await ip(['netns', 'delete', kept]).catch(() => {});
+      }
+      await ip(['netns', 'delete', netns]).catch(() => {});
+      await ip(['link', 'delete', outside]).catch(() => {});
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
