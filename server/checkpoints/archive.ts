@@ -6,8 +6,11 @@ import path from 'node:path';
 import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
-/** Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else. */
-const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+/**
+ * Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else; a
+ * contained desktop's home-base/ (any names: a home's) with its links listed in home-links.json (homeArchive.ts).
+ */
+const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+|home-links\.json|home-base\/(.+)?)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 
