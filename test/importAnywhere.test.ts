@@ -4,7 +4,7 @@
 // imported checkpoint clones.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { link, mkdtemp, readFile, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -53,6 +53,22 @@ test('an archive restores and clones under another state folder while its origin
 
     // The second installation trusts the first one's key, as an operator would (`freezeframe trust`).
     await trustKey(there.engine.config.keyDir, await publicKeyLine(here.engine.config.keyDir));
+    // The home is signed like every file: one of its files or its link list changed, and the archive is refused.
+    const unpacked = path.join(scratch, 'unpacked');
+    await mkdir(unpacked);
+    execFileSync('tar', ['-C', unpacked, '-xf', file]);
+    const repack = (name: string) => {
+      execFileSync('tar', ['-C', unpacked, '--zstd', '-cf', path.join(scratch, name), '.']);
+      return path.join(scratch, name);
+    };
+    await writeFile(path.join(unpacked, 'home-base', 'typed'), 'planted\n');
+    await assert.rejects(b.importCheckpoint(repack('home-changed.tar.zst')), /untrusted|home-base\/typed is not the file that was signed/);
+    await writeFile(path.join(unpacked, 'home-base', 'typed'), before);
+    assert.deepEqual(JSON.parse(await readFile(path.join(unpacked, 'home-links.json'), 'utf8')), [{ path: 'home-base/typed-link', target: 'typed' }]);
+    await writeFile(path.join(unpacked, 'home-links.json'), JSON.stringify([{ path: 'home-base/typed-link', target: '/etc/shadow' }]));
+    await assert.rejects(b.importCheckpoint(repack('links-changed.tar.zst')), /home-links\.json is not the file that was signed/);
+    assert.deepEqual(await b.list(), [], 'nothing of them kept');
+
     const imported = await b.importCheckpoint(file);
     assert.equal(imported.checkpoint.homeBase, true);
     assert.equal(imported.desktop.state, 'stopped');
