@@ -1,5 +1,5 @@
 // Types of freezeframe/playwright (playwright.js).
-import type { Locator, Page, TestType, PlaywrightTestArgs, PlaywrightTestOptions, PlaywrightWorkerArgs, PlaywrightWorkerOptions } from '@playwright/test';
+import type { Browser, Locator, Page, TestType, PlaywrightTestArgs, PlaywrightTestOptions, PlaywrightWorkerArgs, PlaywrightWorkerOptions } from '@playwright/test';
 import type { Desktop, FreezeframeClient, StartOptions } from './index.js';
 
 export { expect } from '@playwright/test';
@@ -10,6 +10,14 @@ export interface ClonedDesktop extends Desktop {
   viewerUrl: string;
   /** Opens viewerUrl in the page, waits for the viewer to connect; returns the screen's canvas. */
   openViewer(page: Page): Promise<Locator>;
+}
+
+export interface Template extends StartOptions {
+  /**
+   * Brings the started desktop to the state each test should begin from, before its checkpoint: through the client,
+   * or a page of the worker's browser (`openViewer(await browser.newPage(), client.viewerUrl(desktop.id))`).
+   */
+  prepare?: (args: { client: FreezeframeClient; desktop: Desktop; browser: Browser }) => Promise<void>;
 }
 
 export interface FreezeframeTestFixtures {
@@ -23,9 +31,7 @@ export interface FreezeframeWorkerOptions {
   /** Its token when it is not bound to loopback (default FREEZEFRAME_TOKEN). */
   freezeframeToken: string | undefined;
   /** How the prepared desktop is started (default 1024x768 with xterm), or the id of a checkpoint made elsewhere. */
-  freezeframeTemplate: StartOptions | string;
-  /** Brings the started desktop to the state each test should begin from, before its checkpoint. */
-  freezeframePrepare: ((args: { client: FreezeframeClient; desktop: Desktop }) => Promise<void>) | undefined;
+  freezeframeTemplate: Template | string;
 }
 
 export interface FreezeframeWorkerFixtures {

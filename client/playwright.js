@@ -1,6 +1,6 @@
 // freezeframe/playwright: Playwright fixtures that give each test its own running copy (a clone) of one prepared
-// checkpoint, removed after the test. The checkpoint is made once per worker: a desktop started with
-// `freezeframeTemplate`, brought to its state by `freezeframePrepare`, checkpointed (it stays frozen), removed with
+// checkpoint, removed after the test. The checkpoint is made once per worker: a desktop started as
+// `freezeframeTemplate` says, brought to its state by its `prepare`, checkpointed (it stays frozen), removed with
 // its checkpoints when the worker ends. A clone is a restore, not a cold start: ~0.3 s for Firefox against 1.2-1.6 s
 // (docs/self-contained.md), and every clone starts from the same state.
 import { test as base, expect } from '@playwright/test';
@@ -38,7 +38,6 @@ export const test = base.extend({
   freezeframeUrl: [undefined, { option: true, scope: 'worker' }],
   freezeframeToken: [undefined, { option: true, scope: 'worker' }],
   freezeframeTemplate: [{ geometry: '1024x768', apps: ['xterm'] }, { option: true, scope: 'worker' }],
-  freezeframePrepare: [undefined, { option: true, scope: 'worker' }],
 
   freezeframe: [
     async ({ freezeframeUrl, freezeframeToken }, use) => {
@@ -48,15 +47,17 @@ export const test = base.extend({
   ],
 
   freezeframeCheckpoint: [
-    async ({ freezeframe, freezeframeTemplate, freezeframePrepare }, use) => {
+    async ({ freezeframe, freezeframeTemplate, browser }, use) => {
       if (typeof freezeframeTemplate === 'string') {
         // A checkpoint prepared elsewhere: used as it is, and kept.
         await use((await freezeframe.getCheckpoint(freezeframeTemplate)).id);
         return;
       }
-      const desktop = await freezeframe.start(freezeframeTemplate);
+      // prepare is a function inside the option (a function as the option itself would be taken for a fixture).
+      const { prepare, ...start } = freezeframeTemplate;
+      const desktop = await freezeframe.start(start);
       try {
-        if (freezeframePrepare) await freezeframePrepare({ client: freezeframe, desktop });
+        if (prepare) await prepare({ client: freezeframe, desktop, browser });
         const checkpoint = await freezeframe.checkpoint(desktop.id);
         await use(checkpoint.id);
       } finally {
