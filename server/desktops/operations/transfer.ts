@@ -92,9 +92,13 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
     // The home at the dump (archives of contained desktops' checkpoints since it was exported; none before): this
     // installation's desktop user's, as the home it runs as (never the archive's ids). Without it, no clone.
     const homeBase = path.join(dir, homeBaseName);
-    record.homeBase = spec.kind === 'contained' && (await stat(homeBase).then((s) => s.isDirectory(), () => false));
-    if (record.homeBase) await ownHomeBase(homeBase, ctx.user());
-    else await rm(homeBase, { recursive: true, force: true });
+    if (spec.kind === 'contained' && (await stat(homeBase).then((s) => s.isDirectory(), () => false))) {
+      record.homeBase = true;
+      await ownHomeBase(homeBase, ctx.user());
+    } else {
+      delete record.homeBase;
+      await rm(homeBase, { recursive: true, force: true });
+    }
     let desktop = await store.find(record.desktop);
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
