@@ -90,16 +90,26 @@ static void fail(const char *step)
 /* Looked up once, before the namespaces are made (the mounts need its uid too). */
 static struct passwd *desktopUser;
 
-/* PATH is at or under one of the --hide prefixes. */
+/* PATH is PREFIX or under it. */
+static int under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	while (n > 1 && prefix[n - 1] == '/')
+		n--;
+	return !strncmp(path, prefix, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* PATH is at or under one of the --hide prefixes, or under /tmp when the tree gets its own: a mount the host made
+ * below /tmp (another tool's overlay, a test's) would sit under the private tmpfs, where criu's restore cannot
+ * stat its mountpoint ("mnt-v2: Can't stat mountpoint .../tmp/...": every restore of every contained desktop
+ * failed while another program had a mount in /tmp). */
 static int hidden(const char *path)
 {
-	for (int i = 0; i < opts.hides; i++) {
-		size_t n = strlen(opts.hide[i]);
-		while (n > 1 && opts.hide[i][n - 1] == '/')
-			n--;
-		if (!strncmp(path, opts.hide[i], n) && (path[n] == 0 || path[n] == '/'))
+	if (opts.privateTmp && under(path, "/tmp") && strcmp(path, "/tmp"))
+		return 1;
+	for (int i = 0; i < opts.hides; i++)
+		if (under(path, opts.hide[i]))
 			return 1;
-	}
 	return 0;
 }
 
@@ -120,7 +130,7 @@ static void detachNamespaceMounts(void)
 		if (!dash)
 			continue;
 		int nsfs = !strncmp(dash + 3, "nsfs ", 5);
-		if (!nsfs && !opts.hides)
+		if (!nsfs && !opts.hides && !opts.privateTmp)
 			continue;
 		char *fields[5];
 		char *save = NULL, *p = line;

@@ -15,6 +15,7 @@ import type { CheckpointOptions } from './operations/checkpoint';
 import type { CloneOptions, Cloned } from './operations/clone';
 import type { OperationContext } from './operations/context';
 import { Reconciler } from './operations/reconcile';
+import { sweepRooms, type Swept } from './operations/sweep';
 import type { RestoreOptions, Restored } from './operations/restore';
 import type { StartOptions } from './operations/start';
 import { stopDesktop } from './operations/stop';
@@ -90,12 +91,22 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    */
   async keepReady(): Promise<void> {
     this.deps.keepCriuWaiting?.();
+    // Not in init(): the CLI runs one operation and exits; the server, long-lived, owns the cleanup.
+    const swept = await this.sweep();
+    if (swept.namespaces.length || swept.homes.length) {
+      console.warn(`freezeframe: forgot ${swept.namespaces.length} network namespace(s) and ${swept.homes.length} home(s) no desktop needs: ${[...swept.namespaces, ...swept.homes].join(', ')}`);
+    }
     const follow = this.deps.screen.follow;
     if (!follow) return;
     // A contained desktop's screen is read inside its namespace.
     const where = (d: DesktopRecord) => ({ ...d, netnsPath: vncTargetOf(this.paths, d).netnsPath });
     this.on('event', (event) => follow(where(event.desktop)));
     for (const desktop of await this.list()) follow(where(desktop));
+  }
+
+  /** Forgets the namespaces and overlay homes of this state folder that no desktop needs (operations/sweep.ts). */
+  sweep(): Promise<Swept> {
+    return sweepRooms(this.context);
   }
 
   /** Whether this very version of a record was written by this process (see recordFollower.ts). */
