@@ -25,5 +25,8 @@ export type ErrorCode =
   // admission (server/admission.ts)
   | 'forbidden_host'
   | 'cross_origin'
-  // the page's own: the server did not answer
-  | 'unreachable';
+  // the page's own (and freezeframe/client's): the server did not answer
+  | 'unreachable'
+  // freezeframe/client's: the auth check's 401 and 403, answered as text before any route (server/auth.ts)
+  | 'unauthorized'
+  | 'forbidden';

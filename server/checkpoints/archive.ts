@@ -6,8 +6,11 @@ import path from 'node:path';
 import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
-/** Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else. */
-const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+/**
+ * Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else; a
+ * contained desktop's home-base/ (any names: a home's) with its links listed in home-links.json (homeArchive.ts).
+ */
+const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+|home-links\.json|home-base\/(.+)?)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 
@@ -26,7 +29,9 @@ export async function writeArchive(folder: string, file: string, extra?: { folde
   const execa = await loadExeca();
   const more = extra ? ['-C', extra.folder, ...extra.names.map((name) => `./${name}`)] : [];
   const exclude = notExported.map((name) => `--exclude=./${name}`);
-  await execa('tar', ['--numeric-owner', '--use-compress-program=zstd -3 -T0 -q', '-cf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+  // --hard-dereference: two names of one file in a home (cp -a keeps them in home-base) are two plain files here;
+  // tar would write the second as a hard-link entry, which checkArchive refuses (no link of any kind is imported).
+  await execa('tar', ['--numeric-owner', '--hard-dereference', '--use-compress-program=zstd -3 -T0 -q', '-cf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
 }
 
 /** zstd's or gzip's magic: tar would take any compression it knows (or none); an archive is one of these two. */

@@ -4,7 +4,7 @@ import type { Desktops } from '../../server/desktops/registry';
 import type { DesktopRecord } from '../../server/desktops/records';
 import { isContained, roomOf, vncTargetOf } from '../../server/desktops/rooms';
 import { listCriuRules } from '../../server/desktops/cleanup';
-import type { RfbOptions } from '../../server/vnc/rfbClient';
+import type { RfbClient, RfbOptions } from '../../server/vnc/rfbClient';
 import { connectRfb } from '../../server/vnc/target';
 import { connectInNamespace } from '../../server/sandbox/netnsSocket';
 
@@ -25,5 +25,30 @@ export async function lockRules(desktops: Desktops, record: DesktopRecord): Prom
     return [];
   } catch (error) {
     return [`no connection in ${roomOf(desktops.paths, record.id).netns}: ${(error as Error).message}`];
+  }
+}
+
+/** A click of the first button at (x, y), through the viewer (RFB PointerEvent): focus for typing. */
+export function clickAt(client: RfbClient, x: number, y: number): void {
+  for (const buttons of [1, 0]) {
+    const m = Buffer.alloc(6);
+    m.writeUInt8(5, 0);
+    m.writeUInt8(buttons, 1);
+    m.writeUInt16BE(x, 2);
+    m.writeUInt16BE(y, 4);
+    client.write(m);
+  }
+}
+
+/** Types ASCII text and Return through the viewer (RFB KeyEvents, Latin-1 keysyms). */
+export function typeLine(client: RfbClient, text: string): void {
+  for (const keysym of [...text].map((c) => c.charCodeAt(0)).concat(0xff0d)) {
+    for (const down of [1, 0]) {
+      const m = Buffer.alloc(8);
+      m.writeUInt8(4, 0);
+      m.writeUInt8(down, 1);
+      m.writeUInt32BE(keysym, 4);
+      client.write(m);
+    }
   }
 }

@@ -5,6 +5,7 @@ import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids'
 import { checkCriuNeeds } from '../../../lib/presets';
 import { unpackArchive } from '../../checkpoints/archive';
 import { verifyFolder, writeSignedArchive } from '../../checkpoints/signing';
+import { homeBaseName, ownHomeBase, restoreHomeLinks, stageHomeBase } from '../../checkpoints/homeArchive';
 import { inspectImages, type Inspection } from '../../checkpoints/inspect';
 import { FreezeframeError } from '../../errors';
 import { readJson, writeJsonAtomic } from '../../store/jsonFiles';
@@ -43,6 +44,8 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
         if (entry.isFile()) await link(path.join(dir, entry.name), path.join(staged, entry.name));
       }
       await flatten(ctx.paths.checkpointImages(checkpointId), path.join(staged, 'images'));
+      // What a clone's home overlays, and an imported desktop's home: without it, nothing of the archive clones.
+      if (checkpoint.homeBase) await stageHomeBase(ctx.paths.checkpointHomeBase(checkpointId), staged);
       await writeSignedArchive(staged, file, ctx.config.keyDir);
     } finally {
       await rm(staged, { recursive: true, force: true });
@@ -61,6 +64,8 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
   const dir = await unpackArchive(file, paths.imports());
   try {
     await verifyFolder(dir, ctx.config.keyDir);
+    // Only now, the archive traced to a trusted key: its home's links made again (plain files until here).
+    await restoreHomeLinks(dir);
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
     if (!record || !madeCheckpointIdPattern.test(record.id) || !madeDesktopIdPattern.test(record.desktop) || record.state !== 'complete' || !record.desktopSpec) {
       throw new FreezeframeError('invalid', 'the archive holds no complete Freezeframe checkpoint');
@@ -84,6 +89,16 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
     } catch (error) {
       throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
     }
+    // The home at the dump (archives of contained desktops' checkpoints since it was exported; none before): this
+    // installation's desktop user's, as the home it runs as (never the archive's ids). Without it, no clone.
+    const homeBase = path.join(dir, homeBaseName);
+    if (spec.kind === 'contained' && (await stat(homeBase).then((s) => s.isDirectory(), () => false))) {
+      record.homeBase = true;
+      await ownHomeBase(homeBase, ctx.user());
+    } else {
+      delete record.homeBase;
+      await rm(homeBase, { recursive: true, force: true });
+    }
     let desktop = await store.find(record.desktop);
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
@@ -92,9 +107,14 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
       const password = vncPasswordFile(spec.vncPassword, spec.vncViewPassword);
       // A contained desktop's room: its folders here, whatever the state folder (its images name only inside
       // paths); its namespace is made at its restore. Owned by this installation's desktop user, never by ids an
-      // archive names (the trust check expects that user's too). Its home starts empty: the archive holds none.
-      if (spec.kind === 'contained') await deps.rooms.prepare(roomOf(paths, record.desktop), password, ctx.user());
-      else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
+      // archive names (the trust check expects that user's too). Its home is the checkpoint's home-base (the files
+      // its programs had open at the dump are there); empty for an older archive, which carries none.
+      if (spec.kind === 'contained') {
+        const room = roomOf(paths, record.desktop);
+        await deps.rooms.prepare(room, password, ctx.user());
+        // cp -a -T: home-base's content into the (empty) home.
+        if (record.homeBase) await deps.rooms.copyHomeBase(homeBase, room.home);
+      } else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
       const at = deps.clock.now();
       desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
     }
