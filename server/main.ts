@@ -13,6 +13,8 @@ import { setEngine } from './engineHandle';
 import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 import { serveFast } from './api/fastRoutes';
+import { startFleet } from './fleet/fleet';
+import { relayUpgrade } from './fleet/relay';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -24,6 +26,13 @@ const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
 await desktops.keepReady();
+
+// In a fleet: this host's lease, its catalog and the fleet view (server/fleet/). Without FREEZEFRAME_ETCD none of it.
+if (engine.config.fleet) {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  engine.fleet = await startFleet(engine.config.fleet, desktops, { keyDir: engine.config.keyDir, fallbackUrl: `http://${shown}:${port}` });
+  console.log(`in the fleet as ${engine.fleet.self} (etcd ${engine.config.fleet.etcd.join(', ')}; ${engine.fleet.peers.fresh() ? 'reachable' : 'unreachable for now'})`);
+}
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -46,7 +55,7 @@ const bridge = createBridge({
 
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
 // A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
-const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, engine.fleet?.key);
 setViewTokens((id) => auth.viewToken(id));
 
 // Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any
@@ -78,10 +87,22 @@ server.on('upgrade', (req, socket, head) => {
   if (allowed !== 200) return refuseUpgrade(socket, allowed, allowed === 401 ? 'unauthorized' : 'forbidden');
   const url = new URL(req.url ?? '/', 'http://localhost');
   const match = vncPath.exec(url.pathname);
-  if (match) return bridge.handleUpgrade(req, socket, head, match[1]);
+  if (match) {
+    const owner = engine.fleet && remoteOwner(match[1]);
+    if (owner) return void owner.then((peer) => (peer ? relayUpgrade(req, socket, head, peer, url.pathname, engine.fleet!.key) : bridge.handleUpgrade(req, socket, head, match[1])));
+    return bridge.handleUpgrade(req, socket, head, match[1]);
+  }
   if (nextUpgrade) return nextUpgrade(req, socket, head);
   socket.destroy();
 });
+
+/** The other host that runs this desktop, when it is not here (the fleet's catalog); undefined: serve it here. */
+async function remoteOwner(id: string) {
+  const peer = engine.fleet?.ownerOf(id);
+  if (!peer) return undefined;
+  // A desktop this host has (moved here and not yet in the catalog) is served here.
+  return (await desktops.vncTarget(id).catch(() => undefined)) ? undefined : peer;
+}
 
 server.listen(port, host, () => {
   const shown = host.includes(':') ? `[${host}]` : host;
@@ -92,6 +113,7 @@ function shutdown() {
   // Desktops are not children of this process: they keep running, and the next start reconciles with them.
   bridge.close();
   unfollow();
+  void engine.fleet?.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3_000).unref();
 }

@@ -45,16 +45,45 @@ export async function listDesktopsWithCheckpoints(): Promise<Result<{ desktops: 
   });
 }
 
-export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
+/** Starts a desktop here, or (in a fleet) on the host asked for or the one with the most free memory. */
+export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord; host?: string }>> {
   const parsed = (await schemas()).startInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => ({ desktop: await getEngine().desktops.start(parsed.data) }));
+  const { host, ...spec } = parsed.data;
+  const { fleet } = getEngine();
+  if (host !== undefined && !fleet) {
+    return { ok: false, status: 400, error: { code: 'invalid', message: 'this server is in no fleet (FREEZEFRAME_ETCD is unset): there is no other host to start it on', fields: { host: ['no fleet'] } } };
+  }
+  if (fleet) {
+    const { chooseHost, forward } = await import('../fleet/remote');
+    const target = chooseHost(fleet, host);
+    if (target && 'ok' in target) return target;
+    if (target) {
+      // The target starts it (host named: no second placement there).
+      return forward(fleet, target, '/api/desktops', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...spec, host: target.id }) });
+    }
+  }
+  return attempt(async () => ({ desktop: await getEngine().desktops.start(spec), ...(fleet ? { host: fleet.self } : {}) }));
 }
 
-export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
+/** A desktop's detail (with its control VNC password, for its page); in a fleet, read from the host that runs it. */
+export async function getDesktop(id: unknown): Promise<Result<DesktopDetail & { host?: string }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(() => desktopDetail(getEngine(), parsed.data));
+  const engine = getEngine();
+  const here = await attempt(() => desktopDetail(engine, parsed.data));
+  const owner = !here.ok && here.status === 404 ? engine.fleet?.ownerOf(parsed.data) : undefined;
+  if (!owner) return here.ok && engine.fleet ? { ...here, host: engine.fleet.self } : here;
+  const { forward } = await import('../fleet/remote');
+  const there = await forward<DesktopDetail>(engine.fleet!, owner, `/api/desktops/${parsed.data}`);
+  return there.ok ? { ...there, host: owner.id } : there;
+}
+
+/** The fleet as this host last read it from etcd (hosts, desktops, checkpoints: no secret), and whether it is fresh. */
+export async function fleetSnapshot(): Promise<Result<{ fleet: import('../fleet/view').FleetSnapshot }>> {
+  const { fleet } = getEngine();
+  if (!fleet) return { ok: false, status: 404, error: { code: 'not_found', message: 'this server is in no fleet (FREEZEFRAME_ETCD is unset)' } };
+  return { ok: true, fleet: fleet.peers.snapshot() };
 }
 
 export async function checkpointDesktop(
