@@ -25,7 +25,9 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   }
   if (fleetKey) lines.push(`Authorization: Bearer ${fleetKey}`);
   upstream.setNoDelay(true);
+  let connected = false;
   upstream.once('connect', () => {
+    connected = true;
     clearTimeout(timer);
     upstream.write(lines.join('\r\n') + '\r\n\r\n');
     if (head.length) upstream.write(head);
@@ -35,10 +37,12 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   });
   upstream.once('error', () => {
     clearTimeout(timer);
-    if (!upstream.bytesRead) refuseUpgrade(socket, 502, `the host ${peer.id} that runs this desktop cannot be reached`);
+    if (!connected) refuseUpgrade(socket, 502, `the host ${peer.id} that runs this desktop cannot be reached`);
     else socket.destroy();
   });
-  upstream.once('close', () => socket.destroy());
+  upstream.once('close', () => {
+    if (connected) socket.destroy();
+  });
   socket.once('error', () => upstream.destroy());
   socket.once('close', () => upstream.destroy());
 }
