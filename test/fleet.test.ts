@@ -184,6 +184,12 @@ test('a desktop on host 2 opened through host 1: its page renders and its VNC is
     ws.once('error', () => {});
   });
   assert.equal(refused, 401);
+  // The page's buttons work too: a snapshot asked of host 1 is taken on host 2 (the call forwarded with the fleet key).
+  const snap = await api(h1(), `/api/desktops/${remote.id}/checkpoint`, { method: 'POST', json: { leaveRunning: true } });
+  assert.equal(snap.status, 201, snap.text);
+  assert.equal(snap.body.checkpoint.desktop, remote.id);
+  const onH2 = await api(h2(), `/api/desktops/${remote.id}`);
+  assert.ok(onH2.body.checkpoints.some((c: { id: string }) => c.id === snap.body.checkpoint.id), 'the checkpoint is on host 2');
 });
 
 test('etcd stopped: every host keeps serving its own desktops and says the fleet view is stale; etcd back: fresh again', async () => {
@@ -220,12 +226,24 @@ test('etcd stopped: every host keeps serving its own desktops and says the fleet
 
 test('a host killed (SIGKILL) leaves the fleet when its lease runs out', async () => {
   await eventually(async () => assert.ok((await fleetOf(h1())).hosts.some((p) => p.id === 'h3')), 20_000);
+  const onH3 = await api(h1(), '/api/desktops', { method: 'POST', json: { apps: ['xclock'], host: 'h3' } });
+  assert.equal(onH3.status, 201, onH3.text);
+  await eventually(async () => assert.ok((await fleetOf(h1())).desktops.some((d) => d.id === onH3.body.desktop.id)));
   const killedAt = performance.now();
   await h3().stop('SIGKILL');
+  // Until its lease runs out the catalog still names h3: the relay says it cannot reach it (no hang, no other host).
+  const relayed = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`ws://${h1().address}:${port}/api/desktops/${onH3.body.desktop.id}/vnc`, ['binary'], { headers: { Authorization: `Bearer ${h1().token}` } });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => resolve(101));
+    ws.once('error', () => resolve(-1));
+  });
+  assert.equal(relayed, 502);
   await eventually(async () => assert.ok(!(await fleetOf(h1())).hosts.some((p) => p.id === 'h3')), 20_000);
   const goneMs = performance.now() - killedAt;
   console.log(`h3 left the fleet ${Math.round(goneMs)} ms after SIGKILL (lease TTL 10 s, kept alive every 3.3 s)`);
   assert.ok(goneMs > 3_000, 'not before its lease could expire');
+  assert.ok(!(await fleetOf(h1())).desktops.some((d) => d.id === onH3.body.desktop.id), 'its desktops went with its lease');
   // Host 2 reads etcd on its own second: it follows within one poll.
   await eventually(async () => assert.deepEqual((await fleetOf(h2())).hosts.map((p) => p.id), ['h1', 'h2']), 3_000);
 });

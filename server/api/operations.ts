@@ -94,13 +94,26 @@ export async function checkpointDesktop(
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => {
+  const here = await attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
     const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, parsed.data);
     // What the retention policy removed after it, if it removed anything.
     return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
   });
+  return orOnOwner(here, parsedId.data, `/api/desktops/${parsedId.data}/checkpoint`, parsed.data);
+}
+
+/**
+ * In a fleet, a desktop this host does not have but another one runs: the same call on its owner, with the fleet
+ * key (the desktop page of a desktop on another host works from this host's dashboard).
+ */
+async function orOnOwner<T extends object>(here: Result<T>, desktopId: string, path: string, body: unknown): Promise<Result<T>> {
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(desktopId) : undefined;
+  if (!owner) return here;
+  const { forward } = await import('../fleet/remote');
+  return forward<T>(fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 }
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -131,6 +144,15 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
   const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
   const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
+  const { fleet } = getEngine();
+  const owner = fleet?.ownerOf(desktop);
+  if (owner && !(await getEngine().desktops.get(desktop).then(() => true, () => false))) {
+    // On the host that runs it: the checkpoint named, or its newest complete one in the catalog.
+    const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
+    if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
+    const { forward } = await import('../fleet/remote');
+    return forward(fleet!, owner, `/api/checkpoints/${chosen}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stopRunning }) });
+  }
   return attempt(async () => {
     const { desktops } = getEngine();
     const mine = await desktops.checkpoints(desktop);
@@ -147,11 +169,12 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(async () => {
+  const here = await attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsed.data); // see checkpointDesktop
     return { desktop: await desktops.stop(parsed.data) };
   });
+  return orOnOwner(here, parsed.data, `/api/desktops/${parsed.data}/stop`, {});
 }
 
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
