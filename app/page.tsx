@@ -26,7 +26,7 @@ export default async function DashboardPage() {
         {fleet.ok && <FleetView initial={fleet.fleet} />}
       </section>
       <aside className="grid content-start gap-4">
-        <StartDesktopForm />
+        <StartDesktopForm hosts={fleet.ok ? fleet.fleet.hosts.map((h) => h.id) : undefined} />
         <ImportCheckpointForm />
         {storage.ok && <StorageFigure storage={storage.storage} />}
       </aside>

@@ -60,7 +60,9 @@ export async function startDesktop(input: unknown): Promise<Result<{ desktop: De
     if (target && 'ok' in target) return target;
     if (target) {
       // The target starts it (host named: no second placement there).
-      return forward(fleet, target, '/api/desktops', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...spec, host: target.id }) });
+      const started = await forward<{ desktop: DesktopRecord; host?: string }>(fleet, target, '/api/desktops', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...spec, host: target.id }) });
+      if (started.ok) fleet.placed(started.desktop.id, target.id);
+      return started;
     }
   }
   return attempt(async () => ({ desktop: await getEngine().desktops.start(spec), ...(fleet ? { host: fleet.self } : {}) }));

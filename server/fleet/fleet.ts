@@ -19,6 +19,11 @@ export interface Fleet {
   key: string | undefined;
   /** The host that runs this desktop when it is another one (from the catalog). */
   ownerOf(desktopId: string): Peer | undefined;
+  /**
+   * This host started a desktop on another host (a forwarded start): where it runs is known before the catalog
+   * says so (its owner puts it within milliseconds, this host reads it within a second; the page opens at once).
+   */
+  placed(desktopId: string, hostId: string): void;
   /** A call to another host's API with the fleet key. */
   call(peer: Peer, path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
@@ -31,6 +36,8 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
   const member = membership(etcd, { id: self, url: config.publicUrl ?? fallbackUrl, publicKey: await publicKeyLine(keyDir) });
   const view = fleetView(etcd, self);
   let closed = false;
+  // Forwarded starts until the catalog lists them: a few entries, dropped once seen there or after a minute.
+  const placements = new Map<string, { host: string; at: number }>();
 
   // The catalog follows every event; syncs never overlap (one more runs after a burst).
   let syncing: Promise<void> | undefined;
@@ -74,8 +81,14 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
     etcd,
     key,
     ownerOf(desktopId) {
-      const host = view.desktop(desktopId)?.host;
+      const listed = view.desktop(desktopId)?.host;
+      const hint = placements.get(desktopId);
+      if (hint && (listed !== undefined || Date.now() - hint.at > 60_000)) placements.delete(desktopId);
+      const host = listed ?? hint?.host;
       return host && host !== self ? view.get(host) : undefined;
+    },
+    placed(desktopId, hostId) {
+      placements.set(desktopId, { host: hostId, at: Date.now() });
     },
     call(peer, path, init = {}) {
       const headers = new Headers(init.headers);
