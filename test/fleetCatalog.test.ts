@@ -78,3 +78,22 @@ test('a sync puts this host\'s desktops (on its lease) and checkpoints without s
   assert.deepEqual(await syncCatalog(c, records, 'a', renewed), { put: 1, deleted: 0 });
   assert.equal((await c.get(keys.desktops + 'd-1'))?.lease, renewed);
 });
+
+test('one desktop id on two hosts (moved, the source keeps its record): the host that holds it keeps the entry, no rewriting in turn', async () => {
+  const c = etcdClient(etcd.loopbackUrl);
+  const leaseA = await c.grant(30);
+  const leaseB = await c.grant(30);
+  const key = keys.desktops + 'd-moved';
+  const onA = { list: async () => [desktop('d-moved', 'stopped')], checkpoints: async () => [checkpoint('c-moved', 'd-moved')] };
+  const onB = { list: async () => [desktop('d-moved', 'running')], checkpoints: async () => [checkpoint('c-moved', 'd-moved')] };
+  await syncCatalog(c, onB, 'm2', leaseB);
+  // A's stopped record and its copy of the checkpoint: B's entries stay, sync after sync.
+  assert.deepEqual(await syncCatalog(c, onA, 'm1', leaseA), { put: 0, deleted: 0 });
+  assert.deepEqual(await syncCatalog(c, onB, 'm2', leaseB), { put: 0, deleted: 0 });
+  assert.equal(JSON.parse((await c.get(key))!.value).host, 'm2');
+  // Once B no longer holds it (stopped) and A runs it again, A's entry takes over.
+  const backOnA = { list: async () => [desktop('d-moved', 'running')], checkpoints: async () => [] };
+  await syncCatalog(c, { list: async () => [desktop('d-moved', 'stopped')], checkpoints: async () => [] }, 'm2', leaseB);
+  assert.deepEqual(await syncCatalog(c, backOnA, 'm1', leaseA), { put: 1, deleted: 0 });
+  assert.equal(JSON.parse((await c.get(key))!.value).host, 'm1');
+});

@@ -16,6 +16,26 @@ export function catalogCheckpoint(record: CheckpointRecord, host: string): Fleet
   return { id, desktop, host, createdAt, imageBytes, state };
 }
 
+const holding = (state: unknown) => state !== 'stopped' && state !== 'failed';
+
+/**
+ * Another host's entry for the same id (a desktop moved, or a checkpoint copied, to another host while this one keeps
+ * its record): left alone, so two hosts never rewrite one key in turn at every sync. A desktop's entry passes to
+ * this host only when it holds the desktop (not stopped or failed) and the other no longer does.
+ */
+function heldElsewhere(theirs: string, ours: string, host: string): boolean {
+  let other: { host?: string; state?: string };
+  try {
+    other = JSON.parse(theirs) as typeof other;
+  } catch {
+    return false;
+  }
+  if (other.host === undefined || other.host === host) return false;
+  const mine = JSON.parse(ours) as { state?: string };
+  if (!('state' in other) || mine.state === undefined) return true;
+  return !(holding(mine.state) && !holding(other.state));
+}
+
 export interface LocalRecords {
   list(): Promise<DesktopRecord[]>;
   checkpoints(): Promise<CheckpointRecord[]>;
@@ -42,6 +62,7 @@ export async function syncCatalog(etcd: EtcdClient, records: LocalRecords, host:
   for (const [key, want] of wanted) {
     const have = present.get(key);
     if (have && have.value === want.value && have.lease === want.lease) continue;
+    if (have && heldElsewhere(have.value, want.value, host)) continue;
     put++;
     work.push(etcd.put(key, want.value, want.lease));
   }

@@ -70,9 +70,18 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
       // etcd unreachable: the view goes stale by itself; the next tick tries again.
     }
   };
+  /** A round still waiting on a slow etcd (3 calls of up to 1.5 s each) is not started twice: one lease, one read. */
+  const once = (round: () => Promise<void>) => {
+    let running = false;
+    return () => {
+      if (running || closed) return;
+      running = true;
+      void round().finally(() => (running = false));
+    };
+  };
   await tick();
   await view.refresh();
-  const timers = [setInterval(() => void tick(), tickMs), setInterval(() => void view.refresh(), pollMs)];
+  const timers = [setInterval(once(tick), tickMs), setInterval(once(() => view.refresh()), pollMs)];
   for (const t of timers) t.unref();
 
   return {

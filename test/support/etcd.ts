@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { eventually } from './eventually';
 
 export interface TestEtcd {
@@ -18,6 +19,9 @@ export interface TestEtcd {
 }
 
 export async function startEtcd({ port, gateway }: { port: number; gateway?: string }): Promise<TestEtcd> {
+  await execa('etcd', ['--version']).catch(() => {
+    throw new Error('no etcd: install Debian\'s etcd-server (scripts/install.sh does)');
+  });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-etcd-'));
   const loopbackUrl = `http://127.0.0.1:${port}`;
   const url = gateway ? `http://${gateway}:${port}` : loopbackUrl;
