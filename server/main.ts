@@ -14,7 +14,6 @@ import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 import { serveFast } from './api/fastRoutes';
 import { startFleet } from './fleet/fleet';
-import { relayUpgrade } from './fleet/relay';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -49,7 +48,9 @@ const handle = app.getRequestHandler();
 const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
 
 const bridge = createBridge({
-  lookup: (id) => desktops.vncTarget(id),
+  // Here, or (in a fleet) on the host the catalog names: a desktop this host has (moved here, not yet listed) is
+  // served here.
+  lookup: async (id) => (await desktops.vncTarget(id)) ?? remoteTarget(id),
   events: desktops,
 });
 
@@ -87,21 +88,15 @@ server.on('upgrade', (req, socket, head) => {
   if (allowed !== 200) return refuseUpgrade(socket, allowed, allowed === 401 ? 'unauthorized' : 'forbidden');
   const url = new URL(req.url ?? '/', 'http://localhost');
   const match = vncPath.exec(url.pathname);
-  if (match) {
-    const owner = engine.fleet && remoteOwner(match[1]);
-    if (owner) return void owner.then((peer) => (peer ? relayUpgrade(req, socket, head, peer, url.pathname, engine.fleet!.key) : bridge.handleUpgrade(req, socket, head, match[1])));
-    return bridge.handleUpgrade(req, socket, head, match[1]);
-  }
+  if (match) return bridge.handleUpgrade(req, socket, head, match[1]);
   if (nextUpgrade) return nextUpgrade(req, socket, head);
   socket.destroy();
 });
 
-/** The other host that runs this desktop, when it is not here (the fleet's catalog); undefined: serve it here. */
-async function remoteOwner(id: string) {
+/** The other host that runs this desktop (the fleet's catalog), its VNC path there and the fleet key. */
+function remoteTarget(id: string) {
   const peer = engine.fleet?.ownerOf(id);
-  if (!peer) return undefined;
-  // A desktop this host has (moved here and not yet in the catalog) is served here.
-  return (await desktops.vncTarget(id).catch(() => undefined)) ? undefined : peer;
+  return peer && { remote: { host: peer.id, url: peer.url, path: `/api/desktops/${id}/vnc`, bearer: engine.fleet!.key } };
 }
 
 server.listen(port, host, () => {

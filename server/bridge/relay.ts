@@ -7,23 +7,24 @@ import 'server-only';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { refuseUpgrade } from '../bridge/upgradeHttp';
-import type { Peer } from './peers';
+import type { RemoteTarget } from '../vnc/target';
+import { refuseUpgrade } from './upgradeHttp';
 
 /** Request headers a WebSocket handshake needs, passed as the browser sent them. */
 const passed = ['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions'];
 
-export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, peer: Peer, path: string, fleetKey: string | undefined, timeoutMs = 5_000): void {
-  const target = new URL(peer.url);
-  if (target.protocol !== 'http:') return refuseUpgrade(socket, 502, `cannot relay to ${peer.id}: only http:// peers are relayed`);
+export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, remote: RemoteTarget['remote'], timeoutMs = 5_000): void {
+  const { host: peerId, url, path, bearer } = remote;
+  const target = new URL(url);
+  if (target.protocol !== 'http:') return refuseUpgrade(socket, 502, `cannot relay to ${peerId}: only http:// peers are relayed`);
   const upstream = net.connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port || 80) });
-  const timer = setTimeout(() => upstream.destroy(new Error(`no connection to ${peer.id} within ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(() => upstream.destroy(new Error(`no connection to ${peerId} within ${timeoutMs} ms`)), timeoutMs);
   const lines = [`GET ${path} HTTP/1.1`, `Host: ${target.host}`];
   for (const name of passed) {
     const value = req.headers[name];
     if (value !== undefined) lines.push(`${name}: ${Array.isArray(value) ? value.join(', ') : value}`);
   }
-  if (fleetKey) lines.push(`Authorization: Bearer ${fleetKey}`);
+  if (bearer) lines.push(`Authorization: Bearer ${bearer}`);
   upstream.setNoDelay(true);
   let connected = false;
   upstream.once('connect', () => {
@@ -37,7 +38,7 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
   });
   upstream.once('error', () => {
     clearTimeout(timer);
-    if (!connected) refuseUpgrade(socket, 502, `the host ${peer.id} that runs this desktop cannot be reached`);
+    if (!connected) refuseUpgrade(socket, 502, `the host ${peerId} that runs this desktop cannot be reached`);
     else socket.destroy();
   });
   upstream.once('close', () => {
