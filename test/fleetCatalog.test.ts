@@ -23,7 +23,7 @@ test('placement: the most free memory; a tie goes to the first id, so every host
   assert.equal(placeOn([]), undefined);
 });
 
-test('the view is fresh after a read and stale once etcd has not answered for 3 s, or at once when a read failed', async () => {
+test('the view is fresh after a read and stale once etcd has not answered for 3 s (never read: stale)', async () => {
   let now = 1_000_000;
   const client = etcdClient(etcd.loopbackUrl);
   await client.put(keys.hosts + 'a', JSON.stringify(peer('a', 7)));

@@ -31,7 +31,8 @@ export function fleetView(etcd: EtcdClient, self: string, now = () => Date.now()
   let checkpoints: FleetCheckpoint[] = [];
   let readAt: number | undefined;
   let error: string | undefined;
-  const fresh = () => error === undefined && readAt !== undefined && now() - readAt < staleAfterMs;
+  // Not the last read's error alone: on a loaded machine one read can miss its 1.5 s, and the banner would flicker.
+  const fresh = () => readAt !== undefined && now() - readAt < staleAfterMs;
   return {
     self,
     get: (id) => hosts.find((h) => h.id === id),
