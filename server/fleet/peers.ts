@@ -4,7 +4,6 @@ import type { Peer } from '../../lib/fleetTypes';
 
 export type { FleetCheckpoint, FleetDesktop, FleetSnapshot, Peer } from '../../lib/fleetTypes';
 
-
 export interface Peers {
   self: string;
   get(id: string): Peer | undefined;
@@ -20,8 +19,8 @@ export const keys = {
   checkpoints: '/freezeframe/checkpoints/',
 };
 
-/** Fixed peers (tests, and `move`'s own tests): always fresh. */
-export function staticPeers(self: string, list: Peer[]): Peers {
+/** Fixed peers (tests, and `move`'s own tests): always fresh; self is the first one unless named. */
+export function staticPeers(list: Peer[], self: string = list[0]?.id ?? ''): Peers {
   return {
     self,
     get: (id) => list.find((p) => p.id === id),
