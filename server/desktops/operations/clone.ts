@@ -10,8 +10,8 @@ import { vncPasswordFile } from '../../vnc/vncAuth';
 import { newId } from '../../../lib/ids';
 import type { CriuOptions } from '../../criu/options';
 import type { CheckpointRecord, DesktopRecord } from '../records';
-import { roomOf } from '../rooms';
-import type { OperationContext } from './context';
+import { ownPasswd, roomOf } from '../rooms';
+import { idsOf, type OperationContext } from './context';
 import { killTree } from './halt';
 import { noteCriu } from './seal';
 
@@ -34,14 +34,18 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
   const { paths, store, deps, config } = ctx;
   const spec = checkpoint.desktopSpec!;
   const room = roomOf(paths, id);
-  // Clones run as the checkpoint's desktop user: criu restores credentials as dumped (docs/self-contained.md).
-  const { uid, gid } = ctx.user();
+  // Clones run as the checkpoint's ids: criu restores credentials as dumped (docs/self-contained.md). A checkpoint
+  // of a desktop with a uid of its own: that uid, which the clone claims too (released when it is removed); they are
+  // kept apart by their own PID, mount and network namespaces.
+  const { uid, gid } = await idsOf(ctx, { ...spec, id: checkpoint.desktop });
+  const ownUser = !!spec.ownUser && spec.uid === uid;
+  if (ownUser) await ctx.uids.join(uid, id);
   const now = deps.clock.now();
   const record: DesktopRecord = {
     id, kind: 'contained', homeBase: checkpoint.id, display: inside.display, vncPort: inside.vncPort,
     geometry: spec.geometry, apps: spec.apps,
     // Xvnc's passwords are in its dumped memory: a clone answers to the checkpoint's (the run folder's file too).
-    vncPassword: spec.vncPassword, vncViewPassword: spec.vncViewPassword, uid, gid,
+    vncPassword: spec.vncPassword, vncViewPassword: spec.vncViewPassword, uid, gid, ...(ownUser ? { ownUser } : {}),
     state: 'restoring', createdAt: now, updatedAt: now,
     lastOperation: { kind: 'restore', checkpoint: checkpoint.id, startedAt: now },
   };
@@ -50,7 +54,7 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
     await store.save(record);
     try {
       await Promise.all([
-        deps.rooms.prepare(room, vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { uid, gid }, { home: false })
+        deps.rooms.prepare(room, vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { uid, gid }, { home: false, ownUser })
           // criu reopens the log by path and checks its size: the log as it was at the dump.
           .then(() => copyFile(paths.checkpointDesktopLog(checkpoint.id), room.log)),
         deps.rooms.createNetns(room.netns),
@@ -70,7 +74,7 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
         restoreDetached: true,
         pidfile,
         // A fresh namespace: the connections of the images are restored closed, and there is no lock to remove.
-        ...containedRestoreOptions({ homeDir: room.home, runDir: room.run }, false),
+        ...containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, false),
       };
       const netns = await open(room.netnsPath, 'r');
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), [netns.fd]).finally(() => netns.close());

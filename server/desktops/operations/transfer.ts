@@ -12,6 +12,7 @@ import { vncPasswordFile } from '../../vnc/vncAuth';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { desktopFiles, type OperationContext } from './context';
 import { roomOf } from '../rooms';
+import { isReservedUid, reservedUids } from '../uids';
 import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
 import { flatten } from '../../storage/dedup';
 
@@ -84,6 +85,11 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
     } catch (error) {
       throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
     }
+    // A desktop with a uid of its own: that uid must be of the reserved range (it runs as it here too; criu
+    // restores the ids as dumped). Anything else is refused now, not at its restore.
+    if (spec.ownUser !== undefined && (spec.ownUser !== true || spec.kind !== 'contained' || !isReservedUid(spec.uid) || spec.gid !== spec.uid)) {
+      throw new FreezeframeError('invalid', `the archive's desktop names ids that are no desktop's own (uid ${spec.uid}, gid ${spec.gid}): a desktop's own uid lies in ${reservedUids.min}-${reservedUids.max}`);
+    }
     let desktop = await store.find(record.desktop);
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
@@ -91,9 +97,13 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
       const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : ctx.user();
       const password = vncPasswordFile(spec.vncPassword, spec.vncViewPassword);
       // A contained desktop's room: its folders here, whatever the state folder (its images name only inside
-      // paths); its namespace is made at its restore. Owned by this installation's desktop user, never by ids an
-      // archive names (the trust check expects that user's too). Its home starts empty: the archive holds none.
-      if (spec.kind === 'contained') await deps.rooms.prepare(roomOf(paths, record.desktop), password, ctx.user());
+      // paths); its namespace is made at its restore. Its home starts empty: the archive holds none. Owned by its
+      // own uid (of the reserved range, claimed here: possibly shared with the original, as a clone shares it), else
+      // by this installation's desktop user, never by other ids an archive names (the trust check expects the same).
+      if (spec.kind === 'contained' && spec.ownUser) {
+        await ctx.uids.join(spec.uid!, record.desktop);
+        await deps.rooms.prepare(roomOf(paths, record.desktop), password, { uid: spec.uid!, gid: spec.gid! }, { ownUser: true });
+      } else if (spec.kind === 'contained') await deps.rooms.prepare(roomOf(paths, record.desktop), password, ctx.user());
       else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
       const at = deps.clock.now();
       desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
