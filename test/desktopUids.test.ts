@@ -5,7 +5,7 @@
 // namespaces alone; the trust check accepts a checkpoint's ids only while its desktop holds that uid's claim; the
 // claim is released when the last desktop running as that uid is removed.
 import assert from 'node:assert/strict';
-import { access, readFile, rename, stat } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
@@ -13,6 +13,7 @@ import type { Engine } from '../server/engine';
 import { treePids } from '../server/desktops/processes';
 import type { DesktopRecord } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
+import { writeSignedArchive } from '../server/checkpoints/signing';
 import { isReservedUid } from '../server/desktops/uids';
 import { inside } from '../server/sandbox/layout';
 import { withEngine } from './support/engineFixture';
@@ -150,6 +151,47 @@ describe('a uid of its own per contained desktop', () => {
     assert.equal(back.desktop.state, 'running');
     await desktops.stop(d.id);
     await desktops.remove(d.id);
+  });
+
+  test('an archive restores elsewhere as its uid, claimed there; one naming other ids is refused', async () => {
+    const { desktops } = engine;
+    const d = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(d.id);
+    const file = path.join(desktops.paths.stateDir, `${checkpoint.id}.tar.zst`);
+    await desktops.exportCheckpoint(checkpoint.id, file);
+    // Another state folder trusting this one's key (the same key folder): the original stays frozen here.
+    const elsewhere = await withEngine('220-229', { FREEZEFRAME_KEY_DIR: engine.config.keyDir });
+    try {
+      const imported = await elsewhere.engine.desktops.importCheckpoint(file);
+      assert.deepEqual([imported.desktop.uid, imported.desktop.ownUser], [d.uid, true]);
+      assert.equal(await exists(path.join(elsewhere.engine.desktops.paths.uidClaims(), String(d.uid), d.id)), true);
+      const back = (await elsewhere.engine.desktops.restore(checkpoint.id)).desktop;
+      for (const p of await eventually(async () => {
+        const pids = await treePids(back.pid!);
+        assert.ok(pids.length > 3);
+        return pids;
+      })) assert.equal((await idsOfProcess(p))[0], Array(4).fill(d.uid).join(' '));
+
+      // The same archive, its record made to name root (and signed again with the trusted key): refused at import.
+      const staged = await mkdtemp(path.join(elsewhere.engine.desktops.paths.stateDir, 'forged-'));
+      await execa('tar', ['--zstd', '-xf', file, '-C', staged]);
+      const record = JSON.parse(await readFile(path.join(staged, 'checkpoint.json'), 'utf8'));
+      record.id = 'c-0f0f0f0f';
+      record.desktopSpec.uid = 0;
+      record.desktopSpec.gid = 0;
+      await writeFile(path.join(staged, 'checkpoint.json'), JSON.stringify(record));
+      await rm(path.join(staged, 'manifest.json'));
+      await rm(path.join(staged, 'signature.json'));
+      const forged = `${staged}.tar.zst`;
+      await writeSignedArchive(staged, forged, engine.config.keyDir);
+      await assert.rejects(elsewhere.engine.desktops.importCheckpoint(forged), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'invalid', error.message);
+        assert.match(error.message, /uid 0, gid 0/);
+        return true;
+      });
+    } finally {
+      await elsewhere.dispose();
+    }
   });
 
   test('two clones of one checkpoint: its uid, shared, and still apart (their own PID and mount namespaces)', async () => {
