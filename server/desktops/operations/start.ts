@@ -62,7 +62,12 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
       lastOperation: { kind: 'start', startedAt },
     };
     if (contained) {
-      await Promise.all([deps.rooms.prepare(room, password, { uid, gid }, { ownUser: true }), deps.rooms.createNetns(room.netns)]);
+      // No record yet to release the uid with on removal: released here if the room cannot be made.
+      await Promise.all([deps.rooms.prepare(room, password, { uid, gid }, { ownUser: true }), deps.rooms.createNetns(room.netns)])
+        .catch(async (error: unknown) => {
+          await ctx.uids.release(uid, id);
+          throw error;
+        });
     } else {
       await deps.prepareDesktopFiles(desktopFiles(paths, id), password, { uid, gid });
     }
