@@ -5,7 +5,7 @@
 // namespaces alone; the trust check accepts a checkpoint's ids only while its desktop holds that uid's claim; the
 // claim is released when the last desktop running as that uid is removed.
 import assert from 'node:assert/strict';
-import { access, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
@@ -14,6 +14,8 @@ import { treePids } from '../server/desktops/processes';
 import type { DesktopRecord } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
 import { writeSignedArchive } from '../server/checkpoints/signing';
+import { decodeProto, imageEntries } from '../server/criu/images';
+import { editImage, setField } from './support/protoEdit';
 import { isReservedUid } from '../server/desktops/uids';
 import { inside } from '../server/sandbox/layout';
 import { withEngine } from './support/engineFixture';
@@ -44,6 +46,11 @@ async function tree(d: DesktopRecord): Promise<{ pid: number; comm: string; ids:
     for (const p of programs) assert.ok(all.some((x) => x.comm === p), `${p} runs in ${d.id}`);
     return all;
   }, 30_000);
+}
+
+/** The PIDs of a pstree image, root first. */
+function entriesOfPstree(buf: Buffer): number[] {
+  return imageEntries(buf).map((e) => Number(decodeProto(e).get(1)![0]));
 }
 
 const asUid = (uid: number) => ['setpriv', '--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--'];
@@ -149,6 +156,28 @@ describe('a uid of its own per contained desktop', () => {
     await rename(`${claim}.away`, claim);
     const back = await desktops.restore(checkpoint.id);
     assert.equal(back.desktop.state, 'running');
+    await desktops.stop(d.id);
+    await desktops.remove(d.id);
+  });
+
+  test('clones of a checkpoint whose images ask for root: every clone refused, its uid\'s claim kept for the others only', async () => {
+    const { desktops } = engine;
+    const d = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(d.id);
+    const images = desktops.paths.checkpointImages(checkpoint.id);
+    const [root] = entriesOfPstree(await readFile(path.join(images, 'pstree.img')));
+    await editImage(path.join(images, `core-${root}.img`), (e) => setField(e, [5, 10, 1], 0));
+    await assert.rejects(desktops.clone(checkpoint.id, { count: 2 }), /no clone of checkpoint .* started: .*uid 0/);
+    const clones = (await desktops.list()).filter((x) => x.homeBase === checkpoint.id);
+    assert.equal(clones.length, 2);
+    for (const c of clones) {
+      assert.equal(c.state, 'failed');
+      assert.equal(c.lastError?.code, 'untrusted_images');
+      assert.equal(c.pid, undefined, 'no clone ran');
+      await desktops.stop(c.id);
+      await desktops.remove(c.id);
+    }
+    assert.deepEqual(await readdir(path.join(desktops.paths.uidClaims(), String(d.uid))), [d.id]);
     await desktops.stop(d.id);
     await desktops.remove(d.id);
   });
