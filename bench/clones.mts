@@ -163,6 +163,8 @@ try {
         note(`${kind} × ${n}: request → clone answers ms`, answered - t0);
         note(`${kind} × ${n}: request → every clone's first frame ms`, Math.max(...moves.map((m) => m.firstFrame)) - t0);
         note(`${kind} × ${n}: request → every clone's picture moves ms`, allMoved - t0);
+        // criu's own part: each clone's restore as the engine timed it (criu started → its verdict).
+        for (const d of cloned.desktops) note(`${kind} × ${n}: each clone's criu restore ms`, d.lastOperation?.ms ?? NaN);
         for (const d of cloned.desktops) note(`${kind} × ${n}: PSS per clone kB`, await pssKb((await desktops.get(d.id)).pid!));
         await discard(cloned.desktops.map((d) => d.id));
       }
