@@ -123,7 +123,7 @@ export async function cloneCheckpoint(ctx: OperationContext, checkpointId: strin
     // criu restores as root what the images say: checked once for every clone, while their rooms are made (the
     // check is synchronous CPU, the rooms mostly child processes: ip, mount). Files under /home/desktop are looked
     // up in the checkpoint's home-base, which is what each clone's fresh overlay shows there. Writer: 6-27 ms per
-    // check, 8 clones' checks were 8 of them (measured by hand, load 5-7).
+    // check (measured by hand, load 5-7), which 8 clones paid 8 times when each checked on its own.
     trusted: new Promise<void>((resolve) => setImmediate(resolve)).then(() => ctx.deps.trustImages(ctx.paths.checkpointImages(checkpoint.id), checkpoint.id, {
       ...own, home: inside.home, log: inside.log,
       contained: { hostHome: ctx.paths.checkpointHomeBase(checkpoint.id), hidden: [ctx.paths.stateDir], appDir: ctx.config.rootDir },
