@@ -136,8 +136,8 @@ describe('a uid of its own per contained desktop', () => {
       assert.equal(await exists(path.join(claims, String(d.uid))), false, `uid ${d.uid} released`);
     }
     const c = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
-    // The lowest free uid again: one of theirs (or a lower one, if another state folder's desktop let go of it
-    // meanwhile), never a new one above them (other state folders' desktops skip uids that run processes).
+    // The lowest free uid again: one of theirs, or a lower one if another state folder's desktop (which this one
+    // skips while it runs) let go of it meanwhile; not one above both, unless others took both in between.
     assert.ok(isReservedUid(c.uid) && c.uid <= Math.max(a.uid!, b.uid!), `uid ${c.uid} after ${a.uid} and ${b.uid} were released`);
     await desktops.stop(c.id);
     await desktops.remove(c.id);
