@@ -38,7 +38,10 @@ async function hostNames(uid: number): Promise<boolean> {
   });
 }
 
-/** Every uid that owns a process on this machine now (a /proc/PID folder belongs to its task's euid). */
+/**
+ * Every uid that owns a process on this machine now: a /proc/PID folder belongs to its task's euid (to root while
+ * the task is not dumpable, as a sandboxing browser makes itself; a desktop's Xvnc and icewm never do).
+ */
 async function runningUids(): Promise<Set<number>> {
   const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
   const uids = await Promise.all(pids.map((pid) => stat(`/proc/${pid}`).then((s) => s.uid, () => -1)));
