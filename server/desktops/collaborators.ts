@@ -121,8 +121,10 @@ export function realCollaborators(config: Config): Collaborators {
     rooms: {
       prepare: prepareRoomFiles,
       createNetns: async (name) => {
-        const { createNetns, deleteNetns } = await import('../sandbox/netns');
-        await deleteNetns(name).catch(() => {});
+        const { createNetns, deleteNetns, netnsPath } = await import('../sandbox/netns');
+        // Only when there is one: `ip netns delete` is a process of its own, on a clone's critical path (the
+        // namespace is the longest of its room's three steps: ip twice, against one mount and a few files).
+        if (await stat(netnsPath(name)).then(() => true, () => false)) await deleteNetns(name).catch(() => {});
         return createNetns(name);
       },
       deleteNetns: async (name) => (await import('../sandbox/netns')).deleteNetns(name),

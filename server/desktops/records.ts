@@ -54,6 +54,12 @@ export interface DesktopRecord {
   /** The uid and gid its programs run as (the desktop user's when it was started; a restore keeps them). */
   uid?: number;
   gid?: number;
+  /**
+   * A contained desktop whose uid is its own (server/desktops/uids.ts: claimed from a reserved range, released on
+   * remove; a clone shares its checkpoint's), named `desktop` inside by a generated /etc/passwd bound there.
+   * Absent: it runs as this installation's desktop user, as every desktop did before.
+   */
+  ownUser?: boolean;
   state: DesktopState;
   /** Host PID of the tree's root (PID 1 of its namespace) and its start time, while it is meant to be alive. */
   pid?: number;
@@ -95,7 +101,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
+  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'ownUser' | 'criu'>;
   /** A contained desktop's home as it was at the dump (home-base/): what each clone's home overlays. */
   homeBase?: boolean;
   /** When it was imported from an archive, if it was. */
@@ -139,4 +145,6 @@ export class Paths {
   /** A checkpoint's files staged for its archive (hard links; its images made whole). */
   exports = () => path.join(this.stateDir, 'exports');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
+  /** uids/<uid>/<desktop id>: which desktops run as which uid of the reserved range (uids.ts). */
+  uidClaims = () => path.join(this.stateDir, 'uids');
 }

@@ -82,11 +82,12 @@ export async function checkpointDesktop(
       ...record.criu,
       // A contained desktop: its namespace, home and run folder named by key, the host's mounts by path; nothing
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
-      ...(contained ? containedDumpOptions(netnsInode!) : {}),
+      // With a uid of its own, the generated passwd and group files are named by key too.
+      ...(contained ? containedDumpOptions(netnsInode!, { ownUser: !!record.ownUser }) : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
-      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
+      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, ...(record.ownUser ? { ownUser: true } : {}), criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
     // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not

@@ -9,11 +9,11 @@ import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord, RestoreInfo } from '../records';
 import { readLaunchMounts } from '../launchMounts';
-import type { OperationContext } from './context';
+import { idsOf, type OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
 import { noteCriu } from './seal';
-import { isContained, roomOf } from '../rooms';
+import { isContained, ownPasswd, roomOf } from '../rooms';
 import { containedRestoreOptions } from '../../sandbox/criuFlags';
 import { inside } from '../../sandbox/layout';
 
@@ -36,9 +36,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
-    // images say. The ids are this installation's desktop user's, not the record's: an imported record names
-    // whatever uid its archive says.
-    const { uid, gid } = ctx.user();
+    // images say. The ids are the desktop's own uid's only while it holds that claim here, else this
+    // installation's desktop user's: never merely what a record (an imported one) says.
+    const { uid, gid } = await idsOf(ctx, record);
     const contained = isContained(record);
     const room = roomOf(paths, record.id);
     // A clone's home is an overlay over its checkpoint's base copy (mounted again after a stop): the files the
@@ -101,7 +101,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       root: '/',
       restoreDetached: true,
       pidfile: paths.checkpointPidfile(checkpointId),
-      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run }, keepConnections) : {}),
+      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, keepConnections) : {}),
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
     // Three independent steps, at once (the restore's critical path).
