@@ -3,6 +3,7 @@ import 'server-only';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultLazyMinMb, type LazyMode } from '../lib/lazy';
 
 export interface Config {
   /** The project's root (native/, vendor/). */
@@ -38,6 +39,19 @@ export interface Config {
    * newest checkpoint stays whole (bench/README.md).
    */
   sharePages: boolean;
+  /**
+   * Lazy restores (server/desktops/lazyChoice.ts): what a restore that does not say does (FREEZEFRAME_LAZY=auto,
+   * on or off), and from what image size 'auto' restores lazily (FREEZEFRAME_LAZY_MIN_MB).
+   */
+  lazy: LazyMode;
+  lazyMinBytes: number;
+}
+
+function parseLazyMode(text: string): LazyMode {
+  if (text === 'auto') return 'auto';
+  if (text === 'on' || text === '1' || text === 'true') return true;
+  if (text === 'off' || text === '0' || text === 'false') return false;
+  throw new Error('FREEZEFRAME_LAZY must be auto, on or off');
 }
 
 const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,5 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
+    lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? 'auto'),
+    lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),
   };
 }

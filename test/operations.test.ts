@@ -39,7 +39,7 @@ async function world(): Promise<World> {
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
     desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
-    contained: false,
+    contained: false, lazy: false, lazyMinBytes: 128 * 1024 * 1024,
   };
   let nextPid = 40_000;
   const w = { events: [], cleaned: [], live: new Map(), criuCalls: [], criu: {}, ports: {} } as unknown as World;
@@ -74,6 +74,7 @@ async function world(): Promise<World> {
     waitForLogLine: async () => {},
     screen: { capture: async () => Promise.reject(new Error('no screen here')), writeThumbnail: async () => {} },
     trustImages: async () => {},
+    lazyPages: async () => Promise.reject(new Error('no lazy-pages here')),
     saveLaunchMounts: async () => {},
     desktopUser: async (name) => ({ name, uid: process.getuid!(), gid: process.getgid!() }),
     prepareDesktopFiles: async (files) => {

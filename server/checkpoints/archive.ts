@@ -7,7 +7,7 @@ import { loadExeca } from '../lazyExeca';
 import { FreezeframeError } from '../errors';
 
 /** Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else. */
-const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
+const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+(-pages)?)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 

@@ -10,7 +10,7 @@ import type { RecordStore } from '../store';
 import type { DesktopUser } from '../desktopUser';
 
 export interface OperationContext {
-  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir'>;
+  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir' | 'lazy' | 'lazyMinBytes'>;
   paths: Paths;
   store: RecordStore;
   displays: DisplayClaims;

@@ -16,10 +16,15 @@ import { noteCriu } from './seal';
 import { isContained, roomOf } from '../rooms';
 import { containedRestoreOptions } from '../../sandbox/criuFlags';
 import { inside } from '../../sandbox/layout';
+import { chooseLazy, type LazyMode } from '../../../lib/lazy';
+import type { LazyDaemon } from '../../criu/lazyPages';
+import { watchPages } from './pages';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
   stopRunning?: boolean;
+  /** criu restore --lazy-pages (the memory sent after the tree resumes): true, false, or 'auto' by image size. */
+  lazy?: LazyMode;
 }
 
 export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -89,6 +94,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
+    const lazy = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
+    // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
+    // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
+    // every file there).
+    const workDir = path.join(paths.desktopDir(record.id), 'lazy');
+    const lazyLog = logPath.replace(/\.log$/, '-pages.log');
     const criuOptions: CriuOptions = {
       imagesDir: images,
       logFile: logPath,
@@ -101,9 +112,13 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       root: '/',
       restoreDetached: true,
       pidfile: paths.checkpointPidfile(checkpointId),
+      ...(lazy ? { lazyPages: true, workDir } : {}),
       ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run }, keepConnections) : {}),
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
+    // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
+    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog }) : undefined;
+    daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
       // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
@@ -116,7 +131,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
+    let daemon: LazyDaemon | undefined;
     try {
+      daemon = await daemonStarting;
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
@@ -129,19 +146,28 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // --tcp-close leaves the DROP rules of the network lock behind.
       if (!keepConnections && !contained) await deps.cleanup.removeCriuRules(record.vncPort);
       const stats = (await statsRead)?.restore;
-      const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
+      const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats, ...(daemon ? { lazy: { logPath: lazyLog } } : {}) };
+      // Until the daemon has sent the last page, the record says so (to this process and any other): no dump.
+      const daemonIdentity = daemon ? await deps.processes.identify(daemon.pid) : undefined;
       checkpoint.restores.push(info);
       // Two records, independent of each other: written at once, fsynced just after (jsonFiles.ts).
       await Promise.all([
         store.saveCheckpoint(checkpoint, { durable: 'background' }),
         store.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
+          // A daemon already gone (nothing left to send) is judged all the same, by watchPages.
+          fetching: daemon ? { pid: daemon.pid, startTime: daemonIdentity?.startTime ?? '', logPath: lazyLog, checkpoint: checkpointId } : undefined,
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         }, { durable: 'background' }),
       ]);
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
+      // Gone already (every page sent, or none to send): settled now rather than waited for by the next operation.
+      if (daemon) watchPages(ctx, record.id, daemon);
       return { desktop: record, checkpoint, restoreMs: result.durationMs };
     } catch (error) {
+      // A daemon left waiting for a restorer that failed: ended, its log kept beside the restore's.
+      daemon?.kill();
+      await daemon?.done;
       const info = toErrorInfo(error);
       // A failed restore leaves CRIU's DROP rules and Xvnc's lock and socket: this desktop's only.
       if (!contained) {

@@ -1,0 +1,111 @@
+// The `criu lazy-pages` daemon of one lazy restore: started before `criu restore --lazy-pages`, it serves the
+// restored tree's page faults through userfaultfd from the images and sends every other page in the background,
+// then exits by itself once no page is left to send (criu/uffd.c handle_requests). Until it has, the tree's
+// memory is not all there: it must be neither dumped nor its images removed.
+import 'server-only';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { CriuError } from './errors';
+import { readVerdict } from './verdict';
+
+/** How the daemon ended, judged by its exit and its log. */
+export interface LazyOutcome {
+  ok: boolean;
+  exitCode: number | undefined;
+  signal: string | undefined;
+  /** CRIU's first Error lines (its log's, or what it printed). */
+  errors: string[];
+  /** Pages sent per process (the log's "UFFD transferred pages: (copied/total)"), summed. */
+  copiedPages: number;
+  totalPages: number;
+  /** From the restore's start of the daemon to its exit. */
+  ms: number;
+}
+
+export interface LazyDaemon {
+  pid: number;
+  logPath: string;
+  /** Settles when the daemon has exited (never rejects). */
+  done: Promise<LazyOutcome>;
+  /** Ends it (a restore that failed: the daemon would otherwise wait for a restorer that never comes). */
+  kill(): void;
+}
+
+/**
+ * Starts `criu lazy-pages` on these images and resolves once it listens on its socket in workDir (its status fd
+ * says so), rejecting with CRIU's explanation when it exits first. The socket's name is fixed
+ * (`lazy-pages.socket`, relative to the work dir), so one folder serves one restore at a time.
+ * Its log is written at -v4: the per-process summary of pages sent is a debug line (uffd.c lazy_pages_summary).
+ */
+export async function startLazyPages(
+  criuPath: string,
+  { imagesDir, workDir, logPath, timeoutMs = 10_000 }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number },
+): Promise<LazyDaemon> {
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const started = performance.now();
+  // What criu prints outside its log goes to a file, not a pipe of ours: a server that dies while pages are still
+  // being sent must not take the daemon with it (SIGPIPE), or the tree would be left with holes in its memory.
+  const outputPath = `${logPath}.out`;
+  const outputFd = openSync(outputPath, 'w', 0o600);
+  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, '-v4', '--status-fd', '3'];
+  let child;
+  try {
+    child = spawn(criuPath, args, { stdio: ['ignore', outputFd, outputFd, 'pipe'] });
+  } finally {
+    closeSync(outputFd);
+  }
+  // Kept referenced: this process learns how the daemon ended (a CLI prints its restore at once, and exits once
+  // the last page is sent, its record settled). A process that dies first leaves it working: its output is a
+  // file, and its log is judged by whoever operates on the desktop next (operations/pages.ts).
+  const status = child.stdio[3] as import('node:stream').Readable;
+  let exitCode: number | undefined;
+  let signal: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('error', () => resolve());
+    child.once('exit', (code, sig) => {
+      exitCode = code ?? undefined;
+      signal = sig ?? undefined;
+      resolve();
+    });
+  });
+  const judge = async (): Promise<LazyOutcome> => {
+    await exited;
+    const [log, output] = await Promise.all([readFile(logPath, 'utf8').catch(() => ''), readFile(outputPath, 'utf8').catch(() => '')]);
+    return { ...judgeLazyLog(log, exitCode, signal, output), ms: performance.now() - started };
+  };
+  // criu writes one byte to its status fd once the socket listens (status_ready), and closes it.
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    status.once('data', () => { clearTimeout(timer); resolve(true); });
+    status.once('end', () => { clearTimeout(timer); resolve(false); });
+    status.once('error', () => { clearTimeout(timer); resolve(false); });
+  });
+  status.destroy();
+  (status as unknown as { unref?: () => void }).unref?.();
+  if (!ready) {
+    child.kill('SIGKILL');
+    const outcome = await judge();
+    throw new CriuError({
+      op: 'lazy-pages', command: [criuPath, ...args], exitCode: outcome.exitCode,
+      errors: outcome.errors.length ? outcome.errors : ['criu lazy-pages did not start listening'], logPath,
+    });
+  }
+  const done = judge();
+  return { pid: child.pid!, logPath, done, kill: () => void child.kill('SIGKILL') };
+}
+
+/** The daemon's verdict from its log: no Error line and a clean exit (exitCode undefined: unknown, as from another process). */
+export function judgeLazyLog(log: string, exitCode: number | undefined, signal: string | undefined, output = ''): Omit<LazyOutcome, 'ms'> {
+  const { errors } = readVerdict('restore', log);
+  let copiedPages = 0;
+  let totalPages = 0;
+  for (const m of log.matchAll(/UFFD transferred pages: \((\d+)\/(\d+)\)/g)) {
+    copiedPages += Number(m[1]);
+    totalPages += Number(m[2]);
+  }
+  const printed = output.split('\n').filter((l) => /error/i.test(l)).slice(0, 3);
+  const all = [...errors, ...printed, ...(signal ? [`criu lazy-pages was killed by ${signal}`] : [])];
+  const ok = !signal && (exitCode === 0 || exitCode === undefined) && all.length === 0;
+  return { ok, exitCode, signal, errors: ok ? [] : all.length ? all : [`criu lazy-pages exited ${exitCode}`], copiedPages, totalPages };
+}

@@ -1,0 +1,128 @@
+// Lazy restore (issue #13 part 3) with the real criu and a real Firefox desktop: `criu restore --lazy-pages` with a
+// local `criu lazy-pages` daemon; the picture moves, every page is sent before the next dump, 10 cycles, and a
+// lazy restore that fails says CRIU's reason and keeps the images.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import type { Engine } from '../server/engine';
+import type { DesktopRecord } from '../server/desktops/records';
+import { FreezeframeError } from '../server/errors';
+import { identify } from '../server/desktops/processes';
+import type { RfbClient } from '../server/vnc/rfbClient';
+import { withEngine } from './support/engineFixture';
+import { eventually } from './support/eventually';
+import { connectViewer } from './support/viewer';
+import { xCommand } from './support/xDisplay';
+import { chooseLazy } from '../lib/lazy';
+
+const cycles = 10;
+
+async function windowNames(desktop: DesktopRecord): Promise<string> {
+  const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
+  return (await promisify(execFile)(program, args, { timeout: 10_000 })).stdout;
+}
+
+/** The desktop's picture moves: the viewer gets a frame (Firefox's counter page ticks 10 times a second). */
+async function moves(client: RfbClient, timeoutMs = 15_000): Promise<void> {
+  await client.nextUpdate(timeoutMs);
+  await client.nextUpdate(timeoutMs);
+}
+
+describe('the choice of a lazy restore', () => {
+  test('asked per restore, else the default; auto by image size', () => {
+    const mb = 1024 * 1024;
+    assert.equal(chooseLazy(true, false, 1, 128 * mb), true);
+    assert.equal(chooseLazy(false, true, 900 * mb, 128 * mb), false);
+    assert.equal(chooseLazy(undefined, false, 900 * mb, 128 * mb), false);
+    assert.equal(chooseLazy('auto', false, 400 * mb, 128 * mb), true);
+    assert.equal(chooseLazy(undefined, 'auto', 40 * mb, 128 * mb), false);
+    assert.equal(chooseLazy(undefined, 'auto', undefined, 128 * mb), false);
+  });
+});
+
+describe('lazy restore of a Firefox desktop', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+  before(async () => ({ engine, dispose } = await withEngine('20-29')));
+  after(async () => dispose());
+
+  test(`lazy restores: the picture moves, every page is sent before the next dump, ${cycles} cycles`, { timeout: 900_000 }, async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '1024x768', apps: ['firefox'] });
+    await eventually(async () => assert.match(await windowNames(desktop), /Mozilla Firefox/), 90_000);
+    const client = await connectViewer(desktops, desktop, { password: desktop.vncPassword });
+    await moves(client);
+
+    let { checkpoint } = await desktops.checkpoint(desktop.id);
+    assert.ok(checkpoint.imageBytes! > 128 * 1024 * 1024, `Firefox's images: ${checkpoint.imageBytes}`);
+    const firstBytes = checkpoint.imageBytes!;
+    for (let cycle = 1; cycle <= cycles; cycle++) {
+      const restored = await desktops.restore(checkpoint.id, { lazy: true });
+      assert.ok(restored.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'), restored.checkpoint.restores.at(-1)!.command.join(' '));
+      const fetching = restored.desktop.fetching;
+      assert.ok(fetching, 'the record says pages are being sent');
+      // The same viewer connection moves again (it froze at this very checkpoint).
+      await moves(client);
+      const pagesLog = fetching.logPath;
+      if (cycle % 2 === 1) {
+        // Checkpointed at once: the dump waits for the last page (the daemon gone, its verdict on record) first.
+        ({ checkpoint } = await desktops.checkpoint(desktop.id));
+      } else {
+        // Left alone: the daemon finishes by itself and the record is settled without any operation.
+        await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
+        ({ checkpoint } = await desktops.checkpoint(desktop.id));
+      }
+      assert.equal(await identify(fetching.pid), undefined, 'the lazy-pages daemon has exited');
+      const previous = (await desktops.checkpoints(desktop.id)).find((c) => c.id === fetching.checkpoint)!;
+      const lazy = previous.restores.at(-1)!.lazy!;
+      assert.equal(lazy.logPath, pagesLog);
+      assert.equal(lazy.ok, true, `the daemon ended well: ${JSON.stringify(lazy)}`);
+      assert.ok(lazy.copiedPages! > 10_000, `pages sent: ${lazy.copiedPages} of ${lazy.totalPages}`);
+      assert.doesNotMatch(await readFile(pagesLog, 'utf8'), /Error \(/);
+      // The dump after it holds the whole memory again (a hole would be a page criu could not read, or a zero page).
+      assert.ok(checkpoint.imageBytes! > firstBytes * 0.7, `cycle ${cycle}: ${checkpoint.imageBytes} bytes dumped vs ${firstBytes}`);
+      console.log(`cycle ${cycle}: restore ${restored.restoreMs.toFixed(0)} ms, pages ${lazy.copiedPages}/${lazy.totalPages} sent in ${lazy.ms?.toFixed(0)} ms, next dump ${checkpoint.dumpMs?.toFixed(0)} ms, ${(checkpoint.imageBytes! / 1e6).toFixed(0)} MB`);
+    }
+    // The last checkpoint restores eagerly too, and Firefox is still there and moving.
+    const last = await desktops.restore(checkpoint.id, { lazy: false });
+    assert.ok(!last.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'));
+    assert.equal(last.desktop.fetching, undefined);
+    await moves(client);
+    assert.match(await windowNames(desktop), /Mozilla Firefox/);
+    client.close();
+    await desktops.stop(desktop.id);
+  });
+
+  test('a lazy restore that fails says why (CRIU\'s log) and keeps the images', { timeout: 300_000 }, async () => {
+    const { desktops, config } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const images = path.join(config.stateDir, 'checkpoints', checkpoint.id, 'images');
+    const before = (await readdir(images)).sort();
+    // Something that is no socket where the daemon must listen: criu lazy-pages cannot bind it.
+    const blocker = path.join(config.stateDir, 'desktops', desktop.id, 'lazy', 'lazy-pages.socket');
+    await mkdir(blocker, { recursive: true });
+    await writeFile(path.join(blocker, 'keep'), '');
+    await assert.rejects(desktops.restore(checkpoint.id, { lazy: true }), (e: unknown) => {
+      assert.ok(e instanceof FreezeframeError && e.code === 'criu', String(e));
+      const error = e.details.error as { errors?: string[]; logPath?: string };
+      assert.ok(error.errors?.some((line) => /server_listen|bind|Address already in use/i.test(line)), JSON.stringify(error));
+      assert.match(error.logPath ?? '', /restore-1-pages\.log$/);
+      return true;
+    });
+    const after = await desktops.get(desktop.id);
+    assert.equal(after.state, 'checkpointed', 'still frozen at its checkpoint');
+    assert.deepEqual((await readdir(images)).sort(), before, 'no image lost');
+    // The way cleared, the same checkpoint restores lazily.
+    await rm(blocker, { recursive: true });
+    const restored = await desktops.restore(checkpoint.id, { lazy: true });
+    assert.equal(restored.desktop.state, 'running');
+    await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
+    const lazy = (await desktops.checkpoints(desktop.id)).find((c) => c.id === checkpoint.id)!.restores.at(-1)!.lazy!;
+    assert.equal(lazy.ok, true, JSON.stringify(lazy));
+    await desktops.stop(desktop.id);
+  });
+});
