@@ -138,7 +138,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
         .finally(() => netnsFile?.close());
-      const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
+      // criu writes its stats in its work dir (stats.c: AT_FDCWD): the images folder, or a lazy restore's own.
+      const statsRead = readStats(path.join(lazy ? workDir : images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
