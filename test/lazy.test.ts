@@ -17,6 +17,7 @@ import { eventually } from './support/eventually';
 import { connectViewer } from './support/viewer';
 import { xCommand } from './support/xDisplay';
 import { chooseLazy } from '../lib/lazy';
+import { judgeLazyLog } from '../server/criu/lazyPages';
 
 const cycles = 10;
 
@@ -40,6 +41,19 @@ describe('the choice of a lazy restore', () => {
     assert.equal(chooseLazy('auto', false, 400 * mb, 128 * mb), true);
     assert.equal(chooseLazy(undefined, 'auto', 40 * mb, 128 * mb), false);
     assert.equal(chooseLazy(undefined, 'auto', undefined, 128 * mb), false);
+  });
+});
+
+describe("the lazy-pages daemon's verdict", () => {
+  const summary = '(00.9) uffd: 1-5: UFFD transferred pages: (100/120)\n(01.0) uffd: 7-9: UFFD transferred pages: (50/50)\n';
+  test('pages summed over processes; ok only with a clean exit and no Error line', () => {
+    assert.deepEqual(judgeLazyLog(summary, 0, undefined), { ok: true, exitCode: 0, signal: undefined, errors: [], copiedPages: 150, totalPages: 170 });
+    assert.equal(judgeLazyLog(summary, undefined, undefined).ok, true, 'another process: judged by its log');
+    const failed = judgeLazyLog(`${summary}(01.1) Error (criu/uffd.c:1234): uffd: 7-9: Can't read pages\n`, 1, undefined);
+    assert.equal(failed.ok, false);
+    assert.match(failed.errors[0], /Can't read pages/);
+    assert.deepEqual(judgeLazyLog(summary, undefined, 'SIGKILL').errors, ['criu lazy-pages was killed by SIGKILL']);
+    assert.deepEqual(judgeLazyLog('', 1, undefined).errors, ['criu lazy-pages exited 1']);
   });
 });
 

@@ -5,7 +5,7 @@
 import 'server-only';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { CriuError } from './errors';
 import { readVerdict } from './verdict';
 
@@ -40,7 +40,9 @@ export interface LazyDaemon {
  */
 export async function startLazyPages(
   criuPath: string,
-  { imagesDir, workDir, logPath, timeoutMs = 10_000 }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number },
+  {
+    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024,
+  }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number },
 ): Promise<LazyDaemon> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const started = performance.now();
@@ -69,10 +71,13 @@ export async function startLazyPages(
       resolve();
     });
   });
+  let stalled: string | undefined;
   const judge = async (): Promise<LazyOutcome> => {
     await exited;
-    const [log, output] = await Promise.all([readFile(logPath, 'utf8').catch(() => ''), readFile(outputPath, 'utf8').catch(() => '')]);
-    return { ...judgeLazyLog(log, exitCode, signal, output), ms: performance.now() - started };
+    const [log, output] = await Promise.all([readLazyLog(logPath), readFile(outputPath, 'utf8').catch(() => '')]);
+    const outcome = judgeLazyLog(log, exitCode, signal, output);
+    if (stalled) Object.assign(outcome, { ok: false, errors: [stalled, ...outcome.errors.filter((e) => !/killed by SIGKILL/.test(e))] });
+    return { ...outcome, ms: performance.now() - started };
   };
   // criu writes one byte to its status fd once the socket listens (status_ready), and closes it.
   const ready = await new Promise<boolean>((resolve) => {
@@ -91,8 +96,40 @@ export async function startLazyPages(
       errors: outcome.errors.length ? outcome.errors : ['criu lazy-pages did not start listening'], logPath,
     });
   }
-  const done = judge();
+  // A daemon that never finishes never says so: criu 4.2.1 retried one range forever after Firefox unmapped 8 GiB
+  // (its -v4 log grew ~20 MB/s; scripts/criu-patches/0002-lazy-pages-big-unmap.patch). Firefox's 400 MB take
+  // 0.5-1.8 s: past maxMs, or a log past maxLogBytes (~1 MB for Firefox), it is ended, and judged failed.
+  const watchdog = setInterval(() => {
+    const over = performance.now() - started > maxMs ? `criu lazy-pages was still sending pages after ${maxMs / 1000} s` : undefined;
+    void stat(logPath).then((s) => s.size, () => 0).then((size) => {
+      const why = over ?? (size > maxLogBytes ? `criu lazy-pages made no progress: its log passed ${Math.round(size / 1024 / 1024)} MB` : undefined);
+      if (why && exitCode === undefined && !signal) {
+        stalled = `${why} (ended; the desktop's memory is not whole)`;
+        child.kill('SIGKILL');
+      }
+    });
+  }, 1_000);
+  watchdog.unref();
+  const done = judge().finally(() => clearInterval(watchdog));
   return { pid: child.pid!, logPath, done, kill: () => void child.kill('SIGKILL') };
+}
+
+/** The log, or of a big one its first and last MB (errors come early; the per-process summaries last). */
+export async function readLazyLog(logPath: string): Promise<string> {
+  const size = await stat(logPath).then((s) => s.size, () => -1);
+  if (size < 0) return '';
+  if (size <= 4 * 1024 * 1024) return readFile(logPath, 'utf8').catch(() => '');
+  const handle = await open(logPath, 'r');
+  try {
+    const part = async (at: number) => {
+      const buffer = Buffer.alloc(1024 * 1024);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
+      return buffer.subarray(0, bytesRead).toString('utf8');
+    };
+    return `${await part(0)}\n${await part(size - 1024 * 1024)}`;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The daemon's verdict from its log: no Error line and a clean exit (exitCode undefined: unknown, as from another process). */

@@ -1,8 +1,7 @@
 // After a lazy restore: waiting for its lazy-pages daemon to have sent every page, and judging how it ended. A
 // desktop whose memory is still partly in the images is never dumped (its dump would write the holes) and its
 // checkpoint's images are never removed; a daemon that failed leaves holes, so the desktop is ended as failed.
-import { readFile } from 'node:fs/promises';
-import { judgeLazyLog, type LazyDaemon, type LazyOutcome } from '../../criu/lazyPages';
+import { judgeLazyLog, readLazyLog, type LazyDaemon, type LazyOutcome } from '../../criu/lazyPages';
 import { FreezeframeError } from '../../errors';
 import type { DesktopRecord } from '../records';
 import type { OperationContext } from './context';
@@ -11,8 +10,11 @@ import { killTree } from './halt';
 /** The daemons this process started, by desktop: their exit code is known here only. */
 const daemons = new Map<string, LazyDaemon>();
 
-/** How long an operation waits for the last pages. Firefox's 400 MB took MEASURED. */
-const fetchTimeoutMs = 120_000;
+/**
+ * How long an operation waits for the last pages: Firefox's 400 MB took 0.5-1.8 s (test/lazy.test.ts); the daemon
+ * ends itself as failed after 120 s (criu/lazyPages.ts). A daemon of another process: checked every 20 ms.
+ */
+const fetchTimeoutMs = 130_000;
 
 /** Called by the restore once criu has restored the tree: settles the record by itself when the daemon is done. */
 export function watchPages(ctx: OperationContext, id: string, daemon: LazyDaemon): void {
@@ -60,7 +62,7 @@ export async function settlePages(ctx: OperationContext, record: DesktopRecord):
       if (performance.now() > end) throw timeout();
       await new Promise((r) => setTimeout(r, 20));
     }
-    outcome = judgeLazyLog(await readFile(fetching.logPath, 'utf8').catch(() => ''), undefined, undefined);
+    outcome = judgeLazyLog(await readLazyLog(fetching.logPath), undefined, undefined);
   }
   daemons.delete(record.id);
   const checkpoint = await store.getCheckpoint(fetching.checkpoint).catch(() => undefined);
