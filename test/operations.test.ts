@@ -75,6 +75,7 @@ async function world(): Promise<World> {
     screen: { capture: async () => Promise.reject(new Error('no screen here')), writeThumbnail: async () => {} },
     trustImages: async () => {},
     lazyPages: async () => Promise.reject(new Error('no lazy-pages here')),
+    premapFits: async () => false,
     saveLaunchMounts: async () => {},
     desktopUser: async (name) => ({ name, uid: process.getuid!(), gid: process.getgid!() }),
     prepareDesktopFiles: async (files) => {

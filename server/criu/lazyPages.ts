@@ -5,7 +5,7 @@
 import 'server-only';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { CriuError } from './errors';
 import { readVerdict } from './verdict';
 
@@ -112,6 +112,27 @@ export async function startLazyPages(
   watchdog.unref();
   const done = judge().finally(() => clearInterval(watchdog));
   return { pid: child.pid!, logPath, done, kill: () => void child.kill('SIGKILL') };
+}
+
+/**
+ * Whether criu can premap every private mapping of these images, as a lazy restore makes it do (mem.c: pages it
+ * cannot fill in the restorer are premapped, writable): Chromium's address-space reservations are bigger than this
+ * machine's memory, and the kernel's overcommit heuristic refuses each ("Unable to map ANON_VMA: Cannot allocate
+ * memory", bench/lazy.mts); Firefox's largest, 8 GiB, fits in 23 GiB. Unknown: assumed not to fit.
+ */
+export async function premapFits(imagesDir: string): Promise<boolean> {
+  try {
+    const [{ largestMapping }, names, meminfo, overcommit] = await Promise.all([
+      import('../storage/dedup'), readdir(imagesDir), readFile('/proc/meminfo', 'utf8'), readFile('/proc/sys/vm/overcommit_memory', 'utf8'),
+    ]);
+    if (overcommit.trim() === '1') return true;
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
+    // Heuristic (0): one mapping at most RAM + swap; strict (2): what is left of the commit limit.
+    const room = overcommit.trim() === '2' ? kb('CommitLimit') - kb('Committed_AS') : kb('MemTotal') + kb('SwapTotal');
+    return (await largestMapping(imagesDir, names)) < room;
+  } catch {
+    return false;
+  }
 }
 
 /** The log, or of a big one its first and last MB (errors come early; the per-process summaries last). */

@@ -94,7 +94,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
-    const lazy = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
+    // Auto: lazy for big images, unless criu could not premap them (asked for lazy, it is tried, and fails as criu says).
+    const lazy = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes)
+      && ((options.lazy ?? config.lazy) !== 'auto' || (await deps.premapFits(images)));
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
