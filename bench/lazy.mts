@@ -33,7 +33,7 @@ const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-lazy-'));
 const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: arg('displays', '80-95'), FREEZEFRAME_LAZY: 'off' });
 const { desktops } = engine;
 const loads = new LoadLog();
-const frameTimeoutMs = 5_000;
+const frameTimeoutMs = 15_000;
 
 /** The checkpoint's images out of the page cache (each file written back first: dirty pages cannot be dropped). */
 async function dropFromCache(dir: string): Promise<void> {

@@ -140,3 +140,30 @@ describe('lazy restore of a Firefox desktop', () => {
     await desktops.stop(desktop.id);
   });
 });
+
+describe('lazy restore of a host desktop (criu over RPC: criu swrk)', () => {
+  let engine: Engine;
+  let dispose: () => Promise<void>;
+  before(async () => ({ engine, dispose } = await withEngine('20-29', { FREEZEFRAME_DESKTOPS: 'host' })));
+  after(async () => dispose());
+
+  test('lazy_pages and the work dir said over RPC; the clock ticks; every page sent', { timeout: 120_000 }, async () => {
+    const { desktops } = engine;
+    await desktops.keepReady();
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const client = await connectViewer(desktops, desktop, { password: desktop.vncPassword });
+    await client.nextUpdate(10_000);
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const restored = await desktops.restore(checkpoint.id, { lazy: true });
+    const log = await readFile(restored.checkpoint.restores.at(-1)!.logPath, 'utf8');
+    assert.match(log, /Would overwrite RPC settings/, 'restored by a criu swrk worker');
+    await client.nextUpdate(10_000); // xclock's second hand, on the same connection
+    await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
+    const info = (await desktops.checkpoints(desktop.id)).find((c) => c.id === checkpoint.id)!.restores.at(-1)!;
+    assert.equal(info.lazy?.ok, true, JSON.stringify(info.lazy));
+    assert.ok(info.lazy!.copiedPages! > 1000, JSON.stringify(info.lazy));
+    assert.ok(info.stats?.pagesRestored, 'criu\'s stats read from its work dir');
+    client.close();
+    await desktops.stop(desktop.id);
+  });
+});
