@@ -3,7 +3,9 @@
 // the first changed frame on the viewer connection kept across the freeze (apps that move by themselves), to the
 // restore's return, and (lazy) to the lazy-pages daemon's exit (every page sent), with the image size.
 // usage: node --import tsx --import ./server/runtime/register.js bench/lazy.mts [--apps=firefox,chromium,xterm]
-//        [--pairs=6] [--displays=80-95] [--cache=warm|cold] [--out=lazy]
+//        [--pairs=6] [--displays=80-95] [--cache=warm|cold] [--ballast=MB] [--out=lazy]
+// --ballast=MB adds a process holding that much memory, written (python3: bytes of 'x'), to each desktop: a bigger
+// desktop with the same picture.
 // --cache=cold drops the checkpoint's image files from the page cache before each restore (synced, then
 // POSIX_FADV_DONTNEED through dd's nocache; only those files): a restore after a long freeze or a reboot, or of an
 // imported checkpoint, reads its images from the disk. warm (the default): as just dumped, in memory.
@@ -27,6 +29,8 @@ import { appSigns } from './lib/appSigns.mts';
 const apps = arg('apps', 'firefox,chromium,xterm').split(',');
 const pairs = numArg('pairs', 6);
 const cache = arg('cache', 'warm');
+const ballastMb = numArg('ballast', 0);
+const ballast = ballastMb ? [['python3', '-c', `import time; b = b'x' * (${ballastMb} << 20); time.sleep(1e9)`]] : [];
 if (cache !== 'warm' && cache !== 'cold') throw new Error('--cache is warm or cold');
 const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-lazy-'));
 // Every restore here says lazy or not; 'auto' plays no part.
@@ -81,7 +85,7 @@ try {
     const sign = appSigns[app];
     const r: (typeof results)[number] = { app, samples: [] };
     results.push(r);
-    const desktop = await desktops.start({ geometry: '1024x768', apps: [app] });
+    const desktop = await desktops.start({ geometry: '1024x768', apps: [app], commands: ballast });
     let client: RfbClient | undefined;
     try {
       await eventually(async () => {
@@ -159,7 +163,7 @@ try {
   const markdown = [
     header(
       'Lazy vs eager restore',
-      `Each app alone on a 1024x768 contained desktop, criu at -v${engine.config.criuLogLevel}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
+      `Each app alone${ballastMb ? ` (with a process holding ${ballastMb} MB)` : ''} on a 1024x768 contained desktop, criu at -v${engine.config.criuLogLevel}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
         '(E L L E ...), every restore of a checkpoint just taken. Timed from the restore request (the engine call) to: criu ' +
         "restore's return (criu), the call's return (request), the first frame on the viewer connection kept across the freeze " +
         "whose screen differs from the frozen one (apps that move by themselves), and, lazy, the lazy-pages daemon's exit " +
