@@ -17,7 +17,7 @@ import { eventually } from './support/eventually';
 import { connectViewer } from './support/viewer';
 import { xCommand } from './support/xDisplay';
 import { chooseLazy } from '../lib/lazy';
-import { judgeLazyLog } from '../server/criu/lazyPages';
+import { judgeLazyLog, premapFits } from '../server/criu/lazyPages';
 
 const cycles = 10;
 
@@ -100,6 +100,14 @@ describe('lazy restore of a Firefox desktop', () => {
       assert.ok(checkpoint.imageBytes! > firstBytes * 0.7, `cycle ${cycle}: ${checkpoint.imageBytes} bytes dumped vs ${firstBytes}`);
       console.log(`cycle ${cycle}: restore ${restored.restoreMs.toFixed(0)} ms, pages ${lazy.copiedPages}/${lazy.totalPages} sent in ${lazy.ms?.toFixed(0)} ms, next dump ${checkpoint.dumpMs?.toFixed(0)} ms, ${(checkpoint.imageBytes! / 1e6).toFixed(0)} MB`);
     }
+    // 'auto': Firefox's images are over the threshold, and criu can premap them (its largest mapping is 8 GiB).
+    const t0 = performance.now();
+    assert.equal(await premapFits(path.join(engine.config.stateDir, 'checkpoints', checkpoint.id, 'images')), true);
+    console.log(`premapFits: ${(performance.now() - t0).toFixed(1)} ms (asked after the dump already when auto is the default)`);
+    const auto = await desktops.restore(checkpoint.id, { lazy: 'auto' });
+    assert.ok(auto.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'), 'auto: lazy for Firefox');
+    await moves(client);
+    ({ checkpoint } = await desktops.checkpoint(desktop.id));
     // The last checkpoint restores eagerly too, and Firefox is still there and moving.
     const last = await desktops.restore(checkpoint.id, { lazy: false });
     assert.ok(!last.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'));
@@ -137,6 +145,11 @@ describe('lazy restore of a Firefox desktop', () => {
     await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
     const lazy = (await desktops.checkpoints(desktop.id)).find((c) => c.id === checkpoint.id)!.restores.at(-1)!.lazy!;
     assert.equal(lazy.ok, true, JSON.stringify(lazy));
+    // 'auto' restores a small desktop eagerly (below 256 MB of images).
+    const { checkpoint: small } = await desktops.checkpoint(desktop.id);
+    const auto = await desktops.restore(small.id, { lazy: 'auto' });
+    assert.ok(!auto.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'), auto.checkpoint.restores.at(-1)!.command.join(' '));
+    assert.equal(auto.desktop.fetching, undefined);
     await desktops.stop(desktop.id);
   });
 });

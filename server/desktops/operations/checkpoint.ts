@@ -139,6 +139,8 @@ export async function checkpointDesktop(
         .then(() => { checkpoint.homeBase = true; }, () => {});
     }
     await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
+    // What a lazy restore by size will ask of these images (criu/lazyPages.ts premapFits), read now, off its path.
+    if (config.lazy === 'auto' && (checkpoint.imageBytes ?? 0) >= config.lazyMinBytes) void deps.premapFits(paths.checkpointImages(cpId)).catch(() => {});
     await exited;
     const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {

@@ -40,6 +40,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (checkpoint.state !== 'complete') {
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
+    // Auto: lazy for big images, unless criu could not premap them (asked for lazy, it is tried, and fails as criu
+    // says). Their mappings are read while the trust check reads the rest.
+    const mode = options.lazy ?? config.lazy;
+    const bySize = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
+    const premapping = bySize && mode === 'auto' ? deps.premapFits(paths.checkpointImages(checkpointId)) : undefined;
+    premapping?.catch(() => {});
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
     // images say. The ids are this installation's desktop user's, not the record's: an imported record names
     // whatever uid its archive says.
@@ -94,9 +100,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
-    // Auto: lazy for big images, unless criu could not premap them (asked for lazy, it is tried, and fails as criu says).
-    const lazy = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes)
-      && ((options.lazy ?? config.lazy) !== 'auto' || (await deps.premapFits(images)));
+    const lazy = bySize && (mode !== 'auto' || (await premapping!));
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
