@@ -50,7 +50,7 @@ export interface Config {
 }
 
 /** Whether criu was built by scripts/build-criu.sh with the lazy-pages patch (bin/criu's folder's PATCHES). */
-function lazyPagesPatched(criuPath: string): boolean {
+export function lazyPagesPatched(criuPath: string): boolean {
   try {
     return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8').includes('0002-lazy-pages-big-unmap.patch');
   } catch {
