@@ -74,6 +74,12 @@ export interface DesktopRecord {
   criu?: AppCriuNeeds;
   /** Which checkpoints are removed after each checkpoint (lib/retention.ts); none without one. */
   retention?: RetentionPolicy;
+  /**
+   * After a lazy restore, until its lazy-pages daemon has sent the last page (server/desktops/operations/pages.ts):
+   * the daemon's PID and start time, its log, and the checkpoint whose images it reads. While set, the tree's
+   * memory is partly still in those images: no dump of it, no removal of them.
+   */
+  fetching?: { pid: number; startTime: string; logPath: string; checkpoint: string };
 }
 
 export interface RestoreInfo {
@@ -85,6 +91,11 @@ export interface RestoreInfo {
   error?: ErrorInfo;
   /** CRIU's own figures for this restore (stats-restore). */
   stats?: RestoreStats;
+  /**
+   * A lazy restore (`criu restore --lazy-pages`): its lazy-pages daemon's log and, once the daemon has exited,
+   * how long it took from the restore's start, the pages it sent, and whether it ended well.
+   */
+  lazy?: { logPath: string; ms?: number; copiedPages?: number; totalPages?: number; ok?: boolean; errors?: string[] };
 }
 
 export interface CheckpointRecord {

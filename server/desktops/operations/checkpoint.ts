@@ -13,6 +13,7 @@ import { reconcileLocked } from './reconcile';
 import { noteCriu, sealCheckpoint } from './seal';
 import { isContained, roomOf, vncTargetOf } from '../rooms';
 import { containedDumpOptions } from '../../sandbox/criuFlags';
+import { settlePages } from './pages';
 
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
@@ -49,7 +50,8 @@ export async function checkpointDesktop(
   const { paths, store, deps, config } = ctx;
   await store.load(id); // an unknown id is "not found", before any lock is taken for it
   return ctx.locks.run(id, 'checkpoint', async () => {
-    const record = await reconcileLocked(ctx, await store.load(id));
+    // After a lazy restore, not before its last page is in: the dump would write the pages still missing as holes.
+    const record = await settlePages(ctx, await reconcileLocked(ctx, await store.load(id)));
     if (record.state !== 'running') {
       throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
     }
@@ -138,6 +140,8 @@ export async function checkpointDesktop(
         .then(() => { checkpoint.homeBase = true; }, () => {});
     }
     await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
+    // What a lazy restore by size will ask of these images (criu/lazyPages.ts premapFits), read now, off its path.
+    if (config.lazy === 'auto' && (checkpoint.imageBytes ?? 0) >= config.lazyMinBytes) void deps.premapFits(paths.checkpointImages(cpId)).catch(() => {});
     await exited;
     const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {

@@ -15,6 +15,7 @@ import { desktopFiles, type OperationContext } from './context';
 import { roomOf } from '../rooms';
 import { isReservedUid, reservedUids } from '../uids';
 import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
+import { settlePages } from './pages';
 import { flatten } from '../../storage/dedup';
 
 /** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
@@ -147,6 +148,9 @@ export async function deleteCheckpoint(ctx: OperationContext, checkpointId: stri
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   return ctx.locks.run(checkpoint.desktop, 'delete checkpoint', async () => {
     await ctx.store.getCheckpoint(checkpointId); // still there under the lock
+    // A lazy restore still reading these images: its last page first (a failed one has ended the tree already).
+    const desktop = await ctx.store.load(checkpoint.desktop);
+    if (desktop.fetching?.checkpoint === checkpointId) await settlePages(ctx, desktop).catch(() => {});
     const bytesFreed = (await removeCheckpointFiles(ctx.paths, checkpointId)) + (await collectBases(ctx.paths));
     ctx.emit({ type: 'pruned', desktop: await ctx.store.load(checkpoint.desktop), removed: [checkpointId], bytesFreed });
     return { checkpoint: checkpointId, bytesFreed };
