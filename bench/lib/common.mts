@@ -149,10 +149,11 @@ export async function api<T = any>(base: string, method: string, p: string, body
 
 // ---- raw criu ----
 /** Runs criu with argv (after the binary), timed from spawn to exit, as execa in server/criu/run.ts does. */
-export function runRawCriu(args: string[]): Promise<number> {
+export function runRawCriu(args: string[], inheritFds: number[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(criuPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // inheritFds become criu's fds 3, 4, ... (a contained desktop's kept network namespace: --inherit-fd fd[3]:KEY).
+    const child = spawn(criuPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...inheritFds] });
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
