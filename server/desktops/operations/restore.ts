@@ -13,9 +13,10 @@ import type { OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
 import { noteCriu } from './seal';
-import { isContained, roomOf } from '../rooms';
+import { isContained, restoreWorkerKey, roomOf } from '../rooms';
 import { containedRestoreOptions } from '../../sandbox/criuFlags';
 import { inside } from '../../sandbox/layout';
+import { trace } from '../../trace';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -29,9 +30,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // Read once to learn whose lock to take; read again under it: a restore that finished in between has added its
   // entry to restores (and numbered its log by them).
   const { desktop } = await store.getCheckpoint(checkpointId);
+  const t = trace(`restore ${checkpointId}`);
   return ctx.locks.run(desktop, 'restore', async () => {
+    t.step('load+lock');
     const checkpoint = await store.getCheckpoint(checkpointId);
     let record = await reconcileLocked(ctx, await store.load(desktop));
+    t.step('reconcile');
     if (checkpoint.state !== 'complete') {
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
@@ -55,6 +59,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
+    t.step('trust');
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
@@ -84,9 +89,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // while the desktop is checkpointed; only a restore of those very connections removes it (criu with --tcp-close
     // leaves it: measured, no new viewer could connect). So any other restore gets a fresh namespace, never locked
     // (the clones' case: --network-lock skip); the old one goes with its last socket.
-    const kept = contained && previous === 'checkpointed' && (await deps.rooms.netnsInode(room.netns)) !== undefined;
+    const keptInode = contained && previous === 'checkpointed' ? await deps.rooms.netnsInode(room.netns) : undefined;
+    const kept = keptInode !== undefined;
     const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || kept);
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
+    t.step('checks');
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
     const criuOptions: CriuOptions = {
@@ -115,17 +122,23 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // Not fsynced: after a power loss there is no restore under way to tell a restarted server about.
       store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
+    t.step('log copy, state');
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
+    t.step('emit restoring');
     try {
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
-      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
+      // The worker the dump's follow-up started holding this very namespace (by its inode), if it still waits.
+      const workerKey = keepConnections ? restoreWorkerKey(room.netnsPath, keptInode!) : undefined;
+      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined, workerKey)
         .finally(() => netnsFile?.close());
+      t.step('criu');
       const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
       deps.processes.adoptRoot(identity);
+      t.step('pidfile, identify');
       // --tcp-close leaves the DROP rules of the network lock behind.
       if (!keepConnections && !contained) await deps.cleanup.removeCriuRules(record.vncPort);
       const stats = (await statsRead)?.restore;
@@ -139,7 +152,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         }, { durable: 'background' }),
       ]);
+      t.step('stats, records');
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
+      t.done(`criu ${result.durationMs.toFixed(1)}`);
       return { desktop: record, checkpoint, restoreMs: result.durationMs };
     } catch (error) {
       const info = toErrorInfo(error);
