@@ -10,6 +10,7 @@ import { rpcCanSay } from './rpc';
 import { keepOutput, runSwrk, swrkAvailable } from './swrk';
 import { hintFor, readVerdict, type LogVerdict } from './verdict';
 import { trace } from '../trace';
+import { prioritize } from './priority';
 
 export interface CriuResult {
   op: CriuOperation;
@@ -164,6 +165,7 @@ async function viaCommandLine(
   // Best effort, and never in criu's way: a note that fails (a disk filled by this very dump) must neither leave
   // criu unwatched nor hide criu's own verdict.
   const noted = running.pid && onSpawn ? Promise.resolve(running.pid).then(onSpawn).catch(() => {}) : undefined;
+  if (op !== 'check') prioritize(running.pid);
   const child = await running;
   await noted;
   const durationMs = performance.now() - started;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { CriuOptions } from './options';
 import { decodeResponse, encodeRequest, rpcConfigLines, type RpcResponse } from './rpc';
 import { trace } from '../trace';
+import { prioritize } from './priority';
 
 interface SeqpacketAddon {
   pair(): [number, number];
@@ -73,6 +74,8 @@ class Worker {
     this.fd = ours;
     try {
       this.child = spawn(criuPath, ['swrk', '3'], { stdio: ['ignore', this.outputFd, this.outputFd, theirs, ...fds] });
+      // Set while it waits, before any request (priority.ts).
+      prioritize(this.child.pid);
     } finally {
       // The child holds its own copies now.
       addon!.close(theirs);
