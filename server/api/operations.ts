@@ -72,7 +72,8 @@ export async function checkpointDesktop(
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => {
     const { desktops } = getEngine();
-    await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
+    // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
+    // No reconcile here: the engine reconciles under the lock anyway, and this one was on the dump's path.
     const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, { ...parsed.data, replyFirst });
     // What the retention policy removed after it, if it removed anything.
     return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
