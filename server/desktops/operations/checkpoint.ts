@@ -114,11 +114,15 @@ export async function checkpointDesktop(
     t.step('records, treePids');
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
     t.step('emit checkpointing');
-    // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
+    // Our VNC connection must be closed before criu looks at the tree. The PNG is made once criu is done, beside
+    // the seal's reads: made while criu worked, its scaling and deflate (5-10 ms of CPU) ran ahead of the dumped
+    // tasks (criu's parasite works at their nice 0, the server at -5: server/priority.ts), on 2 cores.
     const captured = await screen;
-    const thumbnail = captured
-      ? deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false)
-      : Promise.resolve(false);
+    let thumbnail: Promise<boolean> = Promise.resolve(false);
+    const makeThumbnail = () => {
+      if (captured) thumbnail = deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false);
+      return thumbnail;
+    };
     t.step('screen');
 
     let result: CriuResult;
@@ -126,7 +130,7 @@ export async function checkpointDesktop(
       result = await dumpWithRetry(ctx, criuOptions, record);
     } catch (error) {
       const info = toErrorInfo(error);
-      checkpoint.thumbnail = await thumbnail;
+      checkpoint.thumbnail = await makeThumbnail();
       // A failed dump is no checkpoint: its partial images go, its log stays for the record.
       await rm(paths.checkpointImages(cpId), { recursive: true, force: true });
       checkpoint.command = error instanceof CriuError ? error.failure.command : [];
@@ -148,8 +152,7 @@ export async function checkpointDesktop(
           for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
         });
     t.step('criu');
-    checkpoint.thumbnail = await thumbnail;
-    t.step('thumbnail');
+    makeThumbnail();
     // What a clone's home overlays: the home as the images' open files know it. xclock's: 10-22 ms, Firefox's
     // profile: 42 ms. A snapshot's tree keeps running: its copy is taken now, a moment after the dump. A frozen
     // tree's home cannot change until this desktop is restored, which waits for this lock: its copy is taken in
@@ -158,8 +161,9 @@ export async function checkpointDesktop(
     const copyHome = () => deps.rooms.copyHomeBase(room.home, paths.checkpointHomeBase(cpId)).then(() => { checkpoint.homeBase = true; }, () => {});
     if (contained && leaveRunning) await copyHome();
     t.step('home-base');
-    await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
-    t.step('seal');
+    // The seal saves the record: the thumbnail's outcome goes in it.
+    await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command }, thumbnail.then((made) => { checkpoint.thumbnail = made; }));
+    t.step('thumbnail, seal');
     await exited;
     t.step('tree exit');
     const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };

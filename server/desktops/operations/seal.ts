@@ -25,6 +25,8 @@ export async function sealCheckpoint(
   { paths, store }: OperationContext,
   checkpoint: CheckpointRecord,
   { dumpMs, command }: { dumpMs?: number; command?: string[] },
+  /** Work to finish before the record is saved (the thumbnail, made beside these reads). */
+  alongside?: Promise<unknown>,
 ): Promise<void> {
   const images = paths.checkpointImages(checkpoint.id);
   const contained = checkpoint.desktopSpec?.kind === 'contained';
@@ -39,6 +41,7 @@ export async function sealCheckpoint(
     readStats(path.join(images, 'stats-dump')),
     directoryBytes(images),
     copyFile(log, logCopy),
+    alongside,
   ]);
   if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
   Object.assign(checkpoint, {
