@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
-import { keepWorkerWaiting, prepareWorker } from '../criu/swrk';
+import { forgetWorker, keepWorkerWaiting, prepareWorker } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -25,6 +25,8 @@ export interface Collaborators {
    * key (criu/swrk.ts prepareWorker); the fds stay the caller's. Absent: each such operation starts its own.
    */
   prepareCriu?(key: string, fds: number[]): void;
+  /** Lets the worker prepared for key go (its desktop stopped). */
+  forgetCriu?(key: string): void;
   /** Starts a desktop's tree (newns); the host PID of its root. */
   launch(spec: LaunchSpec): Promise<number>;
   processes: {
@@ -112,6 +114,7 @@ export function realCollaborators(config: Config): Collaborators {
     prepareCriu: (key, fds) => {
       if (config.criuRunner === 'swrk') prepareWorker(config.criuPath, key, fds);
     },
+    forgetCriu: (key) => forgetWorker(config.criuPath, key),
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
