@@ -57,9 +57,14 @@ export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
   return attempt(() => desktopDetail(getEngine(), parsed.data));
 }
 
+/**
+ * replyFirst (the server's API and actions): answered once the checkpoint is sealed, its follow-up (home copy,
+ * tidying) after the reply; the CLI waits for it and says what the retention policy removed.
+ */
 export async function checkpointDesktop(
   id: unknown,
   input: unknown,
+  { replyFirst = false }: { replyFirst?: boolean } = {},
 ): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; removed?: string[]; bytesFreed?: number }>> {
   const parsedId = (await schemas()).desktopId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
@@ -67,8 +72,9 @@ export async function checkpointDesktop(
   if (!parsed.success) return invalid(parsed.error);
   return attempt(async () => {
     const { desktops } = getEngine();
-    await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
-    const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, parsed.data);
+    // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
+    // No reconcile here: the engine reconciles under the lock anyway, and this one was on the dump's path.
+    const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, { ...parsed.data, replyFirst });
     // What the retention policy removed after it, if it removed anything.
     return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
   });

@@ -6,8 +6,8 @@ import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
-import { keepWorkerWaiting } from '../criu/swrk';
 import { premapFits, startLazyPages, type LazyDaemon } from '../criu/lazyPages';
+import { forgetWorker, keepWorkerWaiting, prepareWorker } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -19,12 +19,19 @@ import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type ProcessIdentity } from './processes';
 
 export interface Collaborators {
-  /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
-  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[]): Promise<CriuResult>;
   /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
   lazyPages(options: { imagesDir: string; workDir: string; logPath: string }): Promise<LazyDaemon>;
   /** Whether criu could premap every private mapping of these images, as a lazy restore needs (criu/lazyPages.ts). */
   premapFits(imagesDir: string): Promise<boolean>;
+  /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
+  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[], workerKey?: string): Promise<CriuResult>;
+  /**
+   * A criu worker started now, holding fds (a frozen desktop's kept namespace), for the operation that will name
+   * key (criu/swrk.ts prepareWorker); the fds stay the caller's. Absent: each such operation starts its own.
+   */
+  prepareCriu?(key: string, fds: number[]): void;
+  /** Lets the worker prepared for key go (its desktop stopped). */
+  forgetCriu?(key: string): void;
   /** Starts a desktop's tree (newns); the host PID of its root. */
   launch(spec: LaunchSpec): Promise<number>;
   processes: {
@@ -107,8 +114,12 @@ function keptScreens(): Collaborators['screen'] {
 
 export function realCollaborators(config: Config): Collaborators {
   return {
-    // With fds to inherit (a contained desktop's namespace), the runner takes the command line (criu/run.ts).
-    criu: (op, options, onSpawn, inheritFds) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, runner: config.criuRunner }),
+    // With fds to inherit (a contained desktop's namespace): over RPC by a worker holding them (criu/run.ts).
+    criu: (op, options, onSpawn, inheritFds, workerKey) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, workerKey, runner: config.criuRunner }),
+    prepareCriu: (key, fds) => {
+      if (config.criuRunner === 'swrk') prepareWorker(config.criuPath, key, fds);
+    },
+    forgetCriu: (key) => forgetWorker(config.criuPath, key),
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },

@@ -6,6 +6,7 @@ import { appArgs, type AppPreset } from '../../lib/presets';
 import { containedLaunchArgs } from '../sandbox/launch';
 import { inside } from '../sandbox/layout';
 import { insideUserName } from '../sandbox/passwd';
+import { desktopNicePrefix } from '../priority';
 
 export interface LaunchSpec {
   display: number;
@@ -61,7 +62,9 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
     config.desktopScript, String(spec.display), spec.geometry, '24', spec.passwordFile, 'icewm',
     ...appArgs(spec.apps, config.rootDir),
   ];
-  const child = await execa(config.newnsPath, args, {
+  // At nice 0 whatever the server's own priority (server/priority.ts).
+  const [command, ...prefixed] = [...desktopNicePrefix(), config.newnsPath, ...args];
+  const child = await execa(command, prefixed, {
     env,
     extendEnv: false,
     reject: false,

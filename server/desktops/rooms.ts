@@ -89,6 +89,12 @@ export async function prepareRoomFiles(room: Room, password: Buffer, owner: { ui
   if (ownUser) await writeDesktopPasswd(owner, room.passwdFile, room.groupFile);
 }
 
+/**
+ * Names the criu worker that holds a kept namespace for its desktop's restore (the dump's follow-up prepares it): by
+ * the namespace's inode, so a namespace made again under the same name never gets another's worker.
+ */
+export const restoreWorkerKey = (netnsPath: string, inode: number) => `restore:${netnsPath}:${inode}`;
+
 /** Whether something is mounted at dir (an overlay home), by this process's mount table. */
 export async function isMountPoint(dir: string): Promise<boolean> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');

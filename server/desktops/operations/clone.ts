@@ -104,6 +104,8 @@ async function restoreClone(ctx: OperationContext, { checkpoint, ids: { uid, gid
 
 export async function cloneCheckpoint(ctx: OperationContext, checkpointId: string, { count = 1 }: CloneOptions = {}): Promise<Cloned> {
   if (!Number.isInteger(count) || count < 1 || count > maxClones) throw new FreezeframeError('invalid', `count must be 1 to ${maxClones}, not ${count}`);
+  // A checkpoint just made may still have its home copied (its follow-up, in this process): waited for.
+  await ctx.locks.settled((await ctx.store.getCheckpoint(checkpointId)).desktop);
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   if (checkpoint.state !== 'complete') {
     throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be cloned`);

@@ -2,7 +2,7 @@
 import type { DesktopRecord } from '../records';
 import { canTransition, isLive } from '../../../lib/states';
 import type { OperationContext } from './context';
-import { isContained, roomOf } from '../rooms';
+import { isContained, restoreWorkerKey, roomOf } from '../rooms';
 import { settlePages } from './pages';
 
 /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
@@ -39,6 +39,9 @@ export async function stopLocked(ctx: OperationContext, record: DesktopRecord): 
   if (isContained(record)) {
     // Its X lock and sockets died with its /tmp, criu's lock rules with its namespace (nothing on the host's).
     const room = roomOf(ctx.paths, record.id);
+    // A criu worker started for its restore holds the namespace: let it go with the name.
+    const inode = deps.forgetCriu ? await deps.rooms.netnsInode(room.netns) : undefined;
+    if (inode !== undefined) deps.forgetCriu!(restoreWorkerKey(room.netnsPath, inode));
     await deps.rooms.deleteNetns(room.netns).catch(() => {});
     if (record.homeBase) await deps.rooms.unmountHome(room).catch(() => {});
   } else {

@@ -13,12 +13,13 @@ import { idsOf, type OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
 import { noteCriu } from './seal';
-import { isContained, ownPasswd, roomOf } from '../rooms';
+import { isContained, ownPasswd, restoreWorkerKey, roomOf } from '../rooms';
 import { containedRestoreOptions } from '../../sandbox/criuFlags';
 import { inside } from '../../sandbox/layout';
 import { chooseLazy, type LazyMode } from '../../../lib/lazy';
 import type { LazyDaemon } from '../../criu/lazyPages';
 import { watchPages } from './pages';
+import { trace } from '../../trace';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -34,9 +35,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // Read once to learn whose lock to take; read again under it: a restore that finished in between has added its
   // entry to restores (and numbered its log by them).
   const { desktop } = await store.getCheckpoint(checkpointId);
+  const t = trace(`restore ${checkpointId}`);
   return ctx.locks.run(desktop, 'restore', async () => {
+    t.step('load+lock');
     const checkpoint = await store.getCheckpoint(checkpointId);
     let record = await reconcileLocked(ctx, await store.load(desktop));
+    t.step('reconcile');
     if (checkpoint.state !== 'complete') {
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
@@ -66,6 +70,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
+    t.step('trust');
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
@@ -95,9 +100,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // while the desktop is checkpointed; only a restore of those very connections removes it (criu with --tcp-close
     // leaves it: measured, no new viewer could connect). So any other restore gets a fresh namespace, never locked
     // (the clones' case: --network-lock skip); the old one goes with its last socket.
-    const kept = contained && previous === 'checkpointed' && (await deps.rooms.netnsInode(room.netns)) !== undefined;
+    const keptInode = contained && previous === 'checkpointed' ? await deps.rooms.netnsInode(room.netns) : undefined;
+    const kept = keptInode !== undefined;
     const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || kept);
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
+    t.step('checks');
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
     const lazy = bySize && (mode !== 'auto' || (await premapping!));
@@ -136,20 +143,26 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // Not fsynced: after a power loss there is no restore under way to tell a restarted server about.
       store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
+    t.step('log copy, state');
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
+    t.step('emit restoring');
     let daemon: LazyDaemon | undefined;
     try {
       daemon = await daemonStarting;
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
-      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
+      // The worker the dump's follow-up started holding this very namespace (by its inode), if it still waits.
+      const workerKey = keepConnections ? restoreWorkerKey(room.netnsPath, keptInode!) : undefined;
+      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined, workerKey)
         .finally(() => netnsFile?.close());
+      t.step('criu');
       // criu writes its stats in its work dir (stats.c: AT_FDCWD): the images folder, or a lazy restore's own.
       const statsRead = readStats(path.join(lazy ? workDir : images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
       deps.processes.adoptRoot(identity);
+      t.step('pidfile, identify');
       // --tcp-close leaves the DROP rules of the network lock behind.
       if (!keepConnections && !contained) await deps.cleanup.removeCriuRules(record.vncPort);
       const stats = (await statsRead)?.restore;
@@ -167,9 +180,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         }, { durable: 'background' }),
       ]);
+      t.step('stats, records');
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
       // Gone already (every page sent, or none to send): settled now rather than waited for by the next operation.
       if (daemon) watchPages(ctx, record.id, daemon);
+      t.done(`criu ${result.durationMs.toFixed(1)}`);
       return { desktop: record, checkpoint, restoreMs: result.durationMs };
     } catch (error) {
       // A daemon left waiting for a restorer that failed: ended, its log kept beside the restore's.
