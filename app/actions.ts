@@ -34,7 +34,7 @@ export async function stopDesktopAction(desktopId: string) {
 
 /** criu dump of the whole desktop; the picture freezes and its processes are gone until a restore. */
 export async function checkpointAction(desktopId: string, input: CheckpointInput = {}) {
-  return checkpointDesktop(desktopId, input);
+  return checkpointDesktop(desktopId, input, { replyFirst: true });
 }
 
 /** criu restore of the desktop's latest checkpoint, or of the one named; the viewer's connection carries on. */

@@ -43,10 +43,12 @@ async function main() {
   await delay(1000);
   // Warm-up, and the engine's own command lines: one API cycle on each desktop.
   const templates = await engineCommands(url, A.id);
-  await engineCommands(url, B.id);
+  // B's own command lines: a contained desktop's name its namespace's inode and its folders (the same flags).
+  const bTemplates = await engineCommands(url, B.id);
   console.log(`dump: ${templates.dump.join(' ')}\nrestore: ${templates.restore.join(' ')}`);
-  const bPid = (await api(url, 'GET', `/api/desktops/${B.id}`)).body.desktop.pid as number;
-  raw = new RawDesktop(server.stateDir, B.id, bPid, templates, path.join(server.stateDir, 'bench-raw'));
+  console.log(`raw dump: ${bTemplates.dump.join(' ')}\nraw restore: ${bTemplates.restore.join(' ')}`);
+  const bRecord = (await api(url, 'GET', `/api/desktops/${B.id}`)).body.desktop;
+  raw = new RawDesktop(server.stateDir, B.id, bRecord.pid as number, bTemplates, path.join(server.stateDir, 'bench-raw'), bRecord.kind === 'contained');
   // A raw warm-up cycle too.
   await raw.dump();
   await raw.restore();

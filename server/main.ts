@@ -14,11 +14,14 @@ import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 import { serveFast } from './api/fastRoutes';
 import { startFleet } from './fleet/fleet';
+import { raiseServerPriority } from './priority';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const dev = process.env.NODE_ENV === 'development';
 
+// Ahead of ordinary work (server/priority.ts); the desktops it starts run at nice 0.
+raiseServerPriority();
 const engine = await createEngine();
 setEngine(engine);
 const { desktops } = engine;

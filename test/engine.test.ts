@@ -17,6 +17,11 @@ import { eventually } from './support/eventually';
 // xclock ticks once a second, so a live desktop sends an update at least that often; a frozen one must stay
 // silent over a window longer than that. Observing silence needs a window: this is it, not a wait for a state.
 const silenceWindowMs = 2_500;
+/** Each process's nice (/proc/PID/stat field 19). */
+const nices = (pids: number[]) => Promise.all(pids.map(async (pid) => {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}));
 const updateDeadlineMs = 10_000;
 
 function expectCode(code: string) {
@@ -96,6 +101,8 @@ describe('a desktop under checkpoint and restore', () => {
     assert.equal(client.closed, false);
     await client.nextUpdate(updateDeadlineMs);
     assert.deepEqual(await programs(await treePids(restored.desktop.pid!)), expectedPrograms, 'the whole tree is back');
+    // criu works at a raised priority (server/criu/priority.ts); the programs it restores get their own back.
+    assert.deepEqual(await nices(await treePids(restored.desktop.pid!)), (await treePids(restored.desktop.pid!)).map(() => 0), 'nice 0, as dumped');
     assert.deepEqual(await lockRules(engine.desktops, desktop), [], 'no DROP rule of the network lock is left');
 
     const second = await desktops.checkpoint(desktop.id);

@@ -50,7 +50,13 @@ describe('criu RPC (swrk) requests', () => {
     assert.equal(opts.get(52)?.[0], 1n);
     assert.deepEqual(str(opts, 13), ['/']);
     assert.deepEqual(rpcConfigLines({ pidfile: '/p/restore.pid' }, '/p/restore-1.log'), ['log-file "/p/restore-1.log"', 'pidfile "/p/restore.pid"']);
-    assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), false);
+    // A kept namespace given to a worker: its fd 3 is the socket, so the command line's fd[3] is the worker's 4.
+    assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), true);
+    const inherited = decodeProto(decodeProto(encodeRequest('restore', { imagesDir: '/i', inheritFd: ['fd[3]:desktop-net'] }, '/c')).get(2)![0] as Uint8Array).get(27)!;
+    assert.equal(inherited.length, 1);
+    const entry = decodeProto(inherited[0] as Uint8Array);
+    assert.deepEqual([str(entry, 1), entry.get(2)?.[0]], [['desktop-net'], 4n]);
+    assert.throws(() => encodeRequest('restore', { imagesDir: '/i', inheritFd: ['3:net'] }, '/c'), /fd\[N\]:KEY/);
     assert.equal(rpcCanSay({ pidfile: '/a"b' }, '/l'), false);
     assert.equal(rpcCanSay({ pidfile: '/p' }, '/l'), true);
     assert.equal(rpcCanSay({ feature: 'x' }, '/l'), false, 'an option the encoder does not say goes to the command line');

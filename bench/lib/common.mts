@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const resultsDir = path.join(root, 'bench/results');
 export const criuPath = path.join(root, 'vendor/criu/bin/criu');
+import { prioritize as prioritizeCriu } from '../../server/criu/priority.ts';
 
 // ---- statistics ----
 export function median(xs: number[]): number {
@@ -149,10 +150,14 @@ export async function api<T = any>(base: string, method: string, p: string, body
 
 // ---- raw criu ----
 /** Runs criu with argv (after the binary), timed from spawn to exit, as execa in server/criu/run.ts does. */
-export function runRawCriu(args: string[]): Promise<number> {
+export function runRawCriu(args: string[], inheritFds: number[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(criuPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // inheritFds become criu's fds 3, 4, ... (a contained desktop's kept network namespace: --inherit-fd fd[3]:KEY).
+    const child = spawn(criuPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...inheritFds] });
+    // At the engine's priority too (server/criu/priority.ts: FREEZEFRAME_CRIU_NICE, -10 by default), so the ratio
+    // is what the API adds, not what the priority saves (BENCH_RAW_NICE=0: raw criu at the bench's own, to see that).
+    if (process.env.BENCH_RAW_NICE !== '0') prioritizeCriu(child.pid);
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));

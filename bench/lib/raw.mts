@@ -4,9 +4,11 @@
 // never given to the engine again except to be stopped: at the end, the raw-restored tree is ended by its pidfile
 // (SIGTERM to its root, as the engine does), then the engine's stop (which finds the record's tree gone) releases the
 // display and removes what Xvnc left.
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Paths } from '../../server/desktops/records.ts';
+import { roomOf } from '../../server/desktops/rooms.ts';
 import { api, dirBytes, isAlive, killRawTree, rewriteArgs, runRawCriu } from './common.mts';
 
 export interface Templates {
@@ -14,7 +16,11 @@ export interface Templates {
   restore: string[];
 }
 
-/** One API checkpoint + restore of the desktop: the engine's exact command lines. */
+/**
+ * One API checkpoint + restore of the desktop: the engine's exact command lines. A contained desktop's name its own
+ * namespace (`--external net[INODE]:KEY`) and folders (`mnt[KEY]:HOSTPATH`): a raw desktop takes its own, never
+ * another desktop's.
+ */
 export async function engineCommands(url: string, desktopId: string): Promise<Templates & { dumpMs: number; restoreMs: number }> {
   const cp = (await api(url, 'POST', `/api/desktops/${desktopId}/checkpoint`)).body.checkpoint;
   const restored = (await api(url, 'POST', `/api/checkpoints/${cp.id}/restore`)).body;
@@ -33,13 +39,19 @@ export class RawDesktop {
     pid: number,
     readonly templates: Templates,
     readonly workDir: string,
+    /** A self-contained desktop (issue #12): its log in its run folder, its restore given its kept namespace. */
+    readonly contained = false,
   ) {
     this.pid = pid;
     mkdirSync(workDir, { recursive: true });
   }
 
+  private get room() {
+    return roomOf(new Paths(this.stateDir), this.desktopId);
+  }
+
   private get desktopLog() {
-    return path.join(this.stateDir, 'desktops', this.desktopId, 'desktop.log');
+    return this.contained ? this.room.log : path.join(this.stateDir, 'desktops', this.desktopId, 'desktop.log');
   }
 
   /** criu dump of the tree; returns criu's wall time in ms. */
@@ -64,7 +76,14 @@ export class RawDesktop {
     const pidfile = path.join(dir, 'restore.pid');
     rmSync(pidfile, { force: true });
     const args = rewriteArgs(this.templates.restore, { '--images-dir': this.lastImages, '--log-file': path.join(dir, 'restore.log'), '--pidfile': pidfile }, logLevel);
-    const ms = await runRawCriu(args);
+    // As the engine does: the kept namespace, opened for this restore only, is criu's fd 3 (--inherit-fd fd[3]:KEY).
+    const netns = this.contained ? openSync(this.room.netnsPath, 'r') : undefined;
+    let ms: number;
+    try {
+      ms = await runRawCriu(args, netns === undefined ? [] : [netns]);
+    } finally {
+      if (netns !== undefined) closeSync(netns);
+    }
     this.pid = Number(readFileSync(pidfile, 'utf8').trim());
     this.lastLogBytes = statSync(path.join(dir, 'restore.log')).size;
     return ms;

@@ -10,9 +10,10 @@ import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJsonBody, respond } from './http';
 import { checkpointDesktop, restoreCheckpoint } from './operations';
+import { trace } from '../trace';
 
 const routes: { method: string; path: RegExp; run: (id: string, body: unknown) => Promise<Response> }[] = [
-  { method: 'POST', path: /^\/api\/desktops\/([^/]+)\/checkpoint$/, run: async (id, body) => respond(await checkpointDesktop(id, body), 201) },
+  { method: 'POST', path: /^\/api\/desktops\/([^/]+)\/checkpoint$/, run: async (id, body) => respond(await checkpointDesktop(id, body, { replyFirst: true }), 201) },
   { method: 'POST', path: /^\/api\/checkpoints\/([^/]+)\/restore$/, run: async (id, body) => respond(await restoreCheckpoint(id, body)) },
 ];
 
@@ -28,6 +29,7 @@ export function serveFast(req: IncomingMessage, res: ServerResponse): boolean {
   } catch {
     return false; // Next answers a malformed escape as it does for any path
   }
+  const t = trace(`http ${pathname}`);
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
@@ -37,7 +39,8 @@ export function serveFast(req: IncomingMessage, res: ServerResponse): boolean {
       const text = await response.text();
       res.statusCode = response.status;
       response.headers.forEach((value, name) => res.setHeader(name, value));
-      res.end(text);
+      t.step('operation');
+      res.end(text, () => t.done());
     })().catch((error: unknown) => {
       console.error(error);
       if (!res.headersSent) res.statusCode = 500;

@@ -88,9 +88,14 @@ export async function fleetSnapshot(): Promise<Result<{ fleet: import('../fleet/
   return { ok: true, fleet: fleet.peers.snapshot() };
 }
 
+/**
+ * replyFirst (the server's API and actions): answered once the checkpoint is sealed, its follow-up (home copy,
+ * tidying) after the reply; the CLI waits for it and says what the retention policy removed.
+ */
 export async function checkpointDesktop(
   id: unknown,
   input: unknown,
+  { replyFirst = false }: { replyFirst?: boolean } = {},
 ): Promise<Result<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; removed?: string[]; bytesFreed?: number }>> {
   const parsedId = (await schemas()).desktopId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
@@ -98,8 +103,9 @@ export async function checkpointDesktop(
   if (!parsed.success) return invalid(parsed.error);
   const here = await attempt(async () => {
     const { desktops } = getEngine();
-    await desktops.get(parsedId.data); // an unknown desktop is a 404 here, not a failed lock file in the engine
-    const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, parsed.data);
+    // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
+    // No reconcile here: the engine reconciles under the lock anyway, and this one was on the dump's path.
+    const { desktop, checkpoint, tidied } = await desktops.checkpoint(parsedId.data, { ...parsed.data, replyFirst });
     // What the retention policy removed after it, if it removed anything.
     return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
   });
@@ -145,7 +151,7 @@ export async function cloneCheckpoint(id: unknown, input: unknown): Promise<Resu
 export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
   const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
-  const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
+  const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
   const { fleet } = getEngine();
   const owner = fleet?.ownerOf(desktop);
   if (owner && !(await getEngine().desktops.get(desktop).then(() => true, () => false))) {
@@ -153,7 +159,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
     const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
     if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
     const { forward } = await import('../fleet/remote');
-    return forward(fleet!, owner, `/api/checkpoints/${chosen}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stopRunning }) });
+    return forward(fleet!, owner, `/api/checkpoints/${chosen}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stopRunning, lazy }) });
   }
   return attempt(async () => {
     const { desktops } = getEngine();
@@ -164,7 +170,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
         ? new FreezeframeError('not_found', `desktop ${desktop} has no checkpoint ${named}`)
         : new FreezeframeError('bad_state', `desktop ${desktop} has no complete checkpoint to restore`);
     }
-    return desktops.restore(chosen.id, { stopRunning });
+    return desktops.restore(chosen.id, { stopRunning, lazy });
   });
 }
 

@@ -18,8 +18,10 @@ const field = {
   logLevel: 9,
   root: 13,
   ghostLimit: 35, // ghost_limit
+  inheritFd: 27, // inherit_fd { key = 1, fd = 2 } (swrk only): fds of the worker's own
   external: 37,
   skipInFlight: 46, // tcp_skip_in_flight
+  lazyPages: 48, // lazy_pages
   configFile: 51, // config_file: criu's own option file, read after the RPC options (what RPC cannot say)
   tcpClose: 52,
   networkLock: 64,
@@ -46,19 +48,32 @@ const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
 
 /**
  * Every option this encoder says (as a criu_opts field, in the option file, or by the request itself); any other
- * one set (inheritFd needs fds of criu's own, given at its spawn; feature is for `criu check`; one added to
- * CriuOptions later) sends the operation to the command line rather than dropping it.
+ * one set (feature is for `criu check`; one added to CriuOptions later) sends the operation to the command line
+ * rather than dropping it. inheritFd names fds the worker was given at its spawn (swrk.ts).
  */
 const said = new Set<keyof CriuOptions>([
   'imagesDir', 'logFile', 'logLevel', 'tree', 'tcpEstablished', 'tcpClose', 'fileLocks', 'leaveRunning', 'skipInFlight',
-  'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit',
+  'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit', 'inheritFd',
+  'lazyPages', 'workDir',
 ]);
+
+/**
+ * `fd[N]:KEY` (N counted as on the command line: runCriu's inheritFds at 3, 4, ...) as inherit_fd entries of a swrk
+ * worker, whose fd 3 is its socket: the same fds land one higher there (swrk.ts).
+ */
+export function inheritFdEntries(inheritFd: string[]): { key: string; fd: number }[] {
+  return inheritFd.map((spec) => {
+    const m = /^fd\[(\d+)\]:(.+)$/.exec(spec);
+    if (!m) throw new TypeError(`inheritFd ${spec}: not fd[N]:KEY`);
+    return { key: m[2], fd: Number(m[1]) + 1 };
+  });
+}
 
 /** Whether these options can be said over RPC. */
 export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
   const set = (Object.keys(options) as (keyof CriuOptions)[]).filter((k) => options[k] !== undefined && options[k] !== false && !(Array.isArray(options[k]) && !(options[k] as unknown[]).length));
   // The paths go into an option file, quoted: a quote or a line break in one cannot be said there.
-  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? ''].some((p) => /["\n]/.test(p));
+  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? '', options.workDir ?? ''].some((p) => /["\n]/.test(p));
 }
 
 /**
@@ -67,7 +82,12 @@ export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
  * crash of that process takes away before criu opens it), and the pidfile.
  */
 export function rpcConfigLines(options: CriuOptions, logPath: string): string[] {
-  return [`log-file "${logPath}"`, ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : [])];
+  return [
+    `log-file "${logPath}"`,
+    ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : []),
+    // work_dir_fd would be an fd of the requesting process: a path in the option file, as the log's.
+    ...(options.workDir ? [`work-dir "${options.workDir}"`] : []),
+  ];
 }
 
 /** criu_req { type, opts } for a dump or restore with these options. */
@@ -79,13 +99,14 @@ export function encodeRequest(op: 'dump' | 'restore', options: CriuOptions, conf
     if (!options.tree) throw new TypeError('a dump over RPC needs tree (else criu dumps the requesting process)');
     o.push(...int(field.pid, options.tree));
   }
-  const flags = ['leaveRunning', 'tcpEstablished', 'fileLocks', 'skipInFlight', 'tcpClose'] as const;
+  const flags = ['leaveRunning', 'tcpEstablished', 'fileLocks', 'skipInFlight', 'tcpClose', 'lazyPages'] as const;
   for (const name of flags) if (options[name]) o.push(...int(field[name], true));
   if (options.logLevel !== undefined) o.push(...int(field.logLevel, options.logLevel));
   if (options.root) o.push(...str(field.root, options.root));
   for (const e of options.external ?? []) o.push(...str(field.external, e));
   if (options.ghostLimit !== undefined) o.push(...int(field.ghostLimit, options.ghostLimit));
   if (options.networkLock) o.push(...int(field.networkLock, networkLocks[options.networkLock]));
+  for (const { key: k, fd } of inheritFdEntries(options.inheritFd ?? [])) o.push(...bytes(field.inheritFd, [...str(1, k), ...int(2, fd)]));
   o.push(...str(field.configFile, configFile));
   // restoreDetached has no field: a restore over RPC is always detached (cr-service.c, restore_using_req).
   return Buffer.from([...int(1, reqType[op]), ...bytes(2, o)]);

@@ -9,6 +9,8 @@ import { CriuError } from './errors';
 import { rpcCanSay } from './rpc';
 import { keepOutput, runSwrk, swrkAvailable } from './swrk';
 import { hintFor, readVerdict, type LogVerdict } from './verdict';
+import { trace } from '../trace';
+import { prioritize } from './priority';
 
 export interface CriuResult {
   op: CriuOperation;
@@ -31,6 +33,7 @@ export async function runCriu(
     onSpawn,
     inheritFds = [],
     runner = 'swrk',
+    workerKey,
   }: {
     timeoutMs?: number;
     onSpawn?: (pid: number) => void | Promise<void>;
@@ -38,15 +41,20 @@ export async function runCriu(
     inheritFds?: number[];
     /** 'swrk': a dump or restore over CRIU's RPC when it can say the options (swrk.ts); else the command line. */
     runner?: 'swrk' | 'exec';
+    /** With inheritFds: the key of a worker started ahead holding them (swrk.ts prepareWorker). */
+    workerKey?: string;
   } = {},
 ): Promise<CriuResult> {
   const command = [criuPath, ...criuArgs(op, options)];
   const logPath =
     options.logFile && options.imagesDir ? path.resolve(options.imagesDir, options.logFile) : options.logFile;
-  const overRpc = runner === 'swrk' && op !== 'check' && logPath && !inheritFds.length && rpcCanSay(options, logPath) && swrkAvailable();
+  // inheritFds: over RPC too, by a worker holding them (prepared ahead, or started now as the command line would).
+  const overRpc = runner === 'swrk' && op !== 'check' && logPath && rpcCanSay(options, logPath) && swrkAvailable();
+  const t = trace(`criu ${op}`);
   const child = overRpc
-    ? await viaSwrk(criuPath, op, options, logPath, { timeoutMs, onSpawn })
+    ? await viaSwrk(criuPath, op, options, logPath, { timeoutMs, onSpawn, inheritFds, workerKey })
     : await viaCommandLine(criuPath, op, command, logPath, { timeoutMs, onSpawn, inheritFds });
+  t.step(overRpc ? 'swrk' : 'command line');
   const { output, durationMs } = child;
   if (child.notStarted) {
     // criu did not even start (not installed, not executable): say how to get it.
@@ -77,6 +85,8 @@ export async function runCriu(
   } catch (cause) {
     throw new CriuError({ op, command, exitCode: child.exitCode, errors: [`cannot read the log: ${String(cause)}`, output.trim()].filter(Boolean), logPath, timedOut: child.timedOut }, { cause });
   }
+  t.step('verdict');
+  t.done(`criu's own ${durationMs.toFixed(1)}`);
   if (exitedWell && verdict.ok) {
     return { op, command, durationMs, stdout: child.stdout, lastLine: verdict.lastLine, logPath };
   }
@@ -111,9 +121,9 @@ async function viaSwrk(
   op: 'dump' | 'restore',
   options: CriuOptions,
   logPath: string,
-  { timeoutMs, onSpawn }: { timeoutMs: number; onSpawn?: (pid: number) => void | Promise<void> },
+  { timeoutMs, onSpawn, inheritFds, workerKey }: { timeoutMs: number; onSpawn?: (pid: number) => void | Promise<void>; inheritFds: number[]; workerKey?: string },
 ): Promise<Ran> {
-  const ran = await runSwrk(criuPath, op, options, logPath, { timeoutMs, onSpawn });
+  const ran = await runSwrk(criuPath, op, options, logPath, { timeoutMs, onSpawn, inheritFds, workerKey });
   await keepOutput(logPath, ran.output);
   const exit = ran.signal ? `criu was killed by ${ran.signal}` : undefined;
   return {
@@ -155,6 +165,7 @@ async function viaCommandLine(
   // Best effort, and never in criu's way: a note that fails (a disk filled by this very dump) must neither leave
   // criu unwatched nor hide criu's own verdict.
   const noted = running.pid && onSpawn ? Promise.resolve(running.pid).then(onSpawn).catch(() => {}) : undefined;
+  if (op !== 'check') prioritize(running.pid);
   const child = await running;
   await noted;
   const durationMs = performance.now() - started;

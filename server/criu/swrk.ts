@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CriuOptions } from './options';
 import { decodeResponse, encodeRequest, rpcConfigLines, type RpcResponse } from './rpc';
+import { trace } from '../trace';
+import { prioritize } from './priority';
 
 interface SeqpacketAddon {
   pair(): [number, number];
@@ -54,6 +56,7 @@ export interface SwrkOutcome {
 
 class Worker {
   readonly child: ChildProcess;
+  readonly spawnedAt = performance.now();
   readonly exited: Promise<void>;
   exitCode: number | undefined;
   signal: NodeJS.Signals | undefined;
@@ -63,13 +66,16 @@ class Worker {
   /** Our fd of the (already unlinked) file criu's stdout and stderr go to. */
   private readonly outputFd: number;
 
-  constructor(criuPath: string, outputDir: string) {
+  /** fds: given to criu as its fds 4, 5, ... (its fd 3 is the socket), for inherit_fd (rpc.ts inheritFdEntries). */
+  constructor(criuPath: string, outputDir: string, fds: number[] = []) {
     const [ours, theirs] = addon!.pair();
     const outputFile = path.join(outputDir, `swrk-${process.pid}-${Math.random().toString(36).slice(2)}.out`);
     this.outputFd = openSync(outputFile, 'w+', 0o600);
     this.fd = ours;
     try {
-      this.child = spawn(criuPath, ['swrk', '3'], { stdio: ['ignore', this.outputFd, this.outputFd, theirs] });
+      this.child = spawn(criuPath, ['swrk', '3'], { stdio: ['ignore', this.outputFd, this.outputFd, theirs, ...fds] });
+      // Set while it waits, before any request (priority.ts).
+      prioritize(this.child.pid);
     } finally {
       // The child holds its own copies now.
       addon!.close(theirs);
@@ -146,6 +152,50 @@ class WorkerPool {
     return worker;
   }
 
+  /** Workers started ahead of time with fds of their own (a frozen desktop's kept namespace), by key. */
+  private readonly keyed = new Map<string, { worker: Worker; expiry: NodeJS.Timeout }>();
+
+  /**
+   * A worker holding fds for the next operation that names key (the server's only: warm). At most maxKeyed wait,
+   * each at most keyedTtlMs: a frozen desktop restored later gets a worker started then (as the command line
+   * did), and none holds a namespace for long after its desktop went.
+   */
+  prepare(key: string, fds: number[]): void {
+    if (!this.warm) return;
+    this.forget(key);
+    while (this.keyed.size >= maxKeyed) this.forget(this.keyed.keys().next().value!);
+    try {
+      const worker = new Worker(this.criuPath, this.folder(), fds);
+      const expiry = setTimeout(() => this.forget(key), keyedTtlMs);
+      expiry.unref();
+      this.keyed.set(key, { worker, expiry });
+      void worker.exited.then(() => {
+        if (this.keyed.get(key)?.worker === worker) this.forget(key);
+      });
+    } catch {}
+  }
+
+  /** The worker prepared for key, or a new one given these fds. */
+  takeKeyed(key: string | undefined, fds: number[]): Worker {
+    const kept = key === undefined ? undefined : this.keyed.get(key);
+    if (kept) {
+      clearTimeout(kept.expiry);
+      this.keyed.delete(key!);
+      if (kept.worker.alive) return kept.worker;
+      kept.worker.dispose();
+    }
+    return new Worker(this.criuPath, this.folder(), fds);
+  }
+
+  /** Lets key's worker go: our end of its socket closed, its recv() ends and it exits. */
+  forget(key: string): void {
+    const kept = this.keyed.get(key);
+    if (!kept) return;
+    clearTimeout(kept.expiry);
+    this.keyed.delete(key);
+    kept.worker.dispose();
+  }
+
   /** Once an operation is over: the next worker, a little later. */
   scheduleRefill(): void {
     if (!this.warm) return;
@@ -172,6 +222,8 @@ class WorkerPool {
 }
 
 const refillDelayMs = 100;
+const maxKeyed = 4;
+const keyedTtlMs = 10 * 60_000;
 const pools = new Map<string, WorkerPool>();
 
 function poolFor(criuPath: string): WorkerPool {
@@ -189,6 +241,20 @@ export function keepWorkerWaiting(criuPath: string): void {
 }
 
 /**
+ * A worker for the next operation that names key, started now with fds as its fds 4, 5, ...: a contained desktop's
+ * restore gives criu its kept namespace (inherit_fd), which a worker started ahead for any operation cannot hold.
+ * The fds are the caller's to close (the worker has its own copies).
+ */
+export function prepareWorker(criuPath: string, key: string, fds: number[]): void {
+  if (addon) poolFor(criuPath).prepare(key, fds);
+}
+
+/** Drops the worker prepared for key, if any (its desktop stopped, or restored another way). */
+export function forgetWorker(criuPath: string, key: string): void {
+  pools.get(criuPath)?.forget(key);
+}
+
+/**
  * criu dump or restore over RPC. onSpawn gets the PID of the criu at work as soon as the request is written
  * (the worker has existed since before: that is the point).
  */
@@ -197,7 +263,19 @@ export async function runSwrk(
   op: 'dump' | 'restore',
   options: CriuOptions,
   logPath: string,
-  { timeoutMs, onSpawn }: { timeoutMs: number; onSpawn?: (pid: number) => void | Promise<void> },
+  {
+    timeoutMs,
+    onSpawn,
+    inheritFds = [],
+    workerKey,
+  }: {
+    timeoutMs: number;
+    onSpawn?: (pid: number) => void | Promise<void>;
+    /** Our fds the worker must hold (its 4, 5, ...), for options.inheritFd. */
+    inheritFds?: number[];
+    /** The worker prepareWorker started for this operation, if it is still there. */
+    workerKey?: string;
+  },
 ): Promise<SwrkOutcome> {
   const pool = poolFor(criuPath);
   const started = performance.now();
@@ -206,7 +284,9 @@ export async function runSwrk(
   // waits for its turn (measured: an awaited write put it before the request).
   const configFile = path.join(pool.folder(), `${path.basename(logPath)}-${process.pid}-${Math.random().toString(36).slice(2)}.conf`);
   writeFileSync(configFile, `${rpcConfigLines(options, logPath).join('\n')}\n`, { mode: 0o600 });
-  const worker = pool.take();
+  const t = trace(`swrk ${op}`);
+  const worker = inheritFds.length ? pool.takeKeyed(workerKey, inheritFds) : pool.take();
+  t.step(worker.child.pid && worker.spawnedAt < started ? 'worker waiting' : 'worker started now');
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let killer: NodeJS.Timeout | undefined;
@@ -226,7 +306,10 @@ export async function runSwrk(
       worker.child.kill('SIGTERM');
       killer = setTimeout(() => worker.child.kill('SIGKILL'), 5_000);
     }, timeoutMs);
+    t.step('request sent');
     await worker.exited;
+    t.step('criu exited');
+    t.done();
     await noted;
     const durationMs = performance.now() - started;
     const { output, response } = worker.finish();

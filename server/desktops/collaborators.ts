@@ -6,7 +6,8 @@ import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
-import { keepWorkerWaiting } from '../criu/swrk';
+import { premapFits, startLazyPages, type LazyDaemon } from '../criu/lazyPages';
+import { forgetWorker, keepWorkerWaiting, prepareWorker } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -18,8 +19,19 @@ import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
 import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type ProcessIdentity } from './processes';
 
 export interface Collaborators {
+  /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
+  lazyPages(options: { imagesDir: string; workDir: string; logPath: string }): Promise<LazyDaemon>;
+  /** Whether criu could premap every private mapping of these images, as a lazy restore needs (criu/lazyPages.ts). */
+  premapFits(imagesDir: string): Promise<boolean>;
   /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
-  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[]): Promise<CriuResult>;
+  criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[], workerKey?: string): Promise<CriuResult>;
+  /**
+   * A criu worker started now, holding fds (a frozen desktop's kept namespace), for the operation that will name
+   * key (criu/swrk.ts prepareWorker); the fds stay the caller's. Absent: each such operation starts its own.
+   */
+  prepareCriu?(key: string, fds: number[]): void;
+  /** Lets the worker prepared for key go (its desktop stopped). */
+  forgetCriu?(key: string): void;
   /** Starts a desktop's tree (newns); the host PID of its root. */
   launch(spec: LaunchSpec): Promise<number>;
   processes: {
@@ -102,11 +114,17 @@ function keptScreens(): Collaborators['screen'] {
 
 export function realCollaborators(config: Config): Collaborators {
   return {
-    // With fds to inherit (a contained desktop's namespace), the runner takes the command line (criu/run.ts).
-    criu: (op, options, onSpawn, inheritFds) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, runner: config.criuRunner }),
+    // With fds to inherit (a contained desktop's namespace): over RPC by a worker holding them (criu/run.ts).
+    criu: (op, options, onSpawn, inheritFds, workerKey) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, workerKey, runner: config.criuRunner }),
+    prepareCriu: (key, fds) => {
+      if (config.criuRunner === 'swrk') prepareWorker(config.criuPath, key, fds);
+    },
+    forgetCriu: (key) => forgetWorker(config.criuPath, key),
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
+    lazyPages: (options) => startLazyPages(config.criuPath, options),
+    premapFits,
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },
@@ -121,8 +139,10 @@ export function realCollaborators(config: Config): Collaborators {
     rooms: {
       prepare: prepareRoomFiles,
       createNetns: async (name) => {
-        const { createNetns, deleteNetns } = await import('../sandbox/netns');
-        await deleteNetns(name).catch(() => {});
+        const { createNetns, deleteNetns, netnsPath } = await import('../sandbox/netns');
+        // Only when there is one: `ip netns delete` is a process of its own, on a clone's critical path (the
+        // namespace is the longest of its room's three steps: ip twice, against one mount and a few files).
+        if (await stat(netnsPath(name)).then(() => true, () => false)) await deleteNetns(name).catch(() => {});
         return createNetns(name);
       },
       deleteNetns: async (name) => (await import('../sandbox/netns')).deleteNetns(name),

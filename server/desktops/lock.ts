@@ -66,9 +66,10 @@ function describe(content: string): LockHolder {
 /**
  * Operations that others in this process wait for rather than being refused: the tidying after a checkpoint
  * (operations/tidy.ts: ~0.1-0.2 s of page sharing and removals), which would otherwise make a Restore clicked
- * right after a Checkpoint fail as busy.
+ * right after a Checkpoint fail as busy; and the settling of a lazy restore once its daemon is done
+ * (operations/pages.ts: a few ms of records), which would make a Checkpoint clicked at that moment fail.
  */
-const waitedFor = new Set(['tidy']);
+const waitedFor = new Set(['tidy', 'pages']);
 
 /** One operation at a time per desktop: refused at once in this process (busy), by the lock file across processes. */
 export class OperationLocks {
@@ -79,6 +80,11 @@ export class OperationLocks {
 
   isBusy(id: string): boolean {
     return this.busy.has(id);
+  }
+
+  /** Waits for the desktop's follow-up in this process (a checkpoint's home copy and tidying), if one is under way. */
+  async settled(id: string): Promise<void> {
+    for (let current = this.busy.get(id); current && waitedFor.has(current.op); current = this.busy.get(id)) await current.done.catch(() => {});
   }
 
   /** Runs fn as the desktop's only operation; a second request meanwhile is refused, never run twice. */
@@ -103,5 +109,35 @@ export class OperationLocks {
     } finally {
       this.busy.delete(id);
     }
+  }
+
+  /**
+   * Runs fn as the desktop's only operation, hands back its value as soon as it has one, and goes on holding the
+   * lock for its follow-up (after), as 'tidy': waited for, not refused, by the next operation in this process.
+   * The lock is never released between the two, so no other process can come in between (a restore of another
+   * checkpoint changing the home a follow-up copies). followUp is after's outcome.
+   */
+  async runThen<T, U>(id: string, op: string, fn: () => Promise<{ value: T; after: () => Promise<U> }>): Promise<{ value: T; followUp: Promise<U> }> {
+    let handOver!: (value: { value: T; followUp: Promise<U> }) => void;
+    let fail!: (error: unknown) => void;
+    const handed = new Promise<{ value: T; followUp: Promise<U> }>((resolve, reject) => {
+      handOver = resolve;
+      fail = reject;
+    });
+    void this.run(id, op, async () => {
+      let outcome: { value: T; after: () => Promise<U> };
+      try {
+        outcome = await fn();
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      const entry = this.busy.get(id);
+      if (entry) entry.op = 'tidy';
+      const followUp = outcome.after();
+      handOver({ value: outcome.value, followUp });
+      await followUp.catch(() => {});
+    }).catch(fail);
+    return handed;
   }
 }

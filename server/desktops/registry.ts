@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import type { Inspection } from '../checkpoints/inspect';
 import { realCollaborators, type Collaborators } from './collaborators';
 import { makeSearchable, type DesktopUser } from './desktopUser';
+import { UidClaims } from './uids';
 import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
@@ -28,6 +29,7 @@ import type { RetentionPolicy } from '../../lib/retention';
 import { FreezeframeError } from '../errors';
 import type { Removed } from './operations/remove';
 import type { Tidied } from './operations/tidy';
+import { trace } from '../trace';
 
 export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
@@ -60,6 +62,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       config, deps, paths: this.paths, store: this.store,
       displays: new DisplayClaims(this.paths, config.displays, deps.ports.isFree),
       locks: new OperationLocks(this.paths.desktopLock),
+      uids: new UidClaims(this.paths.uidClaims()),
       user: () => {
         if (!this.user) throw new Error('Desktops.init() has not run');
         return this.user;
@@ -148,17 +151,26 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   }
 
   /**
-   * A checkpoint, then the desktop's tidying (its pages shared, its retention policy applied: operations/tidy.ts),
-   * which a restore meanwhile waits for. A tidying refused (another process holds the lock) is left to the next.
+   * A checkpoint, then its follow-up under the same lock (a frozen contained desktop's home copied for clones, the
+   * tidying: pages shared, the retention policy applied: operations/tidy.ts), which a restore meanwhile waits for.
+   * replyFirst: hands the checkpoint back before the follow-up ends (the server's API and actions: the follow-up is
+   * off the reply's path; what the policy removed reaches the pages by the 'pruned' event); otherwise waits for it
+   * (the CLI, which exits once it has printed, and the tests).
    */
-  async checkpoint(id: string, options: CheckpointOptions = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied }> {
+  async checkpoint(id: string, options: CheckpointOptions & { replyFirst?: boolean } = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied }> {
+    const t = trace(`checkpoint+tidy ${id}`);
     const made = await (await checkpointing()).checkpointDesktop(this.context, id, options);
-    const tidied = await this.tidy(id).catch((error: unknown) => {
-      if (error instanceof FreezeframeError && error.code === 'busy') return undefined;
-      throw error;
-    });
-    const checkpoint = tidied ? await this.store.getCheckpoint(made.checkpoint.id).catch(() => made.checkpoint) : made.checkpoint;
-    return { desktop: await this.store.load(id), checkpoint, tidied };
+    t.step('checkpoint');
+    if (options.replyFirst) {
+      made.followUp.then(() => t.done('(follow-up after the reply)'), (error: unknown) => console.error(`the follow-up of checkpoint ${made.checkpoint.id} failed:`, error));
+      return { desktop: made.desktop, checkpoint: made.checkpoint };
+    }
+    const tidied = await made.followUp;
+    const checkpoint = await this.store.getCheckpoint(made.checkpoint.id).catch(() => made.checkpoint);
+    const desktop = await this.store.load(id);
+    t.step('follow-up, reload');
+    t.done();
+    return { desktop, checkpoint, tidied };
   }
 
   /** Shares the pages of the desktop's new checkpoints and applies its retention policy (after each checkpoint). */

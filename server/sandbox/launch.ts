@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadExeca } from '../lazyExeca';
 import { inside } from './layout';
+import { desktopNicePrefix } from '../priority';
 
 export interface ContainedLaunchSpec {
   newnsPath: string;
@@ -68,7 +69,9 @@ export function containedLaunchArgs(spec: ContainedLaunchSpec): string[] {
 /** Starts the desktop; resolves with the host PID of its root once newns has exec'd desktop.sh. */
 export async function launchContained(spec: ContainedLaunchSpec): Promise<number> {
   const execa = await loadExeca();
-  const child = await execa(spec.newnsPath, containedLaunchArgs(spec), {
+  // At nice 0 whatever the server's own priority (server/priority.ts).
+  const [command, ...prefixed] = [...desktopNicePrefix(), spec.newnsPath, ...containedLaunchArgs(spec)];
+  const child = await execa(command, prefixed, {
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin',
       HOME: inside.home,

@@ -1,5 +1,5 @@
 // Checkpointing a running desktop: criu dump (the tree stops, unless it is a snapshot), with a thumbnail of its screen.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CriuError } from '../../criu/errors';
 import { criuArgs, type CriuOptions } from '../../criu/options';
@@ -9,10 +9,13 @@ import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { newId } from '../../../lib/ids';
 import type { OperationContext } from './context';
+import type { Tidied } from './tidy';
 import { reconcileLocked } from './reconcile';
 import { noteCriu, sealCheckpoint } from './seal';
-import { isContained, roomOf, vncTargetOf } from '../rooms';
+import { isContained, restoreWorkerKey, roomOf, vncTargetOf } from '../rooms';
 import { containedDumpOptions } from '../../sandbox/criuFlags';
+import { settlePages } from './pages';
+import { trace } from '../../trace';
 
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
@@ -41,15 +44,28 @@ async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record
   }
 }
 
+/**
+ * The checkpoint, handed back as soon as it is sealed and the desktop recorded; its follow-up (a frozen contained
+ * desktop's home copied for clones, then the tidying: pages shared, the retention policy applied) goes on under the
+ * same lock, which the next operation in this process waits for (lock.ts runThen). followUp is the tidying's outcome.
+ *
+ * Why (FREEZEFRAME_TRACE, overhead bench, contained xterm desktop, load 10): after criu, the home copy (`cp -a`
+ * spawned from the server) took 8-61 ms and the tidying 7-17 ms, against a raw dump of 125-400 ms: the two were
+ * most of what the API added to criu.
+ */
 export async function checkpointDesktop(
   ctx: OperationContext,
   id: string,
   options: CheckpointOptions = {},
-): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord }> {
+): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; followUp: Promise<Tidied> }> {
   const { paths, store, deps, config } = ctx;
+  const t = trace(`dump ${id}`);
   await store.load(id); // an unknown id is "not found", before any lock is taken for it
-  return ctx.locks.run(id, 'checkpoint', async () => {
-    const record = await reconcileLocked(ctx, await store.load(id));
+  const { value, followUp } = await ctx.locks.runThen(id, 'checkpoint', async () => {
+    t.step('load+lock');
+    // After a lazy restore, not before its last page is in: the dump would write the pages still missing as holes.
+    const record = await settlePages(ctx, await reconcileLocked(ctx, await store.load(id)));
+    t.step('reconcile');
     if (record.state !== 'running') {
       throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
     }
@@ -64,6 +80,7 @@ export async function checkpointDesktop(
       contained ? deps.rooms.netnsInode(room.netns) : undefined,
       mkdir(paths.checkpointImages(cpId), { recursive: true, mode: 0o700 }),
     ]);
+    t.step('netns inode, mkdir');
     if (contained && netnsInode === undefined) {
       throw new FreezeframeError('gone', `desktop ${id} has lost its network namespace ${room.netns}: stop it and restore a checkpoint`);
     }
@@ -82,11 +99,12 @@ export async function checkpointDesktop(
       ...record.criu,
       // A contained desktop: its namespace, home and run folder named by key, the host's mounts by path; nothing
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
-      ...(contained ? containedDumpOptions(netnsInode!) : {}),
+      // With a uid of its own, the generated passwd and group files are named by key too.
+      ...(contained ? containedDumpOptions(netnsInode!, { ownUser: !!record.ownUser }) : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
-      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
+      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, ...(record.ownUser ? { ownUser: true } : {}), criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
     // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
@@ -96,19 +114,26 @@ export async function checkpointDesktop(
       store.saveCheckpoint(checkpoint, { durable: false }),
       store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }, { durable: false }),
     ]);
+    t.step('records, treePids');
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
-    // Our VNC connection must be closed before criu looks at the tree; the PNG is made while criu works.
+    t.step('emit checkpointing');
+    // Our VNC connection must be closed before criu looks at the tree. The PNG is made once criu is done, beside
+    // the seal's reads: made while criu worked, its scaling and deflate (5-10 ms of CPU) ran ahead of the dumped
+    // tasks (criu's parasite works at their nice 0, the server at -5: server/priority.ts), on 2 cores.
     const captured = await screen;
-    const thumbnail = captured
-      ? deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false)
-      : Promise.resolve(false);
+    let thumbnail: Promise<boolean> = Promise.resolve(false);
+    const makeThumbnail = () => {
+      if (captured) thumbnail = deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false);
+      return thumbnail;
+    };
+    t.step('screen');
 
     let result: CriuResult;
     try {
       result = await dumpWithRetry(ctx, criuOptions, record);
     } catch (error) {
       const info = toErrorInfo(error);
-      checkpoint.thumbnail = await thumbnail;
+      checkpoint.thumbnail = await makeThumbnail();
       // A failed dump is no checkpoint: its partial images go, its log stays for the record.
       await rm(paths.checkpointImages(cpId), { recursive: true, force: true });
       checkpoint.command = error instanceof CriuError ? error.failure.command : [];
@@ -129,21 +154,54 @@ export async function checkpointDesktop(
           // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
           for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
         });
-    checkpoint.thumbnail = await thumbnail;
-    // What a clone's home overlays: the home as the images' open files know it. Taken with the tree gone (a
-    // snapshot's keeps running: its copy is of a moment later). xclock's: 10-22 ms, Firefox's profile: 42 ms.
-    if (contained) {
-      await deps.rooms.copyHomeBase(room.home, paths.checkpointHomeBase(cpId))
-        .then(() => { checkpoint.homeBase = true; }, () => {});
-    }
-    await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
+    t.step('criu');
+    makeThumbnail();
+    // What a clone's home overlays: the home as the images' open files know it. xclock's: 10-22 ms, Firefox's
+    // profile: 42 ms. A snapshot's tree keeps running: its copy is taken now, a moment after the dump. A frozen
+    // tree's home cannot change until this desktop is restored, which waits for this lock: its copy is taken in
+    // the follow-up, after the reply (a server that dies first leaves the checkpoint without a base: restorable,
+    // not clonable).
+    const copyHome = () => deps.rooms.copyHomeBase(room.home, paths.checkpointHomeBase(cpId)).then(() => { checkpoint.homeBase = true; }, () => {});
+    if (contained && leaveRunning) await copyHome();
+    t.step('home-base');
+    // The seal saves the record: the thumbnail's outcome goes in it.
+    await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command }, thumbnail.then((made) => { checkpoint.thumbnail = made; }));
+    t.step('thumbnail, seal');
+    // What a lazy restore by size will ask of these images (criu/lazyPages.ts premapFits), read now, off its path.
+    if (config.lazy === 'auto' && (checkpoint.imageBytes ?? 0) >= config.lazyMinBytes) void deps.premapFits(paths.checkpointImages(cpId)).catch(() => {});
     await exited;
+    t.step('tree exit');
     const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {
       ...frozen, lastCheckpoint: cpId,
       lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
     }, { durable: 'background' });
+    t.step('desktop record');
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
-    return { desktop: record, checkpoint };
+    t.done(`criu ${result.durationMs.toFixed(1)}`);
+    return {
+      value: { desktop: record, checkpoint },
+      after: async () => {
+        if (contained && !leaveRunning) {
+          await copyHome();
+          if (checkpoint.homeBase) await store.saveCheckpoint(checkpoint);
+          // The restore's criu, started now holding the kept namespace (criu/swrk.ts): its start is then off the
+          // restore's path, as a dump's is. Measured (overhead bench): the command line's fork from the server
+          // and criu's start took 13-18 ms before criu opened its log.
+          if (deps.prepareCriu) {
+            const netns = await open(room.netnsPath, 'r').catch(() => undefined);
+            if (netns) {
+              try {
+                deps.prepareCriu(restoreWorkerKey(room.netnsPath, netnsInode!), [netns.fd]);
+              } finally {
+                await netns.close();
+              }
+            }
+          }
+        }
+        return (await import('./tidy')).tidyLocked(ctx, id);
+      },
+    };
   });
+  return { ...value, followUp };
 }

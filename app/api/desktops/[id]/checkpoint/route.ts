@@ -7,5 +7,5 @@ export const runtime = 'nodejs';
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }) {
   const body = await jsonBody(request);
   if (!body.ok) return respond(body);
-  return respond(await checkpointDesktop((await params).id, body.body), 201);
+  return respond(await checkpointDesktop((await params).id, body.body, { replyFirst: true }), 201);
 }
