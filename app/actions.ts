@@ -18,7 +18,8 @@ export async function startDesktopAction(_previous: StartFormState, form: FormDa
   const height = String(form.get('height') ?? '').trim();
   const command = String(form.get('command') ?? '').trim();
   const commands = command ? [command.split(/\s+/)] : undefined;
-  const result = await startDesktop({ geometry: `${width}x${height}`, apps: form.getAll('apps').map(String), commands });
+  const host = String(form.get('host') ?? '') || undefined; // a fleet's host, or placement's choice
+  const result = await startDesktop({ geometry: `${width}x${height}`, apps: form.getAll('apps').map(String), commands, ...(host ? { host } : {}) });
   if (!result.ok) return result;
   revalidatePath('/');
   redirect(`/desktops/${result.desktop.id}`);

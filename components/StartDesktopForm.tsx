@@ -1,12 +1,13 @@
 'use client';
-// Starts a desktop: its size (within the engine's bounds) and its apps, from the presets.
+// Starts a desktop: its size (within the engine's bounds) and its apps, from the presets; in a fleet, on which host
+// (by default the one with the most free memory).
 import { useActionState } from 'react';
 import { startDesktopAction, type StartFormState } from '@/app/actions';
 import { appPresets, defaultApps, geometryLimits } from '@/lib/presets';
 
 const sizes = ['800x600', '1024x768', '1280x800', '1600x900'];
 
-export function StartDesktopForm() {
+export function StartDesktopForm({ hosts }: { hosts?: string[] }) {
   const [state, action, pending] = useActionState<StartFormState, FormData>(startDesktopAction, undefined);
   const { minWidth, maxWidth, minHeight, maxHeight } = geometryLimits;
   const error = state?.error;
@@ -62,6 +63,17 @@ export function StartDesktopForm() {
           />
         </label>
       </fieldset>
+      {hosts && hosts.length > 0 && (
+        <label className="grid gap-1 text-sm">
+          <span className="text-xs font-semibold uppercase tracking-wider text-slate-400">Host</span>
+          <select name="host" defaultValue="" aria-label="Host" className="rounded-md border border-white/10 bg-slate-950 px-2 py-1.5 outline-none focus:border-sky-400">
+            <option value="">The one with the most free memory</option>
+            {hosts.map((h) => (
+              <option key={h} value={h}>{h}</option>
+            ))}
+          </select>
+        </label>
+      )}
       {error && (
         <p role="alert" className="rounded-md border border-red-500/40 bg-red-950/40 px-3 py-2 text-sm text-red-200">
           {error.message}

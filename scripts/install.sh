@@ -20,7 +20,8 @@ packages=(tigervnc-standalone-server icewm xterm x11-apps x11-utils xfonts-base 
   fonts-dejavu-core gcc make libc6-dev procps xz-utils ca-certificates firefox-esr
   libreoffice-writer gnome-calculator mousepad xpdf mpv ffmpeg
   iproute2  # ip netns: the self-contained desktops' kept network namespaces (docs/self-contained.md)
-  nginx)  # nginx: the reverse-proxy test (test/proxy.test.ts) runs a real one on loopback
+  nginx  # nginx: the reverse-proxy test (test/proxy.test.ts) runs a real one on loopback
+  etcd-server)  # etcd 3.4: the fleet (FREEZEFRAME_ETCD, server/fleet/); the fleet tests start their own on loopback and the test network
 criuBuildDeps=(patch libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
   libnl-3-dev libnl-route-3-dev libcap-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev uuid-dev
   pkg-config python3)

@@ -15,6 +15,9 @@ if ! npx next build >"$out/build.txt" 2>&1; then
   exit 1
 fi
 
+# etcd (the fleet's tests): each test that needs it starts its own on a throwaway data folder, listening on loopback
+# and its test network's gateway only, and stops and starts it for the etcd-unreachable cases
+# (test/support/etcd.ts); scripts/install.sh installs etcd-server.
 echo "== unit and engine tests (real Xvnc, real criu)"
 node --import tsx --import ./server/runtime/register.js --test --test-concurrency=1 test/*.test.ts 2>&1 | tee "$out/node.txt"
 nodeStatus=${PIPESTATUS[0]}

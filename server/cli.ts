@@ -30,7 +30,8 @@ const usage = `usage: freezeframe <command> [options]
                                            such limit; no option: keep every checkpoint), applied now and after
                                            each checkpoint
   remove DESKTOP                           remove a stopped desktop with its checkpoints (frees disk and display)
-  list                                     desktops and their checkpoints
+  list [--fleet]                           desktops and their checkpoints; --fleet: every host's, from etcd
+                                           (FREEZEFRAME_ETCD): {self?, fresh, hosts, desktops, checkpoints}
   stop DESKTOP                             stop a desktop (its checkpoints stay)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
   FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
@@ -66,6 +67,19 @@ function limit(value: string | undefined, name: string, parse: (text: string) =>
   return n;
 }
 
+/** The fleet as etcd holds it now (the CLI is no member: it only reads). */
+async function fleetList(): Promise<unknown> {
+  const { loadConfig } = await import('./config');
+  const fleet = loadConfig().fleet;
+  if (!fleet) throw new Failed({ code: 'invalid', message: 'list --fleet reads etcd: set FREEZEFRAME_ETCD (http://address:2379)' });
+  const [{ etcdClient }, { fleetView }] = await Promise.all([import('./fleet/etcd'), import('./fleet/view')]);
+  const view = fleetView(etcdClient(fleet.etcd), fleet.hostId);
+  await view.refresh();
+  const snapshot = view.snapshot();
+  if (!snapshot.fresh) throw new Failed({ code: 'internal', message: snapshot.error ?? 'etcd did not answer' });
+  return snapshot;
+}
+
 async function main(argv: string[]): Promise<unknown> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -81,6 +95,7 @@ async function main(argv: string[]): Promise<unknown> {
       count: { type: 'string', short: 'n' },
       'keep-last': { type: 'string' },
       'max-bytes': { type: 'string' },
+      fleet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -125,6 +140,7 @@ async function main(argv: string[]): Promise<unknown> {
       return { checkpoint: cloned.checkpoint, desktops: cloned.desktops.map((d) => ({ id: d.id, pid: d.pid, state: d.state })), failed: cloned.failed, ms: cloned.ms };
     }
     case 'list':
+      if (values.fleet) return fleetList();
       return unwrap(await operations.listDesktopsWithCheckpoints()).desktops;
     case 'inspect':
       return unwrap(await operations.inspectCheckpoint(need('checkpoint id')));

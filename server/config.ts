@@ -1,6 +1,7 @@
 // Where Freezeframe keeps its state and finds its programs; every path can be overridden from the environment.
 import 'server-only';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLazyMinMb, type LazyMode } from '../lib/lazy';
@@ -39,6 +40,8 @@ export interface Config {
    * newest checkpoint stays whole (bench/README.md).
    */
   sharePages: boolean;
+  /** In a fleet (issue #14, server/fleet/): FREEZEFRAME_ETCD set. Unset: a single host, exactly as before. */
+  fleet?: FleetConfig;
   /**
    * Lazy restores (lib/lazy.ts): what a restore that does not say does (FREEZEFRAME_LAZY=auto, on or off), and
    * from what image size 'auto' restores lazily (FREEZEFRAME_LAZY_MIN_MB). Unset, auto only with a criu built
@@ -47,6 +50,30 @@ export interface Config {
    */
   lazy: LazyMode;
   lazyMinBytes: number;
+}
+
+export interface FleetConfig {
+  /** etcd endpoints (FREEZEFRAME_ETCD, comma-separated). */
+  etcd: string[];
+  /** This host's name in the fleet (FREEZEFRAME_HOST_ID, default the machine's hostname). */
+  hostId: string;
+  /** How the other hosts reach this server (FREEZEFRAME_PUBLIC_URL); undefined: from HOST and PORT. */
+  publicUrl?: string;
+  /** The secret the fleet's hosts share (FREEZEFRAME_FLEET_KEY_FILE, 0600): host-to-host calls carry it. */
+  keyFile?: string;
+}
+
+function loadFleetConfig(env: NodeJS.ProcessEnv): FleetConfig | undefined {
+  const etcd = (env.FREEZEFRAME_ETCD ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (!etcd.length) return undefined;
+  for (const url of etcd) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new Error(`FREEZEFRAME_ETCD: "${url}" is no etcd endpoint (http://address:port)`);
+  }
+  const hostId = env.FREEZEFRAME_HOST_ID ?? os.hostname().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(hostId)) throw new Error(`FREEZEFRAME_HOST_ID must be [a-z0-9][a-z0-9-]{0,62}, not "${hostId}"`);
+  const publicUrl = env.FREEZEFRAME_PUBLIC_URL?.replace(/\/+$/, '');
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+$/.test(publicUrl)) throw new Error(`FREEZEFRAME_PUBLIC_URL must look like http://10.0.0.2:3000, not "${publicUrl}"`);
+  return { etcd, hostId, publicUrl, keyFile: env.FREEZEFRAME_FLEET_KEY_FILE || undefined };
 }
 
 /** Whether criu was built by scripts/build-criu.sh with the lazy-pages patch (bin/criu's folder's PATCHES). */
@@ -94,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
+    fleet: loadFleetConfig(env),
     lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (lazyPagesPatched(criuPath) ? 'auto' : 'off')),
     lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),
   };

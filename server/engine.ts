@@ -3,10 +3,13 @@ import 'server-only';
 import { loadConfig, type Config } from './config';
 import { Desktops } from './desktops/registry';
 import { adoptOrphans } from './desktops/processes';
+import type { Fleet } from './fleet/fleet';
 
 export interface Engine {
   config: Config;
   desktops: Desktops;
+  /** In a fleet (FREEZEFRAME_ETCD): set by server/main.ts once it joined; absent on a single host and in the CLI. */
+  fleet?: Fleet;
 }
 
 export async function createEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {

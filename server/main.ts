@@ -13,6 +13,7 @@ import { setEngine } from './engineHandle';
 import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 import { serveFast } from './api/fastRoutes';
+import { startFleet } from './fleet/fleet';
 import { raiseServerPriority } from './priority';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -27,6 +28,13 @@ const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
 await desktops.keepReady();
+
+// In a fleet: this host's lease, its catalog and the fleet view (server/fleet/). Without FREEZEFRAME_ETCD none of it.
+if (engine.config.fleet) {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  engine.fleet = await startFleet(engine.config.fleet, desktops, { keyDir: engine.config.keyDir, fallbackUrl: `http://${shown}:${port}` });
+  console.log(`in the fleet as ${engine.fleet.self} (etcd ${engine.config.fleet.etcd.join(', ')}; ${engine.fleet.peers.fresh() ? 'reachable' : 'unreachable for now'})`);
+}
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -43,13 +51,15 @@ const handle = app.getRequestHandler();
 const nextUpgrade = dev ? app.getUpgradeHandler() : undefined;
 
 const bridge = createBridge({
-  lookup: (id) => desktops.vncTarget(id),
+  // Here, or (in a fleet) on the host the catalog names: a desktop this host has (moved here, not yet listed) is
+  // served here.
+  lookup: async (id) => (await desktops.vncTarget(id)) ?? remoteTarget(id),
   events: desktops,
 });
 
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
 // A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
-const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, engine.fleet?.key);
 setViewTokens((id) => auth.viewToken(id));
 
 // Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any
@@ -86,6 +96,12 @@ server.on('upgrade', (req, socket, head) => {
   socket.destroy();
 });
 
+/** The other host that runs this desktop (the fleet's catalog), its VNC path there and the fleet key. */
+function remoteTarget(id: string) {
+  const peer = engine.fleet?.ownerOf(id);
+  return peer && { remote: { host: peer.id, url: peer.url, path: `/api/desktops/${id}/vnc`, bearer: engine.fleet!.key } };
+}
+
 server.listen(port, host, () => {
   const shown = host.includes(':') ? `[${host}]` : host;
   console.log(`Freezeframe on http://${shown}:${port}${auth.token ? `/?token=${auth.token}` : ''}`);
@@ -95,6 +111,7 @@ function shutdown() {
   // Desktops are not children of this process: they keep running, and the next start reconciles with them.
   bridge.close();
   unfollow();
+  void engine.fleet?.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 3_000).unref();
 }

@@ -45,16 +45,47 @@ export async function listDesktopsWithCheckpoints(): Promise<Result<{ desktops: 
   });
 }
 
-export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
+/** Starts a desktop here, or (in a fleet) on the host asked for or the one with the most free memory. */
+export async function startDesktop(input: unknown): Promise<Result<{ desktop: DesktopRecord; host?: string }>> {
   const parsed = (await schemas()).startInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => ({ desktop: await getEngine().desktops.start(parsed.data) }));
+  const { host, ...spec } = parsed.data;
+  const { fleet } = getEngine();
+  if (host !== undefined && !fleet) {
+    return { ok: false, status: 400, error: { code: 'invalid', message: 'this server is in no fleet (FREEZEFRAME_ETCD is unset): there is no other host to start it on', fields: { host: ['no fleet'] } } };
+  }
+  if (fleet) {
+    const { chooseHost, forward } = await import('../fleet/remote');
+    const target = chooseHost(fleet, host);
+    if (target && 'ok' in target) return target;
+    if (target) {
+      // The target starts it (host named: no second placement there).
+      const started = await forward<{ desktop: DesktopRecord; host?: string }>(fleet, target, '/api/desktops', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...spec, host: target.id }) });
+      if (started.ok) fleet.placed(started.desktop.id, target.id);
+      return started;
+    }
+  }
+  return attempt(async () => ({ desktop: await getEngine().desktops.start(spec), ...(fleet ? { host: fleet.self } : {}) }));
 }
 
-export async function getDesktop(id: unknown): Promise<Result<DesktopDetail>> {
+/** A desktop's detail (with its control VNC password, for its page); in a fleet, read from the host that runs it. */
+export async function getDesktop(id: unknown): Promise<Result<DesktopDetail & { host?: string }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(() => desktopDetail(getEngine(), parsed.data));
+  const engine = getEngine();
+  const here = await attempt(() => desktopDetail(engine, parsed.data));
+  const owner = !here.ok && here.status === 404 ? engine.fleet?.ownerOf(parsed.data) : undefined;
+  if (!owner) return here.ok && engine.fleet ? { ...here, host: engine.fleet.self } : here;
+  const { forward } = await import('../fleet/remote');
+  const there = await forward<DesktopDetail>(engine.fleet!, owner, `/api/desktops/${parsed.data}`);
+  return there.ok ? { ...there, host: owner.id } : there;
+}
+
+/** The fleet as this host last read it from etcd (hosts, desktops, checkpoints: no secret), and whether it is fresh. */
+export async function fleetSnapshot(): Promise<Result<{ fleet: import('../fleet/view').FleetSnapshot }>> {
+  const { fleet } = getEngine();
+  if (!fleet) return { ok: false, status: 404, error: { code: 'not_found', message: 'this server is in no fleet (FREEZEFRAME_ETCD is unset)' } };
+  return { ok: true, fleet: fleet.peers.snapshot() };
 }
 
 /**
@@ -70,7 +101,7 @@ export async function checkpointDesktop(
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => {
+  const here = await attempt(async () => {
     const { desktops } = getEngine();
     // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
     // No reconcile here: the engine reconciles under the lock anyway, and this one was on the dump's path.
@@ -78,6 +109,19 @@ export async function checkpointDesktop(
     // What the retention policy removed after it, if it removed anything.
     return { desktop, checkpoint, ...(tidied?.removed.length ? { removed: tidied.removed, bytesFreed: tidied.bytesFreed } : {}) };
   });
+  return orOnOwner(here, parsedId.data, `/api/desktops/${parsedId.data}/checkpoint`, parsed.data);
+}
+
+/**
+ * In a fleet, a desktop this host does not have but another one runs: the same call on its owner, with the fleet
+ * key (the desktop page of a desktop on another host works from this host's dashboard).
+ */
+async function orOnOwner<T extends object>(here: Result<T>, desktopId: string, path: string, body: unknown): Promise<Result<T>> {
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(desktopId) : undefined;
+  if (!owner) return here;
+  const { forward } = await import('../fleet/remote');
+  return forward<T>(fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 }
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -108,6 +152,15 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
   const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
   const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
+  const { fleet } = getEngine();
+  const owner = fleet?.ownerOf(desktop);
+  if (owner && !(await getEngine().desktops.get(desktop).then(() => true, () => false))) {
+    // On the host that runs it: the checkpoint named, or its newest complete one in the catalog.
+    const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
+    if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
+    const { forward } = await import('../fleet/remote');
+    return forward(fleet!, owner, `/api/checkpoints/${chosen}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stopRunning, lazy }) });
+  }
   return attempt(async () => {
     const { desktops } = getEngine();
     const mine = await desktops.checkpoints(desktop);
@@ -124,11 +177,12 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(async () => {
+  const here = await attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsed.data); // see checkpointDesktop
     return { desktop: await desktops.stop(parsed.data) };
   });
+  return orOnOwner(here, parsed.data, `/api/desktops/${parsed.data}/stop`, {});
 }
 
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {

@@ -34,6 +34,8 @@ export const startInput = z
     geometry: geometry.optional(),
     apps: z.array(appName).max(8).optional(),
     commands: z.array(command).max(commandLimits.maxCommands).optional(),
+    /** In a fleet: the host to start it on (default: the one with the most free memory, server/fleet/remote.ts). */
+    host: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'not a host id').optional(),
   })
   .refine((input) => input.apps === undefined || input.apps.length > 0 || (input.commands?.length ?? 0) > 0, {
     message: 'choose at least one app or give a command',

@@ -11,15 +11,17 @@ import { Gate, type GatePhase } from './gate';
 import { startHeartbeat } from './heartbeat';
 import { closeCodes, closeReasons, defaultBridgeOptions, type BridgeOptions } from './options';
 import { isSameOrigin, pickProtocol, refuseUpgrade } from './upgradeHttp';
-import type { VncTarget } from '../vnc/target';
+import { isRemote, type RemoteTarget, type VncTarget } from '../vnc/target';
+import { relayUpgrade } from './relay';
 import { connectVnc, type VncSocket } from './vncSocket';
 
 export interface BridgeDeps {
   /**
    * Where the desktop's Xvnc listens: a port on 127.0.0.1, of the host or inside the desktop's own network namespace;
-   * undefined when there is no such desktop or it is stopped.
+   * or, in a fleet, the host that runs it (relayed there as it is); undefined when there is no such desktop or it is
+   * stopped.
    */
-  lookup(desktopId: string): Promise<VncTarget | undefined>;
+  lookup(desktopId: string): Promise<VncTarget | RemoteTarget | undefined>;
   /** The desktops' events: the only way the bridge learns of freezes, restores and stops. */
   events: EventEmitter<{ event: [DesktopEvent] }>;
 }
@@ -127,15 +129,22 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, desktopId: string, owned: () => void): Promise<void> {
     if (closed) return refuseUpgrade(socket, 503, 'the server is shutting down');
     if (options.checkOrigin && !isSameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
-    let target: VncTarget | undefined;
+    let found: VncTarget | RemoteTarget | undefined;
     try {
-      target = await deps.lookup(desktopId);
+      found = await deps.lookup(desktopId);
     } catch (cause) {
       log(new BridgeError('lookup_failed', `desktop ${desktopId}: looking up its VNC port failed`, { desktopId }, { cause }));
       return refuseUpgrade(socket, 500, 'internal error');
     }
     if (socket.destroyed) return;
-    if (target === undefined) return refuseUpgrade(socket, 404, `no running desktop ${desktopId}`);
+    if (found === undefined) return refuseUpgrade(socket, 404, `no running desktop ${desktopId}`);
+    if (isRemote(found)) {
+      // Its own host's bridge and freeze gate serve it; this one only copies bytes (relay.ts).
+      relayUpgrade(req, socket, head, found.remote);
+      owned();
+      return;
+    }
+    const target = found;
 
     // Connect before upgrading, so an unreachable Xvnc is an HTTP error, not a WebSocket that closes at once.
     // Not while the desktop is frozen: see Connection.connectTcp.

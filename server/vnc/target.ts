@@ -10,6 +10,16 @@ export interface VncTarget {
   netnsPath?: string;
 }
 
+/**
+ * A desktop another host of the fleet runs (server/fleet/): the bridge relays the viewer's WebSocket to that host's
+ * own VNC path (bridge/relay.ts) with the bearer, rather than connecting to an Xvnc here.
+ */
+export interface RemoteTarget {
+  remote: { host: string; url: string; path: string; bearer?: string };
+}
+
+export const isRemote = (target: VncTarget | RemoteTarget): target is RemoteTarget => 'remote' in target;
+
 /** A TCP connection to the target (made inside its namespace when it has one), not yet spoken on. */
 export async function connectTarget(target: VncTarget, timeoutMs: number): Promise<net.Socket> {
   if (target.netnsPath) return connectInNamespace(target.netnsPath, target.port, { timeoutMs });
