@@ -96,8 +96,13 @@ export function viewAllows(desktopId: string, method: string, rawPath: string, u
 
 const rawPathOf = (req: IncomingMessage) => (req.url ?? '/').split('?')[0];
 
-export function createAuth(host: string, configured: string | undefined): Auth {
+/**
+ * peerKey: the fleet's shared secret (server/fleet/fleetKey.ts); a host-to-host call that carries it as a Bearer
+ * header is served like one carrying the token (never as a cookie or in a URL: no browser holds it).
+ */
+export function createAuth(host: string, configured: string | undefined, peerKey?: string): Auth {
   const token = isLoopback(host) ? undefined : configured || randomBytes(24).toString('base64url');
+  const fromPeer = (req: IncomingMessage) => peerKey !== undefined && tokensMatch(bearer(req), peerKey);
   /** The desktop whose view token the request carries (header or cookie), if any. */
   const viewerOf = (req: IncomingMessage) =>
     token ? viewTokenDesktop(token, bearer(req) ?? cookieValue(req.headers.cookie, viewCookie)) : undefined;
@@ -116,7 +121,7 @@ export function createAuth(host: string, configured: string | undefined): Auth {
     viewToken: (desktopId) => (token ? deriveViewToken(token, desktopId) : undefined),
     allowRequest(req, res) {
       if (!token) return true;
-      if (tokensMatch(presented(req), token)) return true;
+      if (tokensMatch(presented(req), token) || fromPeer(req)) return true;
       const url = new URL(req.url ?? '/', 'http://x');
       const fromUrl = url.searchParams.get('token') ?? undefined;
       if (tokensMatch(fromUrl, token)) {
@@ -141,7 +146,7 @@ export function createAuth(host: string, configured: string | undefined): Auth {
       return false;
     },
     checkUpgrade(req) {
-      if (!token || tokensMatch(presented(req), token)) return 200;
+      if (!token || tokensMatch(presented(req), token) || fromPeer(req)) return 200;
       const viewer = viewerOf(req);
       if (viewer === undefined) return 401;
       return viewAllows(viewer, 'GET', rawPathOf(req), true) ? 200 : 403;

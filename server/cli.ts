@@ -30,6 +30,8 @@ const usage = `usage: freezeframe <command> [options]
   remove DESKTOP                           remove a stopped desktop with its checkpoints (frees disk and display)
   list                                     desktops and their checkpoints
   stop DESKTOP                             stop a desktop (its checkpoints stay)
+  move DESKTOP HOST [--method copy]        move a running desktop to another host of the fleet (FREEZEFRAME_PEERS,
+                                           FREEZEFRAME_FLEET_KEY_FILE); on failure it runs here again
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
   FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
   FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;
@@ -78,6 +80,7 @@ async function main(argv: string[]): Promise<unknown> {
       count: { type: 'string', short: 'n' },
       'keep-last': { type: 'string' },
       'max-bytes': { type: 'string' },
+      method: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,7 +89,7 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
-  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove'];
+  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove', 'move'];
   if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
     if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
@@ -121,6 +124,12 @@ async function main(argv: string[]): Promise<unknown> {
     }
     case 'list':
       return unwrap(await operations.listDesktopsWithCheckpoints()).desktops;
+    case 'move': {
+      const { moveDesktop } = await import('./api/fleetOperations');
+      const host = positionals[2];
+      if (!host) throw new Failed({ code: 'invalid', message: `move needs a desktop id and a host\n${usage}` });
+      return unwrap(await moveDesktop(need('desktop id'), { host, method: values.method }));
+    }
     case 'inspect':
       return unwrap(await operations.inspectCheckpoint(need('checkpoint id')));
     case 'export': {

@@ -6,6 +6,7 @@ import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
 import { desktopIdSegment } from '../lib/ids';
 import { createAuth } from './auth';
+import { fleetKey } from './fleet/fleetKey';
 import { createBridge } from './bridge/bridge';
 import { refuseUpgrade } from './bridge/upgradeHttp';
 import { createEngine } from './engine';
@@ -46,7 +47,8 @@ const bridge = createBridge({
 
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
 // A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
-const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN);
+// A host of the fleet shows the fleet's key (host-to-host calls: a move's archive, the relay).
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, fleetKey());
 setViewTokens((id) => auth.viewToken(id));
 
 // Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any

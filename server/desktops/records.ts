@@ -68,6 +68,8 @@ export interface DesktopRecord {
   criu?: AppCriuNeeds;
   /** Which checkpoints are removed after each checkpoint (lib/retention.ts); none without one. */
   retention?: RetentionPolicy;
+  /** Moved to another host of the fleet (server/fleet/move.ts): it lives there now; stopped here, its room freed. */
+  movedTo?: { host: string; at: string; checkpoint: string };
 }
 
 export interface RestoreInfo {

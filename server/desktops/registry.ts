@@ -28,6 +28,7 @@ import type { RetentionPolicy } from '../../lib/retention';
 import { FreezeframeError } from '../errors';
 import type { Removed } from './operations/remove';
 import type { Tidied } from './operations/tidy';
+import type { ImportOptions } from './operations/transfer';
 
 export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
@@ -200,8 +201,18 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await transferring()).exportCheckpoint(this.context, checkpointId, file);
   }
 
-  async importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
-    return (await transferring()).importCheckpoint(this.context, file);
+  async importCheckpoint(file: string, options?: ImportOptions): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    return (await transferring()).importCheckpoint(this.context, file, options);
+  }
+
+  /** importCheckpoint of an archive already unpacked (and checked) into dir, which is consumed. */
+  async importFolder(dir: string, options?: ImportOptions): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    return (await transferring()).importFolder(this.context, dir, options);
+  }
+
+  /** The source's end of a move: the desktop, frozen at checkpointId, lives on host now (operations/moved.ts). */
+  async forgetMoved(id: string, host: string, checkpointId: string): Promise<DesktopRecord> {
+    return (await import('./operations/moved')).forgetMoved(this.context, id, host, checkpointId);
   }
 
   async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {

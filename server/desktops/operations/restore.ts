@@ -55,6 +55,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
+    if (record.movedTo) {
+      throw new FreezeframeError('bad_state', `desktop ${record.id} moved to host ${record.movedTo.host} (${record.movedTo.at}): it runs there; restoring it here would make two of it`);
+    }
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });

@@ -59,11 +59,26 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
  * folder: criu's images name the desktop's log and home by their full paths). Its desktop is created, stopped,
  * if this machine does not have it; then the checkpoint restores like any other.
  */
-export async function importCheckpoint(ctx: OperationContext, file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+export interface ImportOptions {
+  /** More key lines to trust than the operator's list: the fleet's hosts', for a move (server/fleet/receive.ts). */
+  alsoTrusted?: string[];
+  /**
+   * A desktop moving in: its record here, if any, must be one that moved away (it comes back, with the home of its
+   * archive); a desktop that lives here is refused.
+   */
+  moving?: boolean;
+}
+
+export async function importCheckpoint(ctx: OperationContext, file: string, options: ImportOptions = {}): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+  const dir = await unpackArchive(file, ctx.paths.imports());
+  return importFolder(ctx, dir, options);
+}
+
+/** importCheckpoint's part after the unpack (a move's target unpacks as the archive streams in); dir is consumed. */
+export async function importFolder(ctx: OperationContext, dir: string, options: ImportOptions = {}): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
   const { paths, store, deps } = ctx;
-  const dir = await unpackArchive(file, paths.imports());
   try {
-    await verifyFolder(dir, ctx.config.keyDir);
+    await verifyFolder(dir, ctx.config.keyDir, options.alsoTrusted);
     // Only now, the archive traced to a trusted key: its home's links made again (plain files until here).
     await restoreHomeLinks(dir);
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
@@ -100,6 +115,15 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
       await rm(homeBase, { recursive: true, force: true });
     }
     let desktop = await store.find(record.desktop);
+    if (desktop && options.moving) {
+      if (!desktop.movedTo || desktop.state !== 'stopped') {
+        throw new FreezeframeError('bad_state', `desktop ${record.desktop} lives on this host already (${desktop.state}): it cannot move in`);
+      }
+      if (spec.kind !== 'contained' || !record.homeBase) throw new FreezeframeError('invalid', 'only a self-contained desktop with its home moves');
+      // Back from where it went: its room here is from before it left; its home is the archive's.
+      await rm(roomOf(paths, record.desktop).home, { recursive: true, force: true });
+      desktop = undefined;
+    }
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
       // the uid they had there, which may not be this machine's desktop user's.
@@ -116,7 +140,8 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
         if (record.homeBase) await deps.rooms.copyHomeBase(homeBase, room.home);
       } else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
       const at = deps.clock.now();
-      desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
+      const before = await store.find(record.desktop);
+      desktop = await store.save({ ...(before ?? {}), id: record.desktop, ...spec, state: 'stopped', movedTo: undefined, homeBase: undefined, pid: undefined, pidStartTime: undefined, createdAt: before?.createdAt ?? at, updatedAt: at });
     }
     Object.assign(record, { importedAt: deps.clock.now(), logPath: paths.checkpointDumpLog(record.id) });
     await writeJsonAtomic(path.join(dir, 'checkpoint.json'), record);

@@ -1,0 +1,128 @@
+// Moving a running desktop to another host of the fleet, the source's side: freeze and dump (the bridge holds the
+// viewers as for any checkpoint), send the signed archive to the target, and once the target says the desktop runs
+// there, forget it here. Any failure before that: the desktop runs here again, from the images it froze at.
+import 'server-only';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { FreezeframeError } from '../errors';
+import { toErrorInfo } from '../errorInfo';
+import type { ErrorCode } from '../../lib/errorCodes';
+import type { Desktops } from '../desktops/registry';
+import type { Peer, Peers } from './peers';
+
+export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
+export type MoveMethod = (typeof moveMethods)[number];
+
+export interface Moved {
+  desktop: string;
+  from: string;
+  host: string;
+  method: MoveMethod;
+  checkpoint: string;
+  /** From the freeze (the dump's start) to the target's answer that the desktop runs there. */
+  frozenMs: number;
+  dumpMs: number;
+  /** The archive's bytes sent to the target (what crossed the network). */
+  bytesSent: number;
+  /** The target's own figures: its restore. */
+  restoreMs: number;
+}
+
+export interface MoveDeps {
+  desktops: Desktops;
+  peers: Peers;
+  /** The fleet's key (fleetKey.ts); undefined: this host is in no fleet. */
+  key: string | undefined;
+  stateDir: string;
+}
+
+/** A host-to-host call to a peer, with the fleet's key. */
+export async function callPeer(peer: Peer, key: string, route: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<Response> {
+  const { timeoutMs = 10_000, ...rest } = init;
+  try {
+    return await fetch(new URL(route, peer.url), {
+      ...rest,
+      headers: { ...(rest.headers as Record<string, string> | undefined), Authorization: `Bearer ${key}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new FreezeframeError('unreachable', `host ${peer.id} (${peer.url}) did not answer: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {}, { cause: error });
+  }
+}
+
+/** The peer's JSON error as a FreezeframeError of the same code, saying it was the target's. */
+async function peerError(peer: Peer, response: Response): Promise<FreezeframeError> {
+  const text = await response.text().catch(() => '');
+  let error: { code?: ErrorCode; message?: string } = {};
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error ?? {};
+  } catch {
+    error = { message: text.trim() || response.statusText };
+  }
+  const code: ErrorCode = response.status === 401 ? 'unauthorized' : error.code ?? 'internal';
+  return new FreezeframeError(code, `host ${peer.id} refused: ${error.message ?? `HTTP ${response.status}`}`, { status: response.status });
+}
+
+/** Checks everything that can be checked before the desktop is frozen: nothing is stopped for a move that cannot be. */
+async function preflight({ desktops, peers, key }: MoveDeps, id: string, host: string): Promise<Peer> {
+  if (!key) throw new FreezeframeError('bad_state', 'this host is in no fleet: FREEZEFRAME_FLEET_KEY_FILE is not set');
+  if (host === peers.self) throw new FreezeframeError('invalid', `desktop ${id} is on host ${host} already`);
+  const peer = peers.get(host);
+  if (!peer) {
+    const known = peers.all().map((p) => p.id).filter((p) => p !== peers.self);
+    throw new FreezeframeError('not_found', `no host ${host} in the fleet${known.length ? ` (hosts: ${known.join(', ')})` : ' (this host knows no other)'}`);
+  }
+  const record = await desktops.get(id);
+  if (record.movedTo) throw new FreezeframeError('bad_state', `desktop ${id} moved to host ${record.movedTo.host} already`);
+  if (record.state !== 'running') throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop moves`, { state: record.state });
+  if (record.kind !== 'contained') throw new FreezeframeError('bad_state', `desktop ${id} runs on this host's display: only a self-contained desktop moves`);
+  const ready = await callPeer(peer, key, '/api/fleet/receive', { timeoutMs: 5_000 });
+  if (!ready.ok) throw await peerError(peer, ready);
+  const answer = (await ready.json()) as { host?: string };
+  if (answer.host !== peer.id) throw new FreezeframeError('invalid', `${peer.url} answers as host ${answer.host}, not ${peer.id}`);
+  return peer;
+}
+
+export async function moveDesktop(deps: MoveDeps, id: string, host: string, method: MoveMethod = 'copy'): Promise<Moved> {
+  const { desktops } = deps;
+  if (method !== 'copy') throw new FreezeframeError('invalid', `method ${method} is not available yet: use copy`);
+  const peer = await preflight(deps, id, host);
+  const t0 = performance.now();
+  // The freeze: a checkpoint like any other (the viewers held), kept whole until the target confirms.
+  const { checkpoint } = await desktops.checkpoint(id);
+  const transfers = path.join(deps.stateDir, 'transfers');
+  await mkdir(transfers, { recursive: true, mode: 0o700 });
+  const file = path.join(transfers, `move-${checkpoint.id}-${randomBytes(4).toString('hex')}.tar.zst`);
+  let answer: { restoreMs: number };
+  let bytesSent = 0;
+  try {
+    await desktops.exportCheckpoint(checkpoint.id, file);
+    bytesSent = (await stat(file)).size;
+    const response = await callPeer(peer, deps.key!, '/api/fleet/receive', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/zstd', 'Content-Length': String(bytesSent), 'X-Freezeframe-From': deps.peers.self },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      duplex: 'half',
+      // The target imports and restores before it answers: a large desktop's archive, on a slow link.
+      timeoutMs: 300_000,
+    } as RequestInit & { timeoutMs: number });
+    if (!response.ok) throw await peerError(peer, response);
+    answer = (await response.json()) as { restoreMs: number };
+  } catch (error) {
+    // Back here, from the images it froze at: the viewers' connections come back with it (the kept namespace).
+    const info = toErrorInfo(error);
+    const back = await desktops.restore(checkpoint.id).then(() => 'it runs on this host again', (e: unknown) => `and it could not be restored here (${toErrorInfo(e).message}): checkpoint ${checkpoint.id} is kept`);
+    throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed: ${info.message}; ${back}`, { checkpoint: checkpoint.id }, { cause: error });
+  } finally {
+    await rm(file, { force: true });
+  }
+  const frozenMs = performance.now() - t0;
+  await desktops.forgetMoved(id, host, checkpoint.id);
+  // The target confirmed: its copy runs; this host's images of the move are no longer needed.
+  await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
+  return { desktop: id, from: deps.peers.self, host, method, checkpoint: checkpoint.id, frozenMs, dumpMs: checkpoint.dumpMs ?? 0, bytesSent, restoreMs: answer.restoreMs };
+}

@@ -1,0 +1,30 @@
+// A move's target side: the archive a fleet host sent (signed by its key, which the fleet's directory lists) is
+// imported, its images judged (the trust check of every restore), and the desktop restored in a fresh room.
+import 'server-only';
+import { FreezeframeError } from '../errors';
+import type { Desktops } from '../desktops/registry';
+import type { Peers } from './peers';
+
+export interface Received {
+  desktop: string;
+  checkpoint: string;
+  host: string;
+  restoreMs: number;
+}
+
+export async function receiveMove(desktops: Desktops, peers: Peers, file: string): Promise<Received> {
+  const alsoTrusted = peers.all().filter((p) => p.id !== peers.self).map((p) => p.publicKey);
+  const { checkpoint, desktop } = await desktops.importCheckpoint(file, { alsoTrusted, moving: true });
+  if (checkpoint.desktopSpec?.kind !== 'contained') {
+    throw new FreezeframeError('invalid', `checkpoint ${checkpoint.id} is of a desktop on its host's display: only a self-contained desktop moves`);
+  }
+  try {
+    const restored = await desktops.restore(checkpoint.id);
+    return { desktop: desktop.id, checkpoint: checkpoint.id, host: peers.self, restoreMs: restored.restoreMs };
+  } catch (error) {
+    // The source still has the images and runs the desktop again: nothing of it is left here to be confused with it.
+    await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
+    await desktops.remove(desktop.id).catch(() => {});
+    throw error;
+  }
+}

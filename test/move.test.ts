@@ -1,0 +1,138 @@
+// Moving a running desktop to another host (issue #14 part 2, faults of part 4), with real hosts: servers in network
+// namespaces of their own (test/support/testHosts.ts), real Xvnc and criu, a viewer over each host's bridge.
+import assert from 'node:assert/strict';
+import { access, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Paths } from '../server/desktops/records';
+import { roomOf } from '../server/desktops/rooms';
+import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
+import { eventually } from './support/eventually';
+
+type Desktop = { id: string; state: string; movedTo?: { host: string; checkpoint: string } };
+type Failure = { error: { code: string; message: string } };
+
+let fleet: Fleet;
+let host1: FleetHost;
+let host2: FleetHost;
+
+before(async () => {
+  fleet = await makeFleet({ subnet: 170, port: 3570, size: 5, displays: (n) => `${186 + 4 * n}-${189 + 4 * n}` });
+  [host1, host2] = await Promise.all([fleet.start(1), fleet.start(2)]);
+});
+after(async () => fleet?.dispose());
+
+async function startDesktop(host: FleetHost): Promise<string> {
+  const { status, body } = await api<{ desktop: Desktop }>(host, 'POST', '/api/desktops', { geometry: '640x480', apps: ['xclock'] });
+  assert.equal(status, 201, JSON.stringify(body));
+  return body.desktop.id;
+}
+
+const desktopOn = async (host: FleetHost, id: string) => (await api<{ desktop: Desktop }>(host, 'GET', `/api/desktops/${id}`)).body.desktop;
+const netnsExists = (host: FleetHost, id: string) => access(roomOf(new Paths(host.stateDir), id).netnsPath).then(() => true, () => false);
+
+test('a desktop moves with its viewer open: frozen on host1, running on host2 where the picture moves; and back', async () => {
+  const id = await startDesktop(host1);
+  const viewer = await HostViewer.open(host1, id);
+  await viewer.moves();
+  const { status, body } = await api<{ host: string; frozenMs: number; bytesSent: number; checkpoint: string } & Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host2' });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.host, 'host2');
+  assert.ok(body.bytesSent > 100_000, `the archive was sent (${body.bytesSent} bytes)`);
+  // The viewer is told its session goes on elsewhere (4001: it reconnects by itself).
+  assert.equal(await viewer.closed, 4001);
+  const left = await desktopOn(host1, id);
+  assert.equal(left.state, 'stopped');
+  assert.equal(left.movedTo?.host, 'host2');
+  assert.equal(await netnsExists(host1, id), false, 'host1 freed its namespace');
+  assert.equal((await desktopOn(host2, id)).state, 'running');
+  const there = await HostViewer.open(host2, id);
+  await there.moves();
+  // host1 refuses to restore what now runs on host2.
+  const again = await api<Failure>(host1, 'POST', `/api/checkpoints/${body.checkpoint}/restore`, {});
+  assert.notEqual(again.status, 200);
+
+  // Back: host1 has the record of a desktop that left; it takes it in again with the home it comes back with.
+  const back = await api<{ host: string } & Failure>(host2, 'POST', `/api/desktops/${id}/move`, { host: 'host1' });
+  assert.equal(back.status, 200, JSON.stringify(back.body));
+  assert.equal(await there.closed, 4001);
+  assert.equal((await desktopOn(host1, id)).state, 'running');
+  assert.equal((await desktopOn(host1, id)).movedTo, undefined);
+  assert.equal((await desktopOn(host2, id)).movedTo?.host, 'host1');
+  const home = await HostViewer.open(host1, id);
+  await home.moves();
+  home.close();
+  await api(host1, 'POST', `/api/desktops/${id}/stop`, {});
+});
+
+test('bad input: an unknown host, a desktop not running, a target that refuses the signature; nothing lost', async () => {
+  // host3 lists host1 under another key: it refuses host1's archives.
+  const host3 = await fleet.start(3, { peers: (list) => list.map((p) => (p.id === 'host1' ? { ...p, publicKey: host2.keyLine } : p)) });
+  const id = await startDesktop(host1);
+  const viewer = await HostViewer.open(host1, id);
+
+  const unknown = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host9' });
+  assert.equal(unknown.status, 404);
+  assert.match(unknown.body.error.message, /no host host9 in the fleet \(hosts: host2, host3, host4, host5\)/);
+  const self = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host1' });
+  assert.equal(self.status, 400);
+  const method = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host2', method: 'teleport' });
+  assert.equal(method.status, 400);
+  assert.equal((await desktopOn(host1, id)).state, 'running', 'nothing was frozen for a move that could not be');
+
+  const refused = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host3' });
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
+  assert.equal(refused.body.error.code, 'untrusted');
+  assert.match(refused.body.error.message, /host host3 refused: refused: the archive is signed by ed25519:.*a key this installation does not trust.*it runs on this host again/);
+  // Back from the images it froze at, over the same connection: the viewer never noticed more than a freeze.
+  assert.equal((await desktopOn(host1, id)).state, 'running');
+  await viewer.moves();
+  assert.equal(viewer.closedWith, undefined);
+  assert.equal((await desktopOn(host3, id).catch(() => undefined))?.state, undefined, 'host3 kept nothing of it');
+  assert.deepEqual((await readdir(path.join(host3.stateDir, 'checkpoints')).catch(() => [])), []);
+
+  const stopped = await api<{ desktop: Desktop }>(host1, 'POST', `/api/desktops/${id}/stop`, {});
+  assert.equal(stopped.status, 200);
+  const notRunning = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host2' });
+  assert.equal(notRunning.status, 409);
+  assert.match(notRunning.body.error.message, /is stopped: only a running desktop moves/);
+  viewer.close();
+});
+
+test('the target dies mid-move: the desktop runs on the source again, its viewer still connected', async () => {
+  const host4 = await fleet.start(4);
+  const id = await startDesktop(host1);
+  const viewer = await HostViewer.open(host1, id);
+  await viewer.moves();
+  const moving = api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host4' });
+  // The archive arriving on host4 (its upload's temp file): host4 dies with it.
+  await eventually(async () => {
+    const files = await readdir(path.join(host4.stateDir, 'transfers')).catch(() => [] as string[]);
+    assert.ok(files.length > 0, 'the upload started');
+  }, 60_000);
+  await host4.stop('SIGKILL');
+  const { status, body } = await moving;
+  assert.equal(status, 502, JSON.stringify(body));
+  assert.match(body.error.message, /move of desktop .* to host host4 failed: .*it runs on this host again/);
+  assert.equal((await desktopOn(host1, id)).state, 'running');
+  await viewer.moves();
+  assert.equal(viewer.closedWith, undefined, 'the same connection: nothing of the session was lost');
+  viewer.close();
+  await api(host1, 'POST', `/api/desktops/${id}/stop`, {});
+});
+
+test('the source dies once the archive is sent: the target has everything and finishes the restore', async () => {
+  const host5 = await fleet.start(5);
+  const id = await startDesktop(host5);
+  const moving = api(host5, 'POST', `/api/desktops/${id}/move`, { host: 'host2' }).catch((error: Error) => error);
+  // The desktop's record on host2: the archive arrived whole and was imported; the source dies there.
+  await eventually(async () => {
+    await access(path.join(host2.stateDir, 'desktops', id, 'desktop.json'));
+  }, 60_000);
+  await host5.stop('SIGKILL');
+  assert.ok((await moving) instanceof Error, 'the source died before it answered');
+  await eventually(async () => assert.equal((await desktopOn(host2, id)).state, 'running'), 60_000);
+  const viewer = await HostViewer.open(host2, id);
+  await viewer.moves();
+  viewer.close();
+});
