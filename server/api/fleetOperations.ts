@@ -7,7 +7,7 @@ import { getEngine } from '../engineHandle';
 import { fleetKey } from '../fleet/fleetKey';
 import { moveDesktop as move, moveMethods, type Moved, type MoveMethod } from '../fleet/move';
 import { getPeers } from '../fleet/peersHandle';
-import { receiveMove as receive, type Received } from '../fleet/receive';
+import { openPageServer as openPages, receiveMove as receive, type Received } from '../fleet/receive';
 import { hostIdPattern } from '../fleet/staticPeers';
 import { FreezeframeError } from '../errors';
 import { attempt, type Result } from './results';
@@ -46,10 +46,16 @@ export function receiverReady(): Result<{ host: string }> {
   return { ok: true, host: getPeers().self };
 }
 
-/** Imports and restores a moving desktop's archive (the file is consumed). */
-export async function receiveMove(file: string): Promise<Result<Received>> {
+/** A page server for one move's dump (method page-server): where the source sends the memory. */
+export async function openPageServer(): Promise<Result<{ transfer: string; address: string; port: number }>> {
+  return attempt(() => openPages(getPeers(), getEngine().config));
+}
+
+/** Imports and restores a moving desktop's archive (the file is consumed); pages: its page server's transfer. */
+export async function receiveMove(file: string, pages?: string): Promise<Result<Received>> {
   try {
-    return await attempt(() => receive(getEngine().desktops, getPeers(), file));
+    if (pages !== undefined && !/^[0-9a-f]{16}$/.test(pages)) return bad('invalid X-Freezeframe-Pages: not a page server transfer');
+    return await attempt(() => receive(getEngine().desktops, getPeers(), file, { pages }));
   } finally {
     await rm(file, { force: true });
   }

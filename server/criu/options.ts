@@ -34,6 +34,13 @@ export interface CriuOptions {
    * default: 1 MiB; a bigger one fails the dump with "Can't dump ghost file ... increase limit").
    */
   ghostLimit?: number;
+  /**
+   * --page-server with --address and --port (dump): memory pages go to `criu page-server` on another host instead of
+   * the images folder (a move, server/fleet/pageServer.ts). Not said over RPC: such a dump runs on the command line.
+   */
+  pageServer?: boolean;
+  address?: string;
+  port?: number;
 }
 
 type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' } | { flag: string; kind: 'list' };
@@ -55,6 +62,9 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   external: { flag: '--external', kind: 'list' },
   inheritFd: { flag: '--inherit-fd', kind: 'list' },
   ghostLimit: { flag: '--ghost-limit', kind: 'value' },
+  pageServer: { flag: '--page-server', kind: 'bool' },
+  address: { flag: '--address', kind: 'value' },
+  port: { flag: '--port', kind: 'value' },
 };
 
 /** The argv after `criu` for one operation; options are emitted in a fixed order so command lines compare. */

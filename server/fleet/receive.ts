@@ -4,6 +4,14 @@ import 'server-only';
 import { FreezeframeError } from '../errors';
 import type { Desktops } from '../desktops/registry';
 import type { Peers } from './peers';
+import { dropPageServer, startPageServer, takePages } from './pageServer';
+
+/** This host's own address in the fleet (its URL's), where a page server listens for a source's dump. */
+export async function openPageServer(peers: Peers, config: { criuPath: string; stateDir: string }): Promise<{ transfer: string; address: string; port: number }> {
+  const self = peers.get(peers.self);
+  if (!self) throw new FreezeframeError('bad_state', `host ${peers.self} is not in its own fleet directory: no address for a page server`);
+  return startPageServer({ ...config, address: new URL(self.url).hostname });
+}
 
 export interface Received {
   desktop: string;
@@ -12,9 +20,14 @@ export interface Received {
   restoreMs: number;
 }
 
-export async function receiveMove(desktops: Desktops, peers: Peers, file: string): Promise<Received> {
+/** pages: the page server (pageServer.ts) that received the dump's memory, when the move sent it that way. */
+export async function receiveMove(desktops: Desktops, peers: Peers, file: string, { pages }: { pages?: string } = {}): Promise<Received> {
   const alsoTrusted = peers.all().filter((p) => p.id !== peers.self).map((p) => p.publicKey);
-  const { checkpoint, desktop } = await desktops.importCheckpoint(file, { alsoTrusted, moving: true });
+  const addImages = pages ? (images: string) => takePages(pages, images) : undefined;
+  const { checkpoint, desktop } = await desktops.importCheckpoint(file, { alsoTrusted, moving: true, addImages }).catch((error: unknown) => {
+    if (pages) dropPageServer(pages);
+    throw error;
+  });
   if (checkpoint.desktopSpec?.kind !== 'contained') {
     throw new FreezeframeError('invalid', `checkpoint ${checkpoint.id} is of a desktop on its host's display: only a self-contained desktop moves`);
   }

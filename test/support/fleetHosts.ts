@@ -14,6 +14,8 @@ import { within } from './within';
 export interface FleetHost extends TestHost {
   id: string;
   keyLine: string;
+  /** Its FREEZEFRAME_KEY_DIR (signing key, trusted keys). */
+  keyDir: string;
 }
 
 export interface Fleet {
@@ -54,7 +56,7 @@ export async function makeFleet({ subnet, port, displays, size }: { subnet: numb
         },
       });
       hosts.push(host);
-      return { ...host, id: `host${n}`, keyLine: list[n - 1].publicKey };
+      return { ...host, id: `host${n}`, keyLine: list[n - 1].publicKey, keyDir: path.join(dir, `keys-${n}`) };
     },
     async dispose() {
       await Promise.all(hosts.map((h) => h.stop('SIGKILL').catch(() => {})));
@@ -70,6 +72,9 @@ export async function api<T = Record<string, unknown>>(host: TestHost, method: s
     method,
     headers: { Authorization: `Bearer ${host.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((error: Error) => {
+    const cause = error.cause as { code?: string; message?: string } | undefined;
+    throw new Error(`${method} ${host.name}${route}: ${error.message} (${cause?.code ?? cause?.message})`, { cause: error });
   });
   return { status: response.status, body: (await response.json()) as T };
 }
@@ -88,9 +93,9 @@ export class HostViewer {
       perMessageDeflate: false, headers: { Authorization: `Bearer ${host.token}` },
     });
     ws.on('error', () => {});
-    await within(once(ws, 'open'), 15_000, 'the WebSocket opening');
+    await within(once(ws, 'open'), 15_000, `the WebSocket opening on ${host.name}`);
     const transport = wsTransport(ws);
-    const rfb = await within(RfbClient.over(transport, { password: body.vncPassword }), 15_000, 'the RFB handshake');
+    const rfb = await within(RfbClient.over(transport, { password: body.vncPassword }), 15_000, `the RFB handshake with ${desktop} on ${host.name}`);
     return new HostViewer(ws, rfb);
   }
 

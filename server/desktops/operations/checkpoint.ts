@@ -17,6 +17,8 @@ import { containedDumpOptions } from '../../sandbox/criuFlags';
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
   leaveRunning?: boolean;
+  /** A move's dump: memory pages straight to the target's `criu page-server` (server/fleet/pageServer.ts). */
+  pageServer?: { address: string; port: number };
 }
 
 const transientDumpErrors = /in-flight|The socket has data to read/i;
@@ -83,6 +85,7 @@ export async function checkpointDesktop(
       // A contained desktop: its namespace, home and run folder named by key, the host's mounts by path; nothing
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
       ...(contained ? containedDumpOptions(netnsInode!) : {}),
+      ...(options.pageServer ? { pageServer: true, address: options.pageServer.address, port: options.pageServer.port } : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
@@ -105,7 +108,8 @@ export async function checkpointDesktop(
 
     let result: CriuResult;
     try {
-      result = await dumpWithRetry(ctx, criuOptions, record);
+      // A page server takes one dump: no retry.
+      result = await dumpWithRetry(ctx, criuOptions, record, criuOptions.pageServer ? 1 : 3);
     } catch (error) {
       const info = toErrorInfo(error);
       checkpoint.thumbnail = await thumbnail;

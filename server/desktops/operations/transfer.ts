@@ -67,6 +67,8 @@ export interface ImportOptions {
    * archive); a desktop that lives here is refused.
    */
   moving?: boolean;
+  /** Once the archive's signature holds: more images put into its images/ folder (a move's pages, fleet/pageServer.ts). */
+  addImages?: (imagesDir: string) => Promise<void>;
 }
 
 export async function importCheckpoint(ctx: OperationContext, file: string, options: ImportOptions = {}): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
@@ -79,6 +81,7 @@ export async function importFolder(ctx: OperationContext, dir: string, options: 
   const { paths, store, deps } = ctx;
   try {
     await verifyFolder(dir, ctx.config.keyDir, options.alsoTrusted);
+    await options.addImages?.(path.join(dir, 'images'));
     // Only now, the archive traced to a trusted key: its home's links made again (plain files until here).
     await restoreHomeLinks(dir);
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
