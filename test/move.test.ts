@@ -52,9 +52,11 @@ test('a desktop moves with its viewer open: frozen on host1, running on host2 wh
   const again = await api<Failure>(host1, 'POST', `/api/checkpoints/${body.checkpoint}/restore`, {});
   assert.notEqual(again.status, 200);
 
-  // Back: host1 has the record of a desktop that left; it takes it in again with the home it comes back with.
-  const back = await api<{ host: string } & Failure>(host2, 'POST', `/api/desktops/${id}/move`, { host: 'host1' });
+  // Back, its memory through criu's page server: host1 has the record of a desktop that left; it takes it in again
+  // with the home it comes back with.
+  const back = await api<{ host: string; method: string; bytesSent: number } & Failure>(host2, 'POST', `/api/desktops/${id}/move`, { host: 'host1', method: 'page-server' });
   assert.equal(back.status, 200, JSON.stringify(back.body));
+  assert.equal(back.body.method, 'page-server');
   assert.equal(await there.closed, 4001);
   assert.equal((await desktopOn(host1, id)).state, 'running');
   assert.equal((await desktopOn(host1, id)).movedTo, undefined);
@@ -62,9 +64,10 @@ test('a desktop moves with its viewer open: frozen on host1, running on host2 wh
   const home = await HostViewer.open(host1, id).catch(async (error) => {
     const { execa } = await import('execa');
     const dir = path.join(host1.stateDir, 'desktops', id);
+    const room = roomOf(new Paths(host1.stateDir), id);
     const { connectRfb } = await import('../server/vnc/target');
-    const direct = await connectRfb({ port: 5901, netnsPath: room.netnsPath }, { password: (await api<{ vncPassword: string }>(host2, 'GET', `/api/desktops/${id}`)).body.vncPassword, timeoutMs: 10_000 }).then(() => 'direct ok', (e: Error) => `direct fail ${e.message}`);
-    const again = await HostViewer.open(host2, id).then(() => 'bridge again ok', (e: Error) => `bridge again fail ${e.message}`);
+    const direct = await connectRfb({ port: 5901, netnsPath: room.netnsPath }, { password: (await api<{ vncPassword: string }>(host1, 'GET', `/api/desktops/${id}`)).body.vncPassword, timeoutMs: 10_000 }).then(() => 'direct ok', (e: Error) => `direct fail ${e.message}`);
+    const again = await HostViewer.open(host1, id).then(() => 'bridge again ok', (e: Error) => `bridge again fail ${e.message}`);
     (await import('node:fs')).writeFileSync('/tmp/move-debug2.txt', `${direct}\n${again}\n`);
     (await import('node:fs')).writeFileSync('/tmp/move-debug.txt', (await execa('sh', ['-c', `ls -la ${dir} ${dir}/run; tail -20 ${dir}/run/desktop.log; cat ${dir}/desktop.json; ls /run/netns | grep ff-; ps -ef | grep -i xvnc | grep -v grep`], { reject: false })).stdout);
     throw error;

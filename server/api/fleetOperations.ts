@@ -41,6 +41,16 @@ export function fromFleet(authorization: string | null): boolean {
 
 const hash = (value: string): Buffer => createHash('sha256').update(value).digest();
 
+/** The other hosts of the fleet a desktop can move to (the page's "Move to host..."): ids and URLs, no keys. */
+export function moveTargets(): { id: string; url: string }[] {
+  try {
+    const peers = getPeers();
+    return peers.all().filter((p) => p.id !== peers.self).map((p) => ({ id: p.id, url: p.url }));
+  } catch {
+    return []; // a malformed directory: the page still shows the desktop (a move says what is wrong)
+  }
+}
+
 /** This host as a move's target sees itself: what a source checks before it freezes anything. */
 export function receiverReady(): Result<{ host: string }> {
   return { ok: true, host: getPeers().self };

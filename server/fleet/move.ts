@@ -12,6 +12,7 @@ import { toErrorInfo } from '../errorInfo';
 import type { ErrorCode } from '../../lib/errorCodes';
 import type { Desktops } from '../desktops/registry';
 import type { Peer, Peers } from './peers';
+import type { Received } from './receive';
 
 export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
 export type MoveMethod = (typeof moveMethods)[number];
@@ -29,6 +30,8 @@ export interface Moved {
   bytesSent: number;
   /** The target's own figures: its restore. */
   restoreMs: number;
+  /** Where the frozen time went, in order (ms): the checkpoint (dump and its bookkeeping), the archive, the target. */
+  phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: Received['phases'] };
 }
 
 export interface MoveDeps {
@@ -89,29 +92,44 @@ async function preflight({ desktops, peers, key }: MoveDeps, id: string, host: s
 
 export async function moveDesktop(deps: MoveDeps, id: string, host: string, method: MoveMethod = 'copy'): Promise<Moved> {
   const { desktops } = deps;
-  if (method !== 'copy') throw new FreezeframeError('invalid', `method ${method} is not available yet: use copy`);
+  if (method === 'lazy') throw new FreezeframeError('invalid', 'method lazy is not available yet: use copy or page-server');
   const peer = await preflight(deps, id, host);
+  // page-server: the target's criu waits for this dump's memory.
+  let pages: { transfer: string; address: string; port: number } | undefined;
+  if (method === 'page-server') {
+    const opened = await callPeer(peer, deps.key!, '/api/fleet/pages', { method: 'POST' });
+    if (!opened.ok) throw await peerError(peer, opened);
+    pages = (await opened.json()) as typeof pages;
+  }
   const t0 = performance.now();
-  // The freeze: a checkpoint like any other (the viewers held), kept whole until the target confirms.
-  const { checkpoint } = await desktops.checkpoint(id);
+  // The freeze: a checkpoint like any other (the viewers held), kept until the target confirms. With a page
+  // server its memory is on the target once the dump ends: a target that dies after that takes it along (see
+  // docs/move.md); a dump that fails leaves the desktop running here, never stopped.
+  const { checkpoint } = await desktops.checkpoint(id, pages ? { pageServer: { address: pages.address, port: pages.port } } : {}).catch((error: unknown) => {
+    const info = toErrorInfo(error);
+    throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed at its dump: ${info.message}; it never stopped here`, {}, { cause: error });
+  });
+  const t1 = performance.now();
+  let t2 = t1;
   const transfers = path.join(deps.stateDir, 'transfers');
   await mkdir(transfers, { recursive: true, mode: 0o700 });
   const file = path.join(transfers, `move-${checkpoint.id}-${randomBytes(4).toString('hex')}.tar.zst`);
-  let answer: { restoreMs: number };
+  let answer: Received;
   let bytesSent = 0;
   try {
     await desktops.exportCheckpoint(checkpoint.id, file);
-    bytesSent = (await stat(file)).size;
+    t2 = performance.now();
+    bytesSent = (await stat(file)).size + (pages ? checkpoint.dumpStats?.pagesWritten ?? 0 : 0) * 4096;
     const response = await callPeer(peer, deps.key!, '/api/fleet/receive', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/zstd', 'Content-Length': String(bytesSent), 'X-Freezeframe-From': deps.peers.self },
+      headers: { 'Content-Type': 'application/zstd', 'X-Freezeframe-From': deps.peers.self, ...(pages ? { 'X-Freezeframe-Pages': pages.transfer } : {}) },
       body: Readable.toWeb(createReadStream(file)) as ReadableStream,
       duplex: 'half',
       // The target imports and restores before it answers: a large desktop's archive, on a slow link.
       timeoutMs: 300_000,
     } as RequestInit & { timeoutMs: number });
     if (!response.ok) throw await peerError(peer, response);
-    answer = (await response.json()) as { restoreMs: number };
+    answer = (await response.json()) as Received;
   } catch (error) {
     // Back here, from the images it froze at: the viewers' connections come back with it (the kept namespace).
     const info = toErrorInfo(error);
@@ -124,5 +142,8 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   await desktops.forgetMoved(id, host, checkpoint.id);
   // The target confirmed: its copy runs; this host's images of the move are no longer needed.
   await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
-  return { desktop: id, from: deps.peers.self, host, method, checkpoint: checkpoint.id, frozenMs, dumpMs: checkpoint.dumpMs ?? 0, bytesSent, restoreMs: answer.restoreMs };
+  return {
+    desktop: id, from: deps.peers.self, host, method, checkpoint: checkpoint.id, frozenMs, dumpMs: checkpoint.dumpMs ?? 0, bytesSent, restoreMs: answer.restoreMs,
+    phases: { checkpointMs: t1 - t0, exportMs: t2 - t1, targetMs: t0 + frozenMs - t2, target: answer.phases },
+  };
 }

@@ -18,10 +18,13 @@ export interface Received {
   checkpoint: string;
   host: string;
   restoreMs: number;
+  /** ms: the import (unpack, signature, home), the restore (trust check and criu). */
+  phases: { importMs: number; restoreMs: number };
 }
 
 /** pages: the page server (pageServer.ts) that received the dump's memory, when the move sent it that way. */
 export async function receiveMove(desktops: Desktops, peers: Peers, file: string, { pages }: { pages?: string } = {}): Promise<Received> {
+  const t0 = performance.now();
   const alsoTrusted = peers.all().filter((p) => p.id !== peers.self).map((p) => p.publicKey);
   const addImages = pages ? (images: string) => takePages(pages, images) : undefined;
   const { checkpoint, desktop } = await desktops.importCheckpoint(file, { alsoTrusted, moving: true, addImages }).catch((error: unknown) => {
@@ -31,9 +34,10 @@ export async function receiveMove(desktops: Desktops, peers: Peers, file: string
   if (checkpoint.desktopSpec?.kind !== 'contained') {
     throw new FreezeframeError('invalid', `checkpoint ${checkpoint.id} is of a desktop on its host's display: only a self-contained desktop moves`);
   }
+  const t1 = performance.now();
   try {
     const restored = await desktops.restore(checkpoint.id);
-    return { desktop: desktop.id, checkpoint: checkpoint.id, host: peers.self, restoreMs: restored.restoreMs };
+    return { desktop: desktop.id, checkpoint: checkpoint.id, host: peers.self, restoreMs: restored.restoreMs, phases: { importMs: t1 - t0, restoreMs: performance.now() - t1 } };
   } catch (error) {
     // The source still has the images and runs the desktop again: nothing of it is left here to be confused with it.
     await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
