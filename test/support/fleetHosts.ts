@@ -93,8 +93,10 @@ export class HostViewer {
       perMessageDeflate: false, headers: { Authorization: `Bearer ${host.token}` },
     });
     ws.on('error', () => {});
-    await within(once(ws, 'open'), 15_000, `the WebSocket opening on ${host.name}`);
+    // Listening from the first byte: the RFB greeting can come in the same read as the upgrade's answer, and is
+    // emitted before an await on 'open' resumes.
     const transport = wsTransport(ws);
+    await within(once(ws, 'open'), 15_000, `the WebSocket opening on ${host.name}`);
     const rfb = await within(RfbClient.over(transport, { password: body.vncPassword }), 15_000, `the RFB handshake with ${desktop} on ${host.name}`);
     return new HostViewer(ws, rfb);
   }
