@@ -20,7 +20,7 @@ const port = numArg('port', 3571);
 const out = arg('out', 'move');
 const loadLog = new LoadLog();
 
-type Row = { app: string; method: string; downtimeMs: number; movingMs: number; serverFrozenMs?: number; dumpMs?: number; restoreMs?: number; bytes: number; load: string };
+type Row = { app: string; method: string; downtimeMs: number; movingMs: number; serverFrozenMs?: number; dumpMs?: number; restoreMs?: number; bytes: number; load: string; phases?: unknown };
 const rows: Row[] = [];
 
 /** The app's window is up in the desktop (xwininfo in its namespaces), so a move carries a settled app. */
@@ -76,10 +76,10 @@ try {
           row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, bytes: archive.length, load: load() };
           await api(a, 'POST', `/api/desktops/${id}/stop`, {});
         } else {
-          const moved = await api<{ frozenMs: number; dumpMs: number; restoreMs: number; bytesSent: number; error?: unknown }>(a, 'POST', `/api/desktops/${id}/move`, { host: b.id, method });
+          const moved = await api<{ frozenMs: number; dumpMs: number; restoreMs: number; bytesSent: number; phases: unknown; error?: unknown }>(a, 'POST', `/api/desktops/${id}/move`, { host: b.id, method });
           if (moved.status !== 200) throw new Error(`move: ${JSON.stringify(moved.body)}`);
           const seen = await pictureOn(b, id, t0);
-          row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, serverFrozenMs: moved.body.frozenMs, dumpMs: moved.body.dumpMs, restoreMs: moved.body.restoreMs, bytes: moved.body.bytesSent, load: load() };
+          row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, serverFrozenMs: moved.body.frozenMs, dumpMs: moved.body.dumpMs, restoreMs: moved.body.restoreMs, bytes: moved.body.bytesSent, load: load(), phases: moved.body.phases };
         }
         source.close();
         rows.push(row);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { FreezeframeError } from '../errors';
 
 /** What the page server writes: the pagemaps and the pages, nothing else (anything else there is refused). */
-export const pageImage = /^(pagemap|pages)-\d+\.img$/;
+export const pageImage = /^(pagemap(-shmem)?|pages)-\d+\.img$/;
 
 interface Running {
   dir: string;
