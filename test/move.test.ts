@@ -6,6 +6,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Paths } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
+import { execa } from 'execa';
+import { inHost } from './support/testHosts';
 import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
 import { eventually } from './support/eventually';
 
@@ -137,4 +139,23 @@ test('the source dies once the archive is sent: the target has everything and fi
   const viewer = await HostViewer.open(host2, id);
   await viewer.moves();
   viewer.close();
+});
+
+test('freezeframe move: the CLI moves a desktop; the source\'s server learns it from the record and closes its viewers', async () => {
+  const id = await startDesktop(host1);
+  const viewer = await HostViewer.open(host1, id);
+  const [cmd, ...args] = inHost(host1.netns, [process.execPath, 'bin/freezeframe.js', 'move', id, 'host2']);
+  const run = await execa(cmd, args, { env: host1.env, reject: false });
+  assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+  const moved = JSON.parse(run.stdout) as { host: string; method: string };
+  assert.deepEqual([moved.host, moved.method], ['host2', 'copy']);
+  assert.equal(await viewer.closed, 4001);
+  assert.equal((await desktopOn(host2, id)).state, 'running');
+  const there = await HostViewer.open(host2, id);
+  await there.moves();
+  there.close();
+  const unknown = await execa(cmd, [...args.slice(0, -1), 'host9'], { env: host1.env, reject: false });
+  assert.equal(unknown.exitCode, 1);
+  assert.match(JSON.parse(unknown.stdout).error.message, /moved to host host2 already|no host host9/);
+  await api(host2, 'POST', `/api/desktops/${id}/stop`, {});
 });

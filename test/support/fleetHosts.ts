@@ -16,6 +16,8 @@ export interface FleetHost extends TestHost {
   keyLine: string;
   /** Its FREEZEFRAME_KEY_DIR (signing key, trusted keys). */
   keyDir: string;
+  /** The environment its server runs with (the fleet's part and its state folder): what its CLI needs too. */
+  env: Record<string, string>;
 }
 
 export interface Fleet {
@@ -48,15 +50,13 @@ export async function makeFleet({ subnet, port, displays, size }: { subnet: numb
   return {
     network, key,
     async start(n, { peers = (l: PeerLine[]) => l } = {}) {
-      const host = await startHost(network, n, {
-        port, displays: displays(n),
-        env: {
-          FREEZEFRAME_HOST_ID: `host${n}`, FREEZEFRAME_KEY_DIR: path.join(dir, `keys-${n}`),
-          FREEZEFRAME_FLEET_KEY_FILE: keyFile, FREEZEFRAME_PEERS: JSON.stringify(peers(list)),
-        },
-      });
+      const env = {
+        FREEZEFRAME_HOST_ID: `host${n}`, FREEZEFRAME_KEY_DIR: path.join(dir, `keys-${n}`),
+        FREEZEFRAME_FLEET_KEY_FILE: keyFile, FREEZEFRAME_PEERS: JSON.stringify(peers(list)), FREEZEFRAME_DISPLAYS: displays(n),
+      };
+      const host = await startHost(network, n, { port, displays: displays(n), env });
       hosts.push(host);
-      return { ...host, id: `host${n}`, keyLine: list[n - 1].publicKey, keyDir: path.join(dir, `keys-${n}`) };
+      return { ...host, id: `host${n}`, keyLine: list[n - 1].publicKey, keyDir: env.FREEZEFRAME_KEY_DIR, env: { ...env, FREEZEFRAME_STATE_DIR: host.stateDir } };
     },
     async dispose() {
       await Promise.all(hosts.map((h) => h.stop('SIGKILL').catch(() => {})));
