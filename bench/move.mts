@@ -18,6 +18,8 @@ const methods = arg('methods', 'copy').split(',');
 const subnet = numArg('subnet', 171);
 const port = numArg('port', 3571);
 const out = arg('out', 'move');
+// zstd's level for a move's archive (the source's FREEZEFRAME_MOVE_ZSTD_LEVEL); unset: the server's default.
+const zstdLevel = arg('zstd-level', '');
 const loadLog = new LoadLog();
 
 type Row = { app: string; method: string; downtimeMs: number; movingMs: number; serverFrozenMs?: number; dumpMs?: number; restoreMs?: number; bytes: number; load: string; phases?: unknown };
@@ -52,7 +54,8 @@ async function pictureOn(host: FleetHost, id: string, t0: number): Promise<{ sho
 
 const fleet = await makeFleet({ subnet, port, size: 2, displays: (n) => `${200 + 4 * n}-${203 + 4 * n}` });
 try {
-  const [a, b] = [await fleet.start(1), await fleet.start(2)];
+  const env: Record<string, string> = zstdLevel ? { FREEZEFRAME_MOVE_ZSTD_LEVEL: zstdLevel } : {};
+  const [a, b] = [await fleet.start(1, { env }), await fleet.start(2, { env })];
   // By hand, b must trust a's key as an operator would (`freezeframe trust`): a move trusts the fleet's list instead.
   await trustKey(b.keyDir, a.keyLine);
   loadLog.note('start');
@@ -98,7 +101,7 @@ for (const row of rows) groups.set(`${row.app}|${row.method}`, [...(groups.get(`
 const md = [
   '# Moving a running desktop to another host (bench/move.mts)',
   '',
-  `${rounds} rounds per app and method, two test hosts on one machine (network namespaces over a bridge); medians.`,
+  `${rounds} rounds per app and method, two test hosts on one machine (network namespaces over a bridge); medians.${zstdLevel ? ` A move's archive at zstd -${zstdLevel}.` : ''}`,
   'downtime: the move asked (the freeze starts) -> the first frame from the target on a viewer that connects as soon as',
   'the desktop runs there; moving: -> the next change of the picture (xclock ticks once a second, so up to 1 s later).',
   '"by hand": checkpoint, export (download), import (upload) and restore through the API.',

@@ -84,13 +84,13 @@ export async function signFolder(folder: string, keyDir: string): Promise<{ mani
 }
 
 /** Writes a checkpoint folder's archive with its signed manifest as two more entries. */
-export async function writeSignedArchive(folder: string, file: string, keyDir: string): Promise<void> {
+export async function writeSignedArchive(folder: string, file: string, keyDir: string, options?: { level?: number }): Promise<void> {
   const signed = await signFolder(folder, keyDir);
   const extra = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-sign-'));
   try {
     await writeFile(path.join(extra, manifestName), signed.manifest, { mode: 0o600 });
     await writeFile(path.join(extra, signatureName), signed.signature, { mode: 0o600 });
-    await writeArchive(folder, file, { folder: extra, names: [manifestName, signatureName] });
+    await writeArchive(folder, file, { folder: extra, names: [manifestName, signatureName] }, options);
   } finally {
     await rm(extra, { recursive: true, force: true });
   }

@@ -197,8 +197,9 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await transferring()).inspectCheckpoint(this.context, checkpointId);
   }
 
-  async exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
-    return (await transferring()).exportCheckpoint(this.context, checkpointId, file);
+  /** level: zstd's (3 by default; a move, whose archive crosses a LAN once, asks for less). */
+  async exportCheckpoint(checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
+    return (await transferring()).exportCheckpoint(this.context, checkpointId, file, options);
   }
 
   async importCheckpoint(file: string, options?: ImportOptions): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {

@@ -34,6 +34,12 @@ export interface Moved {
   phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: Received['phases'] };
 }
 
+/**
+ * zstd's level for a move's archive: it crosses the fleet's network once, and its compression is on the frozen
+ * time's path (FREEZEFRAME_MOVE_ZSTD_LEVEL for the bench; see docs/move.md for the measurement).
+ */
+const moveZstdLevel = Number(process.env.FREEZEFRAME_MOVE_ZSTD_LEVEL ?? 1);
+
 export interface MoveDeps {
   desktops: Desktops;
   peers: Peers;
@@ -117,7 +123,7 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   let answer: Received;
   let bytesSent = 0;
   try {
-    await desktops.exportCheckpoint(checkpoint.id, file);
+    await desktops.exportCheckpoint(checkpoint.id, file, { level: moveZstdLevel });
     t2 = performance.now();
     bytesSent = (await stat(file)).size + (pages ? checkpoint.dumpStats?.pagesWritten ?? 0 : 0) * 4096;
     const response = await callPeer(peer, deps.key!, '/api/fleet/receive', {

@@ -31,7 +31,7 @@ export async function inspectCheckpoint({ store, paths }: OperationContext, chec
  * Writes a complete checkpoint as one zstd tar archive to file; its images whole (an archive must restore where
  * its base is not), staged in the state folder as hard links, the shared pages copied back in.
  */
-export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
+export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
   // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
@@ -46,7 +46,7 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
       await flatten(ctx.paths.checkpointImages(checkpointId), path.join(staged, 'images'));
       // What a clone's home overlays, and an imported desktop's home: without it, nothing of the archive clones.
       if (checkpoint.homeBase) await stageHomeBase(ctx.paths.checkpointHomeBase(checkpointId), staged);
-      await writeSignedArchive(staged, file, ctx.config.keyDir);
+      await writeSignedArchive(staged, file, ctx.config.keyDir, options);
     } finally {
       await rm(staged, { recursive: true, force: true });
     }
