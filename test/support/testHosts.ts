@@ -34,6 +34,26 @@ export interface TestHost {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Every process below pid (by /proc's parent links), children first found first. */
+async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
 const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
 
 /** A bridge with address 10.213.SUBNET.1/24; hosts get .2, .3, ... */
@@ -110,7 +130,17 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
     name, netns, address, port, url: `http://${address}:${port}`, token, stateDir, banner,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (server.exitCode === null && server.signalCode === null) {
+        // A host that dies takes the server's helpers with it (a tar unpacking an archive, a criu page server): a
+        // server killed alone leaves them writing into its state folder.
+        const helpers = signal === 'SIGKILL' && server.pid ? await descendants(server.pid) : [];
         server.kill(signal);
+        for (const pid of helpers) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
         await exited;
       }
       // A host that stops takes its desktops with it (each tree's root is PID 1 of its namespace: the rest follow).
@@ -131,7 +161,7 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
       }
       await ip(['netns', 'delete', netns]).catch(() => {});
       await ip(['link', 'delete', outside]).catch(() => {});
-      await rm(stateDir, { recursive: true, force: true });
+      await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }
