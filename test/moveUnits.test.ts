@@ -22,9 +22,9 @@ test('static peers: a list checked whole (id, URL, key line); self, get and all'
   assert.throws(() => staticPeers('a', [{ id: 'Host_1', url: 'http://x', publicKey: key }]), /an id is/);
   assert.throws(() => staticPeers('a', [{ id: 'h', url: 'ftp://x', publicKey: key }]), /must be http/);
   assert.throws(() => staticPeers('a', [{ id: 'h', url: 'http://x', publicKey: 'ssh-rsa AAAA' }]), /no key line/);
-  assert.throws(() => peersFromEnv({ FREEZEFRAME_HOST_ID: 'h', FREEZEFRAME_PEERS: '{"id":"h"}' } as NodeJS.ProcessEnv), /JSON list/);
-  assert.deepEqual(peersFromEnv({ FREEZEFRAME_HOST_ID: 'h' } as NodeJS.ProcessEnv).all(), [], 'no list: this host alone');
-  assert.throws(() => peersFromEnv({ FREEZEFRAME_HOST_ID: 'Not A Host' } as NodeJS.ProcessEnv), /FREEZEFRAME_HOST_ID/);
+  assert.throws(() => peersFromEnv({ FREEZEFRAME_HOST_ID: 'h', FREEZEFRAME_PEERS: '{"id":"h"}' } as unknown as NodeJS.ProcessEnv), /JSON list/);
+  assert.deepEqual(peersFromEnv({ FREEZEFRAME_HOST_ID: 'h' } as unknown as NodeJS.ProcessEnv).all(), [], 'no list: this host alone');
+  assert.throws(() => peersFromEnv({ FREEZEFRAME_HOST_ID: 'Not A Host' } as unknown as NodeJS.ProcessEnv), /FREEZEFRAME_HOST_ID/);
 });
 
 test('a record that went from checkpointed to stopped with movedTo is a move, one without is a stop', () => {
@@ -36,16 +36,16 @@ test('a record that went from checkpointed to stopped with movedTo is a move, on
 test('the fleet key: none without a file; a file others can read, or too short, is refused', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ff-fleetkey-'));
   try {
-    assert.equal(fleetKey({} as NodeJS.ProcessEnv), undefined);
+    assert.equal(fleetKey({} as unknown as NodeJS.ProcessEnv), undefined);
     const open = path.join(dir, 'open.key');
     await writeFile(open, 'x'.repeat(32), { mode: 0o644 });
-    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: open } as NodeJS.ProcessEnv), /chmod 600/);
+    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: open } as unknown as NodeJS.ProcessEnv), /chmod 600/);
     const short = path.join(dir, 'short.key');
     await writeFile(short, 'abc', { mode: 0o600 });
-    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: short } as NodeJS.ProcessEnv), /no secret/);
+    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: short } as unknown as NodeJS.ProcessEnv), /no secret/);
     const good = path.join(dir, 'good.key');
     await writeFile(good, `${'k'.repeat(32)}\n`, { mode: 0o600 });
-    assert.equal(fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: good } as NodeJS.ProcessEnv), 'k'.repeat(32));
+    assert.equal(fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: good } as unknown as NodeJS.ProcessEnv), 'k'.repeat(32));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
