@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { Paths } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
 import { execa } from 'execa';
+import { FreezeframeClient } from '../client/index.js';
 import { inHost } from './support/testHosts';
 import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
 import { eventually } from './support/eventually';
@@ -37,9 +38,10 @@ test('a desktop moves with its viewer open: frozen on host1, running on host2 wh
   const id = await startDesktop(host1);
   const viewer = await HostViewer.open(host1, id);
   await viewer.moves();
-  const { status, body } = await api<{ host: string; frozenMs: number; bytesSent: number; checkpoint: string } & Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host2' });
-  assert.equal(status, 200, JSON.stringify(body));
+  // Through freezeframe/client, as a test suite would.
+  const body = await new FreezeframeClient({ url: host1.url, token: host1.token }).move(id, 'host2');
   assert.equal(body.host, 'host2');
+  assert.equal(body.method, 'copy');
   assert.ok(body.bytesSent > 100_000, `the archive was sent (${body.bytesSent} bytes)`);
   // The viewer is told its session goes on elsewhere (4001: it reconnects by itself).
   assert.equal(await viewer.closed, 4001);
