@@ -1,6 +1,7 @@
 // Moving a running desktop to another host (issue #14 part 2, faults of part 4), with real hosts: servers in network
 // namespaces of their own (test/support/testHosts.ts), real Xvnc and criu, a viewer over each host's bridge.
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -130,11 +131,16 @@ test('the target dies mid-move: the desktop runs on the source again, its viewer
 test('the source dies once the archive is sent: the target has everything and finishes the restore', async () => {
   const host5 = await fleet.start(5);
   const id = await startDesktop(host5);
+  // The archive whole on host2 (its import starts unpacking: imports/import-*): the source dies there, while host2
+  // has its unpack, signature check, import and restore ahead of it (hundreds of ms).
+  const watcher = watch(host2.stateDir, { recursive: true });
+  const unpacking = new Promise<void>((resolve) => watcher.on('change', (_type, name) => {
+    if (/^imports(\/|$)/.test(String(name))) resolve();
+  }));
   const moving = api(host5, 'POST', `/api/desktops/${id}/move`, { host: 'host2' }).catch((error: Error) => error);
-  // The desktop's record on host2: the archive arrived whole and was imported; the source dies there.
-  await eventually(async () => {
-    await access(path.join(host2.stateDir, 'desktops', id, 'desktop.json'));
-  }, 60_000);
+  const first = await Promise.race([unpacking.then(() => 'unpacking'), moving.then(() => 'answered')]);
+  watcher.close();
+  assert.equal(first, 'unpacking', 'host2 unpacks the archive before the move answers');
   await host5.stop('SIGKILL');
   assert.ok((await moving) instanceof Error, 'the source died before it answered');
   await eventually(async () => assert.equal((await desktopOn(host2, id)).state, 'running'), 60_000);
