@@ -25,6 +25,14 @@ const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
 await desktops.keepReady();
+// A move this server died in the middle of: finished or undone, once the target has been asked (fleet/recover.ts).
+void (async () => {
+  const { recoverMoves } = await import('./fleet/recover');
+  const { getPeers } = await import('./fleet/peersHandle');
+  for (const r of await recoverMoves(desktops, getPeers(), fleetKey())) {
+    console.warn(`freezeframe: desktop ${r.desktop}, moving to ${r.host} when this server stopped: ${r.outcome}${r.why ? ` (${r.why})` : ''}`);
+  }
+})().catch((error: unknown) => console.error('freezeframe: recovering moves failed:', error));
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {

@@ -21,7 +21,7 @@ let host1: FleetHost;
 let host2: FleetHost;
 
 before(async () => {
-  fleet = await makeFleet({ subnet: 170, port: 3570, size: 5, displays: (n) => `${186 + 4 * n}-${189 + 4 * n}` });
+  fleet = await makeFleet({ subnet: 170, port: 3570, size: 6, displays: (n) => `${186 + 4 * n}-${189 + 4 * n}` });
   [host1, host2] = await Promise.all([fleet.start(1), fleet.start(2)]);
 });
 after(async () => fleet?.dispose());
@@ -80,7 +80,7 @@ test('bad input: an unknown host, a desktop not running, a target that refuses t
 
   const unknown = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host9' });
   assert.equal(unknown.status, 404);
-  assert.match(unknown.body.error.message, /no host host9 in the fleet \(hosts: host2, host3, host4, host5\)/);
+  assert.match(unknown.body.error.message, /no host host9 in the fleet \(hosts: host2, host3, host4, host5, host6\)/);
   const self = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host1' });
   assert.equal(self.status, 400);
   const method = await api<Failure>(host1, 'POST', `/api/desktops/${id}/move`, { host: 'host2', method: 'teleport' });
@@ -166,4 +166,31 @@ test('freezeframe move: the CLI moves a desktop; the source\'s server learns it 
   assert.equal(unknown.exitCode, 1);
   assert.match(JSON.parse(unknown.stdout).error.message, /moved to host host2 already|no host host9/);
   await api(host2, 'POST', `/api/desktops/${id}/stop`, {});
+});
+
+test('the source dies mid-move and starts again: the desktop runs on exactly one host, nothing lost', async () => {
+  const host6 = await fleet.start(6);
+  const id = await startDesktop(host6);
+  const moving = api(host6, 'POST', `/api/desktops/${id}/move`, { host: 'host2' }).catch((error: Error) => error);
+  // The archive on its way (host2's upload file): the source dies; whether the archive got through whole decides
+  // where the desktop lives, and the restarted source must learn which.
+  await eventually(async () => {
+    const files = await readdir(path.join(host2.stateDir, 'transfers')).catch(() => [] as string[]);
+    assert.ok(files.some((f) => f.endsWith('.upload.tar')), 'the upload started');
+  }, 60_000);
+  await host6.stop('SIGKILL', { keepState: true });
+  assert.ok((await moving) instanceof Error, 'the source died before it answered');
+  const again = await fleet.start(6, { stateDir: host6.stateDir });
+  const where = await eventually(async () => {
+    const [here, there] = [await desktopOn(again, id), await desktopOn(host2, id).catch(() => undefined)];
+    const running = [here.state === 'running' ? 'host6' : undefined, there?.state === 'running' ? 'host2' : undefined].filter(Boolean);
+    assert.equal(running.length, 1, `running on exactly one host (host6 ${here.state}, host2 ${there?.state})`);
+    if (running[0] === 'host2') assert.equal(here.movedTo?.host, 'host2');
+    assert.equal((here as { moving?: unknown }).moving, undefined);
+    return running[0] === 'host2' ? host2 : again;
+  }, 60_000);
+  const viewer = await HostViewer.open(where, id);
+  await viewer.moves();
+  viewer.close();
+  await api(where, 'POST', `/api/desktops/${id}/stop`, {});
 });

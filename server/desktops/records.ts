@@ -70,6 +70,11 @@ export interface DesktopRecord {
   retention?: RetentionPolicy;
   /** Moved to another host of the fleet (server/fleet/move.ts): it lives there now; stopped here, its room freed. */
   movedTo?: { host: string; at: string; checkpoint: string };
+  /**
+   * Frozen for a move to host, its archive on the way (server/fleet/move.ts): a restart of this server in the middle
+   * asks that host whether the desktop runs there (server/fleet/recover.ts) before anything restores it here.
+   */
+  moving?: { host: string; at: string; checkpoint: string };
 }
 
 export interface RestoreInfo {

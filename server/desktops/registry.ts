@@ -211,6 +211,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await transferring()).importFolder(this.context, dir, options);
   }
 
+  /** A frozen desktop's move under way to host (undefined: no more), so a restart knows to ask (operations/moved.ts). */
+  async markMoving(id: string, checkpointId: string, host: string | undefined): Promise<DesktopRecord> {
+    return (await import('./operations/moved')).markMoving(this.context, id, checkpointId, host);
+  }
+
   /** The source's end of a move: the desktop, frozen at checkpointId, lives on host now (operations/moved.ts). */
   async forgetMoved(id: string, host: string, checkpointId: string): Promise<DesktopRecord> {
     return (await import('./operations/moved')).forgetMoved(this.context, id, host, checkpointId);

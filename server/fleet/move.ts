@@ -117,6 +117,11 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   });
   const t1 = performance.now();
   let t2 = t1;
+  // From here a restart of this server asks the target before anything restores the desktop here (recover.ts).
+  await desktops.markMoving(id, checkpoint.id, host).catch(async (error: unknown) => {
+    await desktops.restore(checkpoint.id).catch(() => {});
+    throw error;
+  });
   const transfers = path.join(deps.stateDir, 'transfers');
   await mkdir(transfers, { recursive: true, mode: 0o700 });
   const file = path.join(transfers, `move-${checkpoint.id}-${randomBytes(4).toString('hex')}.tar.zst`);
@@ -139,7 +144,7 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   } catch (error) {
     // Back here, from the images it froze at: the viewers' connections come back with it (the kept namespace).
     const info = toErrorInfo(error);
-    const back = await desktops.restore(checkpoint.id).then(() => 'it runs on this host again', (e: unknown) => `and it could not be restored here (${toErrorInfo(e).message}): checkpoint ${checkpoint.id} is kept`);
+    const back = await desktops.markMoving(id, checkpoint.id, undefined).then(() => desktops.restore(checkpoint.id)).then(() => 'it runs on this host again', (e: unknown) => `and it could not be restored here (${toErrorInfo(e).message}): checkpoint ${checkpoint.id} is kept`);
     throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed: ${info.message}; ${back}`, { checkpoint: checkpoint.id }, { cause: error });
   } finally {
     await rm(file, { force: true });

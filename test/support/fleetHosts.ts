@@ -24,7 +24,7 @@ export interface Fleet {
   network: TestNetwork;
   key: string;
   /** Starts host n (address .n+1) with the fleet's list; `peers` rewrites the list this one host sees. */
-  start(n: number, options?: { peers?: (list: PeerLine[]) => PeerLine[]; env?: Record<string, string> }): Promise<FleetHost>;
+  start(n: number, options?: { peers?: (list: PeerLine[]) => PeerLine[]; env?: Record<string, string>; stateDir?: string }): Promise<FleetHost>;
   dispose(): Promise<void>;
 }
 
@@ -49,12 +49,12 @@ export async function makeFleet({ subnet, port, displays, size }: { subnet: numb
   const hosts: TestHost[] = [];
   return {
     network, key,
-    async start(n, { peers = (l: PeerLine[]) => l, env: more = {} } = {}) {
+    async start(n, { peers = (l: PeerLine[]) => l, env: more = {}, stateDir } = {}) {
       const env = {
         FREEZEFRAME_HOST_ID: `host${n}`, FREEZEFRAME_KEY_DIR: path.join(dir, `keys-${n}`),
         FREEZEFRAME_FLEET_KEY_FILE: keyFile, FREEZEFRAME_PEERS: JSON.stringify(peers(list)), FREEZEFRAME_DISPLAYS: displays(n), ...more,
       };
-      const host = await startHost(network, n, { port, displays: displays(n), env });
+      const host = await startHost(network, n, { port, displays: displays(n), env, stateDir });
       hosts.push(host);
       return { ...host, id: `host${n}`, keyLine: list[n - 1].publicKey, keyDir: env.FREEZEFRAME_KEY_DIR, env: { ...env, FREEZEFRAME_STATE_DIR: host.stateDir } };
     },

@@ -22,8 +22,24 @@ export async function forgetMoved(ctx: OperationContext, id: string, host: strin
       await deps.rooms.deleteNetns(room.netns).catch(() => {});
       await deps.rooms.unmountHome(room).catch(() => {});
     }
-    await store.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, movedTo: { host, at: deps.clock.now(), checkpoint: checkpointId } });
+    await store.setState(record, 'stopped', { pid: undefined, pidStartTime: undefined, moving: undefined, movedTo: { host, at: deps.clock.now(), checkpoint: checkpointId } });
     ctx.emit({ type: 'moved', desktop: record });
     return record;
+  });
+}
+
+/**
+ * Marks the frozen desktop as moving to host (set: the archive is about to leave), or not any more (undefined: the
+ * move failed, and it is restored here). Only while it is frozen at that checkpoint.
+ */
+export async function markMoving(ctx: OperationContext, id: string, checkpointId: string, host: string | undefined): Promise<DesktopRecord> {
+  const { store, deps } = ctx;
+  return ctx.locks.run(id, 'move', async () => {
+    const record = await store.load(id);
+    if (record.state !== 'checkpointed' || record.lastCheckpoint !== checkpointId) {
+      throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state} at ${record.lastCheckpoint ?? 'no checkpoint'}, not frozen at ${checkpointId}: it changed during its move`);
+    }
+    record.moving = host ? { host, at: deps.clock.now(), checkpoint: checkpointId } : undefined;
+    return store.save(record);
   });
 }
