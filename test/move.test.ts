@@ -2,7 +2,7 @@
 // namespaces of their own (test/support/testHosts.ts), real Xvnc and criu, a viewer over each host's bridge.
 import assert from 'node:assert/strict';
 import { watch } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Paths } from '../server/desktops/records';
@@ -193,4 +193,35 @@ test('the source dies mid-move and starts again: the desktop runs on exactly one
   await viewer.moves();
   viewer.close();
   await api(where, 'POST', `/api/desktops/${id}/stop`, {});
+  await again.stop(); // host6's address is the next test's
+});
+
+test('the source dies before its archive left, and starts again: the desktop runs on it again', async () => {
+  const host6 = await fleet.start(6);
+  const id = await startDesktop(host6);
+  // The record says moving (set just before the archive is packed, which takes a while): the source dies there.
+  const dir = path.join(host6.stateDir, 'desktops', id);
+  const watcher = watch(dir);
+  const marked = new Promise<void>((resolve) => watcher.on('change', () => {
+    void readFile(path.join(dir, 'desktop.json'), 'utf8').then((text) => {
+      if (text.includes('"moving"')) resolve();
+    }, () => {});
+  }));
+  const moving = api(host6, 'POST', `/api/desktops/${id}/move`, { host: 'host2' }).catch((error: Error) => error);
+  await marked;
+  watcher.close();
+  await host6.stop('SIGKILL', { keepState: true });
+  assert.ok((await moving) instanceof Error, 'the source died before it answered');
+  assert.equal((await desktopOn(host2, id))?.state, undefined, 'host2 never got it');
+  const again = await fleet.start(6, { stateDir: host6.stateDir });
+  await eventually(async () => {
+    const here = await desktopOn(again, id);
+    assert.equal(here.state, 'running');
+    assert.equal((here as { moving?: unknown }).moving, undefined);
+    assert.equal(here.movedTo, undefined);
+  }, 60_000);
+  const viewer = await HostViewer.open(again, id);
+  await viewer.moves();
+  viewer.close();
+  await api(again, 'POST', `/api/desktops/${id}/stop`, {});
 });
