@@ -102,19 +102,32 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   const peer = await preflight(deps, id, host);
   // page-server: the target's criu waits for this dump's memory.
   let pages: { transfer: string; address: string; port: number } | undefined;
-  if (method === 'page-server') {
-    const opened = await callPeer(peer, deps.key!, '/api/fleet/pages', { method: 'POST' });
-    if (!opened.ok) throw await peerError(peer, opened);
-    pages = (await opened.json()) as typeof pages;
+  let t0 = performance.now();
+  let made: Awaited<ReturnType<Desktops['checkpoint']>>;
+  for (let attempt = 1; ; attempt++) {
+    // page-server: the target's criu waits for this dump's memory (one page server per dump).
+    if (method === 'page-server') {
+      const opened = await callPeer(peer, deps.key!, '/api/fleet/pages', { method: 'POST' });
+      if (!opened.ok) throw await peerError(peer, opened);
+      pages = (await opened.json()) as typeof pages;
+    }
+    t0 = performance.now();
+    try {
+      // The freeze: a checkpoint like any other (the viewers held), kept until the target confirms. With a page
+      // server its memory is on the target once the dump ends: a target that dies after that takes it along (see
+      // docs/move.md).
+      made = await desktops.checkpoint(id, pages ? { pageServer: { address: pages.address, port: pages.port } } : {});
+      break;
+    } catch (error) {
+      const info = toErrorInfo(error);
+      const state = (await desktops.get(id).catch(() => undefined))?.state;
+      // A failed dump leaves the tree running (criu resumes it). A page server's dump once failed on a tree just
+      // restored ("Unable to detach from PID: No such process", 1 run in 6): once more, with a fresh page server.
+      if (pages && attempt < 2 && state === 'running') continue;
+      throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed at its dump: ${info.message}; ${state === 'running' ? 'it never stopped here' : `it is ${state ?? 'gone'} here`}`, {}, { cause: error });
+    }
   }
-  const t0 = performance.now();
-  // The freeze: a checkpoint like any other (the viewers held), kept until the target confirms. With a page
-  // server its memory is on the target once the dump ends: a target that dies after that takes it along (see
-  // docs/move.md); a dump that fails leaves the desktop running here, never stopped.
-  const { checkpoint } = await desktops.checkpoint(id, pages ? { pageServer: { address: pages.address, port: pages.port } } : {}).catch((error: unknown) => {
-    const info = toErrorInfo(error);
-    throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed at its dump: ${info.message}; it never stopped here`, {}, { cause: error });
-  });
+  const { checkpoint } = made;
   const t1 = performance.now();
   let t2 = t1;
   // From here a restart of this server asks the target before anything restores the desktop here (recover.ts).

@@ -101,6 +101,10 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
   await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   await ip(['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   await ip(['link', 'set', outside, 'master', network.bridge, 'up']);
+  // A MAC that follows the address: a host that starts again (the same address) is found where the others' ARP
+  // caches say, not after their entries time out.
+  const hex = (x: number) => x.toString(16).padStart(2, '0');
+  await ip(['-n', netns, 'link', 'set', 'eth0', 'address', `02:fe:0a:d5:${hex(network.subnet)}:${hex(n + 1)}`]);
   await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
   await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
   await ip(['-n', netns, 'route', 'add', 'default', 'via', network.gateway]);
