@@ -1,41 +1,106 @@
-// Self-contained desktops (#12): cold start vs restoring 1/4/8 clones of one xclock checkpoint at once, PSS per
-// clone, the iptables vs nftables network lock, what criu's dump of the private /tmp costs, and the host's
-// mounts external (chosen) vs dumped with the tree.
-// Run as root: node --import tsx --import ./server/runtime/register.js bench/clones.mts --rounds=3 --counts=1,4,8
-//   --app=firefox: the same with Firefox ESR on the counter page (cold start and clones until its window shows)
-import { closeSync, openSync, statSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+// Clones on the engine (issue #12, part 7): Desktops.clone (the function POST /api/checkpoints/:id/clone calls) of
+// the default desktop and of a Writer desktop, N = 1 / 4 / 8 at once: the time from the request until every clone's
+// picture moves, PSS per clone, and a cold start of the same apps to the same state, in the same run.
+// Run as root: node --import tsx --import ./server/runtime/register.js bench/clones.mts [--kinds=default,writer]
+//   [--counts=1,4,8] [--rounds=5] [--out=clones-engine]
+// Cold starts and single clones alternate (the ratio is taken per pair: the load of a shared machine drifts).
+// "Moves": the picture of the app's window, read over VNC inside the desktop's namespace (server/vnc/rfbClient.ts),
+// changes: by itself (xclock's second hand, drawn once a second: up to 1 s of the figure is that wait), or at a
+// key typed into Writer (its document draws it).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
-import { appArgs, resolveApps } from '../server/desktops/apps';
-import { runCriu } from '../server/criu/run';
-import { adoptOrphans, treePids } from '../server/desktops/processes';
-import { containedDumpOptions, containedRestoreOptions } from '../server/sandbox/criuFlags';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createEngine } from '../server/engine';
+import { treePids } from '../server/desktops/processes';
+import type { DesktopRecord } from '../server/desktops/records';
+import { vncTargetOf } from '../server/desktops/rooms';
+import { connectRfb } from '../server/vnc/target';
+import type { RfbClient } from '../server/vnc/rfbClient';
+import { largestWindow, type Region } from '../test/support/windows';
+import { xCommand } from '../test/support/xDisplay';
+import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
 import { appSigns } from './lib/appSigns.mts';
-import { eventually } from '../test/support/eventually';
-import { copyHomeBase, mountCloneHome, unmountCloneHome, type CloneHome } from '../server/sandbox/overlayHome';
-import { deleteNetns } from '../server/sandbox/netns';
-import { config, criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, viewerIn, type Room } from '../test/support/containedDesktop';
-import { arg, fmt, LoadLog, machine, median, numArg, resultsDir } from './lib/common.mts';
 
-const rounds = numArg('rounds', 3);
+const kinds = arg('kinds', 'default,writer').split(',');
 const counts = arg('counts', '1,4,8').split(',').map(Number);
-const logLevel = 3; // the engine's lowest (criu's verdict line needs -v3); -v4, its default, adds criu's own logging to the figures
-const app = arg('app', 'xclock');
-const presets = resolveApps([app]);
-const apps = appArgs(presets, config.rootDir);
-const appEnv: Record<string, string> = Object.assign({}, ...presets.map((p) => p.env ?? {}));
+const rounds = numArg('rounds', 5);
+const geometry = arg('geometry', '1024x768');
+/** What each kind starts, and the app whose window shows that it is up and whose picture shows that it lives. */
+const kindApps: Record<string, { apps: string[]; sign: string }> = {
+  default: { apps: ['xterm', 'xclock'], sign: 'xclock' },
+  writer: { apps: ['writer'], sign: 'writer' },
+};
 
-/** The app's window shows on the desktop's display (xwininfo run in the tree's network and mount namespaces). */
-async function appUp(rootPid: number): Promise<void> {
-  await eventually(async () => {
-    const { stdout } = await execa('nsenter', ['-t', String(rootPid), '-n', '-m', 'xwininfo', '-root', '-tree', '-display', ':1'], { timeout: 10_000 });
-    if (!appSigns[app].window.test(stdout)) throw new Error(`no ${app} window yet in ${rootPid}`);
-  }, 120_000);
+const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-clones-'));
+const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: path.join(stateDir, 'keys'), FREEZEFRAME_DISPLAYS: arg('displays', '80-95') });
+const { desktops } = engine;
+const loads = new LoadLog();
+const run = promisify(execFile);
+
+/** The app's window on the desktop's :1 (xwininfo in its network namespace), once it shows; polled every 100 ms. */
+async function windowOf(d: DesktopRecord, sign: string, timeoutMs = 120_000): Promise<Region> {
+  const t0 = performance.now();
+  for (;;) {
+    const [cmd, args] = xCommand(d, 'xwininfo', ['-root', '-tree']);
+    const tree = await run(cmd, args, { timeout: 10_000 }).then((r) => r.stdout, () => '');
+    const found = largestWindow(tree, appSigns[sign].name);
+    if (found) return found;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`no ${sign} window on ${d.id} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
-const loadLog = new LoadLog();
 
-/** Sum of the tree's proportional set sizes (kB): shared pages counted once across every process that maps them. */
+/** FNV-1a over the region's pixels (B, G, R, X). */
+function hashOf(client: RfbClient, r: Region): number {
+  let hash = 0x811c9dc5;
+  for (let y = Math.max(0, r.y); y < Math.min(client.height, r.y + r.height); y++) {
+    for (let x = Math.max(0, r.x); x < Math.min(client.width, r.x + r.width); x++) hash = Math.imul(hash ^ client.pixels!.readUInt32LE((y * client.width + x) * 4), 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * Resolves at performance.now() when the region's picture first differs from its first frame: by itself, or after
+ * a key typed again every 500 ms (a cold Writer may drop keys typed before its document takes them).
+ */
+async function movesAt(d: DesktopRecord, sign: string, region: Region, timeoutMs = 120_000): Promise<{ firstFrame: number; moved: number }> {
+  const t0 = performance.now();
+  let client: RfbClient | undefined;
+  for (;;) {
+    try {
+      client = await connectRfb(vncTargetOf(desktops.paths, d), { password: d.vncPassword, autoRequest: false, keepPixels: true, timeoutMs: 5_000 });
+      break;
+    } catch (error) {
+      if (performance.now() - t0 > timeoutMs) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    await client.capture(10_000);
+    const firstFrame = performance.now();
+    const before = hashOf(client, region);
+    const proof = appSigns[sign].proof;
+    let typedAt = 0;
+    for (;;) {
+      if (proof !== 'moves' && performance.now() - typedAt > 500) {
+        client.key(proof.key(1));
+        typedAt = performance.now();
+      }
+      const left = timeoutMs - (performance.now() - t0);
+      if (left <= 0) throw new Error(`the picture of ${d.id} did not change within ${timeoutMs} ms`);
+      const next = client.nextUpdate(Math.min(left, proof === 'moves' ? left : 500));
+      client.requestUpdate(true);
+      await next.catch(() => {});
+      if (hashOf(client, region) !== before) return { firstFrame, moved: performance.now() };
+    }
+  } finally {
+    await client.closeGracefully();
+  }
+}
+
+/** Sum of the tree's proportional set sizes, kB: a page shared by k processes counts 1/k in each. */
 async function pssKb(rootPid: number): Promise<number> {
   let total = 0;
   for (const pid of await treePids(rootPid)) {
@@ -45,170 +110,105 @@ async function pssKb(rootPid: number): Promise<number> {
   return total;
 }
 
-/** ms between the log line matching `from` and the line after it (criu timestamps its lines in seconds). */
-function stepMs(log: string, from: RegExp): number {
-  const lines = log.split('\n');
-  const i = lines.findIndex((l) => from.test(l));
-  const t = (l: string | undefined) => Number(/^\((\d+\.\d+)\)/.exec(l ?? '')?.[1]);
-  const next = lines.slice(i + 1).find((l) => /^\(\d+\.\d+\)/.test(l));
-  return i < 0 ? NaN : (t(next) - t(lines[i])) * 1000;
+async function discard(ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await desktops.stop(id).catch(() => {});
+    await desktops.remove(id).catch((e) => console.warn(`[bench] remove ${id}: ${e}`));
+  }
 }
 
-const work = await scratch();
-adoptOrphans();
-const ids = desktopIds();
-const rows: string[] = [];
 const samples: Record<string, number[]> = {};
-const note = (key: string, value: number) => (samples[key] ??= []).push(value);
-const alive: number[] = [];
+const note = (key: string, value: number) => {
+  (samples[key] ??= []).push(value);
+  console.log(`[bench] ${key}: ${fmt(value)}`);
+};
+
+/** A cold start: the request until the app's window shows and its picture moves (the state a clone starts in). */
+async function coldStart(kind: string): Promise<number> {
+  const { apps, sign } = kindApps[kind];
+  const t0 = performance.now();
+  const d = await desktops.start({ geometry, apps });
+  const started = performance.now();
+  const region = await windowOf(d, sign);
+  const shown = performance.now();
+  const { moved } = await movesAt(d, sign, region);
+  note(`${kind}: cold start, request → started (API answer) ms`, started - t0);
+  note(`${kind}: cold start, request → the app's window shows ms`, shown - t0);
+  note(`${kind}: cold start, request → picture moves ms`, moved - t0);
+  note(`${kind}: cold start PSS kB`, await pssKb((await desktops.get(d.id)).pid!));
+  await discard([d.id]);
+  return moved - t0;
+}
+
+/** n clones of the checkpoint at once: the request until every clone's picture moves (ms). */
+async function clones(kind: string, checkpointId: string, region: Region, n: number): Promise<number> {
+  const { sign } = kindApps[kind];
+  const t0 = performance.now();
+  const cloned = await desktops.clone(checkpointId, { count: n });
+  const answered = performance.now();
+  if (cloned.failed.length) throw new Error(`${cloned.failed.length} of ${n} clones failed: ${cloned.failed[0].error.message}`);
+  // The window is where it was at the dump: the template's region, no xwininfo on the clock.
+  const moves = await Promise.all(cloned.desktops.map((d) => movesAt(d, sign, region)));
+  const allMoved = Math.max(...moves.map((m) => m.moved));
+  note(`${kind} × ${n}: request → clone answers ms`, answered - t0);
+  note(`${kind} × ${n}: request → every clone's first frame ms`, Math.max(...moves.map((m) => m.firstFrame)) - t0);
+  note(`${kind} × ${n}: request → every clone's picture moves ms`, allMoved - t0);
+  // criu's own part: each clone's restore as the engine timed it (criu started → its verdict).
+  for (const d of cloned.desktops) note(`${kind} × ${n}: each clone's criu restore ms`, d.lastOperation?.ms ?? NaN);
+  for (const d of cloned.desktops) note(`${kind} × ${n}: PSS per clone kB`, await pssKb((await desktops.get(d.id)).pid!));
+  await discard(cloned.desktops.map((d) => d.id));
+  return allMoved - t0;
+}
+
 try {
-  loadLog.note('start');
-  // 1. Cold start: newns to the first framebuffer update a viewer gets.
-  for (let r = 0; r < rounds; r++) {
-    const room = await makeRoom(work.dir, ids);
-    const t0 = performance.now();
-    const pid = await startContained(room, apps, { env: appEnv });
-    alive.push(pid);
-    await appUp(pid);
-    const viewer = await viewerIn(room);
-    await viewer.nextUpdate(10_000);
-    note('cold start ms', performance.now() - t0);
-    note('cold PSS kB', await pssKb(pid));
-    viewer.close();
-    await killTree(pid);
-    await deleteNetns(room.netns.name);
-  }
-  loadLog.note('cold starts done');
-
-  // 2. The template: one xclock desktop, dumped (no viewer: clones restore with --tcp-close anyway).
-  const template = await makeRoom(work.dir, ids);
-  const templatePid = await startContained(template, apps, { env: appEnv });
-  await appUp(templatePid);
-  const imagesDir = path.join(work.dir, 'template');
-  const dump = await criuDump(templatePid, template, imagesDir, { logLevel });
-  note('template dump ms', dump.durationMs);
-  const t1 = performance.now();
-  const baseHome = path.join(work.dir, 'base-home');
-  const baseRun = path.join(work.dir, 'base-run');
-  await copyHomeBase(template.homeDir, baseHome);
-  await cp(template.runDir, baseRun, { recursive: true, preserveTimestamps: true });
-  note('base copy ms', performance.now() - t1);
-  await deleteNetns(template.netns.name);
-
-  // 3. N clones at once.
-  let cloneNo = 0;
-  for (const n of counts) {
+  loads.note('start');
+  for (const kind of kinds) {
+    const { apps, sign } = kindApps[kind];
+    // The template: the same apps, up and moving, checkpointed (the tree stops).
+    const template = await desktops.start({ geometry, apps });
+    const region = await windowOf(template, sign);
+    await movesAt(template, sign, region);
+    const { checkpoint } = await desktops.checkpoint(template.id);
+    note(`${kind}: template dump ms`, checkpoint.dumpMs ?? NaN);
+    note(`${kind}: template image MB`, (checkpoint.imageBytes ?? NaN) / 1e6);
+    // A cold start and one clone in pairs, in turn first: the machine is shared, its load changes by the minute,
+    // and a pair sees about the same load; the ratio is taken per pair.
     for (let r = 0; r < rounds; r++) {
-      const t2 = performance.now();
-      const prepared: { room: Room; home: CloneHome }[] = await Promise.all(Array.from({ length: n }, async () => {
-        const dir = path.join(work.dir, `clone-${++cloneNo}`);
-        const home = await mountCloneHome(baseHome, dir);
-        const runDir = path.join(dir, 'run');
-        await cp(baseRun, runDir, { recursive: true, preserveTimestamps: true });
-        return { room: await makeRoom(work.dir, ids, { homeDir: home.merged, runDir }), home };
-      }));
-      note(`prepare ${n} ms`, performance.now() - t2);
-      const t3 = performance.now();
-      const restored = await Promise.all(prepared.map((p, i) => criuRestore(p.room, imagesDir, `restore-${cloneNo}-${i}.log`, { keepConnections: false, logLevel })));
-      note(`restore ${n} at once ms`, performance.now() - t3);
-      alive.push(...restored.map((x) => x.pid));
-      for (const x of restored) note(`restore ${n}: each criu ms`, x.durationMs);
-      // Usable: every clone answers a viewer, in its own namespace, with a fresh frame.
-      const viewers = await Promise.all(prepared.map(async (p, i) => {
-        await appUp(restored[i].pid);
-        const v = await viewerIn(p.room);
-        await v.nextUpdate(10_000);
-        return v;
-      }));
-      note(`restore ${n} until every app window shows and every viewer has a frame ms`, performance.now() - t3);
-      for (const x of restored) note(`PSS per clone of ${n} kB`, await pssKb(x.pid));
-      for (const v of viewers) v.close();
-      for (const x of restored) await killTree(x.pid);
-      for (const p of prepared) {
-        await unmountCloneHome(p.home);
-        await deleteNetns(p.room.netns.name);
-      }
+      const [cold, one] = r % 2
+        ? await clones(kind, checkpoint.id, region, 1).then(async (c) => [await coldStart(kind), c])
+        : await coldStart(kind).then(async (c) => [c, await clones(kind, checkpoint.id, region, 1)]);
+      note(`${kind}: cold start ÷ 1 clone, per pair (×)`, cold / one);
     }
-    loadLog.note(`${n} clones done`);
-  }
-
-  // 4. Network lock: iptables vs nftables, interleaved, a viewer connected (the lock matters with connections).
-  for (let r = 0; r < rounds; r++) {
-    for (const networkLock of ['iptables', 'nftables'] as const) {
-      const room = await makeRoom(work.dir, ids);
-      const pid = await startContained(room, apps, { env: appEnv });
-      await appUp(pid);
-      const viewer = await viewerIn(room);
-      await viewer.nextUpdate(10_000);
-      const dir = path.join(work.dir, `lock-${networkLock}-${r}`);
-      const d = await criuDump(pid, room, dir, { networkLock, logLevel: 4 });
-      const x = await criuRestore(room, dir, 'restore.log', { keepConnections: true, networkLock, logLevel: 4 });
-      await viewer.nextUpdate(10_000);
-      note(`${networkLock}: dump ms (-v4)`, d.durationMs);
-      note(`${networkLock}: restore ms (-v4)`, x.durationMs);
-      const dumpLog = await readFile(path.join(dir, 'dump.log'), 'utf8');
-      const restoreLog = await readFile(path.join(dir, 'restore.log'), 'utf8');
-      note(`${networkLock}: lock step ms`, stepMs(dumpLog, /net: Lock network/) + stepMs(dumpLog, /Running network-lock scripts/));
-      note(`${networkLock}: unlock step ms`, stepMs(restoreLog, /net: Unlock network/) + stepMs(restoreLog, /Running network-unlock scripts/));
-      // What dumping the private /tmp (a tmpfs: criu tars its content) costs, from the same log.
-      note('dump of the private /tmp (tmpfs) ms', stepMs(dumpLog, /mnt: \t\d+: [0-9a-f]+:\/ @ \.\/tmp$/));
-      viewer.close();
-      await killTree(x.pid);
-      await deleteNetns(room.netns.name);
+    loads.note(`${kind}: cold starts and single clones done`);
+    for (const n of counts.filter((c) => c > 1)) {
+      for (let r = 0; r < rounds; r++) await clones(kind, checkpoint.id, region, n);
+      loads.note(`${kind}: ${n} clones done`);
     }
+    await discard([template.id]);
   }
-  loadLog.note('network locks done');
-
-  // 5. The host's mounts named by path (criuFlags.ts's 'mnt[]', chosen) vs dumped with the tree, interleaved.
-  for (let r = 0; r < rounds; r++) {
-    for (const hostMounts of ['external', 'dumped'] as const) {
-      const room = await makeRoom(work.dir, ids);
-      const pid = await startContained(room, apps, { env: appEnv });
-      await appUp(pid);
-      const viewer = await viewerIn(room);
-      await viewer.nextUpdate(10_000);
-      const dir = path.join(work.dir, `mounts-${hostMounts}-${r}`);
-      await mkdir(dir);
-      const strip = <T extends { external?: string[] }>(o: T): T => (hostMounts === 'external' ? o : { ...o, external: o.external?.filter((e) => e !== 'mnt[]') });
-      const d = await runCriu(config.criuPath, 'dump', { imagesDir: dir, logFile: 'dump.log', logLevel, tree: pid, fileLocks: true, ...strip(containedDumpOptions(room.netns.inode)) });
-      const fd = openSync(room.netns.path, 'r');
-      const pidfile = path.join(dir, 'pid');
-      const x = await runCriu(config.criuPath, 'restore', {
-        imagesDir: dir, logFile: 'restore.log', logLevel, root: '/', restoreDetached: true, pidfile, fileLocks: true,
-        ...strip(containedRestoreOptions(room, true)),
-      }, { inheritFds: [fd] }).finally(() => closeSync(fd));
-      const restoredPid = Number((await readFile(pidfile, 'utf8')).trim());
-      alive.push(restoredPid);
-      await viewer.nextUpdate(10_000);
-      note(`host mounts ${hostMounts}: dump ms`, d.durationMs);
-      note(`host mounts ${hostMounts}: restore ms`, x.durationMs);
-      note(`host mounts ${hostMounts}: image bytes`, (await import('node:fs')).readdirSync(dir).filter((f) => f.endsWith('.img')).reduce((sum, f) => sum + (statSync(path.join(dir, f)).size), 0));
-      viewer.close();
-      await killTree(restoredPid);
-      await deleteNetns(room.netns.name);
-    }
-  }
-  loadLog.note('host mounts done');
-  const tmpfsImages = (await import('node:fs')).readdirSync(imagesDir).filter((f) => f.startsWith('tmpfs'));
-  for (const f of tmpfsImages) note(`image ${f} bytes`, (await import('node:fs')).statSync(path.join(imagesDir, f)).size);
 } finally {
-  for (const pid of alive) await killTree(pid).catch(() => {});
-  await forgetRooms();
-  await work.dispose();
+  for (const d of await desktops.list()) await discard([d.id]);
+  await rm(stateDir, { recursive: true, force: true });
 }
 
-rows.push('| measure | median | min | max | samples |', '|---|---|---|---|---|');
-for (const [key, xs] of Object.entries(samples)) {
-  rows.push(`| ${key} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} | ${xs.map((x) => fmt(x, 0)).join(' ')} |`);
+const rows = Object.entries(samples).map(([key, xs]) => [key, fmt(median(xs)), fmt(Math.min(...xs)), fmt(Math.max(...xs)), xs.map((x) => fmt(x, 0)).join(' ')]);
+const med = (key: string) => median(samples[key] ?? []);
+const goals: (string | number)[][] = [];
+if (samples['writer × 8: request → every clone\'s picture moves ms']) {
+  const t = med('writer × 8: request → every clone\'s picture moves ms');
+  goals.push(['8 Writer clones all moving within 2 s', `${fmt(t / 1000, 2)} s (median of ${rounds})`, t <= 2000 ? 'met' : 'missed']);
 }
-const m = machine();
+if (samples['writer: cold start ÷ 1 clone, per pair (×)']) {
+  const xs = samples['writer: cold start ÷ 1 clone, per pair (×)'];
+  const x = median(xs);
+  goals.push(['a Writer clone ≥ 10× faster than a cold start of Writer', `${fmt(x, 1)}× (median of ${xs.length} pairs, ${fmt(Math.min(...xs), 1)}-${fmt(Math.max(...xs), 1)})`, x >= 10 ? 'met' : 'missed']);
+}
 const md = [
-  `# Clones of a self-contained desktop (${app})`, '',
-  `${new Date().toISOString()}; ${Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ')}; ${rounds} rounds; criu -v${logLevel} for the template and clones, -v4 for the network locks.`, '',
-  ...rows, '', loadLog.markdown(), '',
+  header('Clones on the engine (issue #12)', 'Desktops.clone of one checkpoint, N at once, against a cold start of the same apps to the same state (window up, picture moving), in the same run. PSS: summed over each tree from /proc/PID/smaps_rollup.', loads, [`${rounds} rounds per count (the single clones in pairs with as many cold starts), geometry ${geometry}.`]),
+  '## Goals', '', table(['goal', 'measured', ''], goals), '',
+  '## Every figure', '', table(['measure', 'median', 'min', 'max', 'samples'], rows), '',
+  loads.markdown(), '',
 ].join('\n');
-await mkdir(resultsDir, { recursive: true });
-const name = app === 'xclock' ? 'clones' : `clones-${app}`;
-await writeFile(path.join(resultsDir, `${name}.md`), md);
-await writeFile(path.join(resultsDir, `${name}.json`), JSON.stringify({ machine: m, samples, load: loadLog.entries }, null, 1));
+writeResults(arg('out', 'clones-engine'), md, undefined, { samples, load: loads.entries });
 console.log(md);
+process.exit(0);

@@ -47,6 +47,9 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
   /** The checkpoint waiting for "Stop the running desktop and restore this checkpoint?". */
   const [confirming, setConfirming] = useState<string | null>(null);
   const [freed, setFreed] = useState<{ checkpoint: string; bytesFreed: number } | null>(null);
+  /** How restores bring the memory back: '' the installation's default (auto by image size), else as chosen. */
+  const [memory, setMemory] = useState<'' | 'auto' | 'lazy' | 'eager'>('');
+  const lazy = memory === '' ? undefined : memory === 'auto' ? 'auto' : memory === 'lazy';
   const reads = useRef(0);
   const { desktop, checkpoints } = detail;
 
@@ -120,7 +123,7 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
     if (canCheckpoint) void run('snapshot', () => checkpointAction(id, { leaveRunning: true }));
   };
   const restore = () => {
-    if (canRestore) void run('restore', () => restoreAction({ desktopId: id, checkpointId: latestComplete?.id }));
+    if (canRestore) void run('restore', () => restoreAction({ desktopId: id, checkpointId: latestComplete?.id, lazy }));
   };
   const restoreOne = (checkpointId: string, stopRunning = false) => {
     if (!canRestoreAny) return;
@@ -128,7 +131,7 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
       setConfirming(checkpointId);
       return;
     }
-    void run('restore', () => restoreAction({ desktopId: id, checkpointId, stopRunning }));
+    void run('restore', () => restoreAction({ desktopId: id, checkpointId, stopRunning, lazy }));
   };
   const stop = () => {
     if (!pending && desktop.state !== 'stopped') void run('stop', () => stopDesktopAction(id));
@@ -266,6 +269,25 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
               {desktop.state === 'restoring' ? 'Restoring…' : 'Restore'}
             </BigButton>
           </div>
+          <label className="flex items-center gap-2 text-xs text-slate-400" title="criu restore --lazy-pages: the desktop resumes before its memory is read back; a criu lazy-pages daemon sends it on demand and in the background">
+            Restore memory
+            <select
+              data-testid="restore-memory"
+              value={memory}
+              onChange={(e) => setMemory(e.target.value as typeof memory)}
+              className="rounded-md border border-white/10 bg-slate-900 px-2 py-1 text-xs text-slate-200"
+            >
+              <option value="">default (lazy for big images)</option>
+              <option value="auto">lazy for big images</option>
+              <option value="lazy">lazy (sent after it resumes)</option>
+              <option value="eager">all of it first</option>
+            </select>
+            {desktop.fetching && (
+              <span role="status" data-testid="pages-arriving" className="text-sky-300">
+                memory arriving…
+              </span>
+            )}
+          </label>
           {/* Right under the buttons: where the eyes are after pressing one. */}
           {shownError && <ErrorPanel title={shownError.title} error={shownError.error} />}
           {freed && (

@@ -74,7 +74,7 @@ for (const app of textApps) {
       await desktopPage.open();
       const window = new AppWindow(desktopPage, desktop, app.window, app.comm);
       await window.waitShown();
-      const fresh = (await window.pixels()).ink;
+      const fresh = await window.settledInk(app.margin / 4);
       await window.click(...(app.focusAt ?? [0.5, 0.5]));
       await window.type(app.before, { enter: app.enter });
       const typed = await window.expectInkAbove(fresh, app.margin, 'what was typed before the dumps is drawn');

@@ -74,6 +74,12 @@ criuProven() { [ -x "$criu" ] && [ "$(cat "$smokeStamp" 2>/dev/null)" = "$(stamp
 prove() {
   node scripts/criu-smoke.mjs "$criu" "$desktopUser" >&2 && stampValue > "$smokeStamp"
 }
+# A criu this script built from an older set of scripts/criu-patches/ is rebuilt with the current one (build-criu.sh
+# does nothing when its PATCHES stamp is current): proven as it was, it would never pick up a new patch (0002, the
+# lazy-pages fix). The new binary is proven again below.
+if [ -x "$criu" ] && [ ! -L "$criu" ] && [ -f "$root/vendor/criu/PATCHES" ]; then
+  FREEZEFRAME_CRIU_RUNDIR="$criuRundir" bash scripts/build-criu.sh || die "rebuilding CRIU with scripts/criu-patches/ failed (see the lines above)"
+fi
 if ! criuProven; then
   if [ -x "$criu" ] && prove; then :
   else

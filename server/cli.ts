@@ -13,7 +13,9 @@ const usage = `usage: freezeframe <command> [options]
                                            start a desktop (apps: ${Object.keys(appPresets).join(', ')};
                                            a command is split at spaces into argv, no shell)
   checkpoint DESKTOP [--leave-running]     dump it with criu (the desktop stops, unless --leave-running)
-  restore CHECKPOINT [--stop-running]      restore a checkpoint (--stop-running: stop its desktop first if it runs)
+  restore CHECKPOINT [--stop-running] [--lazy on|off|auto]
+                                           restore a checkpoint (--stop-running: stop its desktop first if it runs;
+                                           --lazy: its memory sent after it resumes, by criu lazy-pages; auto: by size)
   clone CHECKPOINT [--count N]             N new desktops (default 1) restored from the checkpoint at once
   inspect CHECKPOINT                       its process tree, command lines, files, sockets, memory
   export CHECKPOINT --output FILE          write it as one .tar.gz archive, signed with this installation's key
@@ -76,6 +78,7 @@ async function main(argv: string[]): Promise<unknown> {
       command: { type: 'string', multiple: true },
       'leave-running': { type: 'boolean' },
       'stop-running': { type: 'boolean' },
+      lazy: { type: 'string' },
       output: { type: 'string', short: 'o' },
       count: { type: 'string', short: 'n' },
       'keep-last': { type: 'string' },
@@ -114,7 +117,9 @@ async function main(argv: string[]): Promise<unknown> {
       return { checkpoint: checkpoint.id, desktop: desktop.id, dumpMs: checkpoint.dumpMs, imageBytes: checkpoint.imageBytes, state: desktop.state };
     }
     case 'restore': {
-      const { desktop, checkpoint, restoreMs } = unwrap(await operations.restoreCheckpoint(need('checkpoint id'), { stopRunning: values['stop-running'] }));
+      const lazy = values.lazy === undefined ? undefined : ({ on: true, off: false, auto: 'auto' } as const)[values.lazy as 'on' | 'off' | 'auto'];
+      if (values.lazy !== undefined && lazy === undefined) throw new Failed({ code: 'invalid', message: `--lazy takes on, off or auto, not "${values.lazy}"` });
+      const { desktop, checkpoint, restoreMs } = unwrap(await operations.restoreCheckpoint(need('checkpoint id'), { stopRunning: values['stop-running'], lazy }));
       return { desktop: desktop.id, checkpoint: checkpoint.id, restoreMs, pid: desktop.pid, state: desktop.state };
     }
     case 'clone': {

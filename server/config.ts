@@ -1,8 +1,9 @@
 // Where Freezeframe keeps its state and finds its programs; every path can be overridden from the environment.
 import 'server-only';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultLazyMinMb, type LazyMode } from '../lib/lazy';
 
 export interface Config {
   /** The project's root (native/, vendor/). */
@@ -38,6 +39,30 @@ export interface Config {
    * newest checkpoint stays whole (bench/README.md).
    */
   sharePages: boolean;
+  /**
+   * Lazy restores (lib/lazy.ts): what a restore that does not say does (FREEZEFRAME_LAZY=auto, on or off), and
+   * from what image size 'auto' restores lazily (FREEZEFRAME_LAZY_MIN_MB). Unset, auto only with a criu built
+   * with scripts/criu-patches/0002-lazy-pages-big-unmap.patch (its PATCHES file names it): without it, 1 in ~30
+   * lazy restores of Firefox left criu lazy-pages spinning forever (the desktop then fails); off otherwise.
+   */
+  lazy: LazyMode;
+  lazyMinBytes: number;
+}
+
+/** Whether criu was built by scripts/build-criu.sh with the lazy-pages patch (bin/criu's folder's PATCHES). */
+export function lazyPagesPatched(criuPath: string): boolean {
+  try {
+    return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8').includes('0002-lazy-pages-big-unmap.patch');
+  } catch {
+    return false;
+  }
+}
+
+function parseLazyMode(text: string): LazyMode {
+  if (text === 'auto') return 'auto';
+  if (text === 'on' || text === '1' || text === 'true') return true;
+  if (text === 'off' || text === '0' || text === 'false') return false;
+  throw new Error('FREEZEFRAME_LAZY must be auto, on or off');
 }
 
 const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,11 +80,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
   const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
   if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
+  const criuPath = env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu');
   return {
     rootDir,
     stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
     keyDir: env.FREEZEFRAME_KEY_DIR ?? '/etc/freezeframe',
-    criuPath: env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu'),
+    criuPath,
     newnsPath: path.join(rootDir, 'native/newns'),
     desktopScript: path.join(rootDir, 'native/desktop.sh'),
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
@@ -68,5 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
+    lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (lazyPagesPatched(criuPath) ? 'auto' : 'off')),
+    lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),
   };
 }

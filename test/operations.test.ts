@@ -14,6 +14,7 @@ import type { DesktopEvent } from '../server/desktops/events';
 import { acquireLock } from '../server/desktops/lock';
 import { Desktops } from '../server/desktops/registry';
 import { FreezeframeError } from '../server/errors';
+import type { LazyDaemon, LazyOutcome } from '../server/criu/lazyPages';
 
 const dirs: string[] = [];
 after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -28,6 +29,8 @@ interface World {
   criuCalls: string[];
   criu: Partial<Record<'dump' | 'restore', (options: CriuOptions) => Promise<CriuResult>>>;
   ports: { waitFor?: () => Promise<void> };
+  /** The lazy-pages daemon's stand-in, when a test has one. */
+  lazy?: () => Promise<LazyDaemon>;
 }
 
 const criuFailure = (op: string, error: string) => new CriuError({ op, command: ['criu', op], exitCode: 1, errors: [error], logPath: '/log', hint: undefined });
@@ -39,7 +42,7 @@ async function world(): Promise<World> {
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
     desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
-    contained: false,
+    contained: false, lazy: false, lazyMinBytes: 128 * 1024 * 1024,
   };
   let nextPid = 40_000;
   const w = { events: [], cleaned: [], live: new Map(), criuCalls: [], criu: {}, ports: {} } as unknown as World;
@@ -74,6 +77,8 @@ async function world(): Promise<World> {
     waitForLogLine: async () => {},
     screen: { capture: async () => Promise.reject(new Error('no screen here')), writeThumbnail: async () => {} },
     trustImages: async () => {},
+    lazyPages: async () => (w.lazy ? w.lazy() : Promise.reject(new Error('no lazy-pages here'))),
+    premapFits: async () => false,
     saveLaunchMounts: async () => {},
     desktopUser: async (name) => ({ name, uid: process.getuid!(), gid: process.getgid!() }),
     prepareDesktopFiles: async (files) => {
@@ -194,5 +199,57 @@ describe('operations, failure paths (no root)', () => {
       await held.release();
     }
     assert.equal((await w.desktops.get(desktop.id)).state, 'failed');
+  });
+
+  test('a lazy restore: no dump before the daemon is done; a daemon that failed ends the tree, fails the desktop with its errors, keeps the images', async () => {
+    const desktop = await w.desktops.start({ apps: [] });
+    w.criu.dump = async (options) => {
+      w.live.clear();
+      await writeFile(path.join(options.imagesDir!, 'inventory.img'), 'x');
+      return ok('dump');
+    };
+    const { checkpoint } = await w.desktops.checkpoint(desktop.id);
+    w.criu.restore = async (options) => {
+      assert.equal(options.lazyPages, true);
+      assert.equal(options.workDir, path.join(w.desktops.paths.desktopDir(desktop.id), 'lazy'));
+      w.live.set(41_000, '1');
+      await writeFile(options.pidfile!, '41000');
+      return ok('restore');
+    };
+    let finish!: (outcome: LazyOutcome) => void;
+    w.lazy = async () => {
+      w.live.set(50_000, '9');
+      const done = new Promise<LazyOutcome>((resolve) => (finish = resolve));
+      void done.then(() => w.live.delete(50_000));
+      return { pid: 50_000, logPath: '/pages.log', done, kill: () => {} };
+    };
+    const restored = await w.desktops.restore(checkpoint.id, { lazy: true });
+    assert.deepEqual(restored.desktop.fetching, { pid: 50_000, startTime: '9', logPath: w.desktops.paths.checkpointRestoreLog(checkpoint.id, 1).replace(/\.log$/, '-pages.log'), checkpoint: checkpoint.id });
+    // The checkpoint waits for the daemon; it fails: no dump happens.
+    w.criuCalls.length = 0;
+    const asked = w.desktops.checkpoint(desktop.id);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(w.criuCalls, [], 'no dump while pages are still being sent');
+    finish({ ok: false, exitCode: 1, signal: undefined, errors: ["Error (criu/uffd.c:1): uffd: 41000: Can't read pages"], copiedPages: 10, totalPages: 20, ms: 5 });
+    await assert.rejects(asked, (e: unknown) => e instanceof FreezeframeError && e.code === 'criu' && /did not complete: .*Can't read pages/.test(e.message));
+    assert.deepEqual(w.criuCalls, [], 'still no dump');
+    const record = await w.desktops.get(desktop.id);
+    assert.equal(record.state, 'failed');
+    assert.equal(record.fetching, undefined);
+    assert.deepEqual(record.lastError?.errors, ["Error (criu/uffd.c:1): uffd: 41000: Can't read pages"]);
+    assert.equal(w.live.has(41_000), false, 'the tree with holes in its memory was ended');
+    const after = await w.desktops.getCheckpoint(checkpoint.id);
+    assert.deepEqual(after.restores.at(-1)!.lazy, { logPath: restored.desktop.fetching!.logPath, ms: 5, copiedPages: 10, totalPages: 20, ok: false, errors: ["Error (criu/uffd.c:1): uffd: 41000: Can't read pages"] });
+    assert.deepEqual(await readdir(w.desktops.paths.checkpointImages(checkpoint.id)), ['inventory.img']);
+
+    // A daemon that ends well: the record settles by itself, and the next checkpoint dumps.
+    const again = await w.desktops.restore(checkpoint.id, { lazy: true });
+    assert.ok(again.desktop.fetching);
+    finish({ ok: true, exitCode: 0, signal: undefined, errors: [], copiedPages: 20, totalPages: 20, ms: 7 });
+    for (let i = 0; i < 100 && (await w.desktops.get(desktop.id)).fetching; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await w.desktops.get(desktop.id)).fetching, undefined);
+    assert.equal((await w.desktops.getCheckpoint(checkpoint.id)).restores.at(-1)!.lazy!.ok, true);
+    const { desktop: dumped } = await w.desktops.checkpoint(desktop.id);
+    assert.equal(dumped.state, 'checkpointed');
   });
 });

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import { treePids } from '../server/desktops/processes';
+import { isReservedUid } from '../server/desktops/uids';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 
@@ -98,9 +99,12 @@ describe("a desktop's privileges", () => {
   test('an unprivileged uid without any capability, own namespaces, the same after a restore', async () => {
     const { desktops } = engine;
     const server = await privileges(process.pid);
-    const user = await desktopUser(engine.config.desktopUser);
     const desktop = await desktops.start({ geometry: '640x480', apps: ['xterm', 'xclock'] });
-    assert.deepEqual([desktop.uid, desktop.gid], [user.uid, user.gid], 'the record names the ids its programs run as');
+    // A contained desktop (the default) runs as a uid of its own from the reserved range; one on the host's display
+    // as the installation's desktop user.
+    const user = engine.config.contained ? { uid: desktop.uid!, gid: desktop.gid! } : desktopUser(engine.config.desktopUser);
+    if (engine.config.contained) assert.ok(desktop.ownUser && isReservedUid(desktop.uid) && desktop.gid === desktop.uid, `its own uid: ${desktop.uid}`);
+    else assert.deepEqual([desktop.uid, desktop.gid], [user.uid, user.gid], 'the record names the ids its programs run as');
     // Dumped once xterm's shell is up: a checkpoint taken before xterm forks it has no shell to bring back.
     const running = await eventually(async () => {
       const tree = await treePrivileges(desktop.pid!);

@@ -6,6 +6,7 @@ import { containedDumpOptions, containedRestoreOptions } from '../server/sandbox
 import { containedLaunchArgs } from '../server/sandbox/launch';
 import { withDesktopEntry } from '../server/sandbox/passwd';
 import { netnsPath } from '../server/sandbox/netns';
+import { isReservedUid, subordinateRanges } from '../server/desktops/uids';
 
 test('newns gets the namespace, the private /tmp and the fixed paths; display :1 always', () => {
   const args = containedLaunchArgs({
@@ -44,4 +45,11 @@ test('the generated passwd replaces any entry with the name or the ids, keeps th
 test('namespace names are checked', () => {
   assert.equal(netnsPath('ff-1'), '/run/netns/ff-1');
   assert.throws(() => netnsPath('../x'), /not a network namespace name/);
+});
+
+test('the uids of the desktops: the reserved range, and what /etc/subuid delegates is read as ranges', () => {
+  assert.equal(isReservedUid(2_000_000), true);
+  assert.equal(isReservedUid(2_999_999), true);
+  for (const uid of [0, 1000, 65534, 1_999_999, 3_000_000, 2_000_000.5, '2000000', undefined]) assert.equal(isReservedUid(uid), false, String(uid));
+  assert.deepEqual(subordinateRanges('alice:100000:65536\n# a comment\nbob:2000000:10\n\nbroken:x:1\n'), [[100000, 65536], [2000000, 10]]);
 });

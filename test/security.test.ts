@@ -110,6 +110,7 @@ test('cross-site requests that need no preflight change nothing', async () => {
     ['DELETE', `/api/desktops/${desktop.id}`, { origin: 'http://attacker.example' }, '', 403],
     ['PUT', `/api/desktops/${desktop.id}/retention`, { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"keepLast":1}', 403],
     ['PUT', '/api/checkpoints/c-00000000/pin', { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"pinned":true}', 403],
+    ['POST', '/api/checkpoints/c-00000000/clone', { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"count":8}', 403],
     // A server action from another site.
     ['POST', `/desktops/${desktop.id}`, { origin: 'http://attacker.example', 'next-action': '0'.repeat(42), 'content-type': 'text/plain' }, '[]', 403],
     // Without an Origin (not a browser) the types are checked all the same: JSON endpoints take JSON only, the import
@@ -119,6 +120,7 @@ test('cross-site requests that need no preflight change nothing', async () => {
     ['POST', '/api/checkpoints/import', { 'content-type': 'application/x-www-form-urlencoded' }, 'x', 415],
     ['POST', '/api/checkpoints/import', { 'content-type': 'application/x-tar' }, 'x', 415],
     ['PUT', `/api/desktops/${desktop.id}/retention`, { 'content-type': 'text/plain' }, '{"keepLast":1}', 415],
+    ['POST', '/api/checkpoints/c-00000000/clone', { 'content-type': 'text/plain' }, '{"count":8}', 415],
   ];
   for (const [method, url, headers, body, expected] of attempts) {
     const res = await fetch(base + url, { method, headers, body: body || undefined });

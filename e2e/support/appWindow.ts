@@ -122,6 +122,25 @@ export class AppWindow {
     if (enter) await this.desktopPage.page.keyboard.press('Enter');
   }
 
+  /**
+   * The window's ink once its picture holds still (within tolerance: a blinking cursor is a few dozen pixels): an app
+   * still painting its first frames when its window shows would make a figure taken then wrong (Writer under load
+   * lost 13,800 pixels of ink after it was measured, and the typed line could not make up for it).
+   */
+  async settledInk(tolerance: number, timeout = 15_000): Promise<number> {
+    let last = -Infinity;
+    let ink = 0;
+    await expect
+      .poll(async () => {
+        ink = (await this.pixels()).ink;
+        const still = Math.abs(ink - last) <= tolerance;
+        last = ink;
+        return still;
+      }, { message: 'the window\'s picture holds still', timeout, intervals: [250] })
+      .toBe(true);
+    return ink;
+  }
+
   /** Waits until the window's ink rises above `than` + margin: what was typed is drawn. */
   async expectInkAbove(than: number, margin: number, message: string, timeout = 15_000): Promise<number> {
     let ink = 0;

@@ -101,7 +101,7 @@ export async function cloneCheckpoint(id: unknown, input: unknown): Promise<Resu
 export async function restoreDesktop(input: unknown): Promise<Result<Restored>> {
   const parsed = (await schemas()).restoreInput.safeParse(input);
   if (!parsed.success) return invalid(parsed.error);
-  const { desktopId: desktop, checkpointId: named, stopRunning } = parsed.data;
+  const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
   return attempt(async () => {
     const { desktops } = getEngine();
     const mine = await desktops.checkpoints(desktop);
@@ -111,7 +111,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
         ? new FreezeframeError('not_found', `desktop ${desktop} has no checkpoint ${named}`)
         : new FreezeframeError('bad_state', `desktop ${desktop} has no complete checkpoint to restore`);
     }
-    return desktops.restore(chosen.id, { stopRunning });
+    return desktops.restore(chosen.id, { stopRunning, lazy });
   });
 }
 

@@ -44,9 +44,14 @@ export const checkpointInput = z.strictObject({
   leaveRunning: z.boolean().optional(),
 });
 
-/** stopRunning: a running desktop is stopped first (the caller confirmed); otherwise it is refused (409). */
+/**
+ * stopRunning: a running desktop is stopped first (the caller confirmed); otherwise it is refused (409).
+ * lazy: criu restore --lazy-pages (true), the memory read first (false), or by image size ('auto'); absent: the
+ * installation's default (FREEZEFRAME_LAZY, auto).
+ */
 export const restoreOptions = z.strictObject({
   stopRunning: z.boolean().optional(),
+  lazy: z.union([z.boolean(), z.literal('auto')]).optional(),
 });
 
 /** count: how many clones (server/desktops/operations/clone.ts's maxClones). */

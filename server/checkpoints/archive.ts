@@ -10,7 +10,7 @@ import { FreezeframeError } from '../errors';
  * Entries an archive may hold: the checkpoint's own files and its signed manifest (signing.ts), nothing else; a
  * contained desktop's home-base/ (any names: a home's) with its links listed in home-links.json (homeArchive.ts).
  */
-const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+|home-links\.json|home-base\/(.+)?)?$/;
+const allowedEntry = /^\.\/(checkpoint\.json|manifest\.json|signature\.json|desktop\.json|desktop\.log|(dump|restore-\d+(-pages)?)\.log(\.out)?|thumbnail\.png|images\/|images\/[A-Za-z0-9._-]+|home-links\.json|home-base\/(.+)?)?$/;
 
 export const maxArchiveBytes = 4 * 1024 ** 3;
 

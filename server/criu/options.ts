@@ -41,6 +41,13 @@ export interface CriuOptions {
   pageServer?: boolean;
   address?: string;
   port?: number;
+  /**
+   * --lazy-pages (restore): the tree's anonymous memory is left for a `criu lazy-pages` daemon (lazyPages.ts) to
+   * fill through userfaultfd, on fault and in the background, instead of being read before the tree resumes.
+   */
+  lazyPages?: boolean;
+  /** --work-dir: where criu keeps what is not an image; the lazy-pages daemon's socket and the restore meet there. */
+  workDir?: string;
 }
 
 type FlagSpec = { flag: string; kind: 'bool' } | { flag: string; kind: 'value' } | { flag: string; kind: 'list' };
@@ -65,6 +72,8 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   pageServer: { flag: '--page-server', kind: 'bool' },
   address: { flag: '--address', kind: 'value' },
   port: { flag: '--port', kind: 'value' },
+  lazyPages: { flag: '--lazy-pages', kind: 'bool' },
+  workDir: { flag: '--work-dir', kind: 'value' },
 };
 
 /** The argv after `criu` for one operation; options are emitted in a fixed order so command lines compare. */

@@ -20,6 +20,7 @@ const field = {
   ghostLimit: 35, // ghost_limit
   external: 37,
   skipInFlight: 46, // tcp_skip_in_flight
+  lazyPages: 48, // lazy_pages
   configFile: 51, // config_file: criu's own option file, read after the RPC options (what RPC cannot say)
   tcpClose: 52,
   networkLock: 64,
@@ -52,13 +53,14 @@ const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
 const said = new Set<keyof CriuOptions>([
   'imagesDir', 'logFile', 'logLevel', 'tree', 'tcpEstablished', 'tcpClose', 'fileLocks', 'leaveRunning', 'skipInFlight',
   'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit',
+  'lazyPages', 'workDir',
 ]);
 
 /** Whether these options can be said over RPC. */
 export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
   const set = (Object.keys(options) as (keyof CriuOptions)[]).filter((k) => options[k] !== undefined && options[k] !== false && !(Array.isArray(options[k]) && !(options[k] as unknown[]).length));
   // The paths go into an option file, quoted: a quote or a line break in one cannot be said there.
-  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? ''].some((p) => /["\n]/.test(p));
+  return set.every((k) => said.has(k)) && ![logPath, options.pidfile ?? '', options.workDir ?? ''].some((p) => /["\n]/.test(p));
 }
 
 /**
@@ -67,7 +69,12 @@ export function rpcCanSay(options: CriuOptions, logPath: string): boolean {
  * crash of that process takes away before criu opens it), and the pidfile.
  */
 export function rpcConfigLines(options: CriuOptions, logPath: string): string[] {
-  return [`log-file "${logPath}"`, ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : [])];
+  return [
+    `log-file "${logPath}"`,
+    ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : []),
+    // work_dir_fd would be an fd of the requesting process: a path in the option file, as the log's.
+    ...(options.workDir ? [`work-dir "${options.workDir}"`] : []),
+  ];
 }
 
 /** criu_req { type, opts } for a dump or restore with these options. */
@@ -79,7 +86,7 @@ export function encodeRequest(op: 'dump' | 'restore', options: CriuOptions, conf
     if (!options.tree) throw new TypeError('a dump over RPC needs tree (else criu dumps the requesting process)');
     o.push(...int(field.pid, options.tree));
   }
-  const flags = ['leaveRunning', 'tcpEstablished', 'fileLocks', 'skipInFlight', 'tcpClose'] as const;
+  const flags = ['leaveRunning', 'tcpEstablished', 'fileLocks', 'skipInFlight', 'tcpClose', 'lazyPages'] as const;
   for (const name of flags) if (options[name]) o.push(...int(field[name], true));
   if (options.logLevel !== undefined) o.push(...int(field.logLevel, options.logLevel));
   if (options.root) o.push(...str(field.root, options.root));

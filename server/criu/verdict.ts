@@ -65,6 +65,9 @@ const hints: [RegExp, string][] = [
   // criu 4.2.1, files-reg.c: "Can't dump ghost file <path> of <n> size, increase limit" (Chromium's 4 MiB
   // BrowserMetrics file, deleted at start and kept open, against the 1 MiB default).
   [/Can't dump ghost file .* increase limit/, "An app keeps a deleted file open that is larger than criu's --ghost-limit (1 MiB unless raised), so criu will not copy it into the images. A preset raises it for its app (`criu: { ghostLimit }` in lib/presets.ts; the chromium preset does): start such an app from its preset rather than as a command of your own."],
+  // criu 4.2.1 mem.c premaps every private mapping (writable) when the restorer cannot fill it itself: a lazy
+  // restore, or shared pages. Chromium reserves more address space than the machine has memory (bench/lazy.mts).
+  [/Unable to map ANON_VMA: Cannot allocate memory/, "criu had to map all of an app's memory up front (a lazy restore does), and an app's address-space reservation is larger than this machine's memory can back (Chromium's): restore it with lazy: false."],
   [/has bad size/, 'A file open in the desktop changed size since the dump (its log, for example). Freezeframe puts the log back as it was at the dump; a file changed by hand cannot be restored.'],
   [/Unable to open dev\/ptmx with specified index/, "A pty number of this desktop is taken by another one. Desktops need a private devpts instance (native/newns mounts one); this desktop may have been started without it."],
   [/Can't get rlimit \d+: Operation not permitted/, "This criu cannot read the rlimits of the desktop's unprivileged user where root lacks CAP_SYS_RESOURCE: it lacks Freezeframe's patch (scripts/criu-patches/). Run scripts/install.sh, which rebuilds vendor/criu with it."],

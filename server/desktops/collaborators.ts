@@ -7,6 +7,7 @@ import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
 import { keepWorkerWaiting } from '../criu/swrk';
+import { premapFits, startLazyPages, type LazyDaemon } from '../criu/lazyPages';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
 import { removeCriuRules, removeXLeftovers } from './cleanup';
@@ -20,6 +21,10 @@ import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type Proce
 export interface Collaborators {
   /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
   criu(op: 'dump' | 'restore', options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>, inheritFds?: number[]): Promise<CriuResult>;
+  /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
+  lazyPages(options: { imagesDir: string; workDir: string; logPath: string }): Promise<LazyDaemon>;
+  /** Whether criu could premap every private mapping of these images, as a lazy restore needs (criu/lazyPages.ts). */
+  premapFits(imagesDir: string): Promise<boolean>;
   /** Starts a desktop's tree (newns); the host PID of its root. */
   launch(spec: LaunchSpec): Promise<number>;
   processes: {
@@ -107,6 +112,8 @@ export function realCollaborators(config: Config): Collaborators {
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
+    lazyPages: (options) => startLazyPages(config.criuPath, options),
+    premapFits,
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },
@@ -121,8 +128,10 @@ export function realCollaborators(config: Config): Collaborators {
     rooms: {
       prepare: prepareRoomFiles,
       createNetns: async (name) => {
-        const { createNetns, deleteNetns } = await import('../sandbox/netns');
-        await deleteNetns(name).catch(() => {});
+        const { createNetns, deleteNetns, netnsPath } = await import('../sandbox/netns');
+        // Only when there is one: `ip netns delete` is a process of its own, on a clone's critical path (the
+        // namespace is the longest of its room's three steps: ip twice, against one mount and a few files).
+        if (await stat(netnsPath(name)).then(() => true, () => false)) await deleteNetns(name).catch(() => {});
         return createNetns(name);
       },
       deleteNetns: async (name) => (await import('../sandbox/netns')).deleteNetns(name),

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { appArgs, type AppPreset } from '../../lib/presets';
 import { containedLaunchArgs } from '../sandbox/launch';
 import { inside } from '../sandbox/layout';
+import { insideUserName } from '../sandbox/passwd';
 
 export interface LaunchSpec {
   display: number;
@@ -18,7 +19,11 @@ export interface LaunchSpec {
    * A self-contained desktop: its kept network namespace and run folder (rooms.ts); display, log and password
    * file are then the fixed inside ones, the home and run folders bound there, the state folder hidden.
    */
-  room?: { netnsPath: string; runDir: string; hide: string[] };
+  room?: {
+    netnsPath: string; runDir: string; hide: string[];
+    /** A uid of its own (uids.ts), named inside by these passwd and group files bound over the host's. */
+    own?: { ids: { uid: number; gid: number }; passwdFile: string; groupFile: string };
+  };
 }
 
 export class LaunchError extends Error {
@@ -41,7 +46,10 @@ export async function launchDesktop(config: Config, spec: LaunchSpec): Promise<n
   };
   const args = spec.room ? containedLaunchArgs({
     newnsPath: config.newnsPath, rootDir: config.rootDir, desktopScript: config.desktopScript, netnsPath: spec.room.netnsPath,
-    homeDir: spec.homeDir, runDir: spec.room.runDir, user: config.desktopUser, geometry: spec.geometry,
+    homeDir: spec.homeDir, runDir: spec.room.runDir, geometry: spec.geometry,
+    ...(spec.room.own
+      ? { ids: spec.room.own.ids, user: insideUserName, passwdFile: spec.room.own.passwdFile, groupFile: spec.room.own.groupFile }
+      : { user: config.desktopUser }),
     // The apps' scripts as the tree sees Freezeframe's folder (bound at inside.app).
     withPassword: true, appArgs: appArgs(spec.apps, inside.app), hide: spec.room.hide,
   }) : [

@@ -66,9 +66,10 @@ function describe(content: string): LockHolder {
 /**
  * Operations that others in this process wait for rather than being refused: the tidying after a checkpoint
  * (operations/tidy.ts: ~0.1-0.2 s of page sharing and removals), which would otherwise make a Restore clicked
- * right after a Checkpoint fail as busy.
+ * right after a Checkpoint fail as busy; and the settling of a lazy restore once its daemon is done
+ * (operations/pages.ts: a few ms of records), which would make a Checkpoint clicked at that moment fail.
  */
-const waitedFor = new Set(['tidy']);
+const waitedFor = new Set(['tidy', 'pages']);
 
 /** One operation at a time per desktop: refused at once in this process (busy), by the lock file across processes. */
 export class OperationLocks {

@@ -54,6 +54,12 @@ export interface DesktopRecord {
   /** The uid and gid its programs run as (the desktop user's when it was started; a restore keeps them). */
   uid?: number;
   gid?: number;
+  /**
+   * A contained desktop whose uid is its own (server/desktops/uids.ts: claimed from a reserved range, released on
+   * remove; a clone shares its checkpoint's), named `desktop` inside by a generated /etc/passwd bound there.
+   * Absent: it runs as this installation's desktop user, as every desktop did before.
+   */
+  ownUser?: boolean;
   state: DesktopState;
   /** Host PID of the tree's root (PID 1 of its namespace) and its start time, while it is meant to be alive. */
   pid?: number;
@@ -75,6 +81,12 @@ export interface DesktopRecord {
    * asks that host whether the desktop runs there (server/fleet/recover.ts) before anything restores it here.
    */
   moving?: { host: string; at: string; checkpoint: string };
+  /**
+   * After a lazy restore, until its lazy-pages daemon has sent the last page (server/desktops/operations/pages.ts):
+   * the daemon's PID and start time, its log, and the checkpoint whose images it reads. While set, the tree's
+   * memory is partly still in those images: no dump of it, no removal of them.
+   */
+  fetching?: { pid: number; startTime: string; logPath: string; checkpoint: string };
 }
 
 export interface RestoreInfo {
@@ -86,6 +98,11 @@ export interface RestoreInfo {
   error?: ErrorInfo;
   /** CRIU's own figures for this restore (stats-restore). */
   stats?: RestoreStats;
+  /**
+   * A lazy restore (`criu restore --lazy-pages`): its lazy-pages daemon's log and, once the daemon has exited,
+   * how long it took from the restore's start, the pages it sent, and whether it ended well.
+   */
+  lazy?: { logPath: string; ms?: number; copiedPages?: number; totalPages?: number; ok?: boolean; errors?: string[] };
 }
 
 export interface CheckpointRecord {
@@ -102,7 +119,7 @@ export interface CheckpointRecord {
   command: string[];
   logPath: string;
   /** The desktop it was taken of, enough to recreate its record where the checkpoint is imported. */
-  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'criu'>;
+  desktopSpec?: Pick<DesktopRecord, 'kind' | 'display' | 'vncPort' | 'geometry' | 'apps' | 'vncPassword' | 'vncViewPassword' | 'uid' | 'gid' | 'ownUser' | 'criu'>;
   /** A contained desktop's home as it was at the dump (home-base/): what each clone's home overlays. */
   homeBase?: boolean;
   /** When it was imported from an archive, if it was. */
@@ -146,4 +163,6 @@ export class Paths {
   /** A checkpoint's files staged for its archive (hard links; its images made whole). */
   exports = () => path.join(this.stateDir, 'exports');
   displayClaim = (display: number) => path.join(this.stateDir, 'displays', String(display));
+  /** uids/<uid>/<desktop id>: which desktops run as which uid of the reserved range (uids.ts). */
+  uidClaims = () => path.join(this.stateDir, 'uids');
 }

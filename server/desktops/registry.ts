@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import type { Inspection } from '../checkpoints/inspect';
 import { realCollaborators, type Collaborators } from './collaborators';
 import { makeSearchable, type DesktopUser } from './desktopUser';
+import { UidClaims } from './uids';
 import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
@@ -61,6 +62,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
       config, deps, paths: this.paths, store: this.store,
       displays: new DisplayClaims(this.paths, config.displays, deps.ports.isFree),
       locks: new OperationLocks(this.paths.desktopLock),
+      uids: new UidClaims(this.paths.uidClaims()),
       user: () => {
         if (!this.user) throw new Error('Desktops.init() has not run');
         return this.user;

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { inside } from '../sandbox/layout';
+import { writeDesktopPasswd } from '../sandbox/passwd';
 import type { VncTarget } from '../vnc/target';
 import type { DesktopRecord, Paths } from './records';
 
@@ -22,6 +23,9 @@ export interface Room {
   /** The overlay's upper and work folders, when the home is one (rooms never share a write). */
   upper: string;
   work: string;
+  /** Bound over /etc/passwd and /etc/group when the desktop has a uid of its own (server/sandbox/passwd.ts). */
+  passwdFile: string;
+  groupFile: string;
 }
 
 export function isContained(record: Pick<DesktopRecord, 'kind'>): boolean {
@@ -41,6 +45,7 @@ export function roomOf(paths: Paths, id: string): Room {
     netns, netnsPath: `/run/netns/${netns}`, dir, home: paths.desktopHome(id), run,
     log: path.join(run, path.basename(inside.log)), passwordFile: path.join(run, path.basename(inside.passwordFile)),
     upper: path.join(dir, 'upper'), work: path.join(dir, 'work'),
+    passwdFile: path.join(dir, 'passwd'), groupFile: path.join(dir, 'group'),
   };
 }
 
@@ -54,6 +59,11 @@ export function desktopLogOf(paths: Paths, record: Pick<DesktopRecord, 'id' | 'k
   return isContained(record) ? roomOf(paths, record.id).log : paths.desktopLog(record.id);
 }
 
+/** The passwd and group files criu binds again at restore, for a desktop with a uid of its own. */
+export function ownPasswd(record: Pick<DesktopRecord, 'ownUser'>, room: Room): { passwdFile?: string; groupFile?: string } {
+  return record.ownUser ? { passwdFile: room.passwdFile, groupFile: room.groupFile } : {};
+}
+
 export function vncTargetOf(paths: Paths, record: Pick<DesktopRecord, 'id' | 'kind' | 'vncPort'>): VncTarget {
   return isContained(record) ? { port: inside.vncPort, netnsPath: roomOf(paths, record.id).netnsPath } : { port: record.vncPort };
 }
@@ -61,9 +71,10 @@ export function vncTargetOf(paths: Paths, record: Pick<DesktopRecord, 'id' | 'ki
 /**
  * The room's folders: its own 0700 (root's: only newns, as root, binds from it; `--hide` keeps the state folder
  * out of every tree's view anyway), the home and the VNC password file the desktop user's (Xvnc reads the file at
- * every authentication), the run folder root's (newns opens the log there before it drops privileges).
+ * every authentication), the run folder root's (newns opens the log there before it drops privileges). With a uid
+ * of its own (ownUser), the passwd and group files that name it inside (root's, 0644: read, never changed, by it).
  */
-export async function prepareRoomFiles(room: Room, password: Buffer, owner: { uid: number; gid: number }, { home = true } = {}): Promise<void> {
+export async function prepareRoomFiles(room: Room, password: Buffer, owner: { uid: number; gid: number }, { home = true, ownUser = false } = {}): Promise<void> {
   await mkdir(room.dir, { recursive: true, mode: 0o700 });
   await chmod(room.dir, 0o700);
   if (home) {
@@ -75,6 +86,7 @@ export async function prepareRoomFiles(room: Room, password: Buffer, owner: { ui
   await mkdir(path.join(room.run, path.basename(inside.app)), { recursive: true, mode: 0o755 });
   await writeFile(room.passwordFile, password, { mode: 0o600 });
   await chown(room.passwordFile, owner.uid, owner.gid);
+  if (ownUser) await writeDesktopPasswd(owner, room.passwdFile, room.groupFile);
 }
 
 /** Whether something is mounted at dir (an overlay home), by this process's mount table. */

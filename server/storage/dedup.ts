@@ -26,7 +26,7 @@ export const parentLink = 'parent';
 const largestSharedMapping = 1024 ** 3;
 
 /** The largest mapping of any process in the images, in bytes (mm-<pid>.img, VmaEntry start/end). */
-async function largestMapping(imagesDir: string, names: string[]): Promise<number> {
+export async function largestMapping(imagesDir: string, names: string[]): Promise<number> {
   let largest = 0;
   for (const name of names.filter((n) => /^mm-\d+\.img$/.test(n))) {
     const [mm] = imageEntries(await readFile(path.join(imagesDir, name)));

@@ -4,18 +4,26 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { Engine } from '../../server/engine';
 import { diskBytes } from '../../server/storage/checkpointFiles';
 import { listCriuRules } from '../../server/desktops/cleanup';
+import type { Paths } from '../../server/desktops/records';
+import { netnsPrefix } from '../../server/desktops/rooms';
 import { connectViewer } from './viewer';
 
 export interface Leakables {
   iptablesRules: number;
   xLocks: number;
   serverFds: number;
+  /** Mounts under the engine's state folder (overlay homes) and the kept namespaces of its desktops. */
   mounts: number;
+  namespaces: number;
   zombies: number;
 }
 
-/** What a cycle must leave as it found: CRIU's rules, X locks, our fds, mounts, zombies. */
-export async function countLeakables(vncPort: number): Promise<Leakables> {
+/**
+ * What a cycle must leave as it found: CRIU's rules, X locks, our fds, mounts, namespaces, zombies. Mounts and
+ * namespaces are this engine's only: the machine's own change whenever another program (a test run beside this
+ * one) mounts or unmounts anything (48 -> 37 in a CI run while a bench unmounted its clones).
+ */
+export async function countLeakables(vncPort: number, paths: Paths): Promise<Leakables> {
   const tmp = await readdir('/tmp');
   let zombies = 0;
   for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
@@ -28,7 +36,8 @@ export async function countLeakables(vncPort: number): Promise<Leakables> {
     iptablesRules: (await listCriuRules(vncPort)).length,
     xLocks: tmp.filter((f) => /^\.X\d+-lock$/.test(f)).length,
     serverFds: (await readdir('/proc/self/fd')).length,
-    mounts: (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length,
+    mounts: (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.split(' ')[4]?.startsWith(`${paths.stateDir}/`)).length,
+    namespaces: (await readdir('/run/netns').catch(() => [] as string[])).filter((name) => name.startsWith(netnsPrefix(paths))).length,
     zombies,
   };
 }
@@ -77,7 +86,7 @@ export async function soak(engine: Engine, { cycles = Infinity, durationMs = Inf
   const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
   const viewer = await connectViewer(desktops, desktop, { password: desktop.vncPassword });
   await viewer.nextUpdate(10_000);
-  const before = await countLeakables(desktop.vncPort);
+  const before = await countLeakables(desktop.vncPort, engine.desktops.paths);
   const dumpMs: number[] = [];
   const restoreMs: number[] = [];
   let failures = 0;
@@ -105,7 +114,7 @@ export async function soak(engine: Engine, { cycles = Infinity, durationMs = Inf
       onCycle?.(sample);
     }
     // Counted with the viewer still connected, as before the first cycle.
-    after = await countLeakables(desktop.vncPort);
+    after = await countLeakables(desktop.vncPort, engine.desktops.paths);
   } finally {
     viewer.close();
   }

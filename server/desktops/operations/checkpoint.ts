@@ -13,6 +13,7 @@ import { reconcileLocked } from './reconcile';
 import { noteCriu, sealCheckpoint } from './seal';
 import { isContained, roomOf, vncTargetOf } from '../rooms';
 import { containedDumpOptions } from '../../sandbox/criuFlags';
+import { settlePages } from './pages';
 
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
@@ -51,7 +52,8 @@ export async function checkpointDesktop(
   const { paths, store, deps, config } = ctx;
   await store.load(id); // an unknown id is "not found", before any lock is taken for it
   return ctx.locks.run(id, 'checkpoint', async () => {
-    const record = await reconcileLocked(ctx, await store.load(id));
+    // After a lazy restore, not before its last page is in: the dump would write the pages still missing as holes.
+    const record = await settlePages(ctx, await reconcileLocked(ctx, await store.load(id)));
     if (record.state !== 'running') {
       throw new FreezeframeError('bad_state', `desktop ${id} is ${record.state}: only a running desktop can be checkpointed`, { state: record.state });
     }
@@ -84,12 +86,13 @@ export async function checkpointDesktop(
       ...record.criu,
       // A contained desktop: its namespace, home and run folder named by key, the host's mounts by path; nothing
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
-      ...(contained ? containedDumpOptions(netnsInode!) : {}),
+      // With a uid of its own, the generated passwd and group files are named by key too.
+      ...(contained ? containedDumpOptions(netnsInode!, { ownUser: !!record.ownUser }) : {}),
       ...(options.pageServer ? { pageServer: true, address: options.pageServer.address, port: options.pageServer.port } : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
-      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, criu: record.criu },
+      desktopSpec: { ...(contained ? { kind: record.kind } : {}), display: record.display, vncPort: record.vncPort, geometry: record.geometry, apps: record.apps, vncPassword: record.vncPassword, vncViewPassword: record.vncViewPassword, uid: record.uid, gid: record.gid, ...(record.ownUser ? { ownUser: true } : {}), criu: record.criu },
       command: [config.criuPath, ...criuArgs('dump', criuOptions)], logPath: paths.checkpointDumpLog(cpId), restores: [],
     };
     // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
@@ -141,6 +144,8 @@ export async function checkpointDesktop(
         .then(() => { checkpoint.homeBase = true; }, () => {});
     }
     await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
+    // What a lazy restore by size will ask of these images (criu/lazyPages.ts premapFits), read now, off its path.
+    if (config.lazy === 'auto' && (checkpoint.imageBytes ?? 0) >= config.lazyMinBytes) void deps.premapFits(paths.checkpointImages(cpId)).catch(() => {});
     await exited;
     const frozen = leaveRunning ? {} : { pid: undefined, pidStartTime: undefined };
     await store.setState(record, leaveRunning ? 'running' : 'checkpointed', {

@@ -10,8 +10,9 @@ import { vncPasswordFile } from '../../vnc/vncAuth';
 import { newId } from '../../../lib/ids';
 import type { CriuOptions } from '../../criu/options';
 import type { CheckpointRecord, DesktopRecord } from '../records';
-import { roomOf } from '../rooms';
-import type { OperationContext } from './context';
+import { ownPasswd, roomOf } from '../rooms';
+import { idsOf, type OperationContext } from './context';
+import type { OwnIds } from '../uids';
 import { killTree } from './halt';
 import { noteCriu } from './seal';
 
@@ -30,18 +31,26 @@ export interface Cloned {
   ms: number;
 }
 
-async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord, id: string): Promise<DesktopRecord> {
+/** What every clone of one request shares: the checkpoint, its ids, and the one trust check of its images. */
+interface CloneSource {
+  checkpoint: CheckpointRecord;
+  ids: OwnIds;
+  ownUser: boolean;
+  /** Settles once the images are checked; a clone's criu waits for it, never runs without it. */
+  trusted: Promise<void>;
+}
+
+async function restoreClone(ctx: OperationContext, { checkpoint, ids: { uid, gid }, ownUser, trusted }: CloneSource, id: string): Promise<DesktopRecord> {
   const { paths, store, deps, config } = ctx;
   const spec = checkpoint.desktopSpec!;
   const room = roomOf(paths, id);
-  // Clones run as the checkpoint's desktop user: criu restores credentials as dumped (docs/self-contained.md).
-  const { uid, gid } = ctx.user();
+  if (ownUser) await ctx.uids.join(uid, id);
   const now = deps.clock.now();
   const record: DesktopRecord = {
     id, kind: 'contained', homeBase: checkpoint.id, display: inside.display, vncPort: inside.vncPort,
     geometry: spec.geometry, apps: spec.apps,
     // Xvnc's passwords are in its dumped memory: a clone answers to the checkpoint's (the run folder's file too).
-    vncPassword: spec.vncPassword, vncViewPassword: spec.vncViewPassword, uid, gid,
+    vncPassword: spec.vncPassword, vncViewPassword: spec.vncViewPassword, uid, gid, ...(ownUser ? { ownUser } : {}),
     state: 'restoring', createdAt: now, updatedAt: now,
     lastOperation: { kind: 'restore', checkpoint: checkpoint.id, startedAt: now },
   };
@@ -50,16 +59,13 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
     await store.save(record);
     try {
       await Promise.all([
-        deps.rooms.prepare(room, vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { uid, gid }, { home: false })
+        deps.rooms.prepare(room, vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { uid, gid }, { home: false, ownUser })
           // criu reopens the log by path and checks its size: the log as it was at the dump.
           .then(() => copyFile(paths.checkpointDesktopLog(checkpoint.id), room.log)),
         deps.rooms.createNetns(room.netns),
         deps.rooms.mountHome(paths.checkpointHomeBase(checkpoint.id), room),
       ]);
-      // criu restores as root what the images say: checked against this clone's own folders.
-      await deps.trustImages(paths.checkpointImages(checkpoint.id), checkpoint.id, {
-        uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir },
-      });
+      await trusted;
       const pidfile = path.join(room.dir, 'restore.pid');
       const criuOptions: CriuOptions = {
         imagesDir: paths.checkpointImages(checkpoint.id),
@@ -70,7 +76,7 @@ async function restoreClone(ctx: OperationContext, checkpoint: CheckpointRecord,
         restoreDetached: true,
         pidfile,
         // A fresh namespace: the connections of the images are restored closed, and there is no lock to remove.
-        ...containedRestoreOptions({ homeDir: room.home, runDir: room.run }, false),
+        ...containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, false),
       };
       const netns = await open(room.netnsPath, 'r');
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), [netns.fd]).finally(() => netns.close());
@@ -107,8 +113,25 @@ export async function cloneCheckpoint(ctx: OperationContext, checkpointId: strin
   }
   const t0 = performance.now();
   const ids = Array.from({ length: count }, () => newId('d'));
+  const spec = checkpoint.desktopSpec;
+  // Clones run as the checkpoint's ids: criu restores credentials as dumped (docs/self-contained.md). A checkpoint
+  // of a desktop with a uid of its own: that uid (while its desktop holds it), which each clone claims too
+  // (released when it is removed); they are kept apart by their own PID, mount and network namespaces.
+  const own = await idsOf(ctx, { ...spec, id: checkpoint.desktop });
+  const source: CloneSource = {
+    checkpoint, ids: own, ownUser: !!spec.ownUser && spec.uid === own.uid,
+    // criu restores as root what the images say: checked once for every clone, while their rooms are made (the
+    // check is synchronous CPU, the rooms mostly child processes: ip, mount). Files under /home/desktop are looked
+    // up in the checkpoint's home-base, which is what each clone's fresh overlay shows there. Writer: 6-27 ms per
+    // check (measured by hand, load 5-7), which 8 clones paid 8 times when each checked on its own.
+    trusted: new Promise<void>((resolve) => setImmediate(resolve)).then(() => ctx.deps.trustImages(ctx.paths.checkpointImages(checkpoint.id), checkpoint.id, {
+      ...own, home: inside.home, log: inside.log,
+      contained: { hostHome: ctx.paths.checkpointHomeBase(checkpoint.id), hidden: [ctx.paths.stateDir], appDir: ctx.config.rootDir },
+    })),
+  };
+  source.trusted.catch(() => {}); // each clone awaits it (and fails with its reason); a clone that fails before must not leave it unhandled
   // All at once: criu restores are CPU-bound, and measured up to 8 at once on 2 cores (docs/self-contained.md).
-  const results = await Promise.allSettled(ids.map((id) => restoreClone(ctx, checkpoint, id)));
+  const results = await Promise.allSettled(ids.map((id) => restoreClone(ctx, source, id)));
   const desktops = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ desktop: ids[i], error: toErrorInfo(r.reason) }] : []));
   if (!desktops.length) {

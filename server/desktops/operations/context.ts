@@ -8,13 +8,17 @@ import type { OperationLocks } from '../lock';
 import type { Paths } from '../records';
 import type { RecordStore } from '../store';
 import type { DesktopUser } from '../desktopUser';
+import type { DesktopRecord } from '../records';
+import type { OwnIds, UidClaims } from '../uids';
 
 export interface OperationContext {
-  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir'>;
+  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir' | 'lazy' | 'lazyMinBytes'>;
   paths: Paths;
   store: RecordStore;
   displays: DisplayClaims;
   locks: OperationLocks;
+  /** Which desktop runs as which uid of the reserved range (uids.ts). */
+  uids: UidClaims;
   deps: Collaborators;
   /** The user the desktops' programs run as (known once the registry is initialised). */
   user(): DesktopUser;
@@ -23,4 +27,15 @@ export interface OperationContext {
 
 export function desktopFiles(paths: Paths, id: string) {
   return { dir: paths.desktopDir(id), home: paths.desktopHome(id), passwordFile: paths.desktopPasswordFile(id) };
+}
+
+/**
+ * The ids a desktop's processes run as, and so the only ones its checkpoints may hold (the trust check): its own
+ * uid while it holds that uid's claim here, else this installation's desktop user's. Never just what the record
+ * says: an imported record names whatever ids its archive says.
+ */
+export async function idsOf(ctx: OperationContext, record: Pick<DesktopRecord, 'id' | 'uid' | 'gid' | 'ownUser'>): Promise<OwnIds> {
+  if (record.ownUser && record.gid === record.uid && (await ctx.uids.holds(record.uid, record.id))) return { uid: record.uid!, gid: record.gid! };
+  const { uid, gid } = ctx.user();
+  return { uid, gid };
 }

@@ -3,6 +3,7 @@ import type { DesktopRecord } from '../records';
 import { canTransition, isLive } from '../../../lib/states';
 import type { OperationContext } from './context';
 import { isContained, roomOf } from '../rooms';
+import { settlePages } from './pages';
 
 /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
 export async function killTree({ deps }: OperationContext, record: DesktopRecord): Promise<void> {
@@ -33,6 +34,8 @@ export async function stopLocked(ctx: OperationContext, record: DesktopRecord): 
     }
     await killTree(ctx, record);
   }
+  // A lazy restore's daemon ends with the tree it served; how it ended goes on record, the stop goes on.
+  if (record.fetching) record = await settlePages(ctx, record).catch(() => record);
   if (isContained(record)) {
     // Its X lock and sockets died with its /tmp, criu's lock rules with its namespace (nothing on the host's).
     const room = roomOf(ctx.paths, record.id);

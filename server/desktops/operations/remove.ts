@@ -34,6 +34,8 @@ export async function removeDesktop(ctx: OperationContext, id: string): Promise<
     await unlink(paths.desktopRecord(id));
     await rm(paths.desktopDir(id), { recursive: true, force: true });
     await ctx.displays.release(record.display, id);
+    // Its uid is free again once no clone of its checkpoints runs as it either.
+    if (record.ownUser) await ctx.uids.release(record.uid, id);
     ctx.emit({ type: 'removed', desktop: record, removed: checkpoints, bytesFreed });
     return { desktop: id, checkpoints, bytesFreed, display: record.display };
   });

@@ -9,17 +9,22 @@ import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord, RestoreInfo } from '../records';
 import { readLaunchMounts } from '../launchMounts';
-import type { OperationContext } from './context';
+import { idsOf, type OperationContext } from './context';
 import { stopLocked } from './halt';
 import { reconcileLocked } from './reconcile';
 import { noteCriu } from './seal';
-import { isContained, roomOf } from '../rooms';
+import { isContained, ownPasswd, roomOf } from '../rooms';
 import { containedRestoreOptions } from '../../sandbox/criuFlags';
 import { inside } from '../../sandbox/layout';
+import { chooseLazy, type LazyMode } from '../../../lib/lazy';
+import type { LazyDaemon } from '../../criu/lazyPages';
+import { watchPages } from './pages';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
   stopRunning?: boolean;
+  /** criu restore --lazy-pages (the memory sent after the tree resumes): true, false, or 'auto' by image size. */
+  lazy?: LazyMode;
 }
 
 export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -35,10 +40,16 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (checkpoint.state !== 'complete') {
       throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}, not complete: it cannot be restored`);
     }
+    // Auto: lazy for big images, unless criu could not premap them (asked for lazy, it is tried, and fails as criu
+    // says). Their mappings are read while the trust check reads the rest.
+    const mode = options.lazy ?? config.lazy;
+    const bySize = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
+    const premapping = bySize && mode === 'auto' ? deps.premapFits(paths.checkpointImages(checkpointId)) : undefined;
+    premapping?.catch(() => {});
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
-    // images say. The ids are this installation's desktop user's, not the record's: an imported record names
-    // whatever uid its archive says.
-    const { uid, gid } = ctx.user();
+    // images say. The ids are the desktop's own uid's only while it holds that claim here, else this
+    // installation's desktop user's: never merely what a record (an imported one) says.
+    const { uid, gid } = await idsOf(ctx, record);
     const contained = isContained(record);
     const room = roomOf(paths, record.id);
     // A clone's home is an overlay over its checkpoint's base copy (mounted again after a stop): the files the
@@ -95,6 +106,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
+    const lazy = bySize && (mode !== 'auto' || (await premapping!));
+    // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
+    // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
+    // every file there).
+    const workDir = path.join(paths.desktopDir(record.id), 'lazy');
+    const lazyLog = logPath.replace(/\.log$/, '-pages.log');
     const criuOptions: CriuOptions = {
       imagesDir: images,
       logFile: logPath,
@@ -107,9 +124,13 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       root: '/',
       restoreDetached: true,
       pidfile: paths.checkpointPidfile(checkpointId),
-      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run }, keepConnections) : {}),
+      ...(lazy ? { lazyPages: true, workDir } : {}),
+      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, keepConnections) : {}),
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
+    // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
+    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog }) : undefined;
+    daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
       // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
@@ -122,12 +143,15 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
     ]);
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
+    let daemon: LazyDaemon | undefined;
     try {
+      daemon = await daemonStarting;
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined)
         .finally(() => netnsFile?.close());
-      const statsRead = readStats(path.join(images, 'stats-restore')).catch(() => undefined);
+      // criu writes its stats in its work dir (stats.c: AT_FDCWD): the images folder, or a lazy restore's own.
+      const statsRead = readStats(path.join(lazy ? workDir : images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new FreezeframeError('gone', `criu restored desktop ${record.id} but its root ${pid} is not alive`);
@@ -135,19 +159,28 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       // --tcp-close leaves the DROP rules of the network lock behind.
       if (!keepConnections && !contained) await deps.cleanup.removeCriuRules(record.vncPort);
       const stats = (await statsRead)?.restore;
-      const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats };
+      const info: RestoreInfo = { at: deps.clock.now(), ms: result.durationMs, ok: true, logPath, command: result.command, stats, ...(daemon ? { lazy: { logPath: lazyLog } } : {}) };
+      // Until the daemon has sent the last page, the record says so (to this process and any other): no dump.
+      const daemonIdentity = daemon ? await deps.processes.identify(daemon.pid) : undefined;
       checkpoint.restores.push(info);
       // Two records, independent of each other: written at once, fsynced just after (jsonFiles.ts).
       await Promise.all([
         store.saveCheckpoint(checkpoint, { durable: 'background' }),
         store.setState(record, 'running', {
           pid, pidStartTime: identity.startTime, lastCheckpoint: checkpointId,
+          // A daemon already gone (nothing left to send) is judged all the same, by watchPages.
+          fetching: daemon ? { pid: daemon.pid, startTime: daemonIdentity?.startTime ?? '', logPath: lazyLog, checkpoint: checkpointId } : undefined,
           lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
         }, { durable: 'background' }),
       ]);
       ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
+      // Gone already (every page sent, or none to send): settled now rather than waited for by the next operation.
+      if (daemon) watchPages(ctx, record.id, daemon);
       return { desktop: record, checkpoint, restoreMs: result.durationMs };
     } catch (error) {
+      // A daemon left waiting for a restorer that failed: ended, its log kept beside the restore's.
+      daemon?.kill();
+      await daemon?.done;
       const info = toErrorInfo(error);
       // A failed restore leaves CRIU's DROP rules and Xvnc's lock and socket: this desktop's only.
       if (!contained) {

@@ -36,11 +36,13 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
   const { paths, store, deps } = ctx;
   const { geometry, apps } = resolve(options);
   const id = newId('d');
-  const { uid, gid } = ctx.user();
   const contained = ctx.config.contained;
   const room = roomOf(paths, id);
   await mkdir(paths.desktopDir(id), { recursive: true, mode: contained ? 0o700 : 0o711 });
   return ctx.locks.run(id, 'start', async () => {
+    // A contained desktop runs as a uid of its own (released when it is removed): desktops cannot signal or read
+    // each other; on the host's display, as the one desktop user.
+    const { uid, gid } = contained ? await ctx.uids.allocate(id) : ctx.user();
     // A contained desktop has display :1 in its own /tmp and network namespace: nothing of the host's to claim.
     const display = contained ? inside.display : await ctx.displays.allocate(id);
     const startedAt = deps.clock.now();
@@ -53,13 +55,19 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
     const record: DesktopRecord = {
       id, ...(contained ? { kind: 'contained' as const } : {}), display, vncPort: 5900 + display, geometry,
       apps: apps.map((a) => (a.name === 'custom' ? a.label : a.name)), vncPassword, vncViewPassword, uid, gid,
+      ...(contained ? { ownUser: true } : {}),
       // What its presets need of criu (Chromium: ghostLimit), passed to every dump of it.
       criu: criuNeeds(apps),
       state: 'starting', createdAt: startedAt, updatedAt: startedAt,
       lastOperation: { kind: 'start', startedAt },
     };
     if (contained) {
-      await Promise.all([deps.rooms.prepare(room, password, { uid, gid }), deps.rooms.createNetns(room.netns)]);
+      // No record yet to release the uid with on removal: released here if the room cannot be made.
+      await Promise.all([deps.rooms.prepare(room, password, { uid, gid }, { ownUser: true }), deps.rooms.createNetns(room.netns)])
+        .catch(async (error: unknown) => {
+          await ctx.uids.release(uid, id);
+          throw error;
+        });
     } else {
       await deps.prepareDesktopFiles(desktopFiles(paths, id), password, { uid, gid });
     }
@@ -69,7 +77,12 @@ export async function startDesktop(ctx: OperationContext, options: StartOptions 
         display, geometry, apps, logPath, homeDir: paths.desktopHome(id),
         passwordFile: contained ? room.passwordFile : paths.desktopPasswordFile(id),
         // The state folder holds the other desktops' overlay homes: their mounts must not be in this tree.
-        ...(contained ? { room: { netnsPath: room.netnsPath, runDir: room.run, hide: [paths.stateDir] } } : {}),
+        ...(contained ? {
+          room: {
+            netnsPath: room.netnsPath, runDir: room.run, hide: [paths.stateDir],
+            own: { ids: { uid, gid }, passwdFile: room.passwdFile, groupFile: room.groupFile },
+          },
+        } : {}),
       });
       const identity = await deps.processes.identify(pid);
       if (!identity) throw new LaunchError(`the desktop exited at once; see ${logPath}`);

@@ -45,7 +45,8 @@ export async function tidyLocked(ctx: OperationContext, id: string): Promise<Tid
   const desktop = await store.load(id);
   const mine = await store.checkpoints(id);
   const shared = await share(ctx, mine);
-  const keep = new Set([frozenAt(desktop)].filter((c): c is string => !!c));
+  // ...nor the one a lazy restore still reads pages from.
+  const keep = new Set([frozenAt(desktop), desktop.fetching?.checkpoint].filter((c): c is string => !!c));
   const candidates = mine.map((c) => ({ id: c.id, createdAt: c.createdAt, state: c.state, pinned: c.pinned, base: c.base, bytes: c.storedBytes ?? c.imageBytes ?? 0 }));
   const removed = checkpointsToRemove(candidates, desktop.retention, keep);
   let bytesFreed = 0;

@@ -13,7 +13,9 @@ import { vncPasswordFile } from '../../vnc/vncAuth';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { desktopFiles, type OperationContext } from './context';
 import { roomOf } from '../rooms';
+import { isReservedUid, reservedUids } from '../uids';
 import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
+import { settlePages } from './pages';
 import { flatten } from '../../storage/dedup';
 
 /** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
@@ -107,12 +109,20 @@ export async function importFolder(ctx: OperationContext, dir: string, options: 
     } catch (error) {
       throw new FreezeframeError('invalid', `the archive's desktop: ${(error as Error).message}`);
     }
-    // The home at the dump (archives of contained desktops' checkpoints since it was exported; none before): this
-    // installation's desktop user's, as the home it runs as (never the archive's ids). Without it, no clone.
+    // A desktop with a uid of its own: that uid must be of the reserved range (it runs as it here too; criu
+    // restores the ids as dumped). Anything else is refused now, not at its restore.
+    if (spec.ownUser !== undefined && (spec.ownUser !== true || spec.kind !== 'contained' || !isReservedUid(spec.uid) || spec.gid !== spec.uid)) {
+      throw new FreezeframeError('invalid', `the archive's desktop names ids that are no desktop's own (uid ${spec.uid}, gid ${spec.gid}): a desktop's own uid lies in ${reservedUids.min}-${reservedUids.max}`);
+    }
+    // The ids a contained desktop's home belongs to: its own uid's (checked above), else this installation's desktop
+    // user's, never other ids an archive names (the trust check expects the same).
+    const homeOwner = spec.kind === 'contained' && spec.ownUser ? { uid: spec.uid!, gid: spec.gid! } : ctx.user();
+    // The home at the dump (archives of contained desktops' checkpoints since it was exported; none before), owned
+    // as the home it runs as. Without it, no clone.
     const homeBase = path.join(dir, homeBaseName);
     if (spec.kind === 'contained' && (await stat(homeBase).then((s) => s.isDirectory(), () => false))) {
       record.homeBase = true;
-      await ownHomeBase(homeBase, ctx.user());
+      await ownHomeBase(homeBase, homeOwner);
     } else {
       delete record.homeBase;
       await rm(homeBase, { recursive: true, force: true });
@@ -133,12 +143,15 @@ export async function importFolder(ctx: OperationContext, dir: string, options: 
       const owner = Number.isInteger(spec.uid) && Number.isInteger(spec.gid) && spec.uid! > 0 && spec.gid! > 0 ? { uid: spec.uid!, gid: spec.gid! } : ctx.user();
       const password = vncPasswordFile(spec.vncPassword, spec.vncViewPassword);
       // A contained desktop's room: its folders here, whatever the state folder (its images name only inside
-      // paths); its namespace is made at its restore. Owned by this installation's desktop user, never by ids an
-      // archive names (the trust check expects that user's too). Its home is the checkpoint's home-base (the files
-      // its programs had open at the dump are there); empty for an older archive, which carries none.
+      // paths); its namespace is made at its restore. Its own uid is claimed here (possibly shared with the
+      // original, as a clone shares it). Its home is the checkpoint's home-base (the files its programs had open at
+      // the dump are there); empty for an older archive, which carries none.
       if (spec.kind === 'contained') {
         const room = roomOf(paths, record.desktop);
-        await deps.rooms.prepare(room, password, ctx.user());
+        if (spec.ownUser) {
+          await ctx.uids.join(spec.uid!, record.desktop);
+          await deps.rooms.prepare(room, password, homeOwner, { ownUser: true });
+        } else await deps.rooms.prepare(room, password, homeOwner);
         // cp -a -T: home-base's content into the (empty) home.
         if (record.homeBase) await deps.rooms.copyHomeBase(homeBase, room.home);
       } else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
@@ -163,6 +176,9 @@ export async function deleteCheckpoint(ctx: OperationContext, checkpointId: stri
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   return ctx.locks.run(checkpoint.desktop, 'delete checkpoint', async () => {
     await ctx.store.getCheckpoint(checkpointId); // still there under the lock
+    // A lazy restore still reading these images: its last page first (a failed one has ended the tree already).
+    const desktop = await ctx.store.load(checkpoint.desktop);
+    if (desktop.fetching?.checkpoint === checkpointId) await settlePages(ctx, desktop).catch(() => {});
     const bytesFreed = (await removeCheckpointFiles(ctx.paths, checkpointId)) + (await collectBases(ctx.paths));
     ctx.emit({ type: 'pruned', desktop: await ctx.store.load(checkpoint.desktop), removed: [checkpointId], bytesFreed });
     return { checkpoint: checkpointId, bytesFreed };
