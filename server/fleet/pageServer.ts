@@ -47,10 +47,18 @@ export async function startPageServer({ criuPath, stateDir, address }: { criuPat
   const port = await freePort(address);
   const child = spawn(criuPath, ['page-server', '--images-dir', dir, '--address', address, '--port', String(port), '--log-file', path.join(dir, 'page-server.log'), '-v3'], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  running.set(transfer, { dir, child, exited });
+  const entry: Running = { dir, child, exited };
+  running.set(transfer, entry);
   // Never left waiting: a source that never dumps lets it go after a minute.
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  void exited.then(() => clearTimeout(timer));
+  void exited.then((code) => {
+    clearTimeout(timer);
+    // A dump that failed (the source tries again with a new page server, or gives up): nothing will take these.
+    if (code !== 0 && running.get(transfer) === entry) {
+      running.delete(transfer);
+      void rm(dir, { recursive: true, force: true });
+    }
+  });
   // Listening once the port takes a connection attempt? No: a probe would be its one dump. The bind comes within
   // criu's start (tens of ms); the source's dump connects after its freeze, which takes longer.
   return { transfer, address, port };
