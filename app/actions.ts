@@ -5,6 +5,7 @@ import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
 import { checkpointDesktop, deleteCheckpoint, pinCheckpoint, removeDesktop, restoreDesktop, setRetention, startDesktop, stopDesktop, cloneCheckpoint } from '@/server/api/operations';
 import type { Failure } from '@/server/api/results';
+import { moveDesktop } from '@/server/api/fleetOperations';
 import type { CheckpointInput, RestoreInput, RetentionInput } from '@/server/api/schemas';
 
 export type StartFormState = Failure | undefined;
@@ -23,6 +24,13 @@ export async function startDesktopAction(_previous: StartFormState, form: FormDa
   if (!result.ok) return result;
   revalidatePath('/');
   redirect(`/desktops/${result.desktop.id}`);
+}
+
+/** Moves the running desktop to another host of the fleet; on failure it runs here again. */
+export async function moveDesktopAction(desktopId: string, host: string) {
+  const result = await moveDesktop(desktopId, { host });
+  if (result.ok) revalidatePath('/');
+  return result;
 }
 
 /** The one stop, from the dashboard's list and the desktop's page alike; its checkpoints stay. */

@@ -102,6 +102,19 @@ export interface Cloned {
   ms: number;
 }
 
+export interface Moved {
+  desktop: string;
+  from: string;
+  host: string;
+  method: 'copy' | 'page-server' | 'lazy';
+  checkpoint: string;
+  frozenMs: number;
+  dumpMs: number;
+  restoreMs: number;
+  bytesSent: number;
+  phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: { importMs: number; restoreMs: number } };
+}
+
 export interface Removed {
   desktop: string;
   checkpoints: string[];
@@ -158,6 +171,7 @@ export declare class FreezeframeClient {
   restore(checkpointId: string, options?: { stopRunning?: boolean }): Promise<Restored>;
   clone(checkpointId: string, options?: { count?: number }): Promise<Cloned>;
   stop(id: string): Promise<Desktop>;
+  move(id: string, host: string, options?: { method?: 'copy' | 'page-server' }): Promise<Moved>;
   remove(id: string): Promise<Removed>;
   deleteCheckpoint(id: string): Promise<{ checkpoint: string; bytesFreed: number }>;
   viewerUrl(id: string, options?: { presenter?: boolean }): string;

@@ -74,6 +74,7 @@ export const paths = {
   desktop: (id) => `/api/desktops/${checkId('desktop', id)}`,
   checkpointOf: (id) => `/api/desktops/${checkId('desktop', id)}/checkpoint`,
   stop: (id) => `/api/desktops/${checkId('desktop', id)}/stop`,
+  move: (id) => `/api/desktops/${checkId('desktop', id)}/move`,
   checkpoint: (id) => `/api/checkpoints/${checkId('checkpoint', id)}`,
   restore: (id) => `/api/checkpoints/${checkId('checkpoint', id)}/restore`,
   clone: (id) => `/api/checkpoints/${checkId('checkpoint', id)}/clone`,
@@ -150,6 +151,14 @@ export class FreezeframeClient {
 
   async stop(id) {
     return (await this.request('POST', paths.stop(id))).desktop;
+  }
+
+  /**
+   * Moves a running desktop to another host of the fleet (`method`: 'copy', the default, or 'page-server'); on
+   * failure it runs on this server again (docs/move.md).
+   */
+  async move(id, host, options = {}) {
+    return this.request('POST', paths.move(id), { host, ...options });
   }
 
   /** Removes a stopped desktop with its checkpoints, its folder and display. */

@@ -20,6 +20,7 @@ import { StateBanner } from './StateBanner';
 import { RetentionForm } from './RetentionForm';
 import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
+import { MoveForm, type MoveTarget } from './MoveForm';
 import { mergeCheckpoint, newer } from './liveRecords';
 
 type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete' | 'pin' | 'clone';
@@ -36,7 +37,7 @@ const failedTitle: Record<Operation | 'start' | 'dump', string> = {
 };
 
 /** audiencePath: the desktop's audience link (view only), shown with a Copy button. */
-export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDetail; audiencePath?: string }) {
+export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { initial: DesktopDetail; audiencePath?: string; moveHosts?: MoveTarget[] }) {
   const id = initial.desktop.id;
   const router = useRouter();
   const [detail, setDetail] = useState(initial);
@@ -232,6 +233,7 @@ export function DesktopConsole({ initial, audiencePath }: { initial: DesktopDeta
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">
+          <MoveForm desktopId={id} hosts={moveHosts} running={desktop.state === 'running' && !pending} movedTo={desktop.movedTo} />
           <div className="grid grid-cols-3 gap-3 xl:grid-cols-2">
             <BigButton
               testId="checkpoint-button"

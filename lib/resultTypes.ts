@@ -3,7 +3,7 @@ import type { ErrorCode } from './errorCodes';
 
 export type { ErrorCode };
 
-export type Status = 400 | 404 | 409 | 413 | 415 | 422 | 500;
+export type Status = 400 | 401 | 404 | 409 | 413 | 415 | 422 | 500 | 502;
 
 /** What the HTTP API sends as {error: …} and what the pages render. */
 export interface ApiError {

@@ -33,6 +33,8 @@ const usage = `usage: freezeframe <command> [options]
   list [--fleet]                           desktops and their checkpoints; --fleet: every host's, from etcd
                                            (FREEZEFRAME_ETCD): {self?, fresh, hosts, desktops, checkpoints}
   stop DESKTOP                             stop a desktop (its checkpoints stay)
+  move DESKTOP HOST [--method copy]        move a running desktop to another host of the fleet (FREEZEFRAME_PEERS,
+                                           FREEZEFRAME_FLEET_KEY_FILE); on failure it runs here again
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
   FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
   FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;
@@ -96,6 +98,7 @@ async function main(argv: string[]): Promise<unknown> {
       'keep-last': { type: 'string' },
       'max-bytes': { type: 'string' },
       fleet: { type: 'boolean' },
+      method: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -104,7 +107,7 @@ async function main(argv: string[]): Promise<unknown> {
     process.stdout.write(usage + '\n');
     return undefined;
   }
-  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove'];
+  const known = ['clone', 'start', 'checkpoint', 'restore', 'list', 'inspect', 'export', 'import', 'key', 'trust', 'delete', 'stop', 'pin', 'unpin', 'retention', 'remove', 'move'];
   if (!known.includes(command)) throw new Failed({ code: 'invalid', message: `unknown command "${command}"\n${usage}` });
   const need = (what: string) => {
     if (!arg) throw new Failed({ code: 'invalid', message: `${command} needs a ${what}\n${usage}` });
@@ -142,6 +145,21 @@ async function main(argv: string[]): Promise<unknown> {
     case 'list':
       if (values.fleet) return fleetList();
       return unwrap(await operations.listDesktopsWithCheckpoints()).desktops;
+    case 'move': {
+      const { moveDesktop } = await import('./api/fleetOperations');
+      // In an etcd fleet, this process asks etcd once for the hosts (the server keeps its own view going).
+      const fleet = (await import('./config')).loadConfig().fleet;
+      if (fleet) {
+        const [{ etcdClient }, { fleetView }, { setPeers }] = await Promise.all([import('./fleet/etcd'), import('./fleet/view'), import('./fleet/peersHandle')]);
+        const view = fleetView(etcdClient(fleet.etcd), fleet.hostId);
+        await view.refresh();
+        if (!view.fresh()) throw new Failed({ code: 'internal', message: `etcd did not answer: the fleet's hosts are unknown (${view.snapshot().error ?? 'no answer'})` });
+        setPeers(view);
+      }
+      const host = positionals[2];
+      if (!host) throw new Failed({ code: 'invalid', message: `move needs a desktop id and a host\n${usage}` });
+      return unwrap(await moveDesktop(need('desktop id'), { host, method: values.method }));
+    }
     case 'inspect':
       return unwrap(await operations.inspectCheckpoint(need('checkpoint id')));
     case 'export': {

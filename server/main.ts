@@ -6,6 +6,7 @@ import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
 import { desktopIdSegment } from '../lib/ids';
 import { createAuth } from './auth';
+import { fleetKey } from './fleet/fleetKey';
 import { createBridge } from './bridge/bridge';
 import { refuseUpgrade } from './bridge/upgradeHttp';
 import { createEngine } from './engine';
@@ -14,6 +15,7 @@ import { followOtherProcesses } from './desktops/recordFollower';
 import { applySecurityHeaders } from './securityHeaders';
 import { serveFast } from './api/fastRoutes';
 import { startFleet } from './fleet/fleet';
+import { getPeers, setPeers } from './fleet/peersHandle';
 import { raiseServerPriority } from './priority';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -28,13 +30,24 @@ const { desktops } = engine;
 // A checkpoint made with the CLI must hold the bridge's bytes just like one made from the page.
 const unfollow = followOtherProcesses(desktops);
 await desktops.keepReady();
-
-// In a fleet: this host's lease, its catalog and the fleet view (server/fleet/). Without FREEZEFRAME_ETCD none of it.
+// In a fleet: this host's lease, its catalog and the fleet view (server/fleet/). Without FREEZEFRAME_ETCD none of it;
+// a fleet listed by its operator (FREEZEFRAME_PEERS) is the static directory of fleet/staticPeers.ts.
 if (engine.config.fleet) {
   const shown = host.includes(':') ? `[${host}]` : host;
   engine.fleet = await startFleet(engine.config.fleet, desktops, { keyDir: engine.config.keyDir, fallbackUrl: `http://${shown}:${port}` });
+  // Moves ask the same directory the fleet view shows (the etcd one).
+  setPeers(engine.fleet.peers);
   console.log(`in the fleet as ${engine.fleet.self} (etcd ${engine.config.fleet.etcd.join(', ')}; ${engine.fleet.peers.fresh() ? 'reachable' : 'unreachable for now'})`);
 }
+const peerKey = engine.fleet?.key ?? fleetKey();
+
+// A move this server died in the middle of: finished or undone, once the target has been asked (fleet/recover.ts).
+void (async () => {
+  const { recoverMoves } = await import('./fleet/recover');
+  for (const r of await recoverMoves(desktops, getPeers(), peerKey)) {
+    console.warn(`freezeframe: desktop ${r.desktop}, moving to ${r.host} when this server stopped: ${r.outcome}${r.why ? ` (${r.why})` : ''}`);
+  }
+})().catch((error: unknown) => console.error('freezeframe: recovering moves failed:', error));
 
 // "serve the dashboard with a default desktop running": one running (or frozen) desktop is enough.
 if (process.env.FREEZEFRAME_DEFAULT_DESKTOP !== '0') {
@@ -59,7 +72,8 @@ const bridge = createBridge({
 
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
 // A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
-const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, engine.fleet?.key);
+// A host of the fleet shows the fleet's key (host-to-host calls: the relay, forwarded starts, a move's archive).
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, peerKey);
 setViewTokens((id) => auth.viewToken(id));
 
 // Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any

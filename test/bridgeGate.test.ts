@@ -40,6 +40,8 @@ describe('freeze gate', () => {
     assert.equal(gateInput(event('stopped', 'stopped')), 'stopped');
     // Before Xvnc dies: the viewers hear "stopped" (4004) and do not reconnect into the dying desktop.
     assert.equal(gateInput(event('stopping', 'running')), 'stopped');
+    // Moved to another host: its viewers connect anew (relayed there), not "stopped".
+    assert.equal(gateInput(event('moved', 'stopped')), 'moved');
   });
 
   const allowed: [GatePhase, DesktopEvent, GatePhase, string][] = [
@@ -59,6 +61,9 @@ describe('freeze gate', () => {
     ['open', event('restoring', 'restoring'), 'open', 'none'],
     ['open', event('restored', 'running'), 'open', 'none'],
     ['open', event('failed', 'stopped', { operation: 'restore' }), 'open', 'none'],
+    // A move's end on the source: the held bytes go nowhere, the viewers reconnect (4001) to where it runs now.
+    ['holding', event('moved', 'stopped'), 'open', 'closeLost'],
+    ['open', event('moved', 'stopped'), 'open', 'closeLost'],
   ];
   for (const [from, e, to, effect] of allowed) {
     test(`allowed: ${from} --${e.type}${e.operation ? `(${e.operation})` : ''}/${e.desktop.state}--> ${to} (${effect})`, () => {

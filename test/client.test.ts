@@ -60,6 +60,8 @@ test('what it sends passes the server\'s admission as a client that is no browse
       seen.push({ method: req.method, url: req.url, headers: req.headers, body });
       if (req.url === '/api/desktops/d-00000001/stop') {
         res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code: 'busy', message: 'desktop d-00000001 is busy (restore)' } }));
+      } else if (req.url?.endsWith('/move')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ desktop: 'd-00000003', host: 'host2', method: 'page-server' }));
       } else res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ checkpoint: {}, desktops: [{ id: 'd-00000002' }], failed: [], ms: 1 }));
     });
   });
@@ -70,7 +72,9 @@ test('what it sends passes the server\'s admission as a client that is no browse
     const cloned = await client.clone('c-1a2b3c4d', { count: 2 });
     assert.equal(cloned.desktops[0].id, 'd-00000002');
     await assert.rejects(client.stop('d-00000001'), (e: unknown) => e instanceof FreezeframeError && e.code === 'busy' && e.status === 409 && e.message === 'desktop d-00000001 is busy (restore)');
-    const [clone, stop] = seen;
+    assert.equal((await client.move('d-00000003', 'host2', { method: 'page-server' })).host, 'host2');
+    const [clone, stop, move] = seen;
+    assert.deepEqual([move.method, move.url, move.body], ['POST', '/api/desktops/d-00000003/move', '{"host":"host2","method":"page-server"}']);
     assert.deepEqual([clone.method, clone.url, clone.body, clone.headers['content-type']], ['POST', '/api/checkpoints/c-1a2b3c4d/clone', '{"count":2}', 'application/json']);
     assert.equal(clone.headers.authorization, 'Bearer secret');
     assert.deepEqual([stop.method, stop.body, stop.headers['content-type']], ['POST', '', undefined]);

@@ -22,6 +22,9 @@ const statusByCode: Partial<Record<ErrorCode, Status>> = {
   // Uploads: an archive over the size limit, or a body that is no archive at all.
   too_large: 413,
   unsupported_media_type: 415,
+  // A host-to-host call: another host of the fleet did not answer, or refused the fleet's key.
+  unreachable: 502,
+  unauthorized: 401,
 };
 
 export function statusOf(code: ErrorCode): Status {

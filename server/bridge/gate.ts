@@ -27,6 +27,8 @@ export type GateInput =
   /** 'failed' start (or a failure that names no operation). */
   | 'startFailed'
   | 'stopped'
+  /** 'moved': the desktop runs on another host now; its viewers must connect anew (relayed there). */
+  | 'moved'
   /** 'changed', 'pruned': records and files only; the tree and its connections are untouched. */
   | 'records';
 
@@ -59,6 +61,8 @@ export function gateInput(event: DesktopEvent): GateInput {
     case 'stopped':
     case 'removed':
       return 'stopped';
+    case 'moved':
+      return 'moved';
     case 'changed':
     case 'pruned':
       return 'records';
@@ -86,6 +90,7 @@ export const gateTransitions: { readonly [P in GatePhase]: Readonly<Partial<Reco
     restored: { to: 'open', effect: 'none' },
     restoreFailed: { to: 'open', effect: 'none' },
     stopped: { to: 'open', effect: 'closeStopped' },
+    moved: { to: 'open', effect: 'closeLost' },
   },
   holding: {
     records: { to: 'holding', effect: 'none' },
@@ -97,6 +102,9 @@ export const gateTransitions: { readonly [P in GatePhase]: Readonly<Partial<Reco
     treeResumed: { to: 'open', effect: 'release' },
     treeLost: { to: 'open', effect: 'closeLost' },
     stopped: { to: 'open', effect: 'closeStopped' },
+    // The held bytes are dropped: the session they belong to goes on on another host, over a new connection (4001:
+    // the viewer reconnects by itself, showing the freeze picture meanwhile).
+    moved: { to: 'open', effect: 'closeLost' },
   },
 };
 

@@ -25,13 +25,13 @@ export const notExported = ['restore.pid'];
  * desktop's checkpoint (38.5 MB of images) became 3.50 MB in 0.09 s, against gzip's 3.94 MB in 0.69 s (zstd -9:
  * 3.02 MB in 0.26 s), measured here; images are mostly memory pages, which compress well.
  */
-export async function writeArchive(folder: string, file: string, extra?: { folder: string; names: string[] }): Promise<void> {
+export async function writeArchive(folder: string, file: string, extra?: { folder: string; names: string[] }, { level = 3 }: { level?: number } = {}): Promise<void> {
   const execa = await loadExeca();
   const more = extra ? ['-C', extra.folder, ...extra.names.map((name) => `./${name}`)] : [];
   const exclude = notExported.map((name) => `--exclude=./${name}`);
   // --hard-dereference: two names of one file in a home (cp -a keeps them in home-base) are two plain files here;
   // tar would write the second as a hard-link entry, which checkArchive refuses (no link of any kind is imported).
-  await execa('tar', ['--numeric-owner', '--hard-dereference', '--use-compress-program=zstd -3 -T0 -q', '-cf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
+  await execa('tar', ['--numeric-owner', '--hard-dereference', `--use-compress-program=zstd -${level} -T0 -q`, '-cf', file, ...exclude, '-C', folder, '.', ...more], { timeout: 600_000, forceKillAfterDelay: 5_000 });
 }
 
 /** zstd's or gzip's magic: tar would take any compression it knows (or none); an archive is one of these two. */

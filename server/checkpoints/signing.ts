@@ -84,13 +84,13 @@ export async function signFolder(folder: string, keyDir: string): Promise<{ mani
 }
 
 /** Writes a checkpoint folder's archive with its signed manifest as two more entries. */
-export async function writeSignedArchive(folder: string, file: string, keyDir: string): Promise<void> {
+export async function writeSignedArchive(folder: string, file: string, keyDir: string, options?: { level?: number }): Promise<void> {
   const signed = await signFolder(folder, keyDir);
   const extra = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-sign-'));
   try {
     await writeFile(path.join(extra, manifestName), signed.manifest, { mode: 0o600 });
     await writeFile(path.join(extra, signatureName), signed.signature, { mode: 0o600 });
-    await writeArchive(folder, file, { folder: extra, names: [manifestName, signatureName] });
+    await writeArchive(folder, file, { folder: extra, names: [manifestName, signatureName] }, options);
   } finally {
     await rm(extra, { recursive: true, force: true });
   }
@@ -112,7 +112,7 @@ function howToTrust(keyDir: string): string {
  * every file as signed (none missing, none added, same size and sha256). Throws 'untrusted' otherwise. On success
  * the two signing files are removed, leaving the folder as a checkpoint's own; returns the signer's key line.
  */
-export async function verifyFolder(folder: string, keyDir: string): Promise<string> {
+export async function verifyFolder(folder: string, keyDir: string, alsoTrusted: string[] = []): Promise<string> {
   const read = (name: string) =>
     readFile(path.join(folder, name)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
@@ -132,7 +132,10 @@ export async function verifyFolder(folder: string, keyDir: string): Promise<stri
     throw untrusted(`the archive's ${signatureName} is malformed (${(error as Error).message})`);
   }
   const own = formatKeyLine(createPublicKey(await signingKey(keyDir)), '');
-  if (signer.id !== own && !(await trustedKeys(keyDir)).some((k) => k.id === signer.id)) {
+  // alsoTrusted: the fleet's hosts' key lines (server/fleet/peers.ts), for a move's archive: the operator trusts
+  // the fleet's directory as a whole.
+  const fleet = alsoTrusted.flatMap((line) => { try { return [parseKeyLine(line).id]; } catch { return []; } });
+  if (signer.id !== own && !fleet.includes(signer.id) && !(await trustedKeys(keyDir)).some((k) => k.id === signer.id)) {
     throw untrusted(`the archive is signed by ${signer.id}${signer.name ? ` (${signer.name})` : ''}, a key this installation does not trust. ${howToTrust(keyDir)}`);
   }
   if (!verify(null, manifestBytes, signer.key, Buffer.from(claimed.signature, 'base64'))) {

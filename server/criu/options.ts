@@ -35,6 +35,13 @@ export interface CriuOptions {
    */
   ghostLimit?: number;
   /**
+   * --page-server with --address and --port (dump): memory pages go to `criu page-server` on another host instead of
+   * the images folder (a move, server/fleet/pageServer.ts). Not said over RPC: such a dump runs on the command line.
+   */
+  pageServer?: boolean;
+  address?: string;
+  port?: number;
+  /**
    * --lazy-pages (restore): the tree's anonymous memory is left for a `criu lazy-pages` daemon (lazyPages.ts) to
    * fill through userfaultfd, on fault and in the background, instead of being read before the tree resumes.
    */
@@ -62,6 +69,9 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   external: { flag: '--external', kind: 'list' },
   inheritFd: { flag: '--inherit-fd', kind: 'list' },
   ghostLimit: { flag: '--ghost-limit', kind: 'value' },
+  pageServer: { flag: '--page-server', kind: 'bool' },
+  address: { flag: '--address', kind: 'value' },
+  port: { flag: '--port', kind: 'value' },
   lazyPages: { flag: '--lazy-pages', kind: 'bool' },
   workDir: { flag: '--work-dir', kind: 'value' },
 };

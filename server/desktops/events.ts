@@ -15,7 +15,9 @@ export type DesktopEventType =
   /** Checkpoints were removed (by the retention policy or a delete): removed, bytesFreed. */
   | 'pruned'
   /** A stopped desktop was removed with its checkpoints: removed, bytesFreed. */
-  | 'removed';
+  | 'removed'
+  /** The desktop now runs on another host (record.movedTo): its viewers reconnect, to be served from there. */
+  | 'moved';
 
 export interface DesktopEvent {
   type: DesktopEventType;

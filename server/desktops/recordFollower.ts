@@ -34,6 +34,7 @@ export function eventFor(before: DesktopRecord | undefined, after: DesktopRecord
     case 'stopping':
       return { type: 'stopping' };
     case 'stopped':
+      if (after.movedTo && !before?.movedTo) return { type: 'moved' };
       return from === 'restoring' ? { type: 'failed', operation: 'restore', error: after.lastError } : { type: 'stopped' };
     case 'failed': {
       const operation = from === 'starting' ? 'start' : from === 'restoring' ? 'restore' : from === 'checkpointing' ? 'dump' : undefined;

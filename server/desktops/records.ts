@@ -74,6 +74,13 @@ export interface DesktopRecord {
   criu?: AppCriuNeeds;
   /** Which checkpoints are removed after each checkpoint (lib/retention.ts); none without one. */
   retention?: RetentionPolicy;
+  /** Moved to another host of the fleet (server/fleet/move.ts): it lives there now; stopped here, its room freed. */
+  movedTo?: { host: string; at: string; checkpoint: string };
+  /**
+   * Frozen for a move to host, its archive on the way (server/fleet/move.ts): a restart of this server in the middle
+   * asks that host whether the desktop runs there (server/fleet/recover.ts) before anything restores it here.
+   */
+  moving?: { host: string; at: string; checkpoint: string };
   /**
    * After a lazy restore, until its lazy-pages daemon has sent the last page (server/desktops/operations/pages.ts):
    * the daemon's PID and start time, its log, and the checkpoint whose images it reads. While set, the tree's

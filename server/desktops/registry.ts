@@ -30,6 +30,7 @@ import { FreezeframeError } from '../errors';
 import type { Removed } from './operations/remove';
 import type { Tidied } from './operations/tidy';
 import { trace } from '../trace';
+import type { ImportOptions } from './operations/transfer';
 
 export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
@@ -208,12 +209,28 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
     return (await transferring()).inspectCheckpoint(this.context, checkpointId);
   }
 
-  async exportCheckpoint(checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
-    return (await transferring()).exportCheckpoint(this.context, checkpointId, file);
+  /** level: zstd's (3 by default; a move, whose archive crosses a LAN once, asks for less). */
+  async exportCheckpoint(checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
+    return (await transferring()).exportCheckpoint(this.context, checkpointId, file, options);
   }
 
-  async importCheckpoint(file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
-    return (await transferring()).importCheckpoint(this.context, file);
+  async importCheckpoint(file: string, options?: ImportOptions): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    return (await transferring()).importCheckpoint(this.context, file, options);
+  }
+
+  /** importCheckpoint of an archive already unpacked (and checked) into dir, which is consumed. */
+  async importFolder(dir: string, options?: ImportOptions): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+    return (await transferring()).importFolder(this.context, dir, options);
+  }
+
+  /** A frozen desktop's move under way to host (undefined: no more), so a restart knows to ask (operations/moved.ts). */
+  async markMoving(id: string, checkpointId: string, host: string | undefined): Promise<DesktopRecord> {
+    return (await import('./operations/moved')).markMoving(this.context, id, checkpointId, host);
+  }
+
+  /** The source's end of a move: the desktop, frozen at checkpointId, lives on host now (operations/moved.ts). */
+  async forgetMoved(id: string, host: string, checkpointId: string): Promise<DesktopRecord> {
+    return (await import('./operations/moved')).forgetMoved(this.context, id, host, checkpointId);
   }
 
   async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {

@@ -1,5 +1,5 @@
-// The fleet's hosts as this host sees them: the Peers interface the fleet view, the relay and `move` code against, a
-// static one for tests, and where things are kept in etcd.
+// The fleet's hosts as this host sees them: the Peers interface the fleet view, the relay and `move` code against
+// (the etcd directory: view.ts; a fleet listed by its operator: staticPeers.ts), and where things are kept in etcd.
 import type { Peer } from '../../lib/fleetTypes';
 
 export type { FleetCheckpoint, FleetDesktop, FleetSnapshot, Peer } from '../../lib/fleetTypes';
@@ -18,16 +18,6 @@ export const keys = {
   desktops: '/freezeframe/desktops/',
   checkpoints: '/freezeframe/checkpoints/',
 };
-
-/** Fixed peers (tests, and `move`'s own tests): always fresh; self is the first one unless named. */
-export function staticPeers(list: Peer[], self: string = list[0]?.id ?? ''): Peers {
-  return {
-    self,
-    get: (id) => list.find((p) => p.id === id),
-    all: () => [...list],
-    fresh: () => true,
-  };
-}
 
 /** The host with the most free memory among those known (ties: the first by id, so every host agrees). */
 export function placeOn(peers: Peer[]): Peer | undefined {

@@ -30,8 +30,28 @@ export interface TestHost {
   stateDir: string;
   /** What the server printed up to its "Freezeframe on" line. */
   banner: string;
-  /** SIGTERM, or SIGKILL for a host that dies. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, or SIGKILL for a host that dies; keepState: its state folder stays, for a host that starts again. */
+  stop(signal?: NodeJS.Signals, options?: { keepState?: boolean }): Promise<void>;
+}
+
+/** Every process below pid (by /proc's parent links), children first found first. */
+async function descendants(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
@@ -40,7 +60,11 @@ const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
 export async function makeNetwork(subnet = 40 + Math.floor(Math.random() * 150)): Promise<TestNetwork> {
   const bridge = `ffbr${randomBytes(2).toString('hex')}`;
   const gateway = `10.213.${subnet}.1`;
-  await ip(['link', 'add', bridge, 'type', 'bridge']);
+  // A MAC of its own: a bridge otherwise takes the lowest of its ports', so a host that leaves (its veth deleted)
+  // can change the gateway's MAC under the other hosts' ARP caches, and their packets to it went nowhere for tens of
+  // seconds (a viewer's pongs lost, a request reset: seen in test/move.test.ts once a target was killed).
+  const mac = `02:${randomBytes(5).toString('hex').match(/../g)!.join(':')}`;
+  await ip(['link', 'add', bridge, 'address', mac, 'type', 'bridge']);
   await ip(['addr', 'add', `${gateway}/24`, 'dev', bridge]);
   await ip(['link', 'set', bridge, 'up']);
   return {
@@ -64,7 +88,7 @@ export function inHost(netns: string, argv: string[]): string[] {
  * A host: namespace `ffh-<tag>-<n>` with lo up and a veth to the bridge at 10.213.SUBNET.(n+1), and the real server
  * (server/main.ts on the production build) listening on ADDRESS:PORT with a state folder of its own.
  */
-export async function startHost(network: TestNetwork, n: number, { port = 3500, displays = '220-229', env = {} }: { port?: number; displays?: string; env?: Record<string, string> } = {}): Promise<TestHost> {
+export async function startHost(network: TestNetwork, n: number, { port = 3500, displays = '220-229', env = {}, stateDir: given }: { port?: number; displays?: string; env?: Record<string, string>; stateDir?: string } = {}): Promise<TestHost> {
   await access('.next/BUILD_ID').catch(() => {
     throw new Error('the dashboard is not built: run `npx next build` first (scripts/test.sh does)');
   });
@@ -77,10 +101,15 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
   await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   await ip(['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   await ip(['link', 'set', outside, 'master', network.bridge, 'up']);
+  // A MAC that follows the address: a host that starts again (the same address) is found where the others' ARP
+  // caches say, not after their entries time out.
+  const hex = (x: number) => x.toString(16).padStart(2, '0');
+  await ip(['-n', netns, 'link', 'set', 'eth0', 'address', `02:fe:0a:d5:${hex(network.subnet)}:${hex(n + 1)}`]);
   await ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
   await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
   await ip(['-n', netns, 'route', 'add', 'default', 'via', network.gateway]);
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), `freezeframe-${name}-`));
+  // A host that starts again: its state folder of before.
+  const stateDir = given ?? (await mkdtemp(path.join(os.tmpdir(), `freezeframe-${name}-`)));
   const token = randomBytes(16).toString('hex');
   const [cmd, ...args] = inHost(netns, [process.execPath, '--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts']);
   const server: ChildProcess = spawn(cmd, args, {
@@ -108,9 +137,19 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
   server.stdout!.resume();
   return {
     name, netns, address, port, url: `http://${address}:${port}`, token, stateDir, banner,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    async stop(signal: NodeJS.Signals = 'SIGTERM', { keepState = false } = {}) {
       if (server.exitCode === null && server.signalCode === null) {
+        // A host that dies takes the server's helpers with it (a tar unpacking an archive, a criu page server): a
+        // server killed alone leaves them writing into its state folder.
+        const helpers = signal === 'SIGKILL' && server.pid ? await descendants(server.pid) : [];
         server.kill(signal);
+        for (const pid of helpers) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
         await exited;
       }
       // A host that stops takes its desktops with it (each tree's root is PID 1 of its namespace: the rest follow).
@@ -131,7 +170,7 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
       }
       await ip(['netns', 'delete', netns]).catch(() => {});
       await ip(['link', 'delete', outside]).catch(() => {});
-      await rm(stateDir, { recursive: true, force: true });
+      if (!keepState) await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

@@ -4,6 +4,7 @@ import { connection } from 'next/server';
 import { DesktopConsole } from '@/components/DesktopConsole';
 import { getDesktop } from '@/server/api/operations';
 import { audiencePath } from '@/server/audience';
+import { moveTargets } from '@/server/api/fleetOperations';
 import { readOrFail } from './readOrFail';
 
 type Props = { params: Promise<{ id: string }> };
@@ -14,5 +15,5 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function DesktopPage({ params }: Props) {
   await connection();
-  return readOrFail(await getDesktop((await params).id), (detail) => <DesktopConsole initial={detail} audiencePath={audiencePath(detail.desktop.id)} />);
+  return readOrFail(await getDesktop((await params).id), (detail) => <DesktopConsole initial={detail} audiencePath={audiencePath(detail.desktop.id)} moveHosts={moveTargets()} />);
 }

@@ -20,6 +20,8 @@ import { trace } from '../../trace';
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
   leaveRunning?: boolean;
+  /** A move's dump: memory pages straight to the target's `criu page-server` (server/fleet/pageServer.ts). */
+  pageServer?: { address: string; port: number };
 }
 
 const transientDumpErrors = /in-flight|The socket has data to read/i;
@@ -101,6 +103,7 @@ export async function checkpointDesktop(
       // of the host (state folder, display, port) in the images (server/sandbox/criuFlags.ts).
       // With a uid of its own, the generated passwd and group files are named by key too.
       ...(contained ? containedDumpOptions(netnsInode!, { ownUser: !!record.ownUser }) : {}),
+      ...(options.pageServer ? { pageServer: true, address: options.pageServer.address, port: options.pageServer.port } : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
@@ -130,7 +133,8 @@ export async function checkpointDesktop(
 
     let result: CriuResult;
     try {
-      result = await dumpWithRetry(ctx, criuOptions, record);
+      // A page server takes one dump: no retry.
+      result = await dumpWithRetry(ctx, criuOptions, record, criuOptions.pageServer ? 1 : 3);
     } catch (error) {
       const info = toErrorInfo(error);
       checkpoint.thumbnail = await makeThumbnail();

@@ -71,6 +71,12 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
     t.step('trust');
+    if (record.moving) {
+      throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
+    }
+    if (record.movedTo) {
+      throw new FreezeframeError('bad_state', `desktop ${record.id} moved to host ${record.movedTo.host} (${record.movedTo.at}): it runs there; restoring it here would make two of it`);
+    }
     if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
     if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });

@@ -33,7 +33,7 @@ export async function inspectCheckpoint({ store, paths }: OperationContext, chec
  * Writes a complete checkpoint as one zstd tar archive to file; its images whole (an archive must restore where
  * its base is not), staged in the state folder as hard links, the shared pages copied back in.
  */
-export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string): Promise<{ checkpoint: string; file: string; bytes: number }> {
+export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
   const checkpoint = await ctx.store.getCheckpoint(checkpointId);
   if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
   // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
@@ -48,7 +48,7 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
       await flatten(ctx.paths.checkpointImages(checkpointId), path.join(staged, 'images'));
       // What a clone's home overlays, and an imported desktop's home: without it, nothing of the archive clones.
       if (checkpoint.homeBase) await stageHomeBase(ctx.paths.checkpointHomeBase(checkpointId), staged);
-      await writeSignedArchive(staged, file, ctx.config.keyDir);
+      await writeSignedArchive(staged, file, ctx.config.keyDir, options);
     } finally {
       await rm(staged, { recursive: true, force: true });
     }
@@ -61,11 +61,29 @@ export async function exportCheckpoint(ctx: OperationContext, checkpointId: stri
  * folder: criu's images name the desktop's log and home by their full paths). Its desktop is created, stopped,
  * if this machine does not have it; then the checkpoint restores like any other.
  */
-export async function importCheckpoint(ctx: OperationContext, file: string): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+export interface ImportOptions {
+  /** More key lines to trust than the operator's list: the fleet's hosts', for a move (server/fleet/receive.ts). */
+  alsoTrusted?: string[];
+  /**
+   * A desktop moving in: its record here, if any, must be one that moved away (it comes back, with the home of its
+   * archive); a desktop that lives here is refused.
+   */
+  moving?: boolean;
+  /** Once the archive's signature holds: more images put into its images/ folder (a move's pages, fleet/pageServer.ts). */
+  addImages?: (imagesDir: string) => Promise<void>;
+}
+
+export async function importCheckpoint(ctx: OperationContext, file: string, options: ImportOptions = {}): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
+  const dir = await unpackArchive(file, ctx.paths.imports());
+  return importFolder(ctx, dir, options);
+}
+
+/** importCheckpoint's part after the unpack (a move's target unpacks as the archive streams in); dir is consumed. */
+export async function importFolder(ctx: OperationContext, dir: string, options: ImportOptions = {}): Promise<{ checkpoint: CheckpointRecord; desktop: DesktopRecord }> {
   const { paths, store, deps } = ctx;
-  const dir = await unpackArchive(file, paths.imports());
   try {
-    await verifyFolder(dir, ctx.config.keyDir);
+    await verifyFolder(dir, ctx.config.keyDir, options.alsoTrusted);
+    await options.addImages?.(path.join(dir, 'images'));
     // Only now, the archive traced to a trusted key: its home's links made again (plain files until here).
     await restoreHomeLinks(dir);
     const record = await readJson<CheckpointRecord>(path.join(dir, 'checkpoint.json'));
@@ -110,6 +128,15 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
       await rm(homeBase, { recursive: true, force: true });
     }
     let desktop = await store.find(record.desktop);
+    if (desktop && options.moving) {
+      if (!desktop.movedTo || desktop.state !== 'stopped') {
+        throw new FreezeframeError('bad_state', `desktop ${record.desktop} lives on this host already (${desktop.state}): it cannot move in`);
+      }
+      if (spec.kind !== 'contained' || !record.homeBase) throw new FreezeframeError('invalid', 'only a self-contained desktop with its home moves');
+      // Back from where it went: its room here is from before it left; its home is the archive's.
+      await rm(roomOf(paths, record.desktop).home, { recursive: true, force: true });
+      desktop = undefined;
+    }
     if (!desktop) {
       // The restored Xvnc reads its password from this file, by the path it had at the dump; its programs keep
       // the uid they had there, which may not be this machine's desktop user's.
@@ -129,7 +156,8 @@ export async function importCheckpoint(ctx: OperationContext, file: string): Pro
         if (record.homeBase) await deps.rooms.copyHomeBase(homeBase, room.home);
       } else await deps.prepareDesktopFiles(desktopFiles(paths, record.desktop), password, owner);
       const at = deps.clock.now();
-      desktop = await store.save({ id: record.desktop, ...spec, state: 'stopped', createdAt: at, updatedAt: at });
+      const before = await store.find(record.desktop);
+      desktop = await store.save({ ...(before ?? {}), id: record.desktop, ...spec, state: 'stopped', movedTo: undefined, homeBase: undefined, pid: undefined, pidStartTime: undefined, createdAt: before?.createdAt ?? at, updatedAt: at });
     }
     Object.assign(record, { importedAt: deps.clock.now(), logPath: paths.checkpointDumpLog(record.id) });
     await writeJsonAtomic(path.join(dir, 'checkpoint.json'), record);

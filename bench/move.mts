@@ -1,0 +1,122 @@
+// Moving a running desktop to another host (issue #14 part 6): downtime (the move asked -> the picture on the
+// target) and bytes sent, for the default desktop and for Firefox, per move method, against export + copy +
+// import + restore by hand in the same run. Two test hosts (network namespaces, test/support/testHosts.ts).
+// Run as root after `npx next build`:
+//   node --import tsx --import ./server/runtime/register.js bench/move.mts --rounds=3 --apps=default,firefox --methods=copy
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { trustKey } from '../server/checkpoints/keys';
+import { eventually } from '../test/support/eventually';
+import { api, HostViewer, makeFleet, type FleetHost } from '../test/support/fleetHosts';
+import { appSigns } from './lib/appSigns.mts';
+import { arg, fmt, load, LoadLog, machine, median, numArg, resultsDir } from './lib/common.mts';
+
+const rounds = numArg('rounds', 3);
+const apps = arg('apps', 'default,firefox').split(',');
+const methods = arg('methods', 'copy').split(',');
+const subnet = numArg('subnet', 171);
+const port = numArg('port', 3571);
+const out = arg('out', 'move');
+// zstd's level for a move's archive (the source's FREEZEFRAME_MOVE_ZSTD_LEVEL); unset: the server's default.
+const zstdLevel = arg('zstd-level', '');
+const loadLog = new LoadLog();
+
+type Row = { app: string; method: string; downtimeMs: number; movingMs: number; serverFrozenMs?: number; dumpMs?: number; restoreMs?: number; bytes: number; load: string; phases?: unknown };
+const rows: Row[] = [];
+
+/** The app's window is up in the desktop (xwininfo in its namespaces), so a move carries a settled app. */
+async function appUp(host: FleetHost, id: string, app: string): Promise<void> {
+  const names = app === 'default' ? ['xclock', 'xterm'] : [app];
+  await eventually(async () => {
+    const { body } = await api<{ desktop: { pid: number } }>(host, 'GET', `/api/desktops/${id}`);
+    const { stdout } = await execa('nsenter', ['-t', String(body.desktop.pid), '-n', '-m', 'xwininfo', '-root', '-tree', '-display', ':1'], { timeout: 10_000 });
+    for (const name of names) if (!appSigns[name].window.test(stdout)) throw new Error(`no ${name} window yet`);
+  }, 180_000);
+}
+
+async function startOn(host: FleetHost, app: string): Promise<string> {
+  const { status, body } = await api<{ desktop: { id: string } }>(host, 'POST', '/api/desktops', app === 'default' ? {} : { apps: [app] });
+  if (status !== 201) throw new Error(`start: ${JSON.stringify(body)}`);
+  await appUp(host, body.desktop.id, app);
+  return body.desktop.id;
+}
+
+/** The picture on the target: a viewer connects as soon as the desktop runs there; first frame, then a change. */
+async function pictureOn(host: FleetHost, id: string, t0: number): Promise<{ shown: number; moving: number }> {
+  const viewer = await HostViewer.open(host, id);
+  const shown = performance.now() - t0;
+  await viewer.moves(1, 30_000);
+  const moving = performance.now() - t0;
+  viewer.close();
+  return { shown, moving };
+}
+
+const fleet = await makeFleet({ subnet, port, size: 2, displays: (n) => `${200 + 4 * n}-${203 + 4 * n}` });
+try {
+  const env: Record<string, string> = zstdLevel ? { FREEZEFRAME_MOVE_ZSTD_LEVEL: zstdLevel } : {};
+  const [a, b] = [await fleet.start(1, { env }), await fleet.start(2, { env })];
+  // By hand, b must trust a's key as an operator would (`freezeframe trust`): a move trusts the fleet's list instead.
+  await trustKey(b.keyDir, a.keyLine);
+  loadLog.note('start');
+  for (const app of apps) {
+    for (let r = 0; r < rounds; r++) {
+      for (const method of [...methods, 'by hand']) {
+        const id = await startOn(a, app);
+        const source = await HostViewer.open(a, id);
+        await source.moves(1, 30_000);
+        const t0 = performance.now();
+        let row: Row;
+        if (method === 'by hand') {
+          const cp = await api<{ checkpoint: { id: string } }>(a, 'POST', `/api/desktops/${id}/checkpoint`, {});
+          const exported = await fetch(`${a.url}/api/checkpoints/${cp.body.checkpoint.id}/export`, { headers: { Authorization: `Bearer ${a.token}` } });
+          const archive = Buffer.from(await exported.arrayBuffer());
+          const imported = await fetch(`${b.url}/api/checkpoints/import`, { method: 'POST', headers: { Authorization: `Bearer ${b.token}`, 'Content-Type': 'application/zstd' }, body: archive });
+          if (imported.status !== 201) throw new Error(`import: ${await imported.text()}`);
+          const restored = await api(b, 'POST', `/api/checkpoints/${cp.body.checkpoint.id}/restore`, {});
+          if (restored.status !== 200) throw new Error(`restore: ${JSON.stringify(restored.body)}`);
+          const seen = await pictureOn(b, id, t0);
+          row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, bytes: archive.length, load: load() };
+          await api(a, 'POST', `/api/desktops/${id}/stop`, {});
+        } else {
+          const moved = await api<{ frozenMs: number; dumpMs: number; restoreMs: number; bytesSent: number; phases: unknown; error?: unknown }>(a, 'POST', `/api/desktops/${id}/move`, { host: b.id, method });
+          if (moved.status !== 200) throw new Error(`move: ${JSON.stringify(moved.body)}`);
+          const seen = await pictureOn(b, id, t0);
+          row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, serverFrozenMs: moved.body.frozenMs, dumpMs: moved.body.dumpMs, restoreMs: moved.body.restoreMs, bytes: moved.body.bytesSent, load: load(), phases: moved.body.phases };
+        }
+        source.close();
+        rows.push(row);
+        console.log(JSON.stringify(row));
+        await api(b, 'POST', `/api/desktops/${id}/stop`, {});
+      }
+    }
+    loadLog.note(`after ${app}`);
+  }
+} finally {
+  await fleet.dispose();
+}
+
+const groups = new Map<string, Row[]>();
+for (const row of rows) groups.set(`${row.app}|${row.method}`, [...(groups.get(`${row.app}|${row.method}`) ?? []), row]);
+const md = [
+  '# Moving a running desktop to another host (bench/move.mts)',
+  '',
+  `${rounds} rounds per app and method, two test hosts on one machine (network namespaces over a bridge); medians.${zstdLevel ? ` A move's archive at zstd -${zstdLevel}.` : ''}`,
+  'downtime: the move asked (the freeze starts) -> the first frame from the target on a viewer that connects as soon as',
+  'the desktop runs there; moving: -> the next change of the picture (xclock ticks once a second, so up to 1 s later).',
+  '"by hand": checkpoint, export (download), import (upload) and restore through the API.',
+  '',
+  '| desktop | method | downtime ms | moving ms | frozen (server) ms | dump ms | restore ms | bytes sent | load 1/5/15 |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...[...groups.entries()].map(([key, rs]) => {
+    const [app, method] = key.split('|');
+    const m = (f: (r: Row) => number | undefined) => fmt(median(rs.map(f).filter((x): x is number => x !== undefined)), 0);
+    return `| ${app} | ${method} | ${m((r) => r.downtimeMs)} | ${m((r) => r.movingMs)} | ${m((r) => r.serverFrozenMs)} | ${m((r) => r.dumpMs)} | ${m((r) => r.restoreMs)} | ${m((r) => r.bytes)} | ${rs.at(-1)!.load} |`;
+  }),
+  '',
+  loadLog.markdown(),
+  '',
+].join('\n');
+await writeFile(path.join(resultsDir, `${out}.md`), md);
+await writeFile(path.join(resultsDir, `${out}.json`), JSON.stringify({ machine: machine(), rows, load: loadLog.entries }, null, 1));
+console.log(md);

@@ -1,0 +1,59 @@
+'use client';
+// "Move to host...": the running desktop goes to another host of the fleet (a server action); the viewer shows the
+// freeze picture meanwhile and reconnects by itself. Hosts come from the fleet's directory (server/fleet/peers.ts).
+import { useState } from 'react';
+import { moveDesktopAction } from '@/app/actions';
+import type { ApiError } from '@/lib/resultTypes';
+
+export interface MoveTarget {
+  id: string;
+  /** The desktop's page on that host: where to open it when no host relays its screen. */
+  url: string;
+}
+
+export function MoveForm({ desktopId, hosts, running, movedTo }: { desktopId: string; hosts: MoveTarget[]; running: boolean; movedTo?: { host: string } }) {
+  const [host, setHost] = useState(hosts[0]?.id ?? '');
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<{ host: string; frozenMs: number } | null>(null);
+  if (!hosts.length) return null;
+  const there = movedTo ?? (done ? { host: done.host } : undefined);
+  const link = there && hosts.find((h) => h.id === there.host);
+
+  async function move() {
+    setPending(true);
+    setError(null);
+    try {
+      const result = await moveDesktopAction(desktopId, host);
+      if (result.ok) setDone({ host: result.host, frozenMs: result.frozenMs });
+      else setError(result.error);
+    } catch (e) {
+      setError({ code: 'unreachable', message: (e as Error).message });
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <div className="grid gap-2 rounded-lg border border-white/10 p-3 text-sm text-slate-300" data-testid="move-form">
+      <label className="flex items-center gap-2">
+        <span>Move to host…</span>
+        <select value={host} onChange={(e) => setHost(e.target.value)} disabled={pending || !running} className="rounded border border-white/10 bg-slate-900 px-2 py-1" data-testid="move-host">
+          {hosts.map((h) => (
+            <option key={h.id} value={h.id}>{h.id}</option>
+          ))}
+        </select>
+        <button type="button" onClick={() => void move()} disabled={pending || !running || !host} data-testid="move-button" className="rounded-md border border-white/10 px-3 py-1 hover:border-sky-400/50 hover:text-sky-200 disabled:opacity-40">
+          {pending ? 'Moving…' : 'Move'}
+        </button>
+      </label>
+      {done && <p data-testid="move-done">Moved to {done.host}: frozen for {(done.frozenMs / 1000).toFixed(1)} s.</p>}
+      {there && link && (
+        <p>
+          It runs on {there.host}: <a className="text-sky-300 underline" href={`${link.url}/desktops/${desktopId}`}>open it there</a>.
+        </p>
+      )}
+      {error && <p className="text-red-300" role="alert" data-testid="move-error">Move failed: {error.message}</p>}
+    </div>
+  );
+}
