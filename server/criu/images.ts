@@ -1,20 +1,10 @@
 // Reads CRIU image files: the magic header and protobuf entries, decoded without the .proto machinery.
 import 'server-only';
 import { readFile } from 'node:fs/promises';
+import { readVarint } from './varint';
 
 /** Field number -> values in order (varints as bigint, length-delimited fields as bytes). */
 export type ProtoFields = Map<number, (bigint | Uint8Array)[]>;
-
-function readVarint(buf: Uint8Array, pos: number): [bigint, number] {
-  let value = 0n;
-  for (let shift = 0n; ; shift += 7n) {
-    if (pos >= buf.length) throw new RangeError('truncated varint');
-    const byte = buf[pos++];
-    value |= BigInt(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return [value, pos];
-    if (shift > 63n) throw new RangeError('varint too long');
-  }
-}
 
 export function decodeProto(buf: Uint8Array): ProtoFields {
   const fields: ProtoFields = new Map();

@@ -1,6 +1,7 @@
 // CRIU's RPC messages (images/rpc.proto of CRIU 4.2), encoded by hand: a criu_req for `criu swrk` from our
 // CriuOptions, and the fields of its criu_resp we read. Pure: no criu, no sockets (test/criuRpc.test.ts).
 import type { CriuOptions } from './options';
+import { encodeVarint, fieldKey } from './varint';
 import { decodeProto } from './images';
 
 /** criu_req_type */
@@ -28,21 +29,10 @@ const field = {
   imagesDir: 68, // images_dir
 } as const;
 
-function varint(value: bigint): number[] {
-  // int32 -1 is sent as a 64-bit two's complement (10 bytes), as protobuf does.
-  let v = BigInt.asUintN(64, value);
-  const out: number[] = [];
-  do {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v ? byte | 0x80 : byte);
-  } while (v);
-  return out;
-}
-const key = (n: number, wire: 0 | 2) => varint(BigInt((n << 3) | wire));
-const int = (n: number, v: number | boolean) => [...key(n, 0), ...varint(BigInt(typeof v === 'boolean' ? Number(v) : v))];
+// int32 -1 is sent as a 64-bit two's complement (10 bytes), as protobuf does (varint.ts).
+const int = (n: number, v: number | boolean) => [...fieldKey(n, 0), ...encodeVarint(typeof v === 'boolean' ? Number(v) : v)];
 function bytes(n: number, v: Uint8Array | number[]): number[] {
-  return [...key(n, 2), ...varint(BigInt(v.length)), ...v];
+  return [...fieldKey(n, 2), ...encodeVarint(v.length), ...v];
 }
 const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
 

@@ -2,6 +2,7 @@
 // An entry says where a run of pages of a process lives: in this checkpoint's pages file (PE_PRESENT), or in the
 // parent images (PE_PARENT: criu restore reads them from images/parent, see dedup.ts).
 import { decodeProto, imageEntries } from '../criu/images';
+import { encodeVarint } from '../criu/varint';
 
 export const PE_PARENT = 1;
 export const PE_LAZY = 2;
@@ -37,17 +38,6 @@ export function parsePagemap(buf: Buffer): Pagemap {
   return { magic: buf.subarray(0, 8), pagesId, entries };
 }
 
-function varint(value: bigint | number): number[] {
-  let v = BigInt(value);
-  const out: number[] = [];
-  do {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v ? byte | 0x80 : byte);
-  } while (v);
-  return out;
-}
-
 function message(bytes: number[]): Buffer {
   const size = Buffer.alloc(4);
   size.writeUInt32LE(bytes.length);
@@ -57,8 +47,8 @@ function message(bytes: number[]): Buffer {
 export function writePagemap(map: Pagemap): Buffer {
   return Buffer.concat([
     map.magic,
-    message([0x08, ...varint(map.pagesId)]),
-    ...map.entries.map((e) => message([0x08, ...varint(e.vaddr), 0x10, 0x00, 0x20, ...varint(e.flags), 0x28, ...varint(e.nrPages)])),
+    message([0x08, ...encodeVarint(map.pagesId)]),
+    ...map.entries.map((e) => message([0x08, ...encodeVarint(e.vaddr), 0x10, 0x00, 0x20, ...encodeVarint(e.flags), 0x28, ...encodeVarint(e.nrPages)])),
   ]);
 }
 

@@ -1,28 +1,12 @@
 // Edits one field of a CRIU image's protobuf entries and writes the image back, every other byte kept as it was:
 // how the trust tests make hostile images out of a real checkpoint.
 import { readFile, writeFile } from 'node:fs/promises';
+import { encodeVarint as encodeVarintBytes, readVarint } from '../../server/criu/varint';
 
 interface RawField { field: number; wire: number; start: number; end: number; valueStart: number }
 
-function varint(buf: Uint8Array, pos: number): [bigint, number] {
-  let value = 0n;
-  for (let shift = 0n; ; shift += 7n) {
-    const byte = buf[pos++];
-    value |= BigInt(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return [value, pos];
-  }
-}
-
-export function encodeVarint(value: bigint | number): Buffer {
-  let v = BigInt(value);
-  const out: number[] = [];
-  do {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v ? byte | 0x80 : byte);
-  } while (v);
-  return Buffer.from(out);
-}
+const varint = readVarint;
+export const encodeVarint = (value: bigint | number) => Buffer.from(encodeVarintBytes(value));
 
 function rawFields(buf: Uint8Array): RawField[] {
   const out: RawField[] = [];
