@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { execa } from 'execa';
 import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
 import type { FleetSnapshot } from '../lib/fleetTypes';
 import { startEtcd, type TestEtcd } from './support/etcd';
@@ -196,6 +197,31 @@ test('a desktop on host 2 opened through host 1: its page renders and its VNC is
   assert.equal(snap.body.checkpoint.desktop, remote.id);
   const onH2 = await api(h2(), `/api/desktops/${remote.id}`);
   assert.ok(onH2.body.checkpoints.some((c: { id: string }) => c.id === snap.body.checkpoint.id), 'the checkpoint is on host 2');
+});
+
+test('freezeframe move in an etcd fleet: the CLI finds the target in etcd; the catalog then lists the desktop on it', { timeout: 180_000 }, async () => {
+  const started = await api(h1(), '/api/desktops', { method: 'POST', json: { apps: ['xclock'], host: 'h1' } });
+  assert.equal(started.status, 201, started.text);
+  const id: string = started.body.desktop.id;
+  const keyFile = path.join(keyDir, 'fleet.key');
+  const env = {
+    ...process.env,
+    FREEZEFRAME_STATE_DIR: h1().stateDir,
+    FREEZEFRAME_KEY_DIR: path.join(h1().stateDir, 'keys'),
+    FREEZEFRAME_ETCD: etcd.url,
+    FREEZEFRAME_HOST_ID: 'h1',
+    FREEZEFRAME_FLEET_KEY_FILE: keyFile,
+  };
+  const moved = await execa('nsenter', [`--net=/run/netns/${h1().netns}`, '--', process.execPath, 'bin/freezeframe.js', 'move', id, 'h3'], { env, reject: false });
+  assert.equal(moved.exitCode, 0, moved.stdout + moved.stderr);
+  assert.equal(JSON.parse(moved.stdout).host, 'h3');
+  const onH3 = await api(h3(), `/api/desktops/${id}`);
+  assert.equal(onH3.body.desktop.state, 'running', onH3.text);
+  await eventually(async () => {
+    const d = (await fleetOf(h2())).desktops.find((x) => x.id === id);
+    assert.equal(d?.host, 'h3', 'the catalog lists it on its new host');
+    assert.equal(d?.state, 'running');
+  });
 });
 
 test('etcd stopped: every host keeps serving its own desktops and says the fleet view is stale; etcd back: fresh again', { timeout: 120_000 }, async () => {
