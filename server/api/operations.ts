@@ -68,17 +68,27 @@ export async function startDesktop(input: unknown): Promise<Result<{ desktop: De
   return attempt(async () => ({ desktop: await getEngine().desktops.start(spec), ...(fleet ? { host: fleet.self } : {}) }));
 }
 
+/**
+ * A record this host keeps of a desktop that moved to another host (stopped, movedTo): the desktop is its new
+ * owner's, and what is asked of it here goes there.
+ */
+const movedAway = (desktop: Pick<DesktopRecord, 'state' | 'movedTo'> | undefined): boolean => !!desktop?.movedTo && desktop.state === 'stopped';
+
 /** A desktop's detail (with its control VNC password, for its page); in a fleet, read from the host that runs it. */
 export async function getDesktop(id: unknown): Promise<Result<DesktopDetail & { host?: string }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   const engine = getEngine();
   const here = await attempt(() => desktopDetail(engine, parsed.data));
-  const owner = !here.ok && here.status === 404 ? engine.fleet?.ownerOf(parsed.data) : undefined;
+  // Not here, or here only as the record of a desktop that moved away: its owner's detail (the page follows it).
+  const away = here.ok && movedAway(here.desktop);
+  const owner = (!here.ok && here.status === 404) || away ? engine.fleet?.ownerOf(parsed.data) : undefined;
   if (!owner) return here.ok && engine.fleet ? { ...here, host: engine.fleet.self } : here;
   const { forward } = await import('../fleet/remote');
   const there = await forward<DesktopDetail>(engine.fleet!, owner, `/api/desktops/${parsed.data}`);
-  return there.ok ? { ...there, host: owner.id } : there;
+  if (there.ok) return { ...there, host: owner.id };
+  // The owner did not answer: this host's record, which says where the desktop went.
+  return here.ok ? { ...here, host: engine.fleet!.self } : there;
 }
 
 /** The fleet as this host last read it from etcd (hosts, desktops, checkpoints: no secret), and whether it is fresh. */
@@ -117,8 +127,9 @@ export async function checkpointDesktop(
  * key (the desktop page of a desktop on another host works from this host's dashboard).
  */
 async function orOnOwner<T extends object>(here: Result<T>, desktopId: string, path: string, body: unknown): Promise<Result<T>> {
-  const { fleet } = getEngine();
-  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(desktopId) : undefined;
+  const { fleet, desktops } = getEngine();
+  const elsewhere = !here.ok && (here.status === 404 || (fleet && movedAway(await desktops.get(desktopId).catch(() => undefined))));
+  const owner = elsewhere ? fleet?.ownerOf(desktopId) : undefined;
   if (!owner) return here;
   const { forward } = await import('../fleet/remote');
   return forward<T>(fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
@@ -154,7 +165,8 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
   const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
   const { fleet } = getEngine();
   const owner = fleet?.ownerOf(desktop);
-  if (owner && !(await getEngine().desktops.get(desktop).then(() => true, () => false))) {
+  const local = owner && (await getEngine().desktops.get(desktop).catch(() => undefined));
+  if (owner && (!local || movedAway(local))) {
     // On the host that runs it: the checkpoint named, or its newest complete one in the catalog.
     const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
     if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
