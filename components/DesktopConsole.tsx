@@ -242,7 +242,7 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">
-          <MoveForm desktopId={id} hosts={moveHosts} running={desktop.state === 'running' && !pending} movedTo={desktop.movedTo} />
+          <MoveForm desktopId={id} hosts={moveHosts} current={detail.host} running={desktop.state === 'running' && !pending} movedTo={desktop.movedTo} />
           <div className="grid grid-cols-3 gap-3 xl:grid-cols-2">
             <BigButton
               testId="checkpoint-button"

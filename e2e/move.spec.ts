@@ -2,7 +2,8 @@
 // real servers) and a real etcd on the bridge's gateway, as e2e/fleet.spec.ts. The desktop runs on host 1, its page
 // is open on host 1; "Move to host..." sends it to host 2. The same page (no navigation, no reload) shows the frozen
 // frame while the viewer's connection is gone, reconnects by itself (one more WebSocket, to host 1, relayed to host
-// 2), and the picture moves again, served by host 2: host 1 has nothing of it running any more.
+// 2), and the picture moves again, served by host 2: host 1 has nothing of it running any more. Then back to host 1
+// from the same page (host 1 forwards the move to host 2).
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -162,5 +163,24 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
   expect(read.body.desktop.state).toBe('running');
   await expect.poll(async () => (await api<{ fleet: { desktops: { id: string; host: string }[] } }>(h1, 'GET', '/api/fleet')).body.fleet.desktops.find((d) => d.id === id)?.host).toBe('h2');
 
-  await api(h2, 'POST', `/api/desktops/${id}/stop`, {});
+
+  // And back from the same page: Move to host... now offers host 1 (the desktop runs on host 2), host 1 forwards the
+  // move to its owner, and the viewer follows it home, again without a reload.
+  await expect(page.getByTestId('move-host')).toHaveValue('h1');
+  const socketsThere = desktop.vncSockets.length;
+  const connectsThere = (await desktop.counters()).connects;
+  await page.getByTestId('move-button').click();
+  await expect(page.getByTestId('move-done')).toContainText('Moved to h1', { timeout: 60_000 });
+  await expect.poll(async () => (await desktop.counters()).connects, { message: 'the viewer reconnected', timeout: 30_000 }).toBe(connectsThere + 1);
+  await expect(desktop.viewer).toHaveAttribute('data-phase', 'connected');
+  await desktop.expectPictureChange(await desktop.hash(), LIVE_MOTION_MS, 'the picture moves again, from host 1');
+  expect(desktop.vncSockets).toHaveLength(socketsThere + 1);
+  expect(documents, 'the same page: no reload, no navigation').toEqual([]);
+  const home = await api<{ desktop: { state: string; movedTo?: unknown }; host?: string }>(h1, 'GET', `/api/desktops/${id}`);
+  expect(home.body.host).toBe('h1');
+  expect(home.body.desktop.state).toBe('running');
+  expect(home.body.desktop.movedTo).toBeUndefined();
+  await expect.poll(async () => (await api<{ fleet: { desktops: { id: string; host: string }[] } }>(h2, 'GET', '/api/fleet')).body.fleet.desktops.find((d) => d.id === id)?.host).toBe('h1');
+
+  await api(h1, 'POST', `/api/desktops/${id}/stop`, {});
 });
