@@ -42,7 +42,7 @@ test('the fleet key: none without a file; a file others can read, or too short, 
     assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: open } as unknown as NodeJS.ProcessEnv), /chmod 600/);
     const short = path.join(dir, 'short.key');
     await writeFile(short, 'abc', { mode: 0o600 });
-    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: short } as unknown as NodeJS.ProcessEnv), /no secret/);
+    assert.throws(() => fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: short } as unknown as NodeJS.ProcessEnv), /too short/);
     const good = path.join(dir, 'good.key');
     await writeFile(good, `${'k'.repeat(32)}\n`, { mode: 0o600 });
     assert.equal(fleetKey({ FREEZEFRAME_FLEET_KEY_FILE: good } as unknown as NodeJS.ProcessEnv), 'k'.repeat(32));
