@@ -26,8 +26,8 @@ export async function moveDesktop(id: unknown, input: unknown): Promise<Result<M
   const { fleet, desktops } = getEngine();
   if (fleet) {
     // A desktop of another host (opened here through the relay, or moved away from here): its owner moves it.
-    const here = await desktops.get(id).then((d) => d, () => undefined);
-    const owner = !here || (here.movedTo && here.state === 'stopped') ? fleet.ownerOf(id) : undefined;
+    const elsewhere = fleet.movedFromHere(id) || !(await desktops.get(id).then(() => true, () => false));
+    const owner = elsewhere ? fleet.ownerOf(id) : undefined;
     if (owner) {
       const { forward } = await import('../fleet/remote');
       return forward<Moved>(fleet, owner, `/api/desktops/${id}/move`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ host, method }), signal: AbortSignal.timeout(300_000) });

@@ -13,6 +13,7 @@ import { attempt, invalid, type Result } from './results';
 import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
+import type { Peer } from '../fleet/peers';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
 
 /** This installation's public key line, which another installation trusts to import its archives. */
@@ -111,6 +112,8 @@ export async function checkpointDesktop(
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
+  const moved = movedOwner(parsedId.data);
+  if (moved) return onOwner(moved, `/api/desktops/${parsedId.data}/checkpoint`, parsed.data);
   const here = await attempt(async () => {
     const { desktops } = getEngine();
     // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
@@ -127,12 +130,23 @@ export async function checkpointDesktop(
  * key (the desktop page of a desktop on another host works from this host's dashboard).
  */
 async function orOnOwner<T extends object>(here: Result<T>, desktopId: string, path: string, body: unknown): Promise<Result<T>> {
-  const { fleet, desktops } = getEngine();
-  const elsewhere = !here.ok && (here.status === 404 || (fleet && movedAway(await desktops.get(desktopId).catch(() => undefined))));
-  const owner = elsewhere ? fleet?.ownerOf(desktopId) : undefined;
-  if (!owner) return here;
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(desktopId) : undefined;
+  return owner ? onOwner(owner, path, body) : here;
+}
+
+/**
+ * In a fleet, the owner of a desktop this host keeps only the record of (it moved away): what is asked of it goes
+ * there without being tried here (a stop here would answer for a record that is stopped already).
+ */
+function movedOwner(desktopId: string): Peer | undefined {
+  const { fleet } = getEngine();
+  return fleet?.movedFromHere(desktopId) ? fleet.ownerOf(desktopId) : undefined;
+}
+
+async function onOwner<T extends object>(owner: Peer, path: string, body: unknown): Promise<Result<T>> {
   const { forward } = await import('../fleet/remote');
-  return forward<T>(fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  return forward<T>(getEngine().fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 }
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -165,8 +179,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
   const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
   const { fleet } = getEngine();
   const owner = fleet?.ownerOf(desktop);
-  const local = owner && (await getEngine().desktops.get(desktop).catch(() => undefined));
-  if (owner && (!local || movedAway(local))) {
+  if (owner && (fleet!.movedFromHere(desktop) || !(await getEngine().desktops.get(desktop).then(() => true, () => false)))) {
     // On the host that runs it: the checkpoint named, or its newest complete one in the catalog.
     const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
     if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
@@ -189,6 +202,8 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
+  const moved = movedOwner(parsed.data);
+  if (moved) return onOwner(moved, `/api/desktops/${parsed.data}/stop`, {});
   const here = await attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsed.data); // see checkpointDesktop

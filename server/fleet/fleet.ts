@@ -23,6 +23,8 @@ export interface Fleet {
    * one) where a start was forwarded or where the desktop moved from here.
    */
   ownerOf(desktopId: string): Peer | undefined;
+  /** This host keeps only the record of a desktop that moved to another host (stopped, movedTo). */
+  movedFromHere(desktopId: string): boolean;
   /**
    * This host started a desktop on another host (a forwarded start): where it runs is known before the catalog
    * says so (its owner puts it within milliseconds, this host reads it within a second; the page opens at once).
@@ -42,9 +44,9 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
   let closed = false;
   // Forwarded starts until the catalog lists them: a few entries, dropped once seen there or after a minute.
   const placements = new Map<string, { host: string; at: number }>();
-  // Desktops that moved from here (record.movedTo), until this host has them again: the catalog may still name this
-  // host for up to a sync of the target (its entry waits for ours to say stopped), and a viewer reconnects at once
-  // (the 'moved' close) through this host's relay, which must already know where to go.
+  // Desktops that moved from here (record.movedTo), until this host has them again: the view read here (once a second)
+  // may still name this host or no one, and a viewer reconnects at once (the 'moved' close) through this host's relay,
+  // which must already know where to go. Kept from the events, so a forwarded call needs no read of the record.
   const movedAway = new Map<string, string>();
   const follow = (event: DesktopEvent): void => {
     const { id, movedTo } = event.desktop;
@@ -111,6 +113,7 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
       const host = listed !== undefined && listed !== self ? listed : (hint?.host ?? movedAway.get(desktopId));
       return host && host !== self ? view.get(host) : undefined;
     },
+    movedFromHere: (desktopId) => movedAway.has(desktopId),
     placed(desktopId, hostId) {
       placements.set(desktopId, { host: hostId, at: Date.now() });
     },
