@@ -73,6 +73,9 @@ interface Watch {
   /** Frames that showed the frozen frame, and whether it was the last live picture, pixel for pixel. */
   stillFrames: number;
   stillMatches?: boolean;
+  /** When the frozen frame was first and last on screen (performance.now()). */
+  stillFrom?: number;
+  stillTo?: number;
 }
 
 declare global {
@@ -120,7 +123,11 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
       const drawn = !!live?.width && live.getContext('2d')!.getImageData(live.width >> 1, live.height >> 1, 1, 1).data[3] !== 0;
       const stillShown = still?.dataset.shown === 'true';
       if (stillShown) {
-        if (watch.stillFrames++ === 0) watch.stillMatches = lastLive !== undefined && fnv(still!) === lastLive;
+        if (watch.stillFrames++ === 0) {
+          watch.stillMatches = lastLive !== undefined && fnv(still!) === lastLive;
+          watch.stillFrom = performance.now();
+        }
+        watch.stillTo = performance.now();
       } else if (drawn) lastLive = fnv(live!);
       if (!drawn && !stillShown) watch.blank++;
       requestAnimationFrame(frame);
@@ -150,6 +157,7 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
   expect(watch.stillFrames, 'the frozen frame was shown while the viewer reconnected').toBeGreaterThan(0);
   expect(watch.stillMatches, 'the frozen frame is the last picture host 1 sent').toBe(true);
   expect(watch.blank, 'frames without a picture').toBe(0);
+  console.log(`moved to h2: the frozen frame shown for ${Math.round(watch.stillTo! - watch.stillFrom!)} ms (${watch.stillFrames} frames) between the viewer's close and the new connection's first picture`);
 
   // Served by host 2: it runs there; host 1's record says where it went and its namespace is gone.
   expect((await api<{ desktop: { state: string } }>(h2, 'GET', `/api/desktops/${id}`)).body.desktop.state).toBe('running');
@@ -162,6 +170,14 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
   expect(read.body.host).toBe('h2');
   expect(read.body.desktop.state).toBe('running');
   await expect.poll(async () => (await api<{ fleet: { desktops: { id: string; host: string }[] } }>(h1, 'GET', '/api/fleet')).body.fleet.desktops.find((d) => d.id === id)?.host).toBe('h2');
+
+  // The page's buttons go to the owner too: a Snapshot pressed on host 1's page is taken on host 2 and listed.
+  const cards = await desktop.cards.count();
+  await desktop.snapshotButton.click();
+  await expect(desktop.cards, 'the snapshot in the timeline').toHaveCount(cards + 1, { timeout: 30_000 });
+  const onH2 = await api<{ checkpoints: { state: string }[] }>(h2, 'GET', `/api/desktops/${id}`);
+  expect(onH2.body.checkpoints.filter((c) => c.state === 'complete')).toHaveLength(cards + 1);
+  await desktop.expectPictureChange(await desktop.hash(), LIVE_MOTION_MS, 'the picture moves on after the snapshot');
 
 
   // And back from the same page: Move to host... now offers host 1 (the desktop runs on host 2), host 1 forwards the
