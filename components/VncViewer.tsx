@@ -68,6 +68,10 @@ export function VncViewer({
   /** The last picture of a lost connection, under the screen until the next connection has drawn one. */
   const stillRef = useRef<HTMLCanvasElement>(null);
   const [still, setStill] = useState(false);
+  const stillShownRef = useRef(false);
+  useEffect(() => {
+    stillShownRef.current = still;
+  }, [still]);
   const stateRef = useRef(desktopState);
   const failuresRef = useRef(0);
   const viewOnlyRef = useRef(lockedViewOnly);
@@ -145,8 +149,10 @@ export function VncViewer({
 
       rfb.addEventListener('connect', () => {
         setCounters((c) => ({ ...c, connects: c.connects + 1 }));
-        // The frozen frame goes once the new canvas has pixels (its first update; before it, it is transparent).
+        // The frozen frame goes once the new canvas has pixels (its first update; before it, it is transparent): one
+        // pixel read a frame, only while a frozen frame is shown.
         const drawn = () => {
+          if (!stillShownRef.current) return;
           if (cancelled) return;
           const canvas = target.querySelector('canvas');
           const ctx = canvas?.width ? canvas.getContext('2d') : null;
