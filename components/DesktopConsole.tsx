@@ -61,12 +61,21 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
     const response = await fetch(`/api/desktops/${id}`, { cache: 'no-store' }).catch(() => undefined);
     if (!response?.ok || read !== reads.current) return;
     const fresh = (await response.json()) as DesktopDetail;
-    setDetail((d) => ({ ...fresh, desktop: newer(fresh.desktop, d.desktop) }));
+    // Read from another host than before (the desktop moved): that host's record is the desktop now, whatever the
+    // two hosts' clocks say of their updatedAt.
+    setDetail((d) => ({ ...fresh, desktop: fresh.host !== d.host ? fresh.desktop : newer(fresh.desktop, d.desktop) }));
   };
 
   const live = useDesktopEvents({
     onEvent: (event: LiveEvent) => {
       if (event.desktop.id !== id) return;
+      if (event.desktop.movedTo && event.desktop.state === 'stopped') {
+        // This host's record of a desktop that moved away (the move's end, its checkpoint deleted here): the desktop
+        // is its new owner's, read from there (this host relays its screen and forwards the buttons). Until that read
+        // lands the page stays frozen, and the viewer reconnects once it reads running.
+        void reread();
+        return;
+      }
       if (event.type === 'removed') {
         // Removed (from the dashboard, the API, the CLI): nothing left to read.
         setDetail((d) => ({ ...d, desktop: newer(event.desktop, d.desktop), checkpoints: [] }));
@@ -233,7 +242,7 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
         </div>
 
         <aside className="grid min-w-0 content-start gap-5">
-          <MoveForm desktopId={id} hosts={moveHosts} running={desktop.state === 'running' && !pending} movedTo={desktop.movedTo} />
+          <MoveForm desktopId={id} hosts={moveHosts} current={detail.host} running={desktop.state === 'running' && !pending} movedTo={desktop.movedTo} />
           <div className="grid grid-cols-3 gap-3 xl:grid-cols-2">
             <BigButton
               testId="checkpoint-button"

@@ -9,16 +9,23 @@ export interface MoveTarget {
   id: string;
   /** The desktop's page on that host: where to open it when no host relays its screen. */
   url: string;
+  /** The host that serves this page. */
+  self?: true;
 }
 
-export function MoveForm({ desktopId, hosts, running, movedTo }: { desktopId: string; hosts: MoveTarget[]; running: boolean; movedTo?: { host: string } }) {
-  const [host, setHost] = useState(hosts[0]?.id ?? '');
+/** current: the host that runs the desktop (default: this page's host). */
+export function MoveForm({ desktopId, hosts: all, current, running, movedTo }: { desktopId: string; hosts: MoveTarget[]; current?: string; running: boolean; movedTo?: { host: string } }) {
+  const here = current ?? all.find((h) => h.self)?.id;
+  const hosts = all.filter((h) => h.id !== here);
+  const [picked, setHost] = useState(hosts[0]?.id ?? '');
+  // After a move the desktop runs on the host that was picked: the choice falls back to one it can go to.
+  const host = hosts.some((h) => h.id === picked) ? picked : (hosts[0]?.id ?? '');
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<{ host: string; frozenMs: number } | null>(null);
   if (!hosts.length) return null;
   const there = movedTo ?? (done ? { host: done.host } : undefined);
-  const link = there && hosts.find((h) => h.id === there.host);
+  const link = there && all.find((h) => h.id === there.host);
 
   async function move() {
     setPending(true);

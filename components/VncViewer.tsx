@@ -65,6 +65,13 @@ export function VncViewer({
   const frameRef = useRef<HTMLDivElement>(null);
   const targetRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
+  /** The last picture of a lost connection, under the screen until the next connection has drawn one. */
+  const stillRef = useRef<HTMLCanvasElement>(null);
+  const [still, setStill] = useState(false);
+  const stillShownRef = useRef(false);
+  useEffect(() => {
+    stillShownRef.current = still;
+  }, [still]);
   const stateRef = useRef(desktopState);
   const failuresRef = useRef(0);
   const viewOnlyRef = useRef(lockedViewOnly);
@@ -120,6 +127,18 @@ export function VncViewer({
       // Our own WebSocket, handed to noVNC: its close code says why (4001, 4004), which noVNC's events do not.
       const socket = new WebSocket(url);
       setCounters((c) => ({ ...c, websockets: c.websockets + 1 }));
+      // noVNC takes its canvas away when the connection closes (RFB._disconnect): the picture is copied first (this
+      // listener runs before noVNC's onclose) and stays until the next connection draws, so a desktop that moved to
+      // another host, or is restored with its connections closed, shows its frozen frame, not a black box.
+      socket.addEventListener('close', ({ code }) => {
+        const live = target.querySelector('canvas');
+        const copy = stillRef.current;
+        if (cancelled || code === closeCodes.desktopStopped || !live?.width || !live.height || !copy) return;
+        copy.width = live.width;
+        copy.height = live.height;
+        copy.getContext('2d')?.drawImage(live, 0, 0);
+        setStill(true);
+      });
       // Each desktop's Xvnc asks for its own password; only the server and this (authenticated) page know it.
       rfb = new RFBClass(target, socket, { shared: true, credentials: { password: vncPassword } });
       rfbRef.current = rfb;
@@ -130,6 +149,17 @@ export function VncViewer({
 
       rfb.addEventListener('connect', () => {
         setCounters((c) => ({ ...c, connects: c.connects + 1 }));
+        // The frozen frame goes once the new canvas has pixels (its first update; before it, it is transparent): one
+        // pixel read a frame, only while a frozen frame is shown.
+        const drawn = () => {
+          if (!stillShownRef.current) return;
+          if (cancelled) return;
+          const canvas = target.querySelector('canvas');
+          const ctx = canvas?.width ? canvas.getContext('2d') : null;
+          if (ctx && ctx.getImageData(canvas!.width >> 1, canvas!.height >> 1, 1, 1).data[3] !== 0) setStill(false);
+          else requestAnimationFrame(drawn);
+        };
+        requestAnimationFrame(drawn);
         if (failuresRef.current > 0) {
           setNotice(`Reconnected at ${clock(new Date().toISOString())} after the VNC connection was lost.`);
         }
@@ -149,6 +179,7 @@ export function VncViewer({
         rfbRef.current = null;
         setCounters((c) => ({ ...c, lastClose: { code, reason } }));
         if (code === closeCodes.desktopStopped) {
+          setStill(false);
           stopHeardRef.current = stateRef.current === 'running';
           setPhase('stopped');
           setNotice('The desktop was stopped; the viewer connects again when it runs.');
@@ -274,14 +305,20 @@ export function VncViewer({
             : 'relative overflow-hidden rounded-xl border border-white/10 bg-black/60 shadow-2xl shadow-black/40 [&:fullscreen]:rounded-none [&:fullscreen]:border-0'
         }
       >
+        <canvas
+          ref={stillRef}
+          data-testid="vnc-still"
+          data-shown={still}
+          className={`pointer-events-none absolute inset-0 size-full object-contain ${still ? '' : 'invisible'}`}
+        />
         <div
           ref={targetRef}
           data-testid="vnc-screen"
-          className={fill ? 'vnc-target h-full w-full' : 'vnc-target w-full max-h-[72vh]'}
+          className={fill ? 'vnc-target relative h-full w-full' : 'vnc-target relative w-full max-h-[72vh]'}
           style={fill ? undefined : fullscreen ? { height: '100vh', maxHeight: 'none' } : { aspectRatio: `${width} / ${height}` }}
         />
         {overlay && <div className="pointer-events-none absolute inset-0">{overlay}</div>}
-        {!connected && phase !== 'reconnecting' && (
+        {!connected && phase !== 'reconnecting' && !still && (
           <div className="absolute inset-0 grid place-items-center text-sm text-slate-400">
             {phase === 'connecting' ? 'Connecting…' : phase === 'stopped' ? 'Desktop stopped' : counters.connects ? null : (placeholder ?? 'Not running')}
           </div>

@@ -42,6 +42,8 @@ export interface DesktopDetail {
   /** The server's clock when this was read: the page measures "frozen for" against it, not the viewer's clock. */
   serverTime: string;
   storage: StorageView;
+  /** In a fleet: the host that runs the desktop (this one, or the owner the detail was read from). */
+  host?: string;
 }
 
 /** Disk space of the checkpoints (all desktops), and what is left on the filesystem they live on. */

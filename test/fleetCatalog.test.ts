@@ -97,3 +97,27 @@ test('one desktop id on two hosts (moved, the source keeps its record): the host
   assert.deepEqual(await syncCatalog(c, backOnA, 'm1', leaseA), { put: 1, deleted: 0 });
   assert.equal(JSON.parse((await c.get(key))!.value).host, 'm1');
 });
+
+test('a move: the target running it takes the entry from the frozen source at once; the moved record is never listed', async () => {
+  const c = etcdClient(etcd.loopbackUrl);
+  const leaseA = await c.grant(30);
+  const leaseB = await c.grant(30);
+  const key = keys.desktops + 'd-move';
+  // The source froze it for the move: its entry says checkpointed.
+  await syncCatalog(c, { list: async () => [desktop('d-move', 'checkpointed')], checkpoints: async () => [] }, 'm1', leaseA);
+  // The target restored it: running there beats frozen here.
+  const onB = { list: async () => [desktop('d-move', 'running')], checkpoints: async () => [] };
+  assert.deepEqual(await syncCatalog(c, onB, 'm2', leaseB), { put: 1, deleted: 0 });
+  assert.equal(JSON.parse((await c.get(key))!.value).host, 'm2');
+  // The source, still frozen (its answer not in yet), leaves it to the target.
+  assert.deepEqual(await syncCatalog(c, { list: async () => [desktop('d-move', 'checkpointed')], checkpoints: async () => [] }, 'm1', leaseA), { put: 0, deleted: 0 });
+  // The source's record says where it went: not listed, the target's entry untouched.
+  const moved = { ...desktop('d-move', 'stopped'), movedTo: { host: 'm2', at: '2026-11-30T07:02:00Z', checkpoint: 'c-x' } };
+  assert.deepEqual(await syncCatalog(c, { list: async () => [moved], checkpoints: async () => [] }, 'm1', leaseA), { put: 0, deleted: 0 });
+  assert.equal(JSON.parse((await c.get(key))!.value).host, 'm2');
+  // Had the source's own entry still been there (the target slower to sync), the moved record deletes it.
+  await c.put(key, JSON.stringify({ id: 'd-move', host: 'm1', state: 'checkpointed' }), leaseA);
+  assert.deepEqual(await syncCatalog(c, { list: async () => [moved], checkpoints: async () => [] }, 'm1', leaseA), { put: 0, deleted: 1 });
+  assert.deepEqual(await syncCatalog(c, onB, 'm2', leaseB), { put: 1, deleted: 0 });
+  assert.equal(JSON.parse((await c.get(key))!.value).host, 'm2');
+});

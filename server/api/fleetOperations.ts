@@ -23,6 +23,16 @@ export async function moveDesktop(id: unknown, input: unknown): Promise<Result<M
   const { host, method = 'copy' } = (input ?? {}) as { host?: unknown; method?: unknown };
   if (typeof host !== 'string' || !hostIdPattern.test(host)) return bad('invalid input: host: a host id ([a-z0-9][a-z0-9-]{0,62}) is needed');
   if (typeof method !== 'string' || !(moveMethods as readonly string[]).includes(method)) return bad(`invalid input: method: one of ${moveMethods.join(', ')}`);
+  const { fleet, desktops } = getEngine();
+  if (fleet) {
+    // A desktop of another host (opened here through the relay, or moved away from here): its owner moves it.
+    const elsewhere = fleet.movedFromHere(id) || !(await desktops.get(id).then(() => true, () => false));
+    const owner = elsewhere ? fleet.ownerOf(id) : undefined;
+    if (owner) {
+      const { forward } = await import('../fleet/remote');
+      return forward<Moved>(fleet, owner, `/api/desktops/${id}/move`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ host, method }), signal: AbortSignal.timeout(300_000) });
+    }
+  }
   return attempt(async () => {
     const { desktops, config } = getEngine();
     await desktops.get(id); // an unknown desktop is a 404 before anything else
@@ -41,11 +51,14 @@ export function fromFleet(authorization: string | null): boolean {
 
 const hash = (value: string): Buffer => createHash('sha256').update(value).digest();
 
-/** The other hosts of the fleet a desktop can move to (the page's "Move to host..."): ids and URLs, no keys. */
-export function moveTargets(): { id: string; url: string }[] {
+/**
+ * The fleet's hosts for the page's "Move to host...": ids and URLs, no keys; this one marked `self` (the page offers
+ * every host but the one the desktop runs on, which is another one once it moved away from here).
+ */
+export function moveTargets(): { id: string; url: string; self?: true }[] {
   try {
     const peers = getPeers();
-    return peers.all().filter((p) => p.id !== peers.self).map((p) => ({ id: p.id, url: p.url }));
+    return peers.all().map((p) => ({ id: p.id, url: p.url, ...(p.id === peers.self ? { self: true as const } : {}) }));
   } catch {
     return []; // a malformed directory: the page still shows the desktop (a move says what is wrong)
   }

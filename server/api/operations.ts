@@ -13,6 +13,7 @@ import { attempt, invalid, type Result } from './results';
 import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
+import type { Peer } from '../fleet/peers';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
 
 /** This installation's public key line, which another installation trusts to import its archives. */
@@ -68,17 +69,27 @@ export async function startDesktop(input: unknown): Promise<Result<{ desktop: De
   return attempt(async () => ({ desktop: await getEngine().desktops.start(spec), ...(fleet ? { host: fleet.self } : {}) }));
 }
 
+/**
+ * A record this host keeps of a desktop that moved to another host (stopped, movedTo): the desktop is its new
+ * owner's, and what is asked of it here goes there.
+ */
+const movedAway = (desktop: Pick<DesktopRecord, 'state' | 'movedTo'> | undefined): boolean => !!desktop?.movedTo && desktop.state === 'stopped';
+
 /** A desktop's detail (with its control VNC password, for its page); in a fleet, read from the host that runs it. */
 export async function getDesktop(id: unknown): Promise<Result<DesktopDetail & { host?: string }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
   const engine = getEngine();
   const here = await attempt(() => desktopDetail(engine, parsed.data));
-  const owner = !here.ok && here.status === 404 ? engine.fleet?.ownerOf(parsed.data) : undefined;
+  // Not here, or here only as the record of a desktop that moved away: its owner's detail (the page follows it).
+  const away = here.ok && movedAway(here.desktop);
+  const owner = (!here.ok && here.status === 404) || away ? engine.fleet?.ownerOf(parsed.data) : undefined;
   if (!owner) return here.ok && engine.fleet ? { ...here, host: engine.fleet.self } : here;
   const { forward } = await import('../fleet/remote');
   const there = await forward<DesktopDetail>(engine.fleet!, owner, `/api/desktops/${parsed.data}`);
-  return there.ok ? { ...there, host: owner.id } : there;
+  if (there.ok) return { ...there, host: owner.id };
+  // The owner did not answer: this host's record, which says where the desktop went.
+  return here.ok ? { ...here, host: engine.fleet!.self } : there;
 }
 
 /** The fleet as this host last read it from etcd (hosts, desktops, checkpoints: no secret), and whether it is fresh. */
@@ -101,6 +112,8 @@ export async function checkpointDesktop(
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).checkpointInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
+  const moved = movedOwner(parsedId.data);
+  if (moved) return onOwner(moved, `/api/desktops/${parsedId.data}/checkpoint`, parsed.data);
   const here = await attempt(async () => {
     const { desktops } = getEngine();
     // An unknown desktop is a 404: the engine reads its record before it takes any lock (operations/checkpoint.ts).
@@ -119,9 +132,21 @@ export async function checkpointDesktop(
 async function orOnOwner<T extends object>(here: Result<T>, desktopId: string, path: string, body: unknown): Promise<Result<T>> {
   const { fleet } = getEngine();
   const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(desktopId) : undefined;
-  if (!owner) return here;
+  return owner ? onOwner(owner, path, body) : here;
+}
+
+/**
+ * In a fleet, the owner of a desktop this host keeps only the record of (it moved away): what is asked of it goes
+ * there without being tried here (a stop here would answer for a record that is stopped already).
+ */
+function movedOwner(desktopId: string): Peer | undefined {
+  const { fleet } = getEngine();
+  return fleet?.movedFromHere(desktopId) ? fleet.ownerOf(desktopId) : undefined;
+}
+
+async function onOwner<T extends object>(owner: Peer, path: string, body: unknown): Promise<Result<T>> {
   const { forward } = await import('../fleet/remote');
-  return forward<T>(fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  return forward<T>(getEngine().fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 }
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -154,7 +179,7 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
   const { desktopId: desktop, checkpointId: named, stopRunning, lazy } = parsed.data;
   const { fleet } = getEngine();
   const owner = fleet?.ownerOf(desktop);
-  if (owner && !(await getEngine().desktops.get(desktop).then(() => true, () => false))) {
+  if (owner && (fleet!.movedFromHere(desktop) || !(await getEngine().desktops.get(desktop).then(() => true, () => false)))) {
     // On the host that runs it: the checkpoint named, or its newest complete one in the catalog.
     const chosen = named ?? fleet!.peers.snapshot().checkpoints.find((c) => c.desktop === desktop && c.state === 'complete')?.id;
     if (!chosen) return { ok: false, status: 409, error: { code: 'bad_state', message: `desktop ${desktop} has no complete checkpoint to restore` } };
@@ -177,6 +202,8 @@ export async function restoreDesktop(input: unknown): Promise<Result<Restored>> 
 export async function stopDesktop(id: unknown): Promise<Result<{ desktop: DesktopRecord }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
+  const moved = movedOwner(parsed.data);
+  if (moved) return onOwner(moved, `/api/desktops/${parsed.data}/stop`, {});
   const here = await attempt(async () => {
     const { desktops } = getEngine();
     await desktops.get(parsed.data); // see checkpointDesktop

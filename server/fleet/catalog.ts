@@ -21,7 +21,8 @@ const holding = (state: unknown) => state !== 'stopped' && state !== 'failed';
 /**
  * Another host's entry for the same id (a desktop moved, or a checkpoint copied, to another host while this one keeps
  * its record): left alone, so two hosts never rewrite one key in turn at every sync. A desktop's entry passes to
- * this host only when it holds the desktop (not stopped or failed) and the other no longer does.
+ * this host only when it holds the desktop (not stopped or failed) and the other no longer does, or runs it while
+ * the other does not.
  */
 function heldElsewhere(theirs: string, ours: string, host: string): boolean {
   let other: { host?: string; state?: string };
@@ -33,6 +34,9 @@ function heldElsewhere(theirs: string, ours: string, host: string): boolean {
   if (other.host === undefined || other.host === host) return false;
   const mine = JSON.parse(ours) as { state?: string };
   if (!('state' in other) || mine.state === undefined) return true;
+  // A move's target runs it while the source's entry still says frozen (checkpointed, until the target's answer
+  // reaches it): running here beats frozen there, so the fleet names the new owner as soon as it runs.
+  if (mine.state === 'running' && other.state !== 'running') return false;
   return !(holding(mine.state) && !holding(other.state));
 }
 
@@ -53,7 +57,8 @@ export async function syncCatalog(etcd: EtcdClient, records: LocalRecords, host:
     etcd.list(keys.checkpoints),
   ]);
   const wanted = new Map<string, { value: string; lease?: string }>();
-  for (const d of desktops) wanted.set(keys.desktops + d.id, { value: JSON.stringify(catalogDesktop(d, host)), lease });
+  // A desktop that moved away (stopped here, movedTo) is the new owner's to list: not put, and our old entry deleted.
+  for (const d of desktops) if (!(d.movedTo && d.state === 'stopped')) wanted.set(keys.desktops + d.id, { value: JSON.stringify(catalogDesktop(d, host)), lease });
   for (const c of checkpoints) wanted.set(keys.checkpoints + c.id, { value: JSON.stringify(catalogCheckpoint(c, host)) });
   const present = new Map([...inDesktops, ...inCheckpoints].map((kv) => [kv.key, kv]));
   let put = 0;

@@ -3,6 +3,7 @@
 import 'server-only';
 import { publicKeyLine } from '../checkpoints/keys';
 import type { FleetConfig } from '../config';
+import type { DesktopEvent } from '../desktops/events';
 import type { Desktops } from '../desktops/registry';
 import { syncCatalog } from './catalog';
 import { etcdClient, type EtcdClient } from './etcd';
@@ -17,8 +18,13 @@ export interface Fleet {
   etcd: EtcdClient;
   /** The fleet key (undefined: none configured, host-to-host calls carry nothing). Never in a list or event. */
   key: string | undefined;
-  /** The host that runs this desktop when it is another one (from the catalog). */
+  /**
+   * The host that runs this desktop when it is another one: the catalog's, or (the catalog naming this host or no
+   * one) where a start was forwarded or where the desktop moved from here.
+   */
   ownerOf(desktopId: string): Peer | undefined;
+  /** This host keeps only the record of a desktop that moved to another host (stopped, movedTo). */
+  movedFromHere(desktopId: string): boolean;
   /**
    * This host started a desktop on another host (a forwarded start): where it runs is known before the catalog
    * says so (its owner puts it within milliseconds, this host reads it within a second; the page opens at once).
@@ -38,6 +44,17 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
   let closed = false;
   // Forwarded starts until the catalog lists them: a few entries, dropped once seen there or after a minute.
   const placements = new Map<string, { host: string; at: number }>();
+  // Desktops that moved from here (record.movedTo), until this host has them again: the view read here (once a second)
+  // may still name this host or no one, and a viewer reconnects at once (the 'moved' close) through this host's relay,
+  // which must already know where to go. Kept from the events, so a forwarded call needs no read of the record.
+  const movedAway = new Map<string, string>();
+  const follow = (event: DesktopEvent): void => {
+    const { id, movedTo } = event.desktop;
+    if (movedTo && event.desktop.state === 'stopped') movedAway.set(id, movedTo.host);
+    else movedAway.delete(id);
+  };
+  desktops.on('event', follow);
+  for (const d of await desktops.list()) if (d.movedTo && d.state === 'stopped') movedAway.set(d.id, d.movedTo.host);
 
   // The catalog follows every event; syncs never overlap (one more runs after a burst).
   let syncing: Promise<void> | undefined;
@@ -93,9 +110,10 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
       const listed = view.desktop(desktopId)?.host;
       const hint = placements.get(desktopId);
       if (hint && (listed !== undefined || Date.now() - hint.at > 60_000)) placements.delete(desktopId);
-      const host = listed ?? hint?.host;
+      const host = listed !== undefined && listed !== self ? listed : (hint?.host ?? movedAway.get(desktopId));
       return host && host !== self ? view.get(host) : undefined;
     },
+    movedFromHere: (desktopId) => movedAway.has(desktopId),
     placed(desktopId, hostId) {
       placements.set(desktopId, { host: hostId, at: Date.now() });
     },
@@ -108,6 +126,7 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
       closed = true;
       for (const t of timers) clearInterval(t);
       desktops.off('event', sync);
+      desktops.off('event', follow);
       await syncing;
       await member.leave();
     },
