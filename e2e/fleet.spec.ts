@@ -35,7 +35,7 @@ test.beforeAll(async () => {
       env: {
         FREEZEFRAME_ETCD: etcd.url,
         FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${subnet}.${n + 1}:${port}`,
+        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
         FREEZEFRAME_FLEET_KEY_FILE: keyFile,
         // The test seam of server/fleet/hostInfo.ts: host 2 has more free memory.
         FREEZEFRAME_TEST_MEM_AVAILABLE: String(n * 4 * 1024 ** 3),

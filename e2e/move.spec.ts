@@ -42,7 +42,7 @@ test.beforeAll(async () => {
       env: {
         FREEZEFRAME_ETCD: etcd.url,
         FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${subnet}.${n + 1}:${port}`,
+        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
         FREEZEFRAME_FLEET_KEY_FILE: keyFile,
       },
     }));

@@ -44,7 +44,7 @@ before(async () => {
       env: {
         FREEZEFRAME_ETCD: etcd.url,
         FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${subnet}.${n + 1}:${port}`,
+        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
         FREEZEFRAME_FLEET_KEY_FILE: keyFile,
         FREEZEFRAME_TEST_MEM_AVAILABLE: String(memory[n]),
       },
@@ -123,7 +123,7 @@ test('three hosts join: each is a Peer in etcd (id, url, key line, free memory),
     assert.equal(fleet.fresh, true);
     assert.equal(fleet.self, host.name.replace('host', 'h'));
     const peer2 = fleet.hosts.find((p) => p.id === 'h2')!;
-    assert.equal(peer2.url, `http://10.213.${subnet}.3:${port}`);
+    assert.equal(peer2.url, `http://10.213.${network.subnet}.3:${port}`);
     assert.equal(peer2.memAvailableBytes, memory[2]);
     assert.match(peer2.publicKey, /^ed25519:\S+ /);
   }

@@ -44,7 +44,7 @@ export async function makeFleet({ subnet, port, displays, size }: { subnet: numb
   const list: PeerLine[] = [];
   for (let n = 1; n <= size; n++) {
     const keyDir = path.join(dir, `keys-${n}`);
-    list.push({ id: `host${n}`, url: `http://10.213.${subnet}.${n + 1}:${port}`, publicKey: await publicKeyLine(keyDir) });
+    list.push({ id: `host${n}`, url: `http://10.213.${network.subnet}.${n + 1}:${port}`, publicKey: await publicKeyLine(keyDir) });
   }
   const hosts: TestHost[] = [];
   return {

@@ -56,9 +56,25 @@ async function descendants(pid: number): Promise<number[]> {
 
 const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
 
-/** A bridge with address 10.213.SUBNET.1/24; hosts get .2, .3, ... */
-export async function makeNetwork(subnet = 40 + Math.floor(Math.random() * 150)): Promise<TestNetwork> {
+/**
+ * The first 10.213.N.0/24 from wanted on (within its ten) that no link of the machine has an address in: a network
+ * another run left behind (killed before its cleanup) or one running beside this one would otherwise take the packets
+ * for the same addresses (every request "fetch failed", seen when two runs drew the same random subnet).
+ */
+async function freeSubnet(wanted: number): Promise<number> {
+  const used = new Set([...(await execa('ip', ['-4', '-o', 'addr', 'show'], { stdin: 'ignore' })).stdout.matchAll(/inet 10\.213\.(\d+)\./g)].map((m) => Number(m[1])));
+  const base = wanted - (wanted % 10);
+  for (let i = 0; i < 10; i++) {
+    const n = base + ((wanted - base + i) % 10);
+    if (!used.has(n)) return n;
+  }
+  throw new Error(`no free test subnet in 10.213.${base}-${base + 9}.0/24: networks left by earlier runs? (ip -br addr | grep 10.213; ip link delete ffbr...)`);
+}
+
+/** A bridge with address 10.213.SUBNET.1/24 (SUBNET: the one asked for, or the next free one); hosts get .2, .3, ... */
+export async function makeNetwork(wanted = 40 + Math.floor(Math.random() * 150)): Promise<TestNetwork> {
   const bridge = `ffbr${randomBytes(2).toString('hex')}`;
+  const subnet = await freeSubnet(wanted);
   const gateway = `10.213.${subnet}.1`;
   // A MAC of its own: a bridge otherwise takes the lowest of its ports', so a host that leaves (its veth deleted)
   // can change the gateway's MAC under the other hosts' ARP caches, and their packets to it went nowhere for tens of
