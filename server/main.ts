@@ -116,6 +116,10 @@ function remoteTarget(id: string) {
   return peer && { remote: { host: peer.id, url: peer.url, path: `/api/desktops/${id}/vnc`, bearer: engine.fleet!.key } };
 }
 
+// Idle keep-alive connections are kept longer than clients keep theirs (Node's 5 s default): a client that reuses
+// one just as the server closes it gets ECONNRESET (an e2e GET after a 5 s freeze did, once in CI).
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
 server.listen(port, host, () => {
   const shown = host.includes(':') ? `[${host}]` : host;
   console.log(`Freezeframe on http://${shown}:${port}${auth.token ? `/?token=${auth.token}` : ''}`);

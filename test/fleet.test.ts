@@ -76,6 +76,9 @@ async function api<T = any>(host: TestHost, urlPath: string, init: RequestInit &
   return { status: response.status, body, text };
 }
 
+// Every assert.ok here says what it checks: without a message, node builds one by parsing the failing line's source,
+// and under tsx the file is one long line: each failed try inside eventually() then took tens of seconds of CPU,
+// blocking the test's own timers (a 10 s wait ran 340 s in CI).
 const fleetOf = async (host: TestHost) => (await api<{ fleet: FleetSnapshot }>(host, '/api/fleet')).body.fleet;
 
 /** Everything the fleet keeps in etcd, as text. */
@@ -160,13 +163,13 @@ test('the catalog: host 1 lists host 2\'s desktop and its checkpoint with their 
     const d = f.desktops.find((x) => x.id === remote.id);
     assert.equal(d?.host, 'h2');
     assert.equal(d?.state, 'running');
-    assert.ok(f.checkpoints.some((c) => c.id === checkpoint.body.checkpoint.id && c.host === 'h2' && c.state === 'complete'));
-    assert.ok(f.desktops.some((x) => x.id === local.id && x.host === 'h1'));
+    assert.ok(f.checkpoints.some((c) => c.id === checkpoint.body.checkpoint.id && c.host === 'h2' && c.state === 'complete'), 'the checkpoint is listed on h2, complete');
+    assert.ok(f.desktops.some((x) => x.id === local.id && x.host === 'h1'), 'h1\'s own desktop is listed on h1');
     return f;
   });
   const shown = JSON.stringify(fleet) + (await etcdText());
   assert.ok(!shown.includes(remote.vncPassword), 'no VNC password in the fleet view or etcd');
-  assert.ok(!/vncPassword|vncViewPassword/.test(shown));
+  assert.ok(!/vncPassword|vncViewPassword/.test(shown), 'no password field');
   // The dashboard of host 1 lists it with its host.
   const page = await api(h1(), '/');
   assert.match(page.text, new RegExp(`data-desktop="${remote.id}" data-host="h2"`));
@@ -179,7 +182,7 @@ test('a desktop on host 2 opened through host 1: its page renders and its VNC is
   assert.equal(detail.body.vncPassword, remote.vncPassword);
   const page = await api(h1(), `/desktops/${remote.id}`);
   assert.equal(page.status, 200);
-  assert.ok(page.text.includes(remote.id));
+  assert.ok(page.text.includes(remote.id), 'the page names the desktop');
   const started = performance.now();
   const seen = await pictureMovesThrough(h1(), remote.id, remote.vncPassword);
   console.log(`relayed through h1: ${seen.width}x${seen.height}, ${seen.updates} updates, first moves in ${Math.round(performance.now() - started)} ms`);
@@ -261,10 +264,10 @@ test('etcd stopped: every host keeps serving its own desktops and says the fleet
 });
 
 test('a host killed (SIGKILL) leaves the fleet when its lease runs out', { timeout: 120_000 }, async () => {
-  await eventually(async () => assert.ok((await fleetOf(h1())).hosts.some((p) => p.id === 'h3')), 20_000);
+  await eventually(async () => assert.ok((await fleetOf(h1())).hosts.some((p) => p.id === 'h3'), 'h3 is in the fleet'), 20_000);
   const onH3 = await api(h1(), '/api/desktops', { method: 'POST', json: { apps: ['xclock'], host: 'h3' } });
   assert.equal(onH3.status, 201, onH3.text);
-  await eventually(async () => assert.ok((await fleetOf(h1())).desktops.some((d) => d.id === onH3.body.desktop.id)));
+  await eventually(async () => assert.ok((await fleetOf(h1())).desktops.some((d) => d.id === onH3.body.desktop.id), 'h1 lists the desktop on h3'));
   const killedAt = performance.now();
   await h3().stop('SIGKILL');
   // Until its lease runs out the catalog still names h3: the relay says it cannot reach it (no hang, no other host).
@@ -275,7 +278,7 @@ test('a host killed (SIGKILL) leaves the fleet when its lease runs out', { timeo
     ws.once('error', () => resolve(-1));
   });
   assert.equal(relayed, 502);
-  await eventually(async () => assert.ok(!(await fleetOf(h1())).hosts.some((p) => p.id === 'h3')), 20_000);
+  await eventually(async () => assert.ok(!(await fleetOf(h1())).hosts.some((p) => p.id === 'h3'), 'h3 has left the fleet'), 20_000);
   const goneMs = performance.now() - killedAt;
   console.log(`h3 left the fleet ${Math.round(goneMs)} ms after SIGKILL (lease TTL 10 s, kept alive every 3.3 s)`);
   assert.ok(goneMs > 3_000, 'not before its lease could expire');
