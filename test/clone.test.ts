@@ -6,10 +6,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import { roomOf } from '../server/desktops/rooms';
-import type { RfbClient } from '../server/vnc/rfbClient';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
-import { connectViewer } from './support/viewer';
+import { clickAt, connectViewer, typeLine } from './support/viewer';
 
 let engine: Engine;
 let dispose: () => Promise<void>;
@@ -17,29 +16,6 @@ before(async () => ({ engine, dispose } = await withEngine('200-209')));
 after(async () => dispose());
 
 const exists = (file: string) => access(file).then(() => true, () => false);
-
-function click(client: RfbClient, x: number, y: number): void {
-  for (const buttons of [1, 0]) {
-    const m = Buffer.alloc(6);
-    m.writeUInt8(5, 0);
-    m.writeUInt8(buttons, 1);
-    m.writeUInt16BE(x, 2);
-    m.writeUInt16BE(y, 4);
-    client.write(m);
-  }
-}
-
-function type(client: RfbClient, text: string): void {
-  for (const keysym of [...text].map((c) => c.charCodeAt(0)).concat(0xff0d)) {
-    for (const down of [1, 0]) {
-      const m = Buffer.alloc(8);
-      m.writeUInt8(4, 0);
-      m.writeUInt8(down, 1);
-      m.writeUInt32BE(keysym, 4);
-      client.write(m);
-    }
-  }
-}
 
 test('a checkpoint cloned twice: two independent desktops, each moving, typing and checkpointed on its own', async () => {
   const { desktops } = engine;
@@ -68,8 +44,8 @@ test('a checkpoint cloned twice: two independent desktops, each moving, typing a
   // Typed again (each time a whole line with its Enter) until the file shows: under load the first keys can reach
   // xterm before its window takes them (the file never came within 15 s once in CI).
   for (let attempt = 1; ; attempt++) {
-    click(viewA, 120, 120);
-    type(viewA, 'echo from-a > /home/desktop/typed');
+    clickAt(viewA, 120, 120);
+    typeLine(viewA, 'echo from-a > /home/desktop/typed');
     try {
       await eventually(async () => assert.equal(await readFile(path.join(home(a.id), 'typed'), 'utf8'), 'from-a\n'), 8_000);
       break;
