@@ -111,6 +111,11 @@ test('cross-site requests that need no preflight change nothing', async () => {
     ['PUT', `/api/desktops/${desktop.id}/retention`, { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"keepLast":1}', 403],
     ['PUT', '/api/checkpoints/c-00000000/pin', { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"pinned":true}', 403],
     ['POST', '/api/checkpoints/c-00000000/clone', { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"count":8}', 403],
+    // The fleet's routes: a move, a move's receiving side, a page server.
+    ['POST', `/api/desktops/${desktop.id}/move`, { origin: 'http://attacker.example', 'content-type': 'text/plain' }, '{"host":"evil"}', 403],
+    ['POST', `/api/desktops/${desktop.id}/move`, { origin: 'null', ...json }, '{"host":"evil"}', 403],
+    ['POST', '/api/fleet/receive', { origin: 'http://attacker.example', 'content-type': 'application/zstd' }, 'x', 403],
+    ['POST', '/api/fleet/pages', { 'sec-fetch-site': 'cross-site', ...json }, '{}', 403],
     // A server action from another site.
     ['POST', `/desktops/${desktop.id}`, { origin: 'http://attacker.example', 'next-action': '0'.repeat(42), 'content-type': 'text/plain' }, '[]', 403],
     // Without an Origin (not a browser) the types are checked all the same: JSON endpoints take JSON only, the import
