@@ -1,7 +1,7 @@
 'use client';
 // The dashboard's desktops, kept live by the event stream, each with a link to its page and a Stop button; a stopped
 // one with a Remove button (asked first), which frees its checkpoints' disk and its display and says how much.
-import { useEffect, useRef, useState, useTransition } from 'react';
+import { useEffect, useRef, useState, useTransition, type ReactNode } from 'react';
 import Link from 'next/link';
 import { removeDesktopAction, stopDesktopAction } from '@/app/actions';
 import { bytes } from '@/lib/format';
@@ -131,6 +131,23 @@ function DesktopTable({ desktops, empty, onRemoved }: { desktops: DesktopSummary
   );
 }
 
+const rowButton =
+  'rounded-md border border-white/10 px-3 py-1 text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40';
+
+/** A row's action: its button (and what follows it, a dialog) after the last failure's message, if any. */
+function RowAction({ error, children }: { error: ApiError | null; children: ReactNode }) {
+  return (
+    <span className="flex items-center gap-2">
+      {error && (
+        <span role="alert" className="max-w-56 truncate text-xs text-red-300" title={error.message}>
+          {error.message}
+        </span>
+      )}
+      {children}
+    </span>
+  );
+}
+
 function StopButton({ id }: { id: string }) {
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<ApiError | null>(null);
@@ -140,21 +157,11 @@ function StopButton({ id }: { id: string }) {
       setError(result.ok ? null : result.error);
     });
   return (
-    <span className="flex items-center gap-2">
-      {error && (
-        <span role="alert" className="max-w-56 truncate text-xs text-red-300" title={error.message}>
-          {error.message}
-        </span>
-      )}
-      <button
-        type="button"
-        onClick={stop}
-        disabled={pending}
-        className="rounded-md border border-white/10 px-3 py-1 text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
-      >
+    <RowAction error={error}>
+      <button type="button" onClick={stop} disabled={pending} className={rowButton}>
         {pending ? 'Stopping…' : 'Stop'}
       </button>
-    </span>
+    </RowAction>
   );
 }
 
@@ -170,19 +177,8 @@ function RemoveButton({ desktop, onRemoved }: { desktop: DesktopSummary; onRemov
       else setError(result.error);
     });
   return (
-    <span className="flex items-center gap-2">
-      {error && (
-        <span role="alert" className="max-w-56 truncate text-xs text-red-300" title={error.message}>
-          {error.message}
-        </span>
-      )}
-      <button
-        type="button"
-        onClick={() => setAsking(true)}
-        disabled={pending}
-        aria-label={`Remove ${desktop.id}`}
-        className="rounded-md border border-white/10 px-3 py-1 text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
-      >
+    <RowAction error={error}>
+      <button type="button" onClick={() => setAsking(true)} disabled={pending} aria-label={`Remove ${desktop.id}`} className={rowButton}>
         {pending ? 'Removing…' : 'Remove…'}
       </button>
       <ConfirmDialog
@@ -198,6 +194,6 @@ function RemoveButton({ desktop, onRemoved }: { desktop: DesktopSummary; onRemov
         Its {desktop.checkpoints.length} checkpoint{desktop.checkpoints.length === 1 ? '' : 's'} (about {bytes(diskBytes)}), its home
         folder and its display :{desktop.display} go for good: none of it can be restored afterwards.
       </ConfirmDialog>
-    </span>
+    </RowAction>
   );
 }

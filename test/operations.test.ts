@@ -102,6 +102,12 @@ async function world(): Promise<World> {
   return w;
 }
 
+/** A dump as criu's: the tree it dumped ends, and its images are written. */
+const dumpThatEndsTheTree = (w: World) => async (options: { imagesDir?: string }) => {
+  w.live.clear();
+  await writeFile(path.join(options.imagesDir!, 'inventory.img'), 'x');
+  return ok('dump');
+};
 const exists = (file: string) => access(file).then(() => true, () => false);
 const kinds = (w: World) => w.events.map((e) => `${e.type}${e.operation ? ` ${e.operation}` : ''} ${e.desktop.state}`);
 function expectCode(code: string) {
@@ -148,24 +154,18 @@ describe('operations, failure paths (no root)', () => {
     let calls = 0;
     w.criu.dump = async (options) => {
       if (++calls < 3) throw criuFailure('dump', 'Error (criu/sk-inet.c:1): In-flight connection (l) for 0:0');
-      for (const pid of [...w.live.keys()]) w.live.delete(pid); // criu ends the tree it dumped
-      await writeFile(path.join(options.imagesDir!, 'inventory.img'), 'x');
-      return ok('dump');
+      return dumpThatEndsTheTree(w)(options);
     };
     const { checkpoint, desktop: after } = await w.desktops.checkpoint(desktop.id);
     assert.equal(calls, 3);
     assert.equal(after.state, 'checkpointed');
     assert.equal(checkpoint.state, 'complete');
-    assert.ok(checkpoint.imageBytes! > 0);
+    assert.ok(checkpoint.imageBytes! > 0, 'the images are counted');
   });
 
   test('a failed restore: back where it was, the attempt in the history, the images kept, leftovers removed', async () => {
     const desktop = await w.desktops.start({ apps: [] });
-    w.criu.dump = async (options) => {
-      w.live.clear();
-      await writeFile(path.join(options.imagesDir!, 'inventory.img'), 'x');
-      return ok('dump');
-    };
+    w.criu.dump = dumpThatEndsTheTree(w);
     const { checkpoint } = await w.desktops.checkpoint(desktop.id);
     w.cleaned.length = 0;
     w.events.length = 0;
@@ -203,11 +203,7 @@ describe('operations, failure paths (no root)', () => {
 
   test('a lazy restore: no dump before the daemon is done; a daemon that failed ends the tree, fails the desktop with its errors, keeps the images', async () => {
     const desktop = await w.desktops.start({ apps: [] });
-    w.criu.dump = async (options) => {
-      w.live.clear();
-      await writeFile(path.join(options.imagesDir!, 'inventory.img'), 'x');
-      return ok('dump');
-    };
+    w.criu.dump = dumpThatEndsTheTree(w);
     const { checkpoint } = await w.desktops.checkpoint(desktop.id);
     w.criu.restore = async (options) => {
       assert.equal(options.lazyPages, true);
