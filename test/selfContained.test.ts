@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, readdir, readlink, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { RfbClient } from '../server/vnc/rfbClient';
+import { describe, test } from 'node:test';
 import { execa } from 'execa';
-import { adoptOrphans, treePids } from '../server/desktops/processes';
+import { treePids } from '../server/desktops/processes';
 import { connectInNamespace } from '../server/sandbox/netnsSocket';
 import { inside } from '../server/sandbox/layout';
 import { copyHomeBase, mountCloneHome, unmountCloneHome } from '../server/sandbox/overlayHome';
-import { criuDump, criuRestore, desktopIds, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, viewerIn } from './support/containedDesktop';
+import { containedSuite, criuDump, criuRestore, desktopIds, makeRoom, startContained, treeComms, viewerIn } from './support/containedDesktop';
 import { eventually } from './support/eventually';
 
 const testTimeoutMs = 120_000;
@@ -34,23 +33,12 @@ async function mountinfo(pid: number): Promise<{ mountpoint: string; root: strin
 }
 
 describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
-  let work: Awaited<ReturnType<typeof scratch>>;
-  const trees: number[] = [];
-  const viewers: RfbClient[] = [];
+  const suite = containedSuite();
+  const { trees, viewers } = suite;
 
-  before(async () => {
-    adoptOrphans();
-    work = await scratch();
-  });
-  after(async () => {
-    for (const v of viewers) v.close();
-    for (const pid of trees) await killTree(pid).catch(() => {});
-    await forgetRooms();
-    await work.dispose();
-  });
 
   test('Xvnc listens only inside the desktop\'s network namespace; a socket made there reaches it', { timeout: testTimeoutMs }, async () => {
-    const room = await makeRoom(work.dir, desktopIds());
+    const room = await makeRoom(suite.dir, desktopIds());
     const pid = await startContained(room, clockApps);
     trees.push(pid);
     const xvnc = (await treeComms(pid, ['Xvnc', 'xclock'])).get('Xvnc')!;
@@ -74,13 +62,13 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
 
   test('the tree sees its own /tmp, home and run folder at fixed paths, and no namespace mount', { timeout: testTimeoutMs }, async () => {
     // Another desktop's overlay home, mounted on the host before this one starts: the tree must not get a copy.
-    const other = await mountCloneHome(await mkdtemp(path.join(work.dir, 'other-base-')), path.join(work.dir, 'other'));
-    const room = await makeRoom(work.dir, desktopIds());
+    const other = await mountCloneHome(await mkdtemp(path.join(suite.dir, 'other-base-')), path.join(suite.dir, 'other'));
+    const room = await makeRoom(suite.dir, desktopIds());
     const pid = await startContained(room, clockApps);
     trees.push(pid);
     await treeComms(pid, ['Xvnc', 'xclock']);
     const mounts = await mountinfo(pid);
-    assert.deepEqual(mounts.filter((m) => m.mountpoint.startsWith(work.dir)), [], 'no mount of the state folder');
+    assert.deepEqual(mounts.filter((m) => m.mountpoint.startsWith(suite.dir)), [], 'no mount of the state folder');
     assert.ok((await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${other.merged} `), 'the host still has it');
     await unmountCloneHome(other);
     assert.deepEqual(mounts.filter((m) => m.fstype === 'nsfs'), [], 'no nsfs mount (criu cannot dump one)');
@@ -97,7 +85,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
 
   for (const networkLock of ['iptables', 'nftables'] as const) {
     test(`dump and restore in the kept namespace keep the viewer's connection (network lock: ${networkLock})`, { timeout: testTimeoutMs }, async () => {
-      const room = await makeRoom(work.dir, desktopIds());
+      const room = await makeRoom(suite.dir, desktopIds());
       const pid = await startContained(room, [...clockApps, '1', 'xterm']);
       await treeComms(pid, ['Xvnc', 'xclock', 'xterm', 'bash']);
       const viewer = await viewerIn(room);
@@ -105,7 +93,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       await viewer.nextUpdate(updateWithinMs);
       const port = viewer.socket!.localPort;
 
-      const imagesDir = path.join(work.dir, `images-${networkLock}`);
+      const imagesDir = path.join(suite.dir, `images-${networkLock}`);
       const dump = await criuDump(pid, room, imagesDir, { networkLock });
       assert.deepEqual(await treePids(pid), [], 'the tree is gone after the dump');
       // The host's mounts are external (criuFlags.ts): the only tmpfs in the images is the desktop's own /tmp.
@@ -116,7 +104,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       await treeComms(restore.pid, ['Xvnc', 'xclock', 'xterm', 'bash']);
       const before = viewer.updates;
       await viewer.nextUpdate(updateWithinMs);
-      assert.ok(viewer.updates > before && !viewer.closed);
+      assert.ok(viewer.updates > before && !viewer.closed, 'the restored desktop draws on the same viewer');
       assert.equal(viewer.socket!.localPort, port, 'the same TCP connection');
       if (networkLock === 'iptables') {
         const { stdout } = await execa('ip', ['netns', 'exec', room.netns.name, 'iptables', '-S']);
@@ -127,31 +115,31 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
   }
 
   test('one checkpoint restored at once as the original (its folders moved) and two clones (one from a copy of the images), each in its own namespace with a copy-on-write home', { timeout: testTimeoutMs }, async () => {
-    const room = await makeRoom(work.dir, desktopIds());
+    const room = await makeRoom(suite.dir, desktopIds());
     const pid = await startContained(room, clockApps);
     await treeComms(pid, ['Xvnc', 'xclock']);
     await writeFile(path.join(room.homeDir, 'made-before-the-dump'), 'base');
     const viewer = await viewerIn(room);
     viewers.push(viewer);
     await viewer.nextUpdate(updateWithinMs);
-    const imagesDir = path.join(work.dir, 'images-clones');
+    const imagesDir = path.join(suite.dir, 'images-clones');
     await criuDump(pid, room, imagesDir);
     // What the images' open files refer to, taken while the tree is stopped: the home and the run folder (the log).
-    const baseHome = path.join(work.dir, 'clone-base-home');
-    const baseRun = path.join(work.dir, 'clone-base-run');
+    const baseHome = path.join(suite.dir, 'clone-base-home');
+    const baseRun = path.join(suite.dir, 'clone-base-run');
     await copyHomeBase(room.homeDir, baseHome);
     await cp(room.runDir, baseRun, { recursive: true, preserveTimestamps: true });
 
     const cloneRooms = await Promise.all([1, 2].map(async (n) => {
-      const cloneDir = path.join(work.dir, `clone-${n}`);
+      const cloneDir = path.join(suite.dir, `clone-${n}`);
       const home = await mountCloneHome(baseHome, cloneDir);
       const runDir = path.join(cloneDir, 'run');
       await cp(baseRun, runDir, { recursive: true, preserveTimestamps: true });
-      return makeRoom(work.dir, desktopIds(), { homeDir: home.merged, runDir });
+      return makeRoom(suite.dir, desktopIds(), { homeDir: home.merged, runDir });
     }));
     // Nothing in the images names the dump-time host folders: the original's own are moved away, and the second
     // clone reads the images from a copy elsewhere (as an import into another state folder would).
-    const elsewhere = path.join(work.dir, 'elsewhere');
+    const elsewhere = path.join(suite.dir, 'elsewhere');
     await mkdir(elsewhere);
     const movedImages = path.join(elsewhere, 'images');
     await cp(imagesDir, movedImages, { recursive: true, preserveTimestamps: true });
@@ -187,7 +175,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
 
     // A clone is a desktop like any other: its home (a bind of an overlay) dumps and restores, its viewer kept.
     const cloneViewer = viewers.at(-1)!;
-    const again = path.join(work.dir, 'images-clone-2');
+    const again = path.join(suite.dir, 'images-clone-2');
     await criuDump(clones[1].pid, cloneRooms[1], again);
     const back = await criuRestore(cloneRooms[1], again, 'restore.log', { keepConnections: true });
     trees.push(back.pid);

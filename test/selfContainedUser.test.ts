@@ -4,13 +4,12 @@
 import assert from 'node:assert/strict';
 import { chown, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { execa } from 'execa';
-import { adoptOrphans, treePids } from '../server/desktops/processes';
+import { treePids } from '../server/desktops/processes';
 import { inside } from '../server/sandbox/layout';
 import { insideUserName, writeDesktopPasswd } from '../server/sandbox/passwd';
-import type { RfbClient } from '../server/vnc/rfbClient';
-import { criuDump, criuRestore, forgetRooms, killTree, makeRoom, scratch, startContained, treeComms, viewerIn, type Room } from './support/containedDesktop';
+import { containedSuite, criuDump, criuRestore, makeRoom, startContained, treeComms, viewerIn, type Room } from './support/containedDesktop';
 
 const testTimeoutMs = 120_000;
 const apps = ['3', 'xclock', '-update', '1', '1', 'xterm'];
@@ -38,30 +37,19 @@ async function nameInside(rootPid: number, uid: number): Promise<{ entry: string
 }
 
 describe('a uid of its own per desktop', { timeout: testTimeoutMs * 3 }, () => {
-  let work: Awaited<ReturnType<typeof scratch>>;
-  const trees: number[] = [];
-  const viewers: RfbClient[] = [];
+  const suite = containedSuite();
+  const { trees, viewers } = suite;
   const rooms: { room: Room; uid: number; pid: number }[] = [];
 
-  before(async () => {
-    adoptOrphans();
-    work = await scratch();
-  });
-  after(async () => {
-    for (const v of viewers) v.close();
-    for (const pid of trees) await killTree(pid).catch(() => {});
-    await forgetRooms();
-    await work.dispose();
-  });
 
   test('two desktops, two uids without a host entry, each named inside', { timeout: testTimeoutMs }, async () => {
     for (const uid of [firstUid, firstUid + 1]) {
       const host = await execa('getent', ['passwd', String(uid)], { reject: false });
       assert.equal(host.exitCode, 2, `uid ${uid} has no entry on the host`);
       const owner = { uid, gid: uid };
-      const room = await makeRoom(work.dir, owner);
-      room.passwdFile = path.join(work.dir, `passwd-${uid}`);
-      room.groupFile = path.join(work.dir, `group-${uid}`);
+      const room = await makeRoom(suite.dir, owner);
+      room.passwdFile = path.join(suite.dir, `passwd-${uid}`);
+      room.groupFile = path.join(suite.dir, `group-${uid}`);
       await writeDesktopPasswd(owner, room.passwdFile, room.groupFile);
       await chown(room.homeDir, uid, uid);
       const pid = await startContained(room, apps, { ids: owner, user: insideUserName });
@@ -87,7 +75,7 @@ describe('a uid of its own per desktop', { timeout: testTimeoutMs * 3 }, () => {
     const viewer = await viewerIn(room);
     viewers.push(viewer);
     await viewer.nextUpdate(5_000);
-    const imagesDir = path.join(work.dir, 'images');
+    const imagesDir = path.join(suite.dir, 'images');
     await criuDump(pid, room, imagesDir);
     const restored = await criuRestore(room, imagesDir, 'restore.log', { keepConnections: true });
     trees.push(restored.pid);

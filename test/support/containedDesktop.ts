@@ -4,8 +4,10 @@ import { closeSync, openSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { execa } from 'execa';
 import { loadConfig } from '../../server/config';
+import { adoptOrphans } from '../../server/desktops/processes';
 import { runCriu } from '../../server/criu/run';
 import { containedDumpOptions, containedRestoreOptions } from '../../server/sandbox/criuFlags';
 import { inside } from '../../server/sandbox/layout';
@@ -162,3 +164,31 @@ export async function viewerIn(room: Room): Promise<RfbClient> {
   return client;
 }
 
+
+/**
+ * A suite of contained desktops: a scratch folder made before its tests; after them its viewers closed, its trees
+ * killed, the namespaces forgotten and the folder removed. Tests push what they start into trees and viewers.
+ */
+export function containedSuite(): { readonly dir: string; trees: number[]; viewers: RfbClient[] } {
+  let work: Awaited<ReturnType<typeof scratch>> | undefined;
+  const trees: number[] = [];
+  const viewers: RfbClient[] = [];
+  before(async () => {
+    adoptOrphans();
+    work = await scratch();
+  });
+  after(async () => {
+    for (const v of viewers) v.close();
+    for (const pid of trees) await killTree(pid).catch(() => {});
+    await forgetRooms();
+    await work?.dispose();
+  });
+  return {
+    get dir() {
+      if (!work) throw new Error('the suite\'s folder is made in before()');
+      return work.dir;
+    },
+    trees,
+    viewers,
+  };
+}
