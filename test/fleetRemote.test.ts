@@ -229,10 +229,12 @@ test('host 2\'s checkpoints on host 1\'s timeline: listed, and their picture, ex
   assert.equal((await api(h2(), `/api/desktops/${clone}`)).body.desktop.state, 'running', 'the clone runs on h2');
   const cloneDetail = await api(h1(), `/api/desktops/${clone}`);
   assert.equal(cloneDetail.body?.host, 'h2', 'its page on h1 reads it from h2 at once');
-  // Removed on h2 (a clone's home is an overlay mount: a test host stopped with it mounted cannot delete its folder).
+  // Stopped and removed through h1, done on h2 (and a clone's home is an overlay mount: a test host stopped with it
+  // mounted cannot delete its folder).
   assert.equal((await api(h1(), `/api/desktops/${clone}/stop`, { method: 'POST', json: {} })).status, 200, 'stopped through h1');
-  const removed = await api(h2(), `/api/desktops/${clone}`, { method: 'DELETE' });
+  const removed = await api(h1(), `/api/desktops/${clone}`, { method: 'DELETE' });
   assert.equal(removed.status, 200, removed.text);
+  assert.equal((await api(h2(), `/api/desktops/${clone}`)).status, 404, 'removed on h2');
 
   const restored = await api(h1(), `/api/checkpoints/${snapshotId}/restore`, { method: 'POST', json: { stopRunning: true } });
   assert.equal(restored.status, 200, restored.text);

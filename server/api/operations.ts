@@ -340,7 +340,11 @@ export async function pinCheckpoint(id: unknown, input: unknown, { desktop }: { 
 export async function removeDesktop(id: unknown): Promise<Result<{ desktop: string; checkpoints: string[]; bytesFreed: number; display: number }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(() => getEngine().desktops.remove(parsed.data));
+  const here = await attempt(() => getEngine().desktops.remove(parsed.data));
+  // A stopped desktop of another host (its page or the fleet's list here): removed there, with its checkpoints.
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(parsed.data) : undefined;
+  return owner ? onOwner(owner, `/api/desktops/${parsed.data}`, undefined, 'DELETE') : here;
 }
 
 export async function getStorage(): Promise<Result<{ storage: StorageView }>> {

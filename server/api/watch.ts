@@ -34,15 +34,20 @@ export async function ownerElsewhere(id: string): Promise<Peer | undefined> {
 export async function getWatchView(id: unknown): Promise<Result<{ desktop: WatchView; serverTime: string }>> {
   const parsed = desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  const owner = await ownerElsewhere(parsed.data);
-  if (owner) {
+  const { fleet } = getEngine();
+  const there = async (owner: Peer) => {
     const { forward } = await import('../fleet/remote');
-    return forward(getEngine().fleet!, owner, `/api/desktops/${parsed.data}/watch`);
-  }
-  return attempt(async () => {
+    return forward<{ desktop: WatchView; serverTime: string }>(fleet!, owner, `/api/desktops/${parsed.data}/watch`);
+  };
+  // Moved away from here: its owner's view (this host's record is only where it went).
+  const moved = fleet?.movedFromHere(parsed.data) ? fleet.ownerOf(parsed.data) : undefined;
+  if (moved) return there(moved);
+  const here = await attempt(async () => {
     const desktop = await getEngine().desktops.get(parsed.data);
     return { desktop: toWatchView(desktop, await frozenSince(desktop)), serverTime: new Date().toISOString() };
   });
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(parsed.data) : undefined;
+  return owner ? there(owner) : here;
 }
 
 /** The PNG of the screen just before the desktop froze, while it is frozen; not_found otherwise. */
