@@ -159,11 +159,35 @@ test('the desktop moves to another host: the relay follows it; back here: it rel
     h3.push('desktop', { type: 'started', desktop: { id: 'd-1' } });
     await eventually(() => assert.equal(page.messages.length, 1, `got ${page.messages.length}`));
     assert.ok(!page.links.some((l) => !l.live), 'a move is no outage: never stale');
+    owner = undefined; // back here (or gone from the catalog)
+    await eventually(() => assert.equal(h3.streams.size, 0, 'h3\'s stream is closed'));
+    await eventually(() => assert.equal(feeds.open(), 0, 'nothing relayed'));
   } finally {
     stop();
     feeds.close();
     await h2.kill();
     await h3.kill();
+  }
+});
+
+test('an owner that takes the connection and never answers (its machine gone, a hung server): stale, not live', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer(() => {}); // never answers
+  silent.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const peer: Peer = { id: 'h9', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, publicKey: 'k', memAvailableBytes: 0, seenAt: '' };
+  const feeds = remoteFeeds({ ownerOf: () => peer, call: (p, path, init) => fetch(`${p.url}${path}`, init), checkMs: 50, retryMs: 50, answerMs: 300 });
+  const page = recorder();
+  const stop = feeds.watch('d-1', '/api/events?desktop=d-1', page);
+  try {
+    await eventually(() => assert.deepEqual(lastLink(page), { host: 'h9', live: false }, 'stale once no answer came in time'), 5_000);
+    assert.ok(!page.links.some((l) => l.live && l.host === 'h9'), 'never said live');
+  } finally {
+    stop();
+    feeds.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
   }
 });
 

@@ -35,6 +35,8 @@ export interface FeedDeps {
   maxRetryMs?: number;
   /** Nothing from the owner for this long is a dead link: the owner's streams send a comment every 15 s. */
   silentMs?: number;
+  /** No answer to the request for this long (an owner whose machine is gone: no refusal, only silence): stale. */
+  answerMs?: number;
 }
 
 export interface RemoteFeeds {
@@ -52,7 +54,7 @@ interface Feed {
 }
 
 export function remoteFeeds(deps: FeedDeps): RemoteFeeds {
-  const { checkMs = 1_000, retryMs = 500, maxRetryMs = 5_000, silentMs = 40_000 } = deps;
+  const { checkMs = 1_000, retryMs = 500, maxRetryMs = 5_000, silentMs = 40_000, answerMs = 5_000 } = deps;
   const feeds = new Map<string, Feed>();
   let upstreams = 0;
 
@@ -94,14 +96,17 @@ export function remoteFeeds(deps: FeedDeps): RemoteFeeds {
         const controller = (abort = new AbortController());
         upstreams++;
         // The owner changes (a move) or goes quiet: this stream ends and the loop finds the owner again.
-        let silentSince = Date.now();
+        const askedAt = Date.now();
+        let silentSince: number | undefined; // from the owner's answer on
         const check = setInterval(() => {
           if (deps.ownerOf(desktopId)?.id !== peer.id) controller.abort(new Error('the desktop has another owner'));
-          else if (Date.now() - silentSince > silentMs) controller.abort(new Error(`nothing from ${peer.id} for ${silentMs} ms`));
-        }, checkMs);
+          else if (silentSince === undefined && Date.now() - askedAt > answerMs) controller.abort(new Error(`no answer from ${peer.id} within ${answerMs} ms`));
+          else if (silentSince !== undefined && Date.now() - silentSince > silentMs) controller.abort(new Error(`nothing from ${peer.id} for ${silentMs} ms`));
+        }, Math.min(checkMs, 1_000));
         try {
           const response = await deps.call(peer, path, { headers: { Accept: 'text/event-stream' }, signal: controller.signal });
           if (!response.ok || !response.body) throw new Error(`${peer.id} answered ${response.status}`);
+          silentSince = Date.now();
           tell({ host: peer.id, live: true });
           delay = retryMs;
           const parse = sseParser((message) => {
