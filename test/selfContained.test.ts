@@ -116,7 +116,7 @@ describe('self-contained desktops', { timeout: testTimeoutMs * 6 }, () => {
       await treeComms(restore.pid, ['Xvnc', 'xclock', 'xterm', 'bash']);
       const before = viewer.updates;
       await viewer.nextUpdate(updateWithinMs);
-      assert.ok(viewer.updates > before && !viewer.closed);
+      assert.ok(viewer.updates > before && !viewer.closed, 'the viewer gets updates again on its connection after the restore');
       assert.equal(viewer.socket!.localPort, port, 'the same TCP connection');
       if (networkLock === 'iptables') {
         const { stdout } = await execa('ip', ['netns', 'exec', room.netns.name, 'iptables', '-S']);
