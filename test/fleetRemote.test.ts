@@ -76,10 +76,10 @@ async function api<T = any>(host: TestHost, urlPath: string, init: RequestInit &
 
 /** An event stream of a host, read as it comes: its messages, its raw text, and how to end it. */
 function stream(host: TestHost, urlPath: string, bearer = host.token) {
-  const messages: FeedMessage[] = [];
+  const messages: (FeedMessage & { receivedAt: number })[] = [];
   let text = '';
   const abort = new AbortController();
-  const parse = sseParser((m) => messages.push(m));
+  const parse = sseParser((m) => messages.push({ ...m, receivedAt: Date.now() }));
   const done = (async () => {
     const response = await fetch(`${host.url}${urlPath}`, { headers: { Authorization: `Bearer ${bearer}` }, signal: abort.signal });
     assert.equal(response.status, 200, `${urlPath}: ${response.status}`);
@@ -145,6 +145,9 @@ test('host 1 relays host 2\'s events of a desktop to its page: a checkpoint take
     assert.equal(restored.status, 200, restored.text);
     await eventually(() => assert.ok(page.messages.some((m) => m.event === 'desktop' && (m.data as any).type === 'restored' && (m.data as any).desktop.state === 'running'), 'running again, relayed'), 10_000);
     assert.ok(other.messages.some((m) => m.event === 'desktop' && (m.data as any).type === 'restored'), 'the other page got it too');
+    // How late host 1's page gets host 2's events: `at` is host 2's clock as it sent them (one machine, one clock).
+    const delays = page.messages.filter((m) => m.event === 'desktop').map((m) => m.receivedAt - Date.parse((m.data as { at: string }).at));
+    console.log(`relayed through h1: ${delays.length} events, ${Math.min(...delays)}-${Math.max(...delays)} ms after h2 sent them (median ${delays.sort((a, b) => a - b)[delays.length >> 1]} ms)`);
     const shown = page.text();
     for (const secret of [remote.vncPassword, fleetKey, h1().token, h2().token]) assert.ok(!shown.includes(secret), 'no password, token or fleet key in the stream');
     assert.ok(!/vncPassword|vncViewPassword/.test(shown), 'no password field');
