@@ -11,7 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
+import { readFile } from 'node:fs/promises';
+import { RfbClient, wsTransport, type RfbOptions } from '../server/vnc/rfbClient';
+import { Paths } from '../server/desktops/records';
+import { roomOf } from '../server/desktops/rooms';
 import { deriveViewToken } from '../server/auth';
 import { sseParser, type FeedMessage } from '../server/fleet/remoteEvents';
 import { startEtcd, type TestEtcd } from './support/etcd';
@@ -95,10 +98,11 @@ function stream(host: TestHost, urlPath: string, bearer = host.token) {
   return { messages, text: () => text, close: async () => (abort.abort(), await done) };
 }
 
-/** The VNC WebSocket of desktop `id` through `host` with `bearer`, an RFB session with `password`: the picture moves. */
-async function pictureMovesThrough(host: TestHost, id: string, password: string, bearer: string) {
+/** The VNC WebSocket of desktop `id` through `host` with `bearer`, an RFB session on it with `options.password`. */
+async function rfbThrough(host: TestHost, id: string, bearer: string, options: RfbOptions) {
   const ws = new WebSocket(`ws://${host.address}:${host.port}/api/desktops/${id}/vnc`, ['binary'], { headers: { Authorization: `Bearer ${bearer}` } });
-  const timer = setTimeout(() => ws.terminate(), 20_000);
+  const timer = setTimeout(() => ws.terminate(), 30_000); // a relay that hangs fails the test, not the run
+  // The transport before 'open': Xvnc's greeting can come in the same chunk as the 101 (test/fleet.test.ts).
   const transport = wsTransport(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('close', () => reject(new Error('closed before it opened')));
@@ -106,13 +110,41 @@ async function pictureMovesThrough(host: TestHost, id: string, password: string,
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
   });
-  const rfb = await RfbClient.over(transport, { password });
+  const rfb = await RfbClient.over(transport, options);
+  rfb.once('closed', () => clearTimeout(timer));
+  return rfb;
+}
+
+/** Through `host` with `bearer` and `password`: the picture moves (xclock's second hand). */
+async function pictureMovesThrough(host: TestHost, id: string, password: string, bearer: string) {
+  const rfb = await rfbThrough(host, id, bearer, { password });
   try {
     const first = rfb.updates;
     await eventually(() => assert.ok(rfb.updates >= first + 2, `updates: ${rfb.updates}`), 15_000);
   } finally {
-    clearTimeout(timer);
-    rfb.transport.close();
+    rfb.close();
+  }
+}
+
+const returnKey = 0xff0d;
+/** A click at (x, y), then each character of text and Return, as RFB pointer and key events. */
+function clickAndType(client: RfbClient, x: number, y: number, text: string): void {
+  for (const buttons of [1, 0]) {
+    const m = Buffer.alloc(6);
+    m.writeUInt8(5, 0);
+    m.writeUInt8(buttons, 1);
+    m.writeUInt16BE(x, 2);
+    m.writeUInt16BE(y, 4);
+    client.write(m);
+  }
+  for (const keysym of [...text].map((c) => c.charCodeAt(0)).concat(returnKey)) {
+    for (const down of [1, 0]) {
+      const m = Buffer.alloc(8);
+      m.writeUInt8(4, 0);
+      m.writeUInt8(down, 1);
+      m.writeUInt32BE(keysym, 4);
+      client.write(m);
+    }
   }
 }
 
@@ -247,4 +279,46 @@ test('host 2\'s checkpoints on host 1\'s timeline: listed, and their picture, ex
   assert.ok((await api(h2(), `/api/checkpoints/${snapshotId}`)).body.checkpoint.restores.some((r: { ok: boolean }) => r.ok), 'restored on h2 from that checkpoint');
   // A checkpoint no host has: still this host's 404.
   assert.equal((await api(h1(), '/api/checkpoints/c-00000000/thumbnail')).status, 404);
+});
+
+test('the audience\'s keys through host 1\'s relay reach nothing on host 2 (view-only password), the control session\'s do', { timeout: 180_000 }, async () => {
+  // tee writes each line the xterm gets to a file in the desktop's home, read here from host 2's folder (as
+  // test/viewOnly.test.ts does on one host).
+  const started = await api(h2(), '/api/desktops', { method: 'POST', json: { host: 'h2', geometry: '640x480', commands: [['xterm', '-geometry', '80x24+10+10', '-e', 'tee', '/home/desktop/typed.txt']] } });
+  assert.equal(started.status, 201, started.text);
+  const id: string = started.body.desktop.id;
+  const file = path.join(roomOf(new Paths(h2().stateDir), id).home, 'typed.txt');
+  const typed = () => readFile(file, 'utf8').catch(() => '');
+  await eventually(async () => assert.equal((await api(h1(), `/api/desktops/${id}`)).body?.host, 'h2', 'h1 reads it from h2'), 15_000);
+  const view = deriveViewToken(h1().token, id);
+  const watch = await api(h1(), `/api/desktops/${id}/watch`, { bearer: view });
+  assert.equal(watch.status, 200, watch.text);
+
+  // The control session through host 1 (its token, the control password): typing reaches the xterm once it is up.
+  const control = await rfbThrough(h1(), id, h1().token, { password: started.body.desktop.vncPassword, autoRequest: false });
+  try {
+    await eventually(async () => {
+      clickAndType(control, 120, 120, 'ready');
+      await control.capture(5_000);
+      assert.match(await typed(), /ready\n/);
+    }, 30_000);
+    const before = await typed();
+    // The audience's session through host 1 (its view token, the view-only password it was given), then the control's:
+    // Xvnc reads a session's messages in order, and the X server hands the xterm its events in order, so a view key
+    // that got through would be in the file before the control's line.
+    const audience = await rfbThrough(h1(), id, view, { password: watch.body.desktop.vncViewPassword, autoRequest: false });
+    try {
+      clickAndType(audience, 120, 120, 'audience');
+      await audience.capture(10_000);
+      clickAndType(control, 120, 120, 'control');
+      await eventually(async () => assert.match(await typed(), /control\n/), 10_000);
+      assert.equal(await typed(), `${before}control\n`, 'only the control session\'s line');
+      assert.equal(audience.closed, false, 'the audience keeps watching');
+    } finally {
+      audience.close();
+    }
+  } finally {
+    await control.closeGracefully();
+  }
+  assert.equal((await api(h1(), `/api/desktops/${id}/stop`, { method: 'POST', json: {} })).status, 200);
 });
