@@ -236,7 +236,7 @@ test('host 1\'s audience link of host 2\'s desktop: the watch view, its events, 
   assert.equal((await api(h1(), `/api/desktops/${remote.id}/watch`, { bearer: otherView })).status, 403);
 });
 
-test('host 2\'s checkpoints on host 1\'s timeline: listed, and their picture, export, inspect, pin, clone and restore asked of host 1 are done by host 2', { timeout: 240_000 }, async () => {
+test('host 2\'s checkpoints on host 1\'s timeline: listed, and their picture, export, inspect, pin, clone, restore and delete, and the desktop\'s stop, removal and retention, asked of host 1 are done by host 2', { timeout: 240_000 }, async () => {
   const detail = await api(h1(), `/api/desktops/${remote.id}`);
   assert.ok(detail.body.checkpoints.some((c: { id: string }) => c.id === snapshotId), 'the timeline lists h2\'s checkpoint');
   // The catalog lists it on h2 within a second or two: what host 1 goes by for a checkpoint it does not have.
@@ -279,6 +279,17 @@ test('host 2\'s checkpoints on host 1\'s timeline: listed, and their picture, ex
   assert.ok((await api(h2(), `/api/checkpoints/${snapshotId}`)).body.checkpoint.restores.some((r: { ok: boolean }) => r.ok), 'restored on h2 from that checkpoint');
   // A checkpoint no host has: still this host's 404.
   assert.equal((await api(h1(), '/api/checkpoints/c-00000000/thumbnail')).status, 404);
+
+  // Delete an unpinned one, and the retention policy, through host 1: done on host 2.
+  const others = (await api(h2(), `/api/desktops/${remote.id}`)).body.checkpoints.filter((c: { id: string; pinned?: boolean }) => c.id !== snapshotId && !c.pinned);
+  assert.ok(others.length > 0, 'an unpinned checkpoint to delete');
+  const deleted = await api(h1(), `/api/checkpoints/${others[0].id}`, { method: 'DELETE' });
+  assert.equal(deleted.status, 200, deleted.text);
+  assert.ok(deleted.body.bytesFreed > 0, 'the space freed on h2');
+  assert.equal((await api(h2(), `/api/checkpoints/${others[0].id}`)).status, 404, 'gone from h2');
+  const kept = await api(h1(), `/api/desktops/${remote.id}/retention`, { method: 'PUT', json: { keepLast: 5 } });
+  assert.equal(kept.status, 200, kept.text);
+  assert.deepEqual((await api(h2(), `/api/desktops/${remote.id}`)).body.desktop.retention, { keepLast: 5 }, 'the policy is h2\'s desktop\'s');
 });
 
 test('the audience\'s keys through host 1\'s relay reach nothing on host 2 (view-only password), the control session\'s do', { timeout: 180_000 }, async () => {
