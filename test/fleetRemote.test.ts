@@ -1,9 +1,9 @@
 // A desktop that runs on another host, used through this host like a local one (issue #14), with real hosts: two test
 // hosts (network namespaces, the real servers with their own tokens), a real etcd on the bridge's gateway, real
 // desktops and criu. Host 1 relays host 2's events of the desktop (its /api/events?desktop=), serves its audience
-// link (watch view, events, freeze picture and VNC from host 2, view only), and forwards what its timeline asks of
-// host 2's checkpoints (thumbnail, export, inspect, pin, clone, restore). Ports of its own (etcd 3644): it can run
-// beside test/fleet.test.ts.
+// link (watch view, events, freeze picture and VNC from host 2, view only: the audience's keys reach nothing), and
+// forwards what its page asks of host 2's checkpoints (thumbnail, export, inspect, pin, clone, restore, delete) and of
+// the desktop (stop, removal, retention). Ports of its own (etcd 3644): it can run beside test/fleet.test.ts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
