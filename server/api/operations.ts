@@ -179,9 +179,12 @@ export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Re
   return checkpointOnOwner(here, parsedId.data, undefined, `/api/checkpoints/${parsedId.data}/restore`, 'POST', parsed.data);
 }
 
-/** N new desktops from one checkpoint (201 with the clones; those that failed are listed, the others run). */
 type Clones = { checkpoint: string; desktops: DesktopView[]; failed: Cloned['failed']; ms: number };
 
+/**
+ * N new desktops from one checkpoint (201 with the clones; those that failed are listed, the others run). desktop:
+ * the checkpoint's desktop when the caller knows it (see checkpointOnOwner).
+ */
 export async function cloneCheckpoint(id: unknown, input: unknown, { desktop }: { desktop?: unknown } = {}): Promise<Result<Clones>> {
   const parsedId = (await schemas()).checkpointId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
