@@ -32,6 +32,17 @@ const hosts: TestHost[] = [];
 const h1 = () => hosts[0];
 const h2 = () => hosts[1];
 
+const hostOptions = (n: number) => ({
+  port,
+  displays: `${174 + n * 2}-${175 + n * 2}`,
+  env: {
+    FREEZEFRAME_ETCD: etcd.url,
+    FREEZEFRAME_HOST_ID: `h${n}`,
+    FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
+    FREEZEFRAME_FLEET_KEY_FILE: path.join(keyDir, 'fleet.key'),
+  },
+});
+
 before(async () => {
   network = await makeNetwork(subnet);
   etcd = await startEtcd({ port: 3644, gateway: network.gateway });
@@ -40,18 +51,7 @@ before(async () => {
   const keyFile = path.join(keyDir, 'fleet.key');
   await writeFile(keyFile, fleetKey + '\n');
   await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) {
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${174 + n * 2}-${175 + n * 2}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-      },
-    }));
-  }
+  for (const n of [1, 2]) hosts.push(await startHost(network, n, hostOptions(n)));
 });
 
 after(async () => {
@@ -332,4 +332,27 @@ test('the audience\'s keys through host 1\'s relay reach nothing on host 2 (view
     await control.closeGracefully();
   }
   assert.equal((await api(h1(), `/api/desktops/${id}/stop`, { method: 'POST', json: {} })).status, 200);
+});
+
+test('host 2 stopped: host 1\'s page of its desktop is told the relay is stale; host 2 back: relinked by itself, its events flow again', { timeout: 180_000 }, async () => {
+  const page = stream(h1(), `/api/events?desktop=${remote.id}`);
+  const links = () => page.messages.filter((m) => m.event === 'remote').map((m) => m.data as { host?: string; live: boolean });
+  try {
+    await eventually(() => assert.deepEqual(links().at(-1), { host: 'h2', live: true }, 'linked to h2'), 10_000);
+    const stateDir = h2().stateDir;
+    await h2().stop('SIGTERM', { keepState: true });
+    await eventually(() => assert.deepEqual(links().at(-1), { host: 'h2', live: false }, 'stale once h2 is gone'), 10_000);
+    // The same host again (its address, state folder and desktop records; the desktops died with it).
+    hosts[1] = await startHost(network, 2, { ...hostOptions(2), stateDir });
+    const listeningAt = performance.now();
+    await eventually(() => assert.deepEqual(links().at(-1), { host: 'h2', live: true }, 'live again'), 30_000);
+    // h2 lists the desktop in etcd again, h1 reads it (once a second), the relay's next try (every 0.5-5 s) connects.
+    console.log(`relinked ${Math.round(performance.now() - listeningAt)} ms after h2 listened again`);
+    // Its events flow again: the desktop (stopped with its host) restored from its pinned snapshot on h2.
+    const restored = await api(h2(), `/api/checkpoints/${snapshotId}/restore`, { method: 'POST', json: { stopRunning: true } });
+    assert.equal(restored.status, 200, restored.text);
+    await eventually(() => assert.ok(page.messages.some((m) => m.event === 'desktop' && (m.data as any).type === 'restored' && (m.data as any).at > new Date(Date.now() - 60_000).toISOString()), 'the restore on the restarted h2 is relayed'), 10_000);
+  } finally {
+    await page.close();
+  }
 });
