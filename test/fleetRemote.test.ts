@@ -3,7 +3,8 @@
 // desktops and criu. Host 1 relays host 2's events of the desktop (its /api/events?desktop=), serves its audience
 // link (watch view, events, freeze picture and VNC from host 2, view only: the audience's keys reach nothing), and
 // forwards what its page asks of host 2's checkpoints (thumbnail, export, inspect, pin, clone, restore, delete) and of
-// the desktop (stop, removal, retention). Ports of its own (etcd 3644): it can run beside test/fleet.test.ts.
+// the desktop (stop, removal, retention); host 2 stopped and started again: the relay says stale, then relinks by
+// itself. Ports of its own (etcd 3644): it can run beside test/fleet.test.ts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
