@@ -62,8 +62,9 @@ function recorder(): FeedWatcher & { messages: FeedMessage[]; links: FeedLink[] 
 
 const lastLink = (w: { links: FeedLink[] }) => w.links.at(-1);
 
-function feedsFor(owners: () => Peer | undefined) {
+function feedsFor(owners: () => Peer | undefined, absentMs = 3_000) {
   return remoteFeeds({
+    absentMs,
     ownerOf: () => owners(),
     call: (peer, path, init) => fetch(`${peer.url}${path}`, { ...init, headers: { ...Object.fromEntries(new Headers(init.headers)), Authorization: 'Bearer fleet-key' } }),
     checkMs: 50,
@@ -162,6 +163,32 @@ test('the desktop moves to another host: the relay follows it; back here: it rel
     owner = undefined; // back here (or gone from the catalog)
     await eventually(() => assert.equal(h3.streams.size, 0, 'h3\'s stream is closed'));
     await eventually(() => assert.equal(feeds.open(), 0, 'nothing relayed'));
+  } finally {
+    stop();
+    feeds.close();
+    await h2.kill();
+    await h3.kill();
+  }
+});
+
+test('a relayed desktop in no host\'s entry: stale only once that lasts (a move passes through none for a moment)', async () => {
+  const h2 = new Owner('h2');
+  const h3 = new Owner('h3');
+  await h2.listen();
+  await h3.listen();
+  let owner: Owner | undefined = h2;
+  const feeds = feedsFor(() => owner?.peer, 1_500);
+  const page = recorder();
+  const stop = feeds.watch('d-1', '/api/events?desktop=d-1', page);
+  try {
+    await eventually(() => assert.deepEqual(lastLink(page), { host: 'h2', live: true }));
+    owner = undefined; // between the source's entry and the target's
+    await eventually(() => assert.equal(h2.streams.size, 0, 'h2\'s stream closed'));
+    owner = h3;
+    await eventually(() => assert.deepEqual(lastLink(page), { host: 'h3', live: true }));
+    assert.ok(!page.links.some((l) => !l.live), 'a moment in no entry is not stale');
+    owner = undefined; // h3's lease ran out
+    await eventually(() => assert.deepEqual(lastLink(page), { host: 'h3', live: false }, 'stale once it lasts'), 5_000);
   } finally {
     stop();
     feeds.close();

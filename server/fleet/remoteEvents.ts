@@ -37,6 +37,8 @@ export interface FeedDeps {
   silentMs?: number;
   /** No answer to the request for this long (an owner whose machine is gone: no refusal, only silence): stale. */
   answerMs?: number;
+  /** A relayed desktop in no host's catalog entry for this long (its owner's lease ran out): stale. */
+  absentMs?: number;
 }
 
 export interface RemoteFeeds {
@@ -54,7 +56,7 @@ interface Feed {
 }
 
 export function remoteFeeds(deps: FeedDeps): RemoteFeeds {
-  const { checkMs = 1_000, retryMs = 500, maxRetryMs = 5_000, silentMs = 40_000, answerMs = 5_000 } = deps;
+  const { checkMs = 1_000, retryMs = 500, maxRetryMs = 5_000, silentMs = 40_000, answerMs = 5_000, absentMs = 3_000 } = deps;
   const feeds = new Map<string, Feed>();
   let upstreams = 0;
 
@@ -85,14 +87,19 @@ export function remoteFeeds(deps: FeedDeps): RemoteFeeds {
 
     void (async () => {
       let delay = retryMs;
+      let absentSince: number | undefined;
       while (!stopped) {
         const peer = deps.ownerOf(desktopId);
         if (!peer) {
-          // Here, or unknown; or its owner left the fleet (a dead host's lease ran out): still stale, not live.
-          tell(feed.link.host === undefined ? { live: true } : { host: feed.link.host, live: false });
+          // Here, or unknown: nothing to relay. One that was relayed and is in no host's entry for a while (its
+          // owner's lease ran out): stale, not live. Not at once: between a move's two entries it is in none for
+          // up to a second or two, and the page would flash stale.
+          absentSince ??= Date.now();
+          if (feed.link.host !== undefined && Date.now() - absentSince >= absentMs) tell({ host: feed.link.host, live: false });
           await pause(checkMs);
           continue;
         }
+        absentSince = undefined;
         const controller = (abort = new AbortController());
         upstreams++;
         // The owner changes (a move) or goes quiet: this stream ends and the loop finds the owner again.
@@ -128,6 +135,7 @@ export function remoteFeeds(deps: FeedDeps): RemoteFeeds {
           // Refused, unreachable, dropped, aborted: said below, then tried again (unless stopped).
         } finally {
           clearInterval(check);
+          controller.abort(); // a refusal's body unread, or a stream left: its connection is let go either way
           upstreams--;
         }
         if (stopped) break;
