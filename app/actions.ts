@@ -50,16 +50,19 @@ export async function restoreAction(input: RestoreInput) {
   return restoreDesktop(input);
 }
 
-/** A new desktop restored from the checkpoint (a clone: its own id, viewer and checkpoints). */
-export async function cloneCheckpointAction(checkpointId: string) {
-  const result = await cloneCheckpoint(checkpointId, { count: 1 });
+/**
+ * A new desktop restored from the checkpoint (a clone: its own id, viewer and checkpoints). desktopId: the desktop it
+ * was taken of (in a fleet, where the checkpoint is when this host's catalog does not list it yet), here and below.
+ */
+export async function cloneCheckpointAction(checkpointId: string, desktopId?: string) {
+  const result = await cloneCheckpoint(checkpointId, { count: 1 }, { desktop: desktopId });
   if (result.ok) revalidatePath('/');
   return result;
 }
 
 /** Frees a checkpoint's disk space; its desktop is untouched. */
-export async function deleteCheckpointAction(checkpointId: string) {
-  return deleteCheckpoint(checkpointId);
+export async function deleteCheckpointAction(checkpointId: string, desktopId?: string) {
+  return deleteCheckpoint(checkpointId, { desktop: desktopId });
 }
 
 /** Which checkpoints the desktop keeps (applied now, and after each checkpoint). */
@@ -68,8 +71,8 @@ export async function setRetentionAction(desktopId: string, input: RetentionInpu
 }
 
 /** A pinned checkpoint is never removed by the retention policy. */
-export async function pinCheckpointAction(checkpointId: string, pinned: boolean) {
-  return pinCheckpoint(checkpointId, { pinned });
+export async function pinCheckpointAction(checkpointId: string, pinned: boolean, desktopId?: string) {
+  return pinCheckpoint(checkpointId, { pinned }, { desktop: desktopId });
 }
 
 /** Removes a stopped desktop with its checkpoints (the page asked first); says how much space that freed. */

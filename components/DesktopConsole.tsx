@@ -6,7 +6,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { checkpointAction, cloneCheckpointAction, deleteCheckpointAction, pinCheckpointAction, restoreAction, stopDesktopAction } from '@/app/actions';
 import { bytes, seconds } from '@/lib/format';
-import { useDesktopEvents, type LiveEvent } from '@/lib/useDesktopEvents';
+import { useDesktopEvents, type LiveEvent, type RemoteLink } from '@/lib/useDesktopEvents';
 import type { ApiError, Result } from '@/lib/resultTypes';
 import { CheckpointChart } from './CheckpointChart';
 import { CheckpointTimeline } from './CheckpointTimeline';
@@ -66,7 +66,10 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
     setDetail((d) => ({ ...fresh, desktop: fresh.host !== d.host ? fresh.desktop : newer(fresh.desktop, d.desktop) }));
   };
 
+  /** Where this desktop's events come from when another host runs it (relayed by this host), and if that is live. */
+  const [remote, setRemote] = useState<RemoteLink>({ live: true });
   const live = useDesktopEvents({
+    desktop: id,
     onEvent: (event: LiveEvent) => {
       if (event.desktop.id !== id) return;
       if (event.desktop.movedTo && event.desktop.state === 'stopped') {
@@ -92,7 +95,14 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
       setSkewMs(Date.parse(serverTime) - Date.now());
       void reread();
     },
+    onRemote: (link) => {
+      setRemote(link);
+      // Linked to the owner (again): what changed before, read from there.
+      if (link.host && link.live) void reread();
+    },
   });
+  // Stale: the host that runs this desktop cannot be reached (what the page shows may be old until it is again).
+  const stale = remote.host !== undefined && !remote.live && remote.host === detail.host;
 
   const latestComplete = checkpoints.findLast((c) => c.state === 'complete');
   const canCheckpoint = desktop.state === 'running' && !pending;
@@ -120,7 +130,7 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
 
   /** A new desktop from the checkpoint, opened once it runs: its own viewer, its own checkpoints. */
   const clone = async (checkpointId: string) => {
-    const result = await run('clone', () => cloneCheckpointAction(checkpointId));
+    const result = await run('clone', () => cloneCheckpointAction(checkpointId, id));
     const made = result?.ok ? result.desktops[0] : undefined;
     if (made) router.push(`/desktops/${made.id}`);
   };
@@ -149,12 +159,12 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
   const remove = async (checkpointId: string) => {
     if (pending) return;
     setFreed(null);
-    const result = await run('delete', () => deleteCheckpointAction(checkpointId));
+    const result = await run('delete', () => deleteCheckpointAction(checkpointId, id));
     if (result?.ok) setFreed({ checkpoint: result.checkpoint, bytesFreed: result.bytesFreed });
   };
 
   const pin = (checkpointId: string, pinned: boolean) => {
-    if (!pending) void run('pin', () => pinCheckpointAction(checkpointId, pinned));
+    if (!pending) void run('pin', () => pinCheckpointAction(checkpointId, pinned, id));
   };
 
   // Alt+C / Alt+S / Alt+R. Listening on window in the bubble phase: while the screen has focus, noVNC grabs the keys and
@@ -220,9 +230,15 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
           >
             Presenter mode
           </Link>
-          <span title="Server-Sent Events from /api/events" className="flex items-center gap-1.5">
-            <span className={`size-1.5 rounded-full ${live ? 'bg-emerald-400' : 'bg-slate-600'}`} />
-            {live ? 'live' : 'offline'}
+          <span
+            data-testid="live-events"
+            data-live={live && !stale}
+            data-relayed-from={remote.host}
+            title={remote.host ? `Server-Sent Events from /api/events, relayed from ${remote.host}` : 'Server-Sent Events from /api/events'}
+            className="flex items-center gap-1.5"
+          >
+            <span className={`size-1.5 rounded-full ${live && !stale ? 'bg-emerald-400' : stale ? 'bg-amber-400' : 'bg-slate-600'}`} />
+            {!live ? 'offline' : stale ? `stale: ${remote.host} unreachable` : remote.host ? `live from ${remote.host}` : 'live'}
           </span>
           <button
             type="button"

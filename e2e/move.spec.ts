@@ -172,9 +172,12 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
   await expect.poll(async () => (await api<{ fleet: { desktops: { id: string; host: string }[] } }>(h1, 'GET', '/api/fleet')).body.fleet.desktops.find((d) => d.id === id)?.host).toBe('h2');
 
   // The page's buttons go to the owner too: a Snapshot pressed on host 1's page is taken on host 2 and listed.
-  const cards = await desktop.cards.count();
+  // The page is live from host 2 (its events relayed): its state can say running before its read of host 2's
+  // timeline lands, and a snapshot's card shows (writing) before the snapshot is complete.
+  const cards = (await api<{ checkpoints: unknown[] }>(h2, 'GET', `/api/desktops/${id}`)).body.checkpoints.length;
+  await expect(desktop.cards, 'host 2\'s timeline').toHaveCount(cards);
   await desktop.snapshotButton.click();
-  await expect(desktop.cards, 'the snapshot in the timeline').toHaveCount(cards + 1, { timeout: 30_000 });
+  await expect(desktop.cards.and(page.locator('[data-state="complete"]')), 'the snapshot in the timeline, complete').toHaveCount(cards + 1, { timeout: 30_000 });
   const onH2 = await api<{ checkpoints: { state: string }[] }>(h2, 'GET', `/api/desktops/${id}`);
   expect(onH2.body.checkpoints.filter((c) => c.state === 'complete')).toHaveLength(cards + 1);
   await desktop.expectPictureChange(await desktop.hash(), LIVE_MOTION_MS, 'the picture moves on after the snapshot');

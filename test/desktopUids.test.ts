@@ -199,7 +199,7 @@ describe('a uid of its own per contained desktop', () => {
       const back = (await elsewhere.engine.desktops.restore(checkpoint.id)).desktop;
       for (const p of await eventually(async () => {
         const pids = await treePids(back.pid!);
-        assert.ok(pids.length > 3);
+        assert.ok(pids.length > 3, `the restored tree has its processes (${pids.length} so far)`);
         return pids;
       })) assert.equal((await idsOfProcess(p))[0], Array(4).fill(d.uid).join(' '));
 

@@ -50,12 +50,12 @@ test('a watch sees puts and deletes under its prefix only', async () => {
   // The watch is created when etcd answers its first line; a put before could be missed, so put until one is seen.
   await eventually(async () => {
     await c.put('/w/k', 'v');
-    assert.ok(seen.some((e) => e.type === 'PUT' && e.key === '/w/k' && e.value === 'v'));
+    assert.ok(seen.some((e) => e.type === 'PUT' && e.key === '/w/k' && e.value === 'v'), 'the watch saw the put');
   });
   await c.put('/elsewhere', 'no');
   await c.delete('/w/k');
-  await eventually(() => assert.ok(seen.some((e) => e.type === 'DELETE' && e.key === '/w/k')));
-  assert.ok(!seen.some((e) => e.key === '/elsewhere'));
+  await eventually(() => assert.ok(seen.some((e) => e.type === 'DELETE' && e.key === '/w/k'), 'the watch saw the delete'));
+  assert.ok(!seen.some((e) => e.key === '/elsewhere'), 'nothing outside the watched prefix');
   abort.abort();
   await watching;
 });

@@ -83,6 +83,6 @@ describe('a uid of its own per desktop', { timeout: testTimeoutMs * 3 }, () => {
     assert.deepEqual(await nameInside(restored.pid, uid), { entry: `${insideUserName}:x:${uid}:${uid}:Freezeframe desktop:${inside.home}:/bin/bash`, whoami: insideUserName });
     const count = viewer.updates;
     await viewer.nextUpdate(5_000);
-    assert.ok(viewer.updates > count && !viewer.closed);
+    assert.ok(viewer.updates > count && !viewer.closed, 'the viewer gets updates again on its connection after the restore');
   });
 });

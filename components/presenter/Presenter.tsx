@@ -61,6 +61,7 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
   };
 
   const live = useDesktopEvents({
+    desktop: id,
     onEvent: (event) => {
       if (event.desktop.id !== id) return;
       see(event.desktop, event.checkpoint);
@@ -70,6 +71,10 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
     onOpen: (serverTime) => {
       setSkewMs(Date.parse(serverTime) - Date.now());
       void reread();
+    },
+    // A desktop on another host: its events relayed from there; once (re)linked, what was missed meanwhile.
+    onRemote: (link) => {
+      if (link.host && link.live) void reread();
     },
   });
 

@@ -14,6 +14,7 @@ import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
 import type { Peer } from '../fleet/peers';
+import { desktopIdPattern } from '../../lib/ids';
 import { checkpointDetail, desktopDetail, desktopSummaries, storageView, type CheckpointDetail, type DesktopDetail, type DesktopSummary, type StorageView } from './views';
 
 /** This installation's public key line, which another installation trusts to import its archives. */
@@ -144,10 +145,28 @@ function movedOwner(desktopId: string): Peer | undefined {
   return fleet?.movedFromHere(desktopId) ? fleet.ownerOf(desktopId) : undefined;
 }
 
-async function onOwner<T extends object>(owner: Peer, path: string, body: unknown): Promise<Result<T>> {
+async function onOwner<T extends object>(owner: Peer, path: string, body: unknown, method = 'POST'): Promise<Result<T>> {
   const { forward } = await import('../fleet/remote');
-  return forward<T>(getEngine().fleet!, owner, path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  return forward<T>(getEngine().fleet!, owner, path, { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 }
+
+/**
+ * In a fleet, a checkpoint this host does not have but another host does (the timeline of a desktop that runs
+ * there, shown on this host's page): the same call on that host, with the fleet key. desktop: the checkpoint's
+ * desktop when the caller knows it (a checkpoint taken within the last second is not in this host's catalog yet).
+ */
+async function checkpointOnOwner<T extends object>(here: Result<T>, checkpointId: string, desktop: string | undefined, path: string, method: string, body?: unknown): Promise<Result<T>> {
+  const { fleet } = getEngine();
+  if (here.ok || here.status !== 404 || !fleet) return here;
+  const { checkpointOwner, forward } = await import('../fleet/remote');
+  const owner = checkpointOwner(fleet, checkpointId, desktop);
+  if (!owner) return here;
+  const init: RequestInit = body === undefined ? { method } : { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+  return forward<T>(fleet, owner, path, init);
+}
+
+/** The desktop a checkpoint-side call names as the checkpoint's (the page's hint), if it is one. */
+const desktopHint = (desktop: unknown): string | undefined => (typeof desktop === 'string' && desktopIdPattern.test(desktop) ? desktop : undefined);
 
 type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
 
@@ -156,20 +175,35 @@ export async function restoreCheckpoint(id: unknown, input: unknown): Promise<Re
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
   const parsed = (await schemas()).restoreOptions.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
+  const here = await attempt(() => getEngine().desktops.restore(parsedId.data, parsed.data));
+  return checkpointOnOwner(here, parsedId.data, undefined, `/api/checkpoints/${parsedId.data}/restore`, 'POST', parsed.data);
 }
 
-/** N new desktops from one checkpoint (201 with the clones; those that failed are listed, the others run). */
-export async function cloneCheckpoint(id: unknown, input: unknown): Promise<Result<{ checkpoint: string; desktops: DesktopView[]; failed: Cloned['failed']; ms: number }>> {
+type Clones = { checkpoint: string; desktops: DesktopView[]; failed: Cloned['failed']; ms: number };
+
+/**
+ * N new desktops from one checkpoint (201 with the clones; those that failed are listed, the others run). desktop:
+ * the checkpoint's desktop when the caller knows it (see checkpointOnOwner).
+ */
+export async function cloneCheckpoint(id: unknown, input: unknown, { desktop }: { desktop?: unknown } = {}): Promise<Result<Clones>> {
   const parsedId = (await schemas()).checkpointId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
   const parsed = (await schemas()).cloneOptions.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => {
+  const here = await attempt(async (): Promise<Clones> => {
     const cloned = await getEngine().desktops.clone(parsedId.data, parsed.data);
     // A list: the views, never the VNC passwords (the desktop page gets those, as for any desktop).
     return { checkpoint: cloned.checkpoint.id, desktops: cloned.desktops.map(desktopView), failed: cloned.failed, ms: cloned.ms };
   });
+  // A checkpoint of another host is cloned there (its images are there); the clones' pages open here at once.
+  const { fleet } = getEngine();
+  if (here.ok || here.status !== 404 || !fleet) return here;
+  const { checkpointOwner, forward } = await import('../fleet/remote');
+  const owner = checkpointOwner(fleet, parsedId.data, desktopHint(desktop));
+  if (!owner) return here;
+  const there = await forward<Clones>(fleet, owner, `/api/checkpoints/${parsedId.data}/clone`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(parsed.data) });
+  if (there.ok) for (const d of there.desktops) fleet.placed(d.id, owner.id);
+  return there;
 }
 
 /** Restores a desktop: the checkpoint named, or else its newest complete one. */
@@ -215,21 +249,24 @@ export async function stopDesktop(id: unknown): Promise<Result<{ desktop: Deskto
 export async function getCheckpoint(id: unknown): Promise<Result<{ checkpoint: CheckpointDetail }>> {
   const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  return attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
+  const here = await attempt(async () => ({ checkpoint: await checkpointDetail(getEngine(), parsed.data) }));
+  return checkpointOnOwner(here, parsed.data, undefined, `/api/checkpoints/${parsed.data}`, 'GET');
 }
 
 /** Deletes a checkpoint's images and record (refused while its desktop is busy); says how much space it freed. */
-export async function deleteCheckpoint(id: unknown): Promise<Result<{ checkpoint: string; bytesFreed: number }>> {
+export async function deleteCheckpoint(id: unknown, { desktop }: { desktop?: unknown } = {}): Promise<Result<{ checkpoint: string; bytesFreed: number }>> {
   const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  return attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
+  const here = await attempt(() => getEngine().desktops.deleteCheckpoint(parsed.data));
+  return checkpointOnOwner(here, parsed.data, desktopHint(desktop), `/api/checkpoints/${parsed.data}`, 'DELETE');
 }
 
 /** The process tree, files, sockets and memory the checkpoint's images hold. */
 export async function inspectCheckpoint(id: unknown): Promise<Result<Inspection>> {
   const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
-  return attempt(() => getEngine().desktops.inspect(parsed.data));
+  const here = await attempt(() => getEngine().desktops.inspect(parsed.data));
+  return checkpointOnOwner(here, parsed.data, undefined, `/api/checkpoints/${parsed.data}/inspect`, 'GET');
 }
 
 /** The PNG of the screen taken just before the dump; not_found when that checkpoint has none. */
@@ -279,28 +316,38 @@ export async function setRetention(id: unknown, input: unknown): Promise<Result<
   if (!parsedId.success) return invalid(parsedId.error, 'desktop id');
   const parsed = (await schemas()).retentionInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(async () => {
+  const moved = movedOwner(parsedId.data);
+  if (moved) return onOwner(moved, `/api/desktops/${parsedId.data}/retention`, parsed.data, 'PUT');
+  const here = await attempt(async () => {
     const { desktop, removed, bytesFreed } = await getEngine().desktops.setRetention(parsedId.data, {
       keepLast: parsed.data.keepLast ?? undefined, maxBytes: parsed.data.maxBytes ?? undefined,
     });
     return { desktop, removed, bytesFreed };
   });
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(parsedId.data) : undefined;
+  return owner ? onOwner(owner, `/api/desktops/${parsedId.data}/retention`, parsed.data, 'PUT') : here;
 }
 
 /** Pins (or unpins) a checkpoint: the retention policy never removes a pinned one. */
-export async function pinCheckpoint(id: unknown, input: unknown): Promise<Result<{ checkpoint: CheckpointRecord }>> {
+export async function pinCheckpoint(id: unknown, input: unknown, { desktop }: { desktop?: unknown } = {}): Promise<Result<{ checkpoint: CheckpointRecord }>> {
   const parsedId = (await schemas()).checkpointId.safeParse(id);
   if (!parsedId.success) return invalid(parsedId.error, 'checkpoint id');
   const parsed = (await schemas()).pinInput.safeParse(input ?? {});
   if (!parsed.success) return invalid(parsed.error);
-  return attempt(() => getEngine().desktops.pin(parsedId.data, parsed.data.pinned));
+  const here = await attempt(() => getEngine().desktops.pin(parsedId.data, parsed.data.pinned));
+  return checkpointOnOwner(here, parsedId.data, desktopHint(desktop), `/api/checkpoints/${parsedId.data}/pin`, 'PUT', parsed.data);
 }
 
 /** Removes a stopped desktop with its checkpoints, freeing its disk and display; says how many bytes. */
 export async function removeDesktop(id: unknown): Promise<Result<{ desktop: string; checkpoints: string[]; bytesFreed: number; display: number }>> {
   const parsed = (await schemas()).desktopId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'desktop id');
-  return attempt(() => getEngine().desktops.remove(parsed.data));
+  const here = await attempt(() => getEngine().desktops.remove(parsed.data));
+  // A stopped desktop of another host (its page or the fleet's list here): removed there, with its checkpoints.
+  const { fleet } = getEngine();
+  const owner = !here.ok && here.status === 404 ? fleet?.ownerOf(parsed.data) : undefined;
+  return owner ? onOwner(owner, `/api/desktops/${parsed.data}`, undefined, 'DELETE') : here;
 }
 
 export async function getStorage(): Promise<Result<{ storage: StorageView }>> {

@@ -17,3 +17,22 @@ export function checkpointView<T extends CheckpointRecord>(record: T): Omit<T, '
 export function eventView(event: DesktopEvent): DesktopEventView {
   return { ...event, desktop: desktopView(event.desktop), checkpoint: event.checkpoint && checkpointView(event.checkpoint) };
 }
+
+/**
+ * An event relayed from another host's stream (it redacted it already): its passwords dropped again here all the
+ * same, as this host would its own, whatever that host runs (never a secret in a broadcast).
+ */
+export function relayedEventView(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const event = { ...(data as Record<string, unknown>) };
+  if (typeof event.desktop === 'object' && event.desktop !== null) {
+    const { vncPassword: _control, vncViewPassword: _view, ...desktop } = event.desktop as Record<string, unknown>;
+    event.desktop = desktop;
+  }
+  const checkpoint = event.checkpoint as Record<string, unknown> | undefined;
+  if (typeof checkpoint === 'object' && checkpoint !== null && typeof checkpoint.desktopSpec === 'object' && checkpoint.desktopSpec !== null) {
+    const { vncPassword: _control, vncViewPassword: _view, ...spec } = checkpoint.desktopSpec as Record<string, unknown>;
+    event.checkpoint = { ...checkpoint, desktopSpec: spec };
+  }
+  return event;
+}

@@ -45,3 +45,37 @@ export async function forward<T extends object>(fleet: Fleet, peer: Peer, path: 
   return { ok: true, ...(body as T) };
 }
 
+
+/**
+ * The host that has this checkpoint when it is another one: the catalog's; else (taken within the last second,
+ * not read from etcd yet) the owner of the desktop it was taken of, when the caller knows which (the page does).
+ */
+export function checkpointOwner(fleet: Fleet, checkpointId: string, desktopId?: string): Peer | undefined {
+  const listed = fleet.peers.snapshot().checkpoints.find((c) => c.id === checkpointId)?.host;
+  if (listed !== undefined && listed !== fleet.self) return fleet.peers.get(listed);
+  return desktopId ? fleet.ownerOf(desktopId) : undefined;
+}
+
+/**
+ * Another host's answer to a GET (a picture, an archive) as this host's, its body streamed through as it comes (an
+ * export is hundreds of MB: never buffered here). Only the time to the owner's first answer is limited.
+ */
+export async function passThrough(fleet: Fleet, peer: Peer, path: string, answerWithinMs = 30_000): Promise<Response> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${answerWithinMs} ms`)), answerWithinMs);
+  let response: Response;
+  try {
+    response = await fleet.call(peer, path, { signal: abort.signal });
+  } catch (error) {
+    const message = `the host ${peer.id} (${peer.url}) cannot be reached: ${(error as Error).message}`;
+    return Response.json({ error: { code: 'internal', message } }, { status: 500 });
+  } finally {
+    clearTimeout(timer);
+  }
+  const headers = new Headers();
+  for (const name of ['content-type', 'content-length', 'content-disposition', 'cache-control']) {
+    const value = response.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return new Response(response.body, { status: response.status, headers });
+}
