@@ -1,6 +1,8 @@
-// The one HTTP server: Next.js pages and actions, plus WebSocket upgrades for desktops' VNC (the bridge).
+// The one HTTP server (HTTPS with FREEZEFRAME_TLS_CERT/KEY): Next.js pages and actions, plus WebSocket upgrades for
+// desktops' VNC (the bridge).
 import 'server-only';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import next from 'next';
 import { createAdmission, type Refusal } from './admission';
 import { setViewTokens } from './audience';
@@ -17,10 +19,17 @@ import { serveFast } from './api/fastRoutes';
 import { startFleet } from './fleet/fleet';
 import { getPeers, setPeers } from './fleet/peersHandle';
 import { raiseServerPriority } from './priority';
+import { fleetTrust } from './fleet/peerCall';
+import { loadServerTls } from './serverTls';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const dev = process.env.NODE_ENV === 'development';
+// HTTPS when FREEZEFRAME_TLS_CERT/KEY are set, and how peers are trusted (FREEZEFRAME_FLEET_CA): both checked before
+// anything starts, so a key others can read or a CA file that is no CA stops the server with that said.
+const tls = loadServerTls();
+const scheme = tls ? 'https' : 'http';
+fleetTrust();
 
 // Ahead of ordinary work (server/priority.ts); the desktops it starts run at nice 0.
 raiseServerPriority();
@@ -34,7 +43,7 @@ await desktops.keepReady();
 // a fleet listed by its operator (FREEZEFRAME_PEERS) is the static directory of fleet/staticPeers.ts.
 if (engine.config.fleet) {
   const shown = host.includes(':') ? `[${host}]` : host;
-  engine.fleet = await startFleet(engine.config.fleet, desktops, { keyDir: engine.config.keyDir, fallbackUrl: `http://${shown}:${port}` });
+  engine.fleet = await startFleet(engine.config.fleet, desktops, { keyDir: engine.config.keyDir, fallbackUrl: `${scheme}://${shown}:${port}` });
   // Moves ask the same directory the fleet view shows (the etcd one).
   setPeers(engine.fleet.peers);
   console.log(`in the fleet as ${engine.fleet.self} (etcd ${engine.config.fleet.etcd.join(', ')}; ${engine.fleet.peers.fresh() ? 'reachable' : 'unreachable for now'})`);
@@ -84,7 +93,7 @@ const refuse = (res: import('node:http').ServerResponse, refusal: Refusal) => {
   res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }) + '\n');
 };
 
-const server = createServer((req, res) => {
+const serve: RequestListener = (req, res) => {
   applySecurityHeaders(req, res, dev);
   const refusal = admission.check(req);
   if (refusal) return refuse(res, refusal);
@@ -95,7 +104,9 @@ const server = createServer((req, res) => {
     res.statusCode = 500;
     res.end('internal error');
   });
-});
+};
+// The same admission, headers, token, SSE and upgrades over either.
+const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, serve) : createServer(serve);
 
 const vncPath = new RegExp(`^/api/desktops/(${desktopIdSegment})/vnc$`);
 server.on('upgrade', (req, socket, head) => {
@@ -122,7 +133,7 @@ server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;
 server.listen(port, host, () => {
   const shown = host.includes(':') ? `[${host}]` : host;
-  console.log(`Freezeframe on http://${shown}:${port}${auth.token ? `/?token=${auth.token}` : ''}`);
+  console.log(`Freezeframe on ${scheme}://${shown}:${port}${auth.token ? `/?token=${auth.token}` : ''}`);
 });
 
 function shutdown() {

@@ -1,6 +1,9 @@
 // A small etcd v3 client over its JSON gateway (etcd 3.4 serves it at /v3/): put, range, delete, leases and a watch,
-// with fetch. Keys and values travel base64; this file turns them into strings. No dependency: the gRPC client
-// (etcd3 on npm) would bring grpc-js and protobufs for the five calls the fleet makes.
+// with fetch (peerCall.ts: an https etcd is trusted as a peer is, FREEZEFRAME_FLEET_CA). Keys and values travel
+// base64; this file turns them into strings. No dependency: the gRPC client (etcd3 on npm) would bring grpc-js and
+// protobufs for the five calls the fleet makes.
+import { peerFetch } from './peerCall';
+
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
@@ -67,7 +70,7 @@ export function etcdClient(endpointList: string | string[], { timeoutMs = 1_500 
     for (let n = 0; n < endpoints.length; n++) {
       const at = (preferred + n) % endpoints.length;
       try {
-        const response = await fetch(`${endpoints[at]}${path}`, {
+        const response = await peerFetch(`${endpoints[at]}${path}`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify(body),
@@ -119,7 +122,7 @@ export function etcdClient(endpointList: string | string[], { timeoutMs = 1_500 
       await call('/v3/lease/revoke', { ID: lease });
     },
     async watch(prefix, onEvent, signal) {
-      const response = await fetch(`${endpoints[preferred]}/v3/watch`, {
+      const response = await peerFetch(`${endpoints[preferred]}/v3/watch`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ create_request: { key: b64(prefix), range_end: prefixEnd(prefix) } }),

@@ -9,6 +9,7 @@ import { syncCatalog } from './catalog';
 import { etcdClient, type EtcdClient } from './etcd';
 import { readFleetKey } from './fleetKey';
 import { membership, tickMs } from './membership';
+import { peerFetch } from './peerCall';
 import type { Peer } from './peers';
 import { fleetView, pollMs, type FleetView } from './view';
 
@@ -30,7 +31,7 @@ export interface Fleet {
    * says so (its owner puts it within milliseconds, this host reads it within a second; the page opens at once).
    */
   placed(desktopId: string, hostId: string): void;
-  /** A call to another host's API with the fleet key. */
+  /** A call to another host's API with the fleet key (peerCall.ts: its TLS trust). */
   call(peer: Peer, path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
@@ -118,9 +119,7 @@ export async function startFleet(config: FleetConfig, desktops: Desktops, { keyD
       placements.set(desktopId, { host: hostId, at: Date.now() });
     },
     call(peer, path, init = {}) {
-      const headers = new Headers(init.headers);
-      if (key) headers.set('Authorization', `Bearer ${key}`);
-      return fetch(`${peer.url}${path}`, { ...init, headers, signal: init.signal ?? AbortSignal.timeout(30_000) });
+      return peerFetch(`${peer.url}${path}`, { ...init, key });
     },
     async close() {
       closed = true;

@@ -13,6 +13,7 @@ import type { ErrorCode } from '../../lib/errorCodes';
 import type { Desktops } from '../desktops/registry';
 import type { Peer, Peers } from './peers';
 import type { Received } from './receive';
+import { peerFetch } from './peerCall';
 
 export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
 export type MoveMethod = (typeof moveMethods)[number];
@@ -52,11 +53,7 @@ export interface MoveDeps {
 export async function callPeer(peer: Peer, key: string, route: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<Response> {
   const { timeoutMs = 10_000, ...rest } = init;
   try {
-    return await fetch(new URL(route, peer.url), {
-      ...rest,
-      headers: { ...(rest.headers as Record<string, string> | undefined), Authorization: `Bearer ${key}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    return await peerFetch(new URL(route, peer.url), { ...rest, key, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new FreezeframeError('unreachable', `host ${peer.id} (${peer.url}) did not answer: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {}, { cause: error });

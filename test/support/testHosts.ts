@@ -54,6 +54,22 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * Unmounts whatever is mounted below dir, deepest first (a clone's home is an overlay under the state folder: rm
+ * went into it and, with the overlay's files busy, took minutes retrying). A mount still busy is detached (lazy).
+ */
+export async function unmountBelow(dir: string): Promise<void> {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const below = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((line) => unescape(line.split(' ')[4] ?? ''))
+    .filter((point) => point.startsWith(dir + '/'))
+    .sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const point of below) {
+    await execa('umount', [point], { stdin: 'ignore' }).catch(() => execa('umount', ['-l', point], { stdin: 'ignore' })).catch(() => {});
+  }
+}
+
 const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
 
 /**
@@ -152,7 +168,7 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
   // Keep draining its output (a full pipe would block the server).
   server.stdout!.resume();
   return {
-    name, netns, address, port, url: `http://${address}:${port}`, token, stateDir, banner,
+    name, netns, address, port, url: `${env.FREEZEFRAME_TLS_CERT ? 'https' : 'http'}://${address}:${port}`, token, stateDir, banner,
     async stop(signal: NodeJS.Signals = 'SIGTERM', { keepState = false } = {}) {
       if (server.exitCode === null && server.signalCode === null) {
         // A host that dies takes the server's helpers with it (a tar unpacking an archive, a criu page server): a
@@ -186,7 +202,10 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
       }
       await ip(['netns', 'delete', netns]).catch(() => {});
       await ip(['link', 'delete', outside]).catch(() => {});
-      if (!keepState) await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
+      if (!keepState) {
+        await unmountBelow(stateDir);
+        await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
+      }
     },
   };
 }
