@@ -1,12 +1,13 @@
 // A real etcd (Debian's etcd-server 3.4) for a test: a throwaway data folder, client URLs on loopback and, for test
 // hosts, on their network's gateway address; never any other address. Stops and starts again on the same data
-// (etcd unreachable, then back).
+// (etcd unreachable, then back). Over https with a certificate given (test/fleetTls.test.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { peerFetch, type FleetTrust } from '../../server/fleet/peerCall';
 import { eventually } from './eventually';
 
 export interface TestEtcd {
@@ -18,13 +19,15 @@ export interface TestEtcd {
   dispose(): Promise<void>;
 }
 
-export async function startEtcd({ port, gateway }: { port: number; gateway?: string }): Promise<TestEtcd> {
+/** tls: etcd serves its clients over https with this certificate (for the gateway and 127.0.0.1), trusted as trust says. */
+export async function startEtcd({ port, gateway, tls }: { port: number; gateway?: string; tls?: { cert: string; key: string; trust: FleetTrust } }): Promise<TestEtcd> {
   await execa('etcd', ['--version']).catch(() => {
     throw new Error('no etcd: install Debian\'s etcd-server (scripts/install.sh does)');
   });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-etcd-'));
-  const loopbackUrl = `http://127.0.0.1:${port}`;
-  const url = gateway ? `http://${gateway}:${port}` : loopbackUrl;
+  const scheme = tls ? 'https' : 'http';
+  const loopbackUrl = `${scheme}://127.0.0.1:${port}`;
+  const url = gateway ? `${scheme}://${gateway}:${port}` : loopbackUrl;
   const peerUrl = `http://127.0.0.1:${port + 1}`;
   let child: ChildProcess | undefined;
   let log = '';
@@ -36,12 +39,13 @@ export async function startEtcd({ port, gateway }: { port: number; gateway?: str
       '--advertise-client-urls', url,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `test=${peerUrl}`,
       '--log-level', 'error',
+      ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key] : []),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (chunk) => (log += chunk));
     const exited = once(child, 'exit');
     await Promise.race([
       eventually(async () => {
-        const r = await fetch(`${loopbackUrl}/health`, { signal: AbortSignal.timeout(500) });
+        const r = await peerFetch(`${loopbackUrl}/health`, { signal: AbortSignal.timeout(500), trust: tls?.trust });
         if (!r.ok || !(await r.json() as { health?: string }).health) throw new Error('etcd not healthy yet');
       }, 15_000),
       exited.then(() => {
