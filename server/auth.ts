@@ -99,8 +99,10 @@ const rawPathOf = (req: IncomingMessage) => (req.url ?? '/').split('?')[0];
 /**
  * fleetKey: the secret the fleet's hosts share (server/fleet/fleetKey.ts); a request with it as its bearer is a
  * fellow host's (a relay, a forwarded start) and is let in like one with the token. Only as a header, never a cookie.
+ * secure: served over HTTPS (FREEZEFRAME_TLS_CERT): the cookies say Secure, so a browser never sends them in clear.
  */
-export function createAuth(host: string, configured: string | undefined, fleetKey?: string): Auth {
+export function createAuth(host: string, configured: string | undefined, fleetKey?: string, { secure = false }: { secure?: boolean } = {}): Auth {
+  const flags = secure ? '; Secure' : '';
   const token = isLoopback(host) ? undefined : configured || randomBytes(24).toString('base64url');
   const fromPeer = (req: IncomingMessage) => fleetKey !== undefined && tokensMatch(bearer(req), fleetKey);
   /** The desktop whose view token the request carries (header or cookie), if any. */
@@ -125,7 +127,7 @@ export function createAuth(host: string, configured: string | undefined, fleetKe
       const url = new URL(req.url ?? '/', 'http://x');
       const fromUrl = url.searchParams.get('token') ?? undefined;
       if (tokensMatch(fromUrl, token)) {
-        trade(res, url, `${tokenCookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+        trade(res, url, `${tokenCookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${flags}`);
         return false;
       }
       const method = req.method ?? 'GET';
@@ -133,7 +135,7 @@ export function createAuth(host: string, configured: string | undefined, fleetKe
       if (linked && viewAllows(linked, method, rawPathOf(req))) {
         // Lax, not Strict: the audience opens the link from a chat or a slide (another site), and the redirect must
         // carry the cookie. It opens nothing but watching, so a cross-site request gains nothing from it.
-        trade(res, url, `${viewCookie}=${encodeURIComponent(fromUrl!)}; HttpOnly; SameSite=Lax; Path=/`);
+        trade(res, url, `${viewCookie}=${encodeURIComponent(fromUrl!)}; HttpOnly; SameSite=Lax; Path=/${flags}`);
         return false;
       }
       const viewer = linked ?? viewerOf(req);

@@ -82,7 +82,7 @@ const bridge = createBridge({
 // Bound to anything but loopback, every page, action, API call and WebSocket needs the token.
 // A desktop's view token (its audience link) opens only that desktop's watch page, its reads and its VNC.
 // A host of the fleet shows the fleet's key (host-to-host calls: the relay, forwarded starts, a move's archive).
-const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, peerKey);
+const auth = createAuth(host, process.env.FREEZEFRAME_TOKEN, peerKey, { secure: !!tls });
 setViewTokens((id) => auth.viewToken(id));
 
 // Before anything else: a Host this server answers to (no DNS rebinding), and the dashboard's own origin for any

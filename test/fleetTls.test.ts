@@ -140,8 +140,12 @@ async function etcdPut(key: string, value: unknown) {
 
 let remote: { id: string; vncPassword: string };
 
-test('two hosts serving HTTPS form a fleet over an https etcd: each lists both, at their https URLs', { timeout: 120_000 }, async () => {
+test('two hosts serving HTTPS form a fleet over an https etcd: each lists both, at their https URLs; the token\'s cookie is Secure', { timeout: 120_000 }, async () => {
   assert.match(h1().banner, /Freezeframe on https:\/\//);
+  // The token traded for a cookie the browser sends only over HTTPS.
+  const traded = await peerFetch(`${h1().url}/?token=${h1().token}`, { trust });
+  assert.equal(traded.status, 303);
+  assert.match(traded.headers.get('set-cookie') ?? '', /^freezeframe_token=.*; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
   for (const host of hosts) {
     await eventually(async () => {
       const f = await fleetOf(host);
