@@ -151,6 +151,10 @@ export async function peerFetch(target: string | URL, init: PeerInit = {}): Prom
   if (url.protocol !== 'https:') throw new Error(`${url.origin}: not an http(s) URL`);
   signal.throwIfAborted();
   const socket = await connectPeer(url, { trust, timeoutMs });
+  if (signal.aborted) {
+    socket.destroy();
+    signal.throwIfAborted();
+  }
   if (!headers.has('Host')) headers.set('Host', url.host);
   const body = bodySource(rest.body);
   if (Buffer.isBuffer(body)) headers.set('Content-Length', String(body.length));
