@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RemoteTarget } from '../vnc/target';
-import { connectPeer, PeerTlsError } from '../fleet/peerCall';
+import { PeerTlsError, peerUpgrade } from '../fleet/peerCall';
 import { refuseUpgrade } from './upgradeHttp';
 
 /** Request headers a WebSocket handshake needs, passed as the browser sent them. */
@@ -18,12 +18,11 @@ const passed = ['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-ver
 export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, remote: RemoteTarget['remote'], timeoutMs = 5_000): void {
   const { host: peerId, url, path, bearer } = remote;
   const target = new URL(url);
-  const lines = [`GET ${path} HTTP/1.1`, `Host: ${target.host}`];
+  const headers: [string, string][] = [];
   for (const name of passed) {
     const value = req.headers[name];
-    if (value !== undefined) lines.push(`${name}: ${Array.isArray(value) ? value.join(', ') : value}`);
+    if (value !== undefined) headers.push([name, Array.isArray(value) ? value.join(', ') : value]);
   }
-  if (bearer) lines.push(`Authorization: Bearer ${bearer}`);
   let upstream: Socket | undefined;
   let gone = false;
   socket.once('error', () => upstream?.destroy());
@@ -32,12 +31,10 @@ export function relayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
     upstream?.destroy();
   });
   // TCP, or TLS verified for the peer's name before a byte (and the key) is written (fleet/peerCall.ts).
-  connectPeer(target, { timeoutMs, key: bearer }).then(
+  peerUpgrade(target, path, headers, { timeoutMs, key: bearer }).then(
     (connected) => {
       upstream = connected;
       if (gone) return connected.destroy();
-      connected.setNoDelay(true);
-      connected.write(lines.join('\r\n') + '\r\n\r\n');
       if (head.length) connected.write(head);
       // From here the owner's answer (101 or a refusal) and every frame go to the browser as they are.
       connected.pipe(socket);

@@ -116,6 +116,19 @@ export function connectPeer(url: URL, { trust = fleetTrust(), timeoutMs = 10_000
   });
 }
 
+/**
+ * An upgrade (the relayed VNC WebSocket) on a peer: the verified connection with the request's head written (its
+ * Host, the headers given, the fleet key); the caller writes the rest and pipes both ways.
+ */
+export async function peerUpgrade(url: URL, path: string, headers: [string, string][], { key, trust = fleetTrust(), timeoutMs = 10_000 }: { key?: string; trust?: FleetTrust; timeoutMs?: number }): Promise<net.Socket> {
+  const socket = await connectPeer(url, { trust, timeoutMs, key });
+  const lines = [`GET ${path} HTTP/1.1`, `Host: ${url.host}`, ...headers.map(([name, value]) => `${name}: ${value}`)];
+  if (key) lines.push(`Authorization: Bearer ${key}`);
+  socket.setNoDelay(true); // a VNC session's small messages, each at once
+  socket.write(lines.join('\r\n') + '\r\n\r\n');
+  return socket;
+}
+
 export interface PeerInit extends RequestInit {
   /** The fleet key: sent as Authorization: Bearer, only over a connection that verified (or plain http allowed). */
   key?: string;
