@@ -18,6 +18,7 @@ import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import type { FleetSnapshot } from '../lib/fleetTypes';
 import { loadFleetTrust, peerFetch, type FleetTrust } from '../server/fleet/peerCall';
+import { sseParser, type FeedMessage } from '../server/fleet/remoteEvents';
 import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
 import { startEtcd, type TestEtcd } from './support/etcd';
 import { eventually } from './support/eventually';
@@ -155,7 +156,7 @@ test('two hosts serving HTTPS form a fleet over an https etcd: each lists both, 
   }
 });
 
-test('a desktop on host 2 opened through host 1: the start and detail forwarded over TLS, its VNC relayed over TLS (RFB handshake, the picture moves)', { timeout: 120_000 }, async () => {
+test('a desktop on host 2 opened through host 1: the start and detail forwarded over TLS, its VNC relayed over TLS (RFB handshake, the picture moves), its events relayed live', { timeout: 120_000 }, async () => {
   const placed = await api(h1(), '/api/desktops', { method: 'POST', json: { apps: ['xclock'], host: 'h2' } });
   assert.equal(placed.status, 201, placed.text);
   assert.equal(placed.body.host, 'h2');
@@ -176,6 +177,26 @@ test('a desktop on host 2 opened through host 1: the start and detail forwarded 
   } finally {
     clearTimeout(timer);
     ws.terminate();
+  }
+  // Its page's events: host 1 relays host 2's stream of it (an SSE response read over TLS as it comes).
+  const abort = new AbortController();
+  const events = await peerFetch(`${h1().url}/api/events?desktop=${remote.id}`, { trust, headers: { Authorization: `Bearer ${h1().token}` }, signal: abort.signal });
+  assert.equal(events.status, 200);
+  const messages: FeedMessage[] = [];
+  const parse = sseParser((m) => messages.push(m));
+  const reader = events.body!.getReader();
+  const decoder = new TextDecoder();
+  const live = () => messages.some((m) => m.event === 'remote' && (m.data as { host?: string; live?: boolean }).host === 'h2' && (m.data as { live?: boolean }).live === true);
+  const giveUp = setTimeout(() => abort.abort(new Error('no live relay within 15 s')), 15_000);
+  try {
+    while (!live()) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the stream ended before the relay was live: ${JSON.stringify(messages)}`);
+      parse(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    clearTimeout(giveUp);
+    abort.abort();
   }
 });
 

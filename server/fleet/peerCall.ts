@@ -153,6 +153,7 @@ function bodySource(body: RequestInit['body']): Buffer | Readable | undefined {
  * connections); https: over connectPeer's verified connection, so the request, and its key, is written only after
  * verification. One connection per call: 3.5 ms a call on loopback against 1.4 ms for pooled http (P-256 certificates,
  * load 3), for a fleet's few calls a second; a stream (events, an archive) pays it once.
+ * No redirect is followed over https (a peer's API answers without one, and the key must not follow one elsewhere).
  */
 export async function peerFetch(target: string | URL, init: PeerInit = {}): Promise<Response> {
   const { key, trust = fleetTrust(), timeoutMs = 30_000, ...rest } = init;
