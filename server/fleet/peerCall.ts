@@ -153,7 +153,7 @@ function bodySource(body: RequestInit['body']): Buffer | Readable | undefined {
  * connections); https: over connectPeer's verified connection, so the request, and its key, is written only after
  * verification. One connection per call: 3.5 ms a call on loopback against 1.4 ms for pooled http (P-256 certificates,
  * load 3), for a fleet's few calls a second; a stream (events, an archive) pays it once.
- * No redirect is followed over https (a peer's API answers without one, and the key must not follow one elsewhere).
+ * No redirect is followed with the key (a peer's API answers without one, and the key must not follow one elsewhere).
  */
 export async function peerFetch(target: string | URL, init: PeerInit = {}): Promise<Response> {
   const { key, trust = fleetTrust(), timeoutMs = 30_000, ...rest } = init;
@@ -162,7 +162,8 @@ export async function peerFetch(target: string | URL, init: PeerInit = {}): Prom
   const headers = new Headers(rest.headers);
   if (key) headers.set('Authorization', `Bearer ${key}`);
   const signal = rest.signal ?? AbortSignal.timeout(timeoutMs);
-  if (url.protocol === 'http:') return fetch(url, { ...rest, headers, signal });
+  // A call with the key follows no redirect either (fetch would follow one to wherever it pointed).
+  if (url.protocol === 'http:') return fetch(url, { ...rest, headers, signal, redirect: key ? 'manual' : rest.redirect });
   if (url.protocol !== 'https:') throw new Error(`${url.origin}: not an http(s) URL`);
   signal.throwIfAborted();
   const socket = await connectPeer(url, { trust, timeoutMs });
