@@ -102,7 +102,6 @@ export function connectPeer(url: URL, { trust = fleetTrust(), timeoutMs = 10_000
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       resolve(socket); // its error listener stays (a later error only destroys it): the caller adds its own
-
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
