@@ -4,6 +4,7 @@ import { open, statfs } from 'node:fs/promises';
 import type { Engine } from '../engine';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { checkpointView, desktopView } from './redact';
+import { readLog } from '../storage/logs';
 import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
 
 export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
@@ -16,7 +17,9 @@ export async function tailLines(path: string, lines = 14): Promise<string[] | un
   try {
     handle = await open(path, 'r');
   } catch {
-    return undefined;
+    // Packed once no one writes it (storage/logs.ts): ~100 KB of gzip, read whole.
+    const text = await readLog(path).catch(() => undefined);
+    return text?.split('\n').filter((line) => line.trim() !== '').slice(-lines);
   }
   try {
     const { size } = await handle.stat();

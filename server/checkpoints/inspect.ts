@@ -2,6 +2,7 @@
 // and memory per process (as checkpointctl shows for containers).
 import 'server-only';
 import { readFile } from 'node:fs/promises';
+import { readPages } from '../storage/packedPages';
 import path from 'node:path';
 import { decodeProto, imageEntries, type ProtoFields } from '../criu/images';
 import { bytes, int, msg, msgs, raw, text, varints } from '../criu/protoFields';
@@ -74,7 +75,7 @@ async function readMemory(dir: string, pid: number, start: bigint, end: bigint):
     const hasData = pagesInImage(e);
     const endAddr = vaddr + BigInt(nrPages * pageSize);
     if (hasData && start >= vaddr && end <= endAddr) {
-      const handle = await readFile(path.join(dir, `pages-${pagesId}.img`));
+      const handle = await readPages(dir, `pages-${pagesId}.img`);
       const from = offset + Number(start - vaddr);
       return handle.subarray(from, from + Number(end - start));
     }

@@ -7,8 +7,12 @@ import { parentLink } from './dedup';
 
 const removedMark = 'removed';
 
-/** Bytes of the files under dir, links not followed (images/parent is no content of this checkpoint). */
-export async function diskBytes(dir: string): Promise<number> {
+/**
+ * Bytes of the files under dir, links not followed (images/parent is no content of this checkpoint), a file with
+ * holes (the desktop log's copy: storage/logs.ts) counted by the blocks it has, a file with several names (images
+ * hard-linked to their base's: dedup.ts) once per walk, as du counts.
+ */
+export async function diskBytes(dir: string, seen = new Set<string>()): Promise<number> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -16,10 +20,18 @@ export async function diskBytes(dir: string): Promise<number> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
-  const sizes = await Promise.all(entries.map((entry) => {
+  const sizes = await Promise.all(entries.map(async (entry): Promise<number> => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return diskBytes(full);
-    return entry.isFile() ? lstat(full).then((s) => s.size, () => 0) : 0;
+    if (entry.isDirectory()) return diskBytes(full, seen);
+    if (!entry.isFile()) return 0;
+    const s = await lstat(full).catch(() => undefined);
+    if (!s) return 0;
+    if (s.nlink > 1) {
+      const key = `${s.dev}:${s.ino}`;
+      if (seen.has(key)) return 0;
+      seen.add(key);
+    }
+    return Math.min(s.size, s.blocks * 512);
   }));
   return sizes.reduce((a, b) => a + b, 0);
 }

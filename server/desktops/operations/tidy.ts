@@ -1,10 +1,17 @@
-// After each checkpoint (and when a policy changes): the desktop's new checkpoints share their pages with a base,
-// then its retention policy removes what it says; images no checkpoint reads any more go. Under the desktop's lock,
-// as 'tidy', which a restore in this process waits for rather than being refused (lock.ts).
+// After each checkpoint (and when a policy changes): the desktop's older checkpoints share their pages with a base
+// (its newest stays whole) and keep the rest gzipped, logs no one writes any more are packed, then its retention policy removes what it says;
+// images no checkpoint reads any more go. Under the desktop's lock, as 'tidy', which a restore in this process waits
+// for rather than being refused (lock.ts).
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { checkpointsToRemove } from '../../../lib/retention';
 import { collectBases, diskBytes, referencedBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
 import { baseOf, recoverImages, shareWithBase } from '../../storage/dedup';
+import { compressLog, trimLiveLog } from '../../storage/logs';
+import { packPages } from '../../storage/packedPages';
+import { unlessRead } from '../../storage/readers';
 import type { CheckpointRecord, DesktopRecord } from '../records';
+import { isContained, roomOf } from '../rooms';
 import type { OperationContext } from './context';
 
 export interface Tidied {
@@ -17,26 +24,90 @@ export interface Tidied {
 /** The checkpoint a frozen desktop needs to come back: never removed. */
 export const frozenAt = (desktop: DesktopRecord) => (desktop.state === 'checkpointed' || desktop.state === 'restoring' ? desktop.lastCheckpoint : undefined);
 
-/** Shares the pages of the desktop's complete checkpoints not yet looked at; each becomes a base if none fits. */
-async function share(ctx: OperationContext, mine: CheckpointRecord[]): Promise<Tidied['shared']> {
+/**
+ * Shares the pages of the desktop's complete checkpoints not yet looked at, but for its newest, which stays whole
+ * until a newer one exists: a restore of the newest reads one folder, criu's own images. Measured
+ * (bench/results/storage.md): a shared checkpoint restores ~1.2x slower, as criu reads its parent too. One that
+ * finds no base (or not enough in common with it) stays whole and becomes the base of the next ones.
+ */
+async function share(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<Tidied['shared']> {
   const { paths, store } = ctx;
   const shared: Tidied['shared'] = [];
-  for (const checkpoint of mine) {
-    if (checkpoint.state !== 'complete' || checkpoint.storedBytes !== undefined) continue;
+  const complete = mine.filter((c) => c.state === 'complete');
+  const newest = complete.at(-1);
+  for (const checkpoint of complete) {
+    const measured = checkpoint.storedBytes !== undefined;
+    if (measured && (!checkpoint.shareLater || checkpoint === newest)) continue;
     const images = paths.checkpointImages(checkpoint.id);
     await recoverImages(images);
-    // The newest whole one before it: the likeliest to hold the same pages.
-    const base = mine.filter((c) => c.createdAt < checkpoint.createdAt && c.state === 'complete' && c.storedBytes !== undefined && !c.base).at(-1);
-    const result = ctx.config.sharePages && base && !(await baseOf(images)) ? await shareWithBase(images, base.id) : undefined;
-    if (result?.shared) {
-      checkpoint.base = base!.id;
-      shared.push({ checkpoint: checkpoint.id, base: base!.id, bytesBefore: result.before, bytesAfter: result.after });
+    if (ctx.config.sharePages && checkpoint !== newest && !(await baseOf(images))) {
+      // A lazy restore's daemon reads these images still: tried again at the next tidying.
+      if (desktop.fetching?.checkpoint === checkpoint.id) continue;
+      // The newest whole one before it that stays whole: the likeliest to hold the same pages.
+      const base = complete.filter((c) => c.createdAt < checkpoint.createdAt && c.storedBytes !== undefined && !c.base && !c.shareLater).at(-1);
+      if (base) {
+        // A clone being restored from it (not under this lock) reads it: tried again at the next tidying.
+        const result = await unlessRead(checkpoint.id, () => shareWithBase(images, base.id));
+        if (!result) continue;
+        if (result.shared) {
+          checkpoint.base = base.id;
+          shared.push({ checkpoint: checkpoint.id, base: base.id, bytesBefore: result.before, bytesAfter: result.after });
+        }
+      }
+      delete checkpoint.shareLater;
+    } else if (ctx.config.sharePages && checkpoint === newest && !checkpoint.base) {
+      checkpoint.shareLater = true;
+    } else {
+      delete checkpoint.shareLater;
     }
     checkpoint.storedBytes = await diskBytes(paths.checkpointDir(checkpoint.id));
     await store.saveCheckpoint(checkpoint);
-    ctx.emit({ type: 'changed', desktop: await store.load(checkpoint.desktop), checkpoint });
+    ctx.emit({ type: 'changed', desktop, checkpoint });
   }
   return shared;
+}
+
+/**
+ * The pages files of the desktop's shared checkpoints but its newest gzipped (storage/packedPages.ts), again after
+ * a restore or an export put them back; not while a lazy restore's daemon or a clone reads them.
+ */
+async function pack(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<void> {
+  const complete = mine.filter((c) => c.state === 'complete');
+  const newest = complete.at(-1);
+  for (const checkpoint of complete) {
+    if (!checkpoint.base || checkpoint === newest || desktop.fetching?.checkpoint === checkpoint.id) continue;
+    const images = ctx.paths.checkpointImages(checkpoint.id);
+    if (!(await readdir(images).catch(() => [] as string[])).some((n) => /^pages-\d+\.img$/.test(n))) continue;
+    if ((await unlessRead(checkpoint.id, () => packPages(images))) === undefined) continue;
+    checkpoint.storedBytes = await diskBytes(ctx.paths.checkpointDir(checkpoint.id));
+    await ctx.store.saveCheckpoint(checkpoint);
+  }
+}
+
+const finishedLog = /^(dump|restore-\d+(-pages)?)\.log$/;
+
+/**
+ * criu's logs of the desktop's checkpoints gzipped (dump.log once sealed, each restore's once it is over: under
+ * this lock no restore of the desktop runs) and pidfiles of past restores removed; then the desktop's own log's head
+ * freed (storage/logs.ts). Their folders' sizes are measured again.
+ */
+async function packLogs(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<void> {
+  const { paths, store } = ctx;
+  for (const checkpoint of mine) {
+    const dir = paths.checkpointDir(checkpoint.id);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    // A lazy restore's daemon may write its log still.
+    const lazyLog = desktop.fetching?.checkpoint === checkpoint.id ? path.basename(desktop.fetching.logPath) : undefined;
+    const packable = names.filter((n) => finishedLog.test(n) && n !== lazyLog);
+    const pidfile = names.includes(path.basename(paths.checkpointPidfile(checkpoint.id)));
+    if (!packable.length && !pidfile) continue;
+    for (const name of packable) await compressLog(path.join(dir, name));
+    if (pidfile) await rm(paths.checkpointPidfile(checkpoint.id), { force: true });
+    if (checkpoint.storedBytes === undefined) continue;
+    checkpoint.storedBytes = await diskBytes(dir);
+    await store.saveCheckpoint(checkpoint);
+  }
+  await trimLiveLog(isContained(desktop) ? roomOf(paths, desktop.id).log : paths.desktopLog(desktop.id)).catch(() => 0);
 }
 
 /** Shares pages and applies the retention policy of desktop id; its lock must be held. */
@@ -44,7 +115,9 @@ export async function tidyLocked(ctx: OperationContext, id: string): Promise<Tid
   const { paths, store } = ctx;
   const desktop = await store.load(id);
   const mine = await store.checkpoints(id);
-  const shared = await share(ctx, mine);
+  const shared = await share(ctx, desktop, mine);
+  await pack(ctx, desktop, mine);
+  await packLogs(ctx, desktop, mine);
   // ...nor the one a lazy restore still reads pages from.
   const keep = new Set([frozenAt(desktop), desktop.fetching?.checkpoint].filter((c): c is string => !!c));
   const candidates = mine.map((c) => ({ id: c.id, createdAt: c.createdAt, state: c.state, pinned: c.pinned, base: c.base, bytes: c.storedBytes ?? c.imageBytes ?? 0 }));
