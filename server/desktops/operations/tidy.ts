@@ -37,10 +37,14 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
   const newest = complete.at(-1);
   for (const checkpoint of complete) {
     const measured = checkpoint.storedBytes !== undefined;
-    if (measured && (!checkpoint.shareLater || checkpoint === newest)) continue;
+    if (measured && !checkpoint.shareLater) continue;
     const images = paths.checkpointImages(checkpoint.id);
     await recoverImages(images);
-    if (ctx.config.sharePages && checkpoint !== newest && !(await baseOf(images))) {
+    // Shared already: a server that died between the swap and the record (dedup.ts recoverImages finished it).
+    const linked = await baseOf(images);
+    if (linked) checkpoint.base = linked;
+    else if (measured && checkpoint === newest) continue;
+    if (ctx.config.sharePages && checkpoint !== newest && !linked) {
       // A lazy restore's daemon reads these images still: tried again at the next tidying.
       if (desktop.fetching?.checkpoint === checkpoint.id) continue;
       // The newest whole one before it that stays whole: the likeliest to hold the same pages.
