@@ -2,8 +2,8 @@
 // text wherever they are shown), and the desktop's log kept as a bounded tail at its full size (a sparse file).
 //
 // Measured (default desktop, criu -v4, bench/results/storage.md): a checkpoint that shares its pages kept 3.0-4.3 MB,
-// of which its dump log 0.92 MB, each restore's log 0.58 MB (gzip -9: 122 KB and 84 KB; zstd -19 would give 74 and
-// 50 KB, but gzip is read by Node itself and by zcat/zless), and the desktop's log copy 2-11 KB growing by ~1 KB a
+// of which its dump log 0.92 MB, each restore's log 0.58 MB (gzip -6: 129 KB and 89 KB, -9 122 and 84 KB at ~3x the
+// CPU; zstd -19 would give 74 and 50 KB, but gzip is read by Node itself and by zcat/zless), and the desktop's log copy 2-11 KB growing by ~1 KB a
 // restore (an hour's auto-cycle: 0.9 MB a copy, bench/results/soak-60min).
 import { execFile } from 'node:child_process';
 import { lstat, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ const gunzipped = promisify(gunzip);
 export const gzName = (file: string) => `${file}.gz`;
 
 /**
- * Replaces file with file.gz (level 9: ~0.1 s of a thread-pool thread for a -v4 dump log, after the reply). The
+ * Replaces file with file.gz (level 6: ~20 ms of a thread-pool thread for a -v4 dump log, after the reply). The
  * .gz is complete before the plain file goes: a crash leaves one or both, never neither.
  */
 export async function compressLog(file: string): Promise<number> {
@@ -27,7 +27,7 @@ export async function compressLog(file: string): Promise<number> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
-  const packed = await gzipped(text, { level: 9 });
+  const packed = await gzipped(text, { level: 6 });
   const partial = `${gzName(file)}.partial`;
   await writeFile(partial, packed, { mode: 0o600 });
   await rename(partial, gzName(file));
