@@ -212,11 +212,18 @@ describe('checkpoint storage', () => {
     assert.equal(await exists(images), false, 'killed between the renames: no images/ for a moment');
     await recoverImages(images);
     assert.equal(await readlink(path.join(images, 'parent')), `../../${base.id}/images`, 'the shared images, finished');
-    // The next tidying records it.
-    await desktops.tidy(desktop.id);
-    assert.equal((await desktops.getCheckpoint(whole.id)).base, base.id);
     restored = await desktops.restore(whole.id);
     assert.deepEqual(await namespacePids(restored.desktop.pid!), pids, 'restored shared, the same PIDs');
+    await pictureMoves(engine, restored.desktop);
+    await desktops.stop(desktop.id);
+    // It is its desktop's newest: the next tidying makes it whole again (as a delete of the newer ones would).
+    await desktops.tidy(desktop.id);
+    const again = await desktops.getCheckpoint(whole.id);
+    assert.equal(again.base, undefined, 'whole again');
+    assert.equal(again.shareLater, true);
+    assert.equal(await exists(path.join(images, 'parent')), false, 'no parent link');
+    restored = await desktops.restore(whole.id);
+    assert.deepEqual(await namespacePids(restored.desktop.pid!), pids, 'restored whole again, the same PIDs');
     await pictureMoves(engine, restored.desktop);
     await desktops.stop(desktop.id);
   });

@@ -308,3 +308,15 @@ export function parentImageViolations(dir: string): { what: string; value: strin
   }
   return out;
 }
+
+/**
+ * Makes a shared checkpoint's images whole again in place (flatten into images.dedup, swapped in as shareWithBase
+ * does: a crash leaves either): for a checkpoint that became its desktop's newest when the newer ones were deleted
+ * (the newest restores from whole images). Its pages must be plain (packedPages.ts unpackPages).
+ */
+export async function unshare(imagesDir: string): Promise<void> {
+  const next = `${imagesDir}.dedup`;
+  await rm(next, { recursive: true, force: true });
+  await flatten(imagesDir, next);
+  await swap(imagesDir, next);
+}

@@ -16,7 +16,7 @@ const gunzipped = promisify(gunzip);
 export const gzName = (file: string) => `${file}.gz`;
 
 /**
- * Replaces file with file.gz (level 6: ~20 ms of a thread-pool thread for a -v4 dump log, after the reply). The
+ * Replaces file with file.gz (level 6: ~40 ms of a thread-pool thread for a -v4 dump log, after the reply). The
  * .gz is complete before the plain file goes: a crash leaves one or both, never neither.
  */
 export async function compressLog(file: string): Promise<number> {

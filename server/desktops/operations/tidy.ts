@@ -6,9 +6,9 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { checkpointsToRemove } from '../../../lib/retention';
 import { collectBases, diskBytes, referencedBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
-import { baseOf, recoverImages, shareWithBase } from '../../storage/dedup';
+import { baseOf, recoverImages, shareWithBase, unshare } from '../../storage/dedup';
 import { compressLog, trimLiveLog } from '../../storage/logs';
-import { packPages } from '../../storage/packedPages';
+import { packPages, unpackPages } from '../../storage/packedPages';
 import { unlessRead } from '../../storage/readers';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { isContained, roomOf } from '../rooms';
@@ -35,6 +35,7 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
   const shared: Tidied['shared'] = [];
   const complete = mine.filter((c) => c.state === 'complete');
   const newest = complete.at(-1);
+  if (newest && desktop.fetching?.checkpoint !== newest.id) await wholeAgain(ctx, desktop, newest);
   for (const checkpoint of complete) {
     const measured = checkpoint.storedBytes !== undefined;
     if (measured && !checkpoint.shareLater) continue;
@@ -69,6 +70,27 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
     ctx.emit({ type: 'changed', desktop, checkpoint });
   }
   return shared;
+}
+
+/**
+ * A shared checkpoint that is its desktop's newest (those after it deleted, or a crash between a sharing's swap and
+ * its record) made whole again: the newest restores from criu's own images.
+ */
+async function wholeAgain(ctx: OperationContext, desktop: DesktopRecord, checkpoint: CheckpointRecord): Promise<void> {
+  const images = ctx.paths.checkpointImages(checkpoint.id);
+  await recoverImages(images);
+  if (!(await baseOf(images))) return;
+  const done = await unlessRead(checkpoint.id, async () => {
+    await unpackPages(images);
+    await unshare(images);
+    return true;
+  });
+  if (!done) return;
+  delete checkpoint.base;
+  checkpoint.shareLater = true;
+  checkpoint.storedBytes = await diskBytes(ctx.paths.checkpointDir(checkpoint.id));
+  await ctx.store.saveCheckpoint(checkpoint);
+  ctx.emit({ type: 'changed', desktop, checkpoint });
 }
 
 /**
