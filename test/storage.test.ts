@@ -2,7 +2,7 @@
 // the retention policy runs after each checkpoint (pinned and frozen-at kept), exports are whole and zstd, a crash in
 // the middle of a sharing leaves a restorable checkpoint, and a stopped desktop is removed with everything it had.
 import assert from 'node:assert/strict';
-import { access, lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { access, chown, lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { recoverImages, shareWithBase } from '../server/storage/dedup';
 import { logTailBytes, readLog } from '../server/storage/logs';
 import { treePids } from '../server/desktops/processes';
 import type { DesktopRecord } from '../server/desktops/records';
+import { roomOf } from '../server/desktops/rooms';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 import { connectViewer } from './support/viewer';
@@ -109,6 +110,10 @@ describe('checkpoint storage', () => {
     const paths = desktops.paths;
     const desktop = await desktops.start({});
     await pictureMoves(engine, desktop);
+    // A file in its home: copied into each checkpoint's home-base, the same bytes each time.
+    const note = path.join(roomOf(paths, desktop.id).home, 'notes.txt');
+    await writeFile(note, 'the same words at every checkpoint\n'.repeat(1000));
+    await chown(note, desktop.uid!, desktop.gid!);
     // Snapshots: the desktop runs on between them, its tree as it was dumped (xterm's shell starts a moment after
     // the desktop).
     const made = [(await desktops.checkpoint(desktop.id, { leaveRunning: true })).checkpoint.id];
@@ -128,6 +133,9 @@ describe('checkpoint storage', () => {
       assert.ok((await readdir(path.join(paths.checkpointDir(c.id), 'packed'))).length > 0, `${c.id}: packed/ holds them`);
     }
     for (const c of [c1, c4]) assert.equal(await exists(path.join(paths.checkpointDir(c.id), 'packed')), false, `${c.id} is whole: nothing packed`);
+    // The home copies share the unchanged file: one inode for the four.
+    const notes = await Promise.all([c1, c2, c3, c4].map((c) => lstat(path.join(paths.checkpointHomeBase(c.id), 'notes.txt'))));
+    assert.ok(notes.every((n) => n.ino === notes[0].ino) && notes[0].nlink === 4, `home-base/notes.txt: inodes ${notes.map((n) => n.ino)}, ${notes[0].nlink} links`);
     for (const c of [c1, c2, c3, c4]) {
       const dir = paths.checkpointDir(c.id);
       // criu's log gzipped once sealed, and still read as text.

@@ -9,6 +9,7 @@ import { collectBases, diskBytes, referencedBases, removeCheckpointFiles } from 
 import { baseOf, recoverImages, shareWithBase, unshare } from '../../storage/dedup';
 import { compressLog, trimLiveLog } from '../../storage/logs';
 import { packPages, unpackPages } from '../../storage/packedPages';
+import { linkUnchanged } from '../../storage/homeBase';
 import { unlessRead } from '../../storage/readers';
 import type { CheckpointRecord, DesktopRecord } from '../records';
 import { isContained, roomOf } from '../rooms';
@@ -39,6 +40,9 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
   for (const checkpoint of complete) {
     const measured = checkpoint.storedBytes !== undefined;
     if (measured && !checkpoint.shareLater) continue;
+    // A new checkpoint's home copy: the files the previous copy has unchanged become links to them.
+    const previous = checkpoint.homeBase && !measured ? complete.filter((c) => c.createdAt < checkpoint.createdAt && c.homeBase).at(-1) : undefined;
+    if (previous) await linkUnchanged(paths.checkpointHomeBase(checkpoint.id), paths.checkpointHomeBase(previous.id)).catch(() => undefined);
     const images = paths.checkpointImages(checkpoint.id);
     await recoverImages(images);
     // Shared already: a server that died between the swap and the record (dedup.ts recoverImages finished it).
