@@ -3,7 +3,7 @@
 // any of it (FREEZEFRAME_SHARE_PAGES=0, logs still packed), what one checkpoint's folder holds file by file, restore
 // times of the newest (whole) against the whole engine's, and of older shared checkpoints, cycles of the two engines
 // alternating in one run; an export's size.
-// usage: node --import tsx --import ./server/runtime/register.js bench/storage.mts [--cycles=20] [--older=6]
+// usage: node --import tsx --import ./server/runtime/register.js bench/storage.mts [--cycles=20] [--older=6] [--right-after=6]
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { fmt, header, LoadLog, median, numArg, quantile, table, writeResults } f
 
 const cycles = numArg('cycles', 20);
 const older = numArg('older', 6);
+const rightAfter = numArg('right-after', 6);
 const mb = (n: number) => fmt(n / 1024 ** 2, 2);
 const kb = (n: number) => fmt(n / 1024, 1);
 const loads = new LoadLog();
@@ -66,7 +67,7 @@ async function breakdown(dir: string): Promise<Map<string, number>> {
 }
 
 const variants = [await engineFor('sharing', '150-152', true), await engineFor('whole', '153-155', false)];
-type Figures = { disk: number[]; restoreMs: number[]; restoreCallMs: number[]; followUpMs: number[]; imageBytes: number[]; olderMs: number[]; olderCallMs: number[] };
+type Figures = { disk: number[]; restoreMs: number[]; restoreCallMs: number[]; followUpMs: number[]; imageBytes: number[]; olderMs: number[]; olderCallMs: number[]; rightAfterMs: number[] };
 const results: Record<string, Figures> = {};
 let exportRow: (string | number)[] = [];
 let perFile: { kind: string; shared: number; newest: number }[] = [];
@@ -78,7 +79,7 @@ try {
     const desktop = await v.engine.desktops.start({});
     await settled(v.engine, desktop);
     desktops.push(desktop);
-    results[v.label] = { disk: [], restoreMs: [], restoreCallMs: [], followUpMs: [], imageBytes: [], olderMs: [], olderCallMs: [] };
+    results[v.label] = { disk: [], restoreMs: [], restoreCallMs: [], followUpMs: [], imageBytes: [], olderMs: [], olderCallMs: [], rightAfterMs: [] };
   }
   loads.note('start');
   const pairs = variants.map((v, i) => [v, desktops[i]] as const);
@@ -123,6 +124,21 @@ try {
     }
   }
   loads.note('older restores');
+
+  // Restore clicked right after Checkpoint: the API's checkpoint (replyFirst: the follow-up after the reply), then
+  // at once a restore of it, which waits for the follow-up's lock (the sharing stops for it, once).
+  for (let i = 1; i <= rightAfter; i++) {
+    for (const [k, v] of (i % 2 ? [0, 1] : [1, 0]).map((k) => [k, variants[k]] as const)) {
+      const r = results[v.label];
+      await v.engine.desktops.restore((await v.engine.desktops.checkpoints(desktops[k].id)).at(-1)!.id, { stopRunning: true });
+      await v.engine.desktops.checkpoint(desktops[k].id, { leaveRunning: true });
+      const { checkpoint } = await v.engine.desktops.checkpoint(desktops[k].id, { replyFirst: true });
+      const t1 = performance.now();
+      await v.engine.desktops.restore(checkpoint.id);
+      r.rightAfterMs.push(performance.now() - t1);
+    }
+  }
+  loads.note('restores right after a checkpoint');
 
   // An older shared checkpoint as an archive: made whole again.
   const shared = lists[0].find((c) => c.base && c.id !== lists[0][1].id) ?? lists[0][2];
@@ -173,6 +189,15 @@ const md = [
   table(['engine', 'criu median', 'p10', 'p90', 'call median', 'call p10', 'call p90', 'criu ratio', 'call ratio'], [
     ['whole', ...stat(w.olderMs), ...stat(w.olderCallMs), '1.00×', '1.00×'],
     ['default (shared, packed)', ...stat(s.olderMs), ...stat(s.olderCallMs), fmt(median(s.olderMs) / median(w.olderMs), 2) + '×', fmt(median(s.olderCallMs) / median(w.olderCallMs), 2) + '×'],
+  ]),
+  '',
+  `## Restore asked right after a checkpoint (${s.rightAfterMs.length} each; ms, the whole call)`,
+  '',
+  'The checkpoint as the API makes it (the reply before the follow-up), then at once a restore of it: it waits for the follow-up (home copy, tidying) under the desktop\'s lock; on the default engine the tidying stops its page work for it (the previous checkpoint is shared at the next tidying). Each pair after a snapshot, so that there is a previous checkpoint to share.',
+  '',
+  table(['engine', 'median', 'p10', 'p90', 'ratio'], [
+    ['whole', ...stat(w.rightAfterMs), '1.00×'],
+    ['default', ...stat(s.rightAfterMs), fmt(median(s.rightAfterMs) / median(w.rightAfterMs), 2) + '×'],
   ]),
   '',
   `Checkpoint call minus criu's dump (records, thumbnail, home copy, and the follow-up: sharing the previous checkpoint's pages, packing, logs), median: whole ${fmt(median(w.followUpMs), 0)} ms, default ${fmt(median(s.followUpMs), 0)} ms. The server's API hands the checkpoint back before the follow-up (replyFirst); a restore asked meanwhile waits for it.`,

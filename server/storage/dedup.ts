@@ -156,11 +156,17 @@ export type SharingStop = 'written' | 'renamed';
  * pages a checkpoint did not share with its base, all in Xvnc's heap), and the other images that are byte for byte
  * the base's (files.img, fs, tty...) become hard links to the base's files (a link outlives the base's folder).
  */
-export async function shareWithBase(imagesDir: string, baseId: string, { maxShare = 0.5, stopAfter }: { maxShare?: number; stopAfter?: SharingStop } = {}): Promise<DedupResult & { shared: boolean }> {
+export async function shareWithBase(
+  imagesDir: string,
+  baseId: string,
+  { maxShare = 0.5, stopAfter, yieldTo }: { maxShare?: number; stopAfter?: SharingStop; yieldTo?: () => boolean } = {},
+): Promise<DedupResult & { shared: boolean; yielded?: boolean }> {
   const baseDir = path.resolve(imagesDir, parentTarget(baseId));
   const names = await readdir(imagesDir);
   const before = await folderBytes(imagesDir);
   const whole = { before, after: before, sharedPages: 0, zeroPages: 0, linkedFiles: 0, shared: false };
+  // Asked between steps (each a read or one process's split, ~5-60 ms): the images are left as they are.
+  const yielded = { ...whole, yielded: true };
   if ((await largestMapping(imagesDir, names)) > largestSharedMapping) return whole;
   const files = new Map<string, Buffer>();
   let sharedPages = 0;
@@ -168,6 +174,7 @@ export async function shareWithBase(imagesDir: string, baseId: string, { maxShar
   for (const name of names) {
     const pid = pagemapName.exec(name)?.[1];
     if (!pid) continue;
+    if (yieldTo?.()) return yielded;
     const baseMap = await readFile(path.join(baseDir, name)).then(parsePagemap, () => undefined);
     if (!baseMap || baseMap.entries.some((e) => e.flags & PE_PARENT)) continue;
     const map = parsePagemap(await readFile(path.join(imagesDir, name)));
@@ -193,6 +200,7 @@ export async function shareWithBase(imagesDir: string, baseId: string, { maxShar
       linkedBytes += mine.length;
     }
   }));
+  if (yieldTo?.()) return yielded;
   const next = `${imagesDir}.dedup`;
   await rm(next, { recursive: true, force: true });
   await mkdir(next, { mode: 0o700 });
@@ -202,6 +210,10 @@ export async function shareWithBase(imagesDir: string, baseId: string, { maxShar
     symlink(parentTarget(baseId), path.join(next, parentLink)),
   ]);
   if (stopAfter === 'written') throw new Error('stopped after writing the shared images (a test)');
+  if (yieldTo?.()) {
+    await rm(next, { recursive: true, force: true });
+    return yielded;
+  }
   await swap(imagesDir, next, stopAfter);
   return { before, after: pagesAfter - linkedBytes, sharedPages, zeroPages, linkedFiles: linked.size, shared: true };
 }

@@ -22,6 +22,7 @@ import { watchPages } from './pages';
 import { trace } from '../../trace';
 import { copyLogTail } from '../../storage/logs';
 import { unpackPages } from '../../storage/packedPages';
+import { restoreComing } from '../../storage/readers';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -38,7 +39,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // entry to restores (and numbered its log by them).
   const { desktop } = await store.getCheckpoint(checkpointId);
   const t = trace(`restore ${checkpointId}`);
-  return ctx.locks.run(desktop, 'restore', async () => {
+  // A tidying under way (a checkpoint's follow-up, which this waits for) stops its page work for this restore.
+  return restoreComing(desktop, () => ctx.locks.run(desktop, 'restore', async () => {
     t.step('load+lock');
     const checkpoint = await store.getCheckpoint(checkpointId);
     let record = await reconcileLocked(ctx, await store.load(desktop));
@@ -215,5 +217,5 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       ctx.emit({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
       throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
     }
-  });
+  }));
 }
