@@ -136,7 +136,7 @@ const finishedLog = /^(dump|restore-\d+(-pages)?)\.log$/;
 
 /**
  * criu's logs of the desktop's checkpoints gzipped (dump.log once sealed, each restore's once it is over: under
- * this lock no restore of the desktop runs) and pidfiles of past restores removed; then the desktop's own log's head
+ * this lock no restore of the desktop runs; a failure's stay plain) and pidfiles of past restores removed; then the desktop's own log's head
  * freed (storage/logs.ts). Their folders' sizes are measured again.
  */
 async function packLogs(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<void> {
@@ -147,7 +147,15 @@ async function packLogs(ctx: OperationContext, desktop: DesktopRecord, mine: Che
     const names = await readdir(dir).catch(() => [] as string[]);
     // A lazy restore's daemon may write its log still.
     const lazyLog = desktop.fetching?.checkpoint === checkpoint.id ? path.basename(desktop.fetching.logPath) : undefined;
-    const packable = names.filter((n) => finishedLog.test(n) && n !== lazyLog);
+    // Only the logs of what went well: a failed dump's or restore's log is named in its error (lastError.logPath),
+    // which an operator opens as it is.
+    const wentWell = (n: string) => {
+      const restore = /^restore-(\d+)(-pages)?\.log$/.exec(n);
+      if (!restore) return checkpoint.state === 'complete';
+      const info = checkpoint.restores[Number(restore[1]) - 1];
+      return !!info?.ok && (!restore[2] || !!info.lazy?.ok);
+    };
+    const packable = names.filter((n) => finishedLog.test(n) && n !== lazyLog && wentWell(n));
     const pidfile = names.includes(path.basename(paths.checkpointPidfile(checkpoint.id)));
     if (!packable.length && !pidfile) continue;
     for (const name of packable) await compressLog(path.join(dir, name));
