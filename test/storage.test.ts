@@ -2,7 +2,7 @@
 // the retention policy runs after each checkpoint (pinned and frozen-at kept), exports are whole and zstd, a crash in
 // the middle of a sharing leaves a restorable checkpoint, and a stopped desktop is removed with everything it had.
 import assert from 'node:assert/strict';
-import { access, chown, lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { access, chown, lstat, readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -234,6 +234,29 @@ describe('checkpoint storage', () => {
     assert.deepEqual(await namespacePids(restored.desktop.pid!), pids, 'restored whole again, the same PIDs');
     await pictureMoves(engine, restored.desktop);
     await desktops.stop(desktop.id);
+  });
+
+  test("the trust check reads what criu reads of the parent: a base whose pages file was cut short refuses its dependent's restore", { timeout: 120_000 }, async () => {
+    const { desktops } = engine;
+    const paths = desktops.paths;
+    const desktop = await desktops.start({});
+    await pictureMoves(engine, desktop);
+    const base = (await desktops.checkpoint(desktop.id, { leaveRunning: true })).checkpoint;
+    const shared = (await desktops.checkpoint(desktop.id, { leaveRunning: true })).checkpoint;
+    await desktops.checkpoint(desktop.id);
+    assert.equal((await desktops.getCheckpoint(shared.id)).base, base.id, 'shared with the first');
+    const baseImages = paths.checkpointImages(base.id);
+    const biggest = (await Promise.all((await readdir(baseImages)).filter((n) => /^pages-\d+\.img$/.test(n)).map(async (n) => ({ n, size: (await lstat(path.join(baseImages, n))).size }))))
+      .sort((a, b) => b.size - a.size)[0];
+    await truncate(path.join(baseImages, biggest.n), biggest.size - 4096);
+    await assert.rejects(desktops.restore(shared.id), (e: unknown) => {
+      assert.ok(e instanceof FreezeframeError && e.code === 'untrusted_images', `refused as untrusted: ${String(e)}`);
+      assert.match(e.message, /parent pages file that is not what its pagemap lists/);
+      return true;
+    });
+    // Nothing deleted by the refusal: its pages put back in its images (they are packed again at the next tidying).
+    assert.ok((await readdir(paths.checkpointImages(shared.id))).some((n) => /^pages-\d+\.img$/.test(n)), 'its pages kept');
+    assert.equal((await desktops.get(desktop.id)).state, 'checkpointed', 'the desktop left as it was');
   });
 
   test('a stopped desktop is removed with its checkpoints, its folder and its display; a running one is refused', async () => {
