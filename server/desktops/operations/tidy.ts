@@ -1,7 +1,7 @@
 // After each checkpoint (and when a policy changes): the desktop's older checkpoints share their pages with a base
-// (its newest stays whole) and keep the rest gzipped, logs no one writes any more are packed, then its retention policy removes what it says;
-// images no checkpoint reads any more go. Under the desktop's lock, as 'tidy', which a restore in this process waits
-// for rather than being refused (lock.ts).
+// (its newest stays whole) and keep the rest gzipped, logs no one writes any more are packed, then its retention
+// policy removes what it says; images no checkpoint reads any more go. Under the desktop's lock, as 'tidy', which a
+// restore in this process waits for rather than being refused (lock.ts); the page work stops for such a restore.
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { checkpointsToRemove } from '../../../lib/retention';
@@ -25,15 +25,15 @@ export interface Tidied {
 /** The checkpoint a frozen desktop needs to come back: never removed. */
 export const frozenAt = (desktop: DesktopRecord) => (desktop.state === 'checkpointed' || desktop.state === 'restoring' ? desktop.lastCheckpoint : undefined);
 
+/** Checkpoints whose sharing stopped once for a restore (this process): the next one is not stopped. */
+const deferred = new Set<string>();
+
 /**
  * Shares the pages of the desktop's complete checkpoints not yet looked at, but for its newest, which stays whole
  * until a newer one exists: a restore of the newest reads one folder, criu's own images. Measured
  * (bench/results/storage.md): a shared checkpoint restores ~1.2x slower, as criu reads its parent too. One that
  * finds no base (or not enough in common with it) stays whole and becomes the base of the next ones.
  */
-/** Checkpoints whose sharing stopped once for a restore (this process): the next one is not stopped. */
-const deferred = new Set<string>();
-
 async function share(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<Tidied['shared']> {
   const { paths, store } = ctx;
   const shared: Tidied['shared'] = [];
@@ -63,8 +63,8 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
       // The newest whole one before it that stays whole: the likeliest to hold the same pages.
       const base = complete.filter((c) => c.createdAt < checkpoint.createdAt && c.storedBytes !== undefined && !c.base && !c.shareLater).at(-1);
       if (base) {
-        // A clone being restored from it (not under this lock) reads it: tried again at the next tidying.
-        // A restore waiting for this lock: the sharing stops for it (once per checkpoint: a desktop restored right
+        // A clone being restored from it (not under this lock) reads it: tried again at the next tidying. A
+        // restore waiting for this lock: the sharing stops for it (once per checkpoint: a desktop restored right
         // after each checkpoint still gets its pages shared, that restore waiting ~0.1-0.3 s).
         const yieldTo = deferred.has(checkpoint.id) ? undefined : () => restoreWaits(desktop.id);
         const result = await unlessRead(checkpoint.id, () => shareWithBase(images, base.id, { yieldTo }));
@@ -136,8 +136,8 @@ const finishedLog = /^(dump|restore-\d+(-pages)?)\.log$/;
 
 /**
  * criu's logs of the desktop's checkpoints gzipped (dump.log once sealed, each restore's once it is over: under
- * this lock no restore of the desktop runs; a failure's stay plain) and pidfiles of past restores removed; then the desktop's own log's head
- * freed (storage/logs.ts). Their folders' sizes are measured again.
+ * this lock no restore of the desktop runs; a failure's stay plain) and pidfiles of past restores removed; then the
+ * desktop's own log's head freed (storage/logs.ts). Their folders' sizes are measured again.
  */
 async function packLogs(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<void> {
   const { paths, store } = ctx;
