@@ -100,7 +100,15 @@ async function share(ctx: OperationContext, desktop: DesktopRecord, mine: Checkp
 async function wholeAgain(ctx: OperationContext, desktop: DesktopRecord, checkpoint: CheckpointRecord): Promise<void> {
   const images = ctx.paths.checkpointImages(checkpoint.id);
   await recoverImages(images);
-  if (!(await baseOf(images))) return;
+  if (!(await baseOf(images))) {
+    // Made whole already: a server that died between the swap and the record.
+    if (checkpoint.base) {
+      delete checkpoint.base;
+      checkpoint.shareLater = true;
+      await ctx.store.saveCheckpoint(checkpoint);
+    }
+    return;
+  }
   const done = await unlessRead(checkpoint.id, async () => {
     await unpackPages(images);
     await unshare(images);
