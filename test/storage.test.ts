@@ -2,7 +2,7 @@
 // the retention policy runs after each checkpoint (pinned and frozen-at kept), exports are whole and zstd, a crash in
 // the middle of a sharing leaves a restorable checkpoint, and a stopped desktop is removed with everything it had.
 import assert from 'node:assert/strict';
-import { access, chown, lstat, readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
+import { access, appendFile, chown, lstat, readdir, readFile, readlink, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -114,6 +114,11 @@ describe('checkpoint storage', () => {
     const note = path.join(roomOf(paths, desktop.id).home, 'notes.txt');
     await writeFile(note, 'the same words at every checkpoint\n'.repeat(1000));
     await chown(note, desktop.uid!, desktop.gid!);
+    // A long log (a desktop that ran for days): each checkpoint keeps its tail, and the live log's head is freed.
+    const log = roomOf(paths, desktop.id).log;
+    await appendFile(log, 'a line the desktop wrote long ago, of no use to a restore\n'.repeat(8000));
+    const logBytes = (await lstat(log)).size;
+    assert.ok(logBytes > 4 * logTailBytes, `a long log: ${logBytes} bytes`);
     // Snapshots: the desktop runs on between them, its tree as it was dumped (xterm's shell starts a moment after
     // the desktop).
     const made = [(await desktops.checkpoint(desktop.id, { leaveRunning: true })).checkpoint.id];
@@ -143,8 +148,11 @@ describe('checkpoint storage', () => {
       assert.match((await readLog(path.join(dir, 'dump.log')))!, /Dumping finished successfully/);
       // The desktop log's copy: its full size, its tail only on disk.
       const copy = await lstat(paths.checkpointDesktopLog(c.id));
-      assert.ok(copy.blocks * 512 <= logTailBytes + 4096, `${c.id}: desktop.log takes ${copy.blocks * 512} bytes for ${copy.size}`);
+      assert.ok(copy.size >= logBytes && copy.blocks * 512 <= logTailBytes + 8192, `${c.id}: desktop.log takes ${copy.blocks * 512} bytes for ${copy.size}`);
     }
+    // The live log: its size (the tree appends at its end), its head freed.
+    const live = await lstat(log);
+    assert.ok(live.size >= logBytes && live.blocks * 512 <= logTailBytes + 16 * 1024, `the live log takes ${live.blocks * 512} bytes for ${live.size}`);
     // The detail page's log tails read the packed logs.
     const { checkpointDetail } = await import('../server/api/views');
     assert.ok((await checkpointDetail(engine, c2.id)).dumpLog?.lines.some((l) => /Dumping finished successfully/.test(l)), 'the dump log tail of a packed log');
