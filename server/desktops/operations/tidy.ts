@@ -31,7 +31,7 @@ const deferred = new Set<string>();
 /**
  * Shares the pages of the desktop's complete checkpoints not yet looked at, but for its newest, which stays whole
  * until a newer one exists: a restore of the newest reads one folder, criu's own images. Measured
- * (bench/results/storage.md): a shared checkpoint restores ~1.2x slower, as criu reads its parent too. One that
+ * (bench/results/storage.md): a shared checkpoint restores 1.2-1.35x slower, as criu reads its parent too. One that
  * finds no base (or not enough in common with it) stays whole and becomes the base of the next ones.
  */
 async function share(ctx: OperationContext, desktop: DesktopRecord, mine: CheckpointRecord[]): Promise<Tidied['shared']> {
