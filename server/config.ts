@@ -36,8 +36,8 @@ export interface Config {
    * Checkpoints of a desktop share identical pages with a base (server/storage/dedup.ts, operations/tidy.ts): on
    * unless FREEZEFRAME_SHARE_PAGES=0. A desktop's newest checkpoint stays whole (criu's own images: the Restore
    * button and the auto-cycle restore it as fast as without sharing); an older one shares with its base once a
-   * newer one exists, in the tidying after that checkpoint's reply. A shared checkpoint restores 1.2-1.35x slower (criu
-   * reads its parent too). Measured: bench/results/storage.md.
+   * newer one exists, in the tidying after that checkpoint's reply. A shared checkpoint restores 1.2-1.35x slower
+   * (criu reads its parent too). 20 checkpoints of the default desktop: 2.2x one. Measured: bench/results/storage.md.
    */
   sharePages: boolean;
   /** In a fleet (issue #14, server/fleet/): FREEZEFRAME_ETCD set. Unset: a single host, exactly as before. */
