@@ -10,9 +10,10 @@ const removedMark = 'removed';
 /**
  * Bytes of the files under dir, links not followed (images/parent is no content of this checkpoint), a file with
  * holes (the desktop log's copy: storage/logs.ts) counted by the blocks it has, a file with several names (images
- * hard-linked to their base's: dedup.ts) once per walk, as du counts.
+ * hard-linked to their base's: dedup.ts; home copies: homeBase.ts) by its share: over the whole state folder they
+ * add up to what du counts, and each checkpoint counts its part.
  */
-export async function diskBytes(dir: string, seen = new Set<string>()): Promise<number> {
+export async function diskBytes(dir: string): Promise<number> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -22,18 +23,12 @@ export async function diskBytes(dir: string, seen = new Set<string>()): Promise<
   }
   const sizes = await Promise.all(entries.map(async (entry): Promise<number> => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return diskBytes(full, seen);
+    if (entry.isDirectory()) return diskBytes(full);
     if (!entry.isFile()) return 0;
     const s = await lstat(full).catch(() => undefined);
-    if (!s) return 0;
-    if (s.nlink > 1) {
-      const key = `${s.dev}:${s.ino}`;
-      if (seen.has(key)) return 0;
-      seen.add(key);
-    }
-    return Math.min(s.size, s.blocks * 512);
+    return s ? Math.min(s.size, s.blocks * 512) / Math.max(1, s.nlink) : 0;
   }));
-  return sizes.reduce((a, b) => a + b, 0);
+  return Math.round(sizes.reduce((a, b) => a + b, 0));
 }
 
 /** Checkpoint folder name -> whether some checkpoint's images read pages from its images. */
