@@ -163,7 +163,7 @@ const md = [
   header('Storage: 20 checkpoints of the default desktop, and restore speed', `${cycles} checkpoint + restore cycles of the default desktop (1024x768, xterm + xclock, its picture moving before the first dump) on two engines: the default (pages shared with a base once a newer checkpoint exists, the newest whole; a shared one's own pages gzipped; criu's logs gzipped; the desktop log's copy a 64 KiB tail) and one with FREEZEFRAME_SHARE_PAGES=0 (every checkpoint whole; its logs packed too). Each cycle restores the checkpoint just made (the newest), engines alternating; every checkpoint kept (no retention policy). Then ${older} older checkpoints restored on each engine, alternating.`, loads),
   '## Disk taken by the checkpoints folder (MB; N× the first checkpoint)',
   '',
-  'Stored bytes as server/storage/checkpointFiles.ts diskBytes counts them: a file with several names once, a sparse file by its blocks.',
+  'Stored bytes as server/storage/checkpointFiles.ts diskBytes counts them: a file with several names by its share (their sum: once), a sparse file by its blocks.',
   '',
   table(['checkpoints', 'whole engine', 'default engine', 'default / one', 'whole / one'], rows),
   '',
