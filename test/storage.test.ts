@@ -153,6 +153,10 @@ describe('checkpoint storage', () => {
     // The live log: its size (the tree appends at its end), its head freed.
     const live = await lstat(log);
     assert.ok(live.size >= logBytes && live.blocks * 512 <= logTailBytes + 16 * 1024, `the live log takes ${live.blocks * 512} bytes for ${live.size}`);
+    // Inspected, a shared and packed one shows its processes as the newest does (argv read from its parent's pages).
+    const [older, newer] = await Promise.all([desktops.inspect(c2.id), desktops.inspect(c4.id)]);
+    assert.deepEqual(older.processes.map((p) => p.cmdline), newer.processes.map((p) => p.cmdline), 'the same command lines');
+    assert.ok(older.processes.every((p) => p.cmdline.length > 0), `every command line read: ${JSON.stringify(older.processes.map((p) => p.cmdline))}`);
     // The detail page's log tails read the packed logs.
     const { checkpointDetail } = await import('../server/api/views');
     assert.ok((await checkpointDetail(engine, c2.id)).dumpLog?.lines.some((l) => /Dumping finished successfully/.test(l)), 'the dump log tail of a packed log');
