@@ -3,7 +3,7 @@
 import 'server-only';
 import { readFile } from 'node:fs/promises';
 import { readPages } from '../storage/packedPages';
-import { PE_PARENT, parsePagemap, presentPages, type Pagemap } from '../storage/pagemap';
+import { PE_PARENT, PE_PRESENT, parsePagemap, type Pagemap } from '../storage/pagemap';
 import path from 'node:path';
 import { decodeProto, imageEntries, type ProtoFields } from '../criu/images';
 import { bytes, int, msg, msgs, raw, text, varints } from '../criu/protoFields';
@@ -64,34 +64,43 @@ function pagesInImage(e: ProtoFields): boolean {
   return flags !== undefined ? (flags & 4) !== 0 && (flags & 1) === 0 : !int(e, 3);
 }
 
+/** Where the page at vaddr is: its offset in the pages file (present here), in the parent, or nowhere. */
+function locate(map: Pagemap, vaddr: bigint): number | 'parent' | undefined {
+  let offset = 0;
+  for (const e of map.entries) {
+    const inside = e.vaddr <= vaddr && vaddr < e.vaddr + BigInt(e.nrPages * pageSize);
+    if (e.flags & PE_PRESENT) {
+      if (inside) return offset + Number(vaddr - e.vaddr);
+      offset += e.nrPages * pageSize;
+    } else if (inside) return e.flags & PE_PARENT ? 'parent' : undefined;
+  }
+  return undefined;
+}
+
 /**
  * The bytes at [start, end) of a process's memory, as far as the dumped pages hold them: page by page from these
  * images, or from their parent's for a page they share with it (storage/dedup.ts); undefined if a page is in neither.
  */
 async function readMemory(dir: string, pid: number, start: bigint, end: bigint): Promise<Buffer | undefined> {
-  type Source = { dir: string; map: Pagemap; at: Map<bigint, number>; pages?: Buffer };
-  const load = async (from: string): Promise<Source> => {
-    const map = parsePagemap(await readFile(path.join(from, `pagemap-${pid}.img`)));
-    return { dir: from, map, at: presentPages(map) };
-  };
+  type Source = { dir: string; map: Pagemap; pages?: Buffer };
+  const load = async (from: string): Promise<Source> => ({ dir: from, map: parsePagemap(await readFile(path.join(from, `pagemap-${pid}.img`))) });
   const here = await load(dir);
   let parent: Source | undefined;
   const out = Buffer.alloc(Number(end - start));
   const size = BigInt(pageSize);
   for (let page = start - (start % size); page < end; page += size) {
     let source = here;
-    if (!here.at.has(page)) {
-      const entry = here.map.entries.find((e) => e.vaddr <= page && page < e.vaddr + BigInt(e.nrPages) * size);
-      if (!entry || !(entry.flags & PE_PARENT)) return undefined;
+    let at = locate(here.map, page);
+    if (at === 'parent') {
       parent ??= await load(path.join(dir, 'parent')).catch(() => undefined);
-      if (!parent?.at.has(page)) return undefined;
-      source = parent;
+      source = parent!;
+      at = parent ? locate(parent.map, page) : undefined;
     }
+    if (typeof at !== 'number') return undefined;
     source.pages ??= await readPages(source.dir, `pages-${source.map.pagesId}.img`);
     const from = page < start ? start : page;
     const to = page + size > end ? end : page + size;
-    const offset = source.at.get(page)! + Number(from - page);
-    source.pages.copy(out, Number(from - start), offset, offset + Number(to - from));
+    source.pages.copy(out, Number(from - start), at + Number(from - page), at + Number(to - page));
   }
   return out;
 }
