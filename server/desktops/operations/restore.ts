@@ -1,6 +1,6 @@
 // Restoring a checkpoint: criu restore of its images, the desktop running again (its viewers' connections kept
 // when it comes back from the very checkpoint it froze at).
-import { access, copyFile, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriuError } from '../../criu/errors';
 import { readStats } from '../../criu/images';
@@ -20,6 +20,9 @@ import { chooseLazy, type LazyMode } from '../../../lib/lazy';
 import type { LazyDaemon } from '../../criu/lazyPages';
 import { watchPages } from './pages';
 import { trace } from '../../trace';
+import { copyLogTail } from '../../storage/logs';
+import { unpackPages } from '../../storage/packedPages';
+import { restoreComing } from '../../storage/readers';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -36,7 +39,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // entry to restores (and numbered its log by them).
   const { desktop } = await store.getCheckpoint(checkpointId);
   const t = trace(`restore ${checkpointId}`);
-  return ctx.locks.run(desktop, 'restore', async () => {
+  // A tidying under way (a checkpoint's follow-up, which this waits for) stops its page work for this restore.
+  return restoreComing(desktop, () => ctx.locks.run(desktop, 'restore', async () => {
     t.step('load+lock');
     const checkpoint = await store.getCheckpoint(checkpointId);
     let record = await reconcileLocked(ctx, await store.load(desktop));
@@ -59,6 +63,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // A clone's home is an overlay over its checkpoint's base copy (mounted again after a stop): the files the
     // images name are looked up there.
     if (contained && record.homeBase) await deps.rooms.mountHome(paths.checkpointHomeBase(record.homeBase), room);
+    // An older shared checkpoint's pages are kept gzipped (storage/packedPages.ts): put back for criu, before the
+    // trust check reads the images (a newest one has none: one failed readdir).
+    await unpackPages(paths.checkpointImages(checkpointId));
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
     await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
@@ -140,9 +147,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
-      // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
+      // The log must be the size the tree had open at the dump (see seal), its tail as it was; the newer one is kept.
       rename(log, `${log}.1`).catch(() => {})
-        .then(() => copyFile(paths.checkpointDesktopLog(checkpointId), log)),
+        .then(() => copyLogTail(paths.checkpointDesktopLog(checkpointId), log)),
       // A pidfile left by an earlier restore makes criu fail.
       rm(paths.checkpointPidfile(checkpointId), { force: true }),
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
@@ -210,5 +217,5 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       ctx.emit({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
       throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
     }
-  });
+  }));
 }
