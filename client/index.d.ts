@@ -171,7 +171,7 @@ export declare class FreezeframeClient {
   restore(checkpointId: string, options?: { stopRunning?: boolean }): Promise<Restored>;
   clone(checkpointId: string, options?: { count?: number }): Promise<Cloned>;
   stop(id: string): Promise<Desktop>;
-  move(id: string, host: string, options?: { method?: 'copy' | 'page-server' }): Promise<Moved>;
+  move(id: string, host: string, options?: { method?: 'copy' | 'page-server' | 'lazy' }): Promise<Moved>;
   remove(id: string): Promise<Removed>;
   deleteCheckpoint(id: string): Promise<{ checkpoint: string; bytesFreed: number }>;
   viewerUrl(id: string, options?: { presenter?: boolean }): string;

@@ -26,6 +26,11 @@ export interface RestoreOptions {
   stopRunning?: boolean;
   /** criu restore --lazy-pages (the memory sent after the tree resumes): true, false, or 'auto' by image size. */
   lazy?: LazyMode;
+  /**
+   * A post-copy move: the lazy pages are fetched from the source's `criu dump --lazy-pages` page server at this
+   * address and port (criu/lazyDump.ts), not read from the images; implies a lazy restore.
+   */
+  lazyFrom?: { address: string; port: number };
 }
 
 export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -113,7 +118,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     t.step('checks');
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
-    const lazy = bySize && (mode !== 'auto' || (await premapping!));
+    // A post-copy move's images hold no lazy page: only the source's page server has them.
+    const lazy = !!options.lazyFrom || (bySize && (mode !== 'auto' || (await premapping!)));
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
@@ -136,7 +142,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
     // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
-    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog }) : undefined;
+    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom }) : undefined;
     daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
