@@ -43,6 +43,7 @@ async function lastPage(host: FleetHost, id: string, checkpoint: string, t0: num
   return { at, ms: lazy.ms, pages: lazy.copiedPages };
 }
 const rows: Row[] = [];
+const failures: { app: string; method: string; error: string; target: string; load: string }[] = [];
 
 /** The app's window is up in the desktop (xwininfo in its namespaces), so a move carries a settled app. */
 async function appUp(host: FleetHost, id: string, app: string): Promise<void> {
@@ -86,27 +87,39 @@ try {
         await source.moves(1, 30_000);
         const t0 = performance.now();
         let row: Row;
-        if (method === 'by hand') {
-          const cp = await api<{ checkpoint: { id: string } }>(a, 'POST', `/api/desktops/${id}/checkpoint`, {});
-          const exported = await fetch(`${a.url}/api/checkpoints/${cp.body.checkpoint.id}/export`, { headers: { Authorization: `Bearer ${a.token}` } });
-          const archive = Buffer.from(await exported.arrayBuffer());
-          const imported = await fetch(`${b.url}/api/checkpoints/import`, { method: 'POST', headers: { Authorization: `Bearer ${b.token}`, 'Content-Type': 'application/zstd' }, body: archive });
-          if (imported.status !== 201) throw new Error(`import: ${await imported.text()}`);
-          const restored = await api(b, 'POST', `/api/checkpoints/${cp.body.checkpoint.id}/restore`, {});
-          if (restored.status !== 200) throw new Error(`restore: ${JSON.stringify(restored.body)}`);
-          const seen = await pictureOn(b, id, t0);
-          row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, bytes: archive.length, load: load() };
-          await api(a, 'POST', `/api/desktops/${id}/stop`, {});
-        } else {
-          const moved = await api<{ frozenMs: number; dumpMs: number; restoreMs: number; bytesSent: number; phases: unknown; checkpoint: string; error?: unknown }>(a, 'POST', `/api/desktops/${id}/move`, { host: b.id, method });
-          if (moved.status !== 200) throw new Error(`move: ${JSON.stringify(moved.body)}`);
-          const answered = performance.now() - t0;
-          const [seen, last] = await Promise.all([pictureOn(b, id, t0), method === 'lazy' ? lastPage(b, id, moved.body.checkpoint, t0) : undefined]);
-          row = {
-            app, method, downtimeMs: seen.shown, movingMs: seen.moving, serverFrozenMs: moved.body.frozenMs, dumpMs: moved.body.dumpMs, restoreMs: moved.body.restoreMs,
-            bytes: moved.body.bytesSent + (last?.pages ?? 0) * 4096, load: load(), phases: moved.body.phases,
-            ...(last ? { lastPageMs: last.at, windowMs: last.at - answered, fetchMs: last.ms, fetchedPages: last.pages } : {}),
-          };
+        try {
+          if (method === 'by hand') {
+            const cp = await api<{ checkpoint: { id: string } }>(a, 'POST', `/api/desktops/${id}/checkpoint`, {});
+            const exported = await fetch(`${a.url}/api/checkpoints/${cp.body.checkpoint.id}/export`, { headers: { Authorization: `Bearer ${a.token}` } });
+            const archive = Buffer.from(await exported.arrayBuffer());
+            const imported = await fetch(`${b.url}/api/checkpoints/import`, { method: 'POST', headers: { Authorization: `Bearer ${b.token}`, 'Content-Type': 'application/zstd' }, body: archive });
+            if (imported.status !== 201) throw new Error(`import: ${await imported.text()}`);
+            const restored = await api(b, 'POST', `/api/checkpoints/${cp.body.checkpoint.id}/restore`, {});
+            if (restored.status !== 200) throw new Error(`restore: ${JSON.stringify(restored.body)}`);
+            const seen = await pictureOn(b, id, t0);
+            row = { app, method, downtimeMs: seen.shown, movingMs: seen.moving, bytes: archive.length, load: load() };
+            await api(a, 'POST', `/api/desktops/${id}/stop`, {});
+          } else {
+            const moved = await api<{ frozenMs: number; dumpMs: number; restoreMs: number; bytesSent: number; phases: unknown; checkpoint: string; error?: unknown }>(a, 'POST', `/api/desktops/${id}/move`, { host: b.id, method });
+            if (moved.status !== 200) throw new Error(`move: ${JSON.stringify(moved.body)}`);
+            const answered = performance.now() - t0;
+            const [seen, last] = await Promise.all([pictureOn(b, id, t0), method === 'lazy' ? lastPage(b, id, moved.body.checkpoint, t0) : undefined]);
+            row = {
+              app, method, downtimeMs: seen.shown, movingMs: seen.moving, serverFrozenMs: moved.body.frozenMs, dumpMs: moved.body.dumpMs, restoreMs: moved.body.restoreMs,
+              bytes: moved.body.bytesSent + (last?.pages ?? 0) * 4096, load: load(), phases: moved.body.phases,
+              ...(last ? { lastPageMs: last.at, windowMs: last.at - answered, fetchMs: last.ms, fetchedPages: last.pages } : {}),
+            };
+          }
+        } catch (error) {
+          // A failed round is counted and said, with the target's own record of it; the run goes on.
+          const there = await api<{ desktop?: { state: string; lastError?: { message: string } } }>(b, 'GET', `/api/desktops/${id}`).catch(() => undefined);
+          const failure = { app, method, error: (error as Error).message, target: there?.body.desktop ? `${there.body.desktop.state}: ${there.body.desktop.lastError?.message ?? ''}` : 'none', load: load() };
+          failures.push(failure);
+          console.log(JSON.stringify({ failure }));
+          source.close();
+          await api(a, 'POST', `/api/desktops/${id}/stop`, {}).catch(() => {});
+          await api(b, 'POST', `/api/desktops/${id}/stop`, {}).catch(() => {});
+          continue;
         }
         source.close();
         rows.push(row);
@@ -142,9 +155,10 @@ const md = [
     return `| ${app} | ${method} | ${m((r) => r.downtimeMs)} | ${m((r) => r.movingMs)} | ${m((r) => r.serverFrozenMs)} | ${m((r) => r.dumpMs)} | ${m((r) => r.restoreMs)} | ${m((r) => r.bytes)} | ${m((r) => r.lastPageMs)} | ${m((r) => r.windowMs)} | ${m((r) => r.fetchMs)} | ${rs.at(-1)!.load} |`;
   }),
   '',
+  ...(failures.length ? ['Failed rounds (not in the medians):', '', ...failures.map((f) => `- ${f.app} ${f.method} (load ${f.load}): ${f.error}; on the target: ${f.target}`), ''] : []),
   loadLog.markdown(),
   '',
 ].join('\n');
 await writeFile(path.join(resultsDir, `${out}.md`), md);
-await writeFile(path.join(resultsDir, `${out}.json`), JSON.stringify({ machine: machine(), rows, load: loadLog.entries }, null, 1));
+await writeFile(path.join(resultsDir, `${out}.json`), JSON.stringify({ machine: machine(), rows, failures, load: loadLog.entries }, null, 1));
 console.log(md);

@@ -77,7 +77,11 @@ test('a lazy move: the target runs it at once, fetches every page from the sourc
   assert.equal(left.state, 'stopped');
   assert.equal(left.movedTo?.host, 'host2');
   there.close();
+  // The move's checkpoint on host2 has no lazy page in its images: a restore of it is refused, never made of others.
   await api(host2, 'POST', `/api/desktops/${id}/stop`, {});
+  const again = await api<Failure>(host2, 'POST', `/api/checkpoints/${body.checkpoint}/restore`, {});
+  assert.equal(again.status, 409, JSON.stringify(again.body));
+  assert.match(again.body.error.message, /was dumped for a lazy move: part of its memory was never in its images/);
 });
 
 test('a lazy move the target refuses: the desktop runs on the source again, over the same viewer connection', async () => {

@@ -3,6 +3,8 @@
 // parent images (PE_PARENT: criu restore reads them from images/parent, see dedup.ts).
 import { decodeProto, imageEntries } from '../criu/images';
 import { encodeVarint } from '../criu/varint';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export const PE_PARENT = 1;
 export const PE_LAZY = 2;
@@ -62,4 +64,11 @@ export function presentPages(map: Pagemap): Map<bigint, number> {
     offset += e.nrPages * pageSize;
   }
   return pages;
+}
+
+/** Whether any pagemap of these images has a lazy entry (PE_LAZY: the pages are not in the images, criu/lazyDump.ts). */
+export async function hasLazyPages(imagesDir: string): Promise<boolean> {
+  const names = (await readdir(imagesDir)).filter((n) => /^pagemap-\d+\.img$/.test(n));
+  const maps = await Promise.all(names.map((n) => readFile(path.join(imagesDir, n)).then(parsePagemap)));
+  return maps.some((m) => m.entries.some((e) => e.flags & PE_LAZY));
 }

@@ -20,6 +20,7 @@ import { chooseLazy, type LazyMode } from '../../../lib/lazy';
 import type { LazyDaemon } from '../../criu/lazyPages';
 import { watchPages } from './pages';
 import { trace } from '../../trace';
+import { hasLazyPages } from '../../storage/pagemap';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
@@ -55,6 +56,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     const bySize = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
     const premapping = bySize && mode === 'auto' ? deps.premapFits(paths.checkpointImages(checkpointId)) : undefined;
     premapping?.catch(() => {});
+    // A post-copy move's dump (its own, or one imported here) has no lazy page in its images: only from its source's
+    // dump, never as if the images were whole (criu would read other pages in their place). Read beside the trust check.
+    const lazyLeft = options.lazyFrom ? undefined : hasLazyPages(paths.checkpointImages(checkpointId)).catch(() => false);
+    lazyLeft?.catch(() => {});
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
     // images say. The ids are the desktop's own uid's only while it holds that claim here, else this
     // installation's desktop user's: never merely what a record (an imported one) says.
@@ -76,6 +81,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
     t.step('trust');
+    if (await lazyLeft) {
+      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
+    }
     if (record.moving) {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
     }
