@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { PE_LAZY, PE_PRESENT, pageSize, parsePagemap, writePagemap } from '../storage/pagemap';
+import { notInImages, PE_PRESENT, pageSize, parsePagemap, writePagemap } from '../storage/pagemap';
 import { FreezeframeError } from '../errors';
 
 const PS_IOV_ADD_F = 6;
@@ -62,13 +62,13 @@ export async function fetchLazyPages(imagesDir: string, server: { address: strin
       const pid = /^pagemap-(\d+)\.img$/.exec(name)?.[1];
       if (!pid) continue;
       const map = parsePagemap(await readFile(path.join(imagesDir, name)));
-      if (!map.entries.some((e) => e.flags & PE_LAZY)) continue;
+      if (!map.entries.some(notInImages)) continue;
       const pagesName = `pages-${map.pagesId}.img`;
       const local = await readFile(path.join(imagesDir, pagesName)).catch(() => Buffer.alloc(0));
       const parts: Buffer[] = [];
       let offset = 0;
       for (const entry of map.entries) {
-        if (entry.flags & PE_LAZY) {
+        if (notInImages(entry)) {
           // The dump may answer a run in parts (page_pipe_read clamps to one of its buffers).
           for (let vaddr = entry.vaddr, left = entry.nrPages; left > 0; ) {
             socket.write(psi(PS_IOV_GET, left, vaddr, Number(pid)));
@@ -83,7 +83,8 @@ export async function fetchLazyPages(imagesDir: string, server: { address: strin
             left -= n;
             vaddr += BigInt(n * pageSize);
           }
-          entry.flags = (entry.flags & ~PE_LAZY) | PE_PRESENT;
+          // As any dump writes them: present, and still fit for a lazy restore.
+          entry.flags |= PE_PRESENT;
         } else if (entry.flags & PE_PRESENT) {
           parts.push(local.subarray(offset, offset + entry.nrPages * pageSize));
           offset += entry.nrPages * pageSize;
