@@ -113,6 +113,8 @@ export interface Moved {
   restoreMs: number;
   bytesSent: number;
   phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: { importMs: number; restoreMs: number } };
+  /** method lazy: the source's dump, still serving the memory when the move answered (docs/move.md). */
+  lazy?: { dumpPid: number; address: string; port: number };
 }
 
 export interface Removed {

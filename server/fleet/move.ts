@@ -178,7 +178,7 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   await desktops.forgetMoved(id, host, checkpoint.id);
   // The target confirmed: its copy runs; this host's images of the move are no longer needed (a lazy dump's: once
   // it has served every page).
-  if (serving) void afterServed(desktops, serving, id, checkpoint.id);
+  if (serving) void afterServed(desktops, serving, id, checkpoint.id).catch((error: unknown) => console.error(`tidying after the lazy move of ${id}:`, error));
   else await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
   return {
     desktop: id, from: deps.peers.self, host, method, checkpoint: checkpoint.id, frozenMs, dumpMs: checkpoint.dumpMs ?? 0, bytesSent, restoreMs: answer.restoreMs,
