@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
+import { inHost } from './support/testHosts';
 import { eventually } from './support/eventually';
 
 type Desktop = { id: string; state: string; fetching?: unknown; lastError?: { message: string }; lastCheckpoint?: string; lastOperation?: { criuPid?: number }; movedTo?: { host: string } };
@@ -147,4 +148,23 @@ test('the source vanishes mid-fetch: the target ends the desktop as failed, in C
   } finally {
     await tc('qdisc', 'del', 'dev', 'eth0', 'root').catch(() => {});
   }
+});
+
+test('freezeframe move --method lazy: the CLI moves it, and exits once its dump has served every page', async () => {
+  const id = await startDesktop(host1);
+  const [cmd, ...args] = inHost(host1.netns, [process.execPath, 'bin/freezeframe.js', 'move', id, 'host2', '--method', 'lazy']);
+  const run = await execa(cmd, args, { env: host1.env, reject: false });
+  assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+  const moved = JSON.parse(run.stdout) as Moved;
+  assert.equal(moved.method, 'lazy');
+  // The CLI's own dump served the pages before it exited: gone, and its checkpoint with it.
+  assert.equal(await alive(moved.lazy!.dumpPid), false, 'the dump exited before the CLI did');
+  assert.equal(await exists(path.join(host1.stateDir, 'checkpoints', moved.checkpoint)), false, 'the move checkpoint removed on host1');
+  const { desktop, lazy } = await fetched(host2, id, moved.checkpoint);
+  assert.equal(desktop.state, 'running');
+  assert.equal(lazy.ok, true, JSON.stringify(lazy));
+  const there = await HostViewer.open(host2, id);
+  await there.moves();
+  there.close();
+  await api(host2, 'POST', `/api/desktops/${id}/stop`, {});
 });
