@@ -23,12 +23,18 @@ import { trace } from '../../trace';
 import { copyLogTail } from '../../storage/logs';
 import { unpackPages } from '../../storage/packedPages';
 import { restoreComing } from '../../storage/readers';
+import { hasLazyPages } from '../../storage/pagemap';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
   stopRunning?: boolean;
   /** criu restore --lazy-pages (the memory sent after the tree resumes): true, false, or 'auto' by image size. */
   lazy?: LazyMode;
+  /**
+   * A post-copy move: the lazy pages are fetched from the source's `criu dump --lazy-pages` page server at this
+   * address and port (criu/lazyDump.ts), not read from the images; implies a lazy restore.
+   */
+  lazyFrom?: { address: string; port: number };
 }
 
 export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -54,6 +60,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     const bySize = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
     const premapping = bySize && mode === 'auto' ? deps.premapFits(paths.checkpointImages(checkpointId)) : undefined;
     premapping?.catch(() => {});
+    // A post-copy move's dump (its own, or one imported here) has no lazy page in its images: only from its source's
+    // dump, never as if the images were whole (criu would read other pages in their place). Read beside the trust check.
+    const lazyLeft = options.lazyFrom ? undefined : hasLazyPages(paths.checkpointImages(checkpointId)).catch(() => false);
+    lazyLeft?.catch(() => {});
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
     // images say. The ids are the desktop's own uid's only while it holds that claim here, else this
     // installation's desktop user's: never merely what a record (an imported one) says.
@@ -78,6 +88,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
     t.step('trust');
+    if (await lazyLeft) {
+      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
+    }
     if (record.moving) {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
     }
@@ -120,7 +133,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     t.step('checks');
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
-    const lazy = bySize && (mode !== 'auto' || (await premapping!));
+    // A post-copy move's images hold no lazy page: only the source's page server has them.
+    const lazy = !!options.lazyFrom || (bySize && (mode !== 'auto' || (await premapping!)));
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
@@ -143,7 +157,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
     // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
-    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog }) : undefined;
+    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom }) : undefined;
     daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
