@@ -36,10 +36,14 @@ export async function inspectCheckpoint({ store, paths }: OperationContext, chec
  * its base is not), staged in the state folder as hard links, the shared pages copied back in.
  */
 export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
-  const checkpoint = await ctx.store.getCheckpoint(checkpointId);
-  if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
-  // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
-  return ctx.locks.run(checkpoint.desktop, 'export', async () => {
+  const { desktop } = await ctx.store.getCheckpoint(checkpointId);
+  // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait, and so must
+  // this export for a checkpoint's follow-up (its home copied into home-base/ after the reply, checkpoint.ts): the
+  // record is read once the lock is held. Read before it, an export right after a Checkpoint (the API's answer
+  // comes first) said homeBase false and left the home out: the imported Firefox failed on its first file.
+  return ctx.locks.run(desktop, 'export', async () => {
+    const checkpoint = await ctx.store.getCheckpoint(checkpointId);
+    if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
     const dir = ctx.paths.checkpointDir(checkpointId);
     await mkdir(ctx.paths.exports(), { recursive: true, mode: 0o700 });
     const staged = await mkdtemp(path.join(ctx.paths.exports(), `${checkpointId}-`));
