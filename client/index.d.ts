@@ -113,6 +113,8 @@ export interface Moved {
   restoreMs: number;
   bytesSent: number;
   phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: { importMs: number; restoreMs: number } };
+  /** method lazy: the source's dump, still serving the memory when the move answered (docs/move.md). */
+  lazy?: { dumpPid: number; address: string; port: number };
 }
 
 export interface Removed {
@@ -171,7 +173,7 @@ export declare class FreezeframeClient {
   restore(checkpointId: string, options?: { stopRunning?: boolean }): Promise<Restored>;
   clone(checkpointId: string, options?: { count?: number }): Promise<Cloned>;
   stop(id: string): Promise<Desktop>;
-  move(id: string, host: string, options?: { method?: 'copy' | 'page-server' }): Promise<Moved>;
+  move(id: string, host: string, options?: { method?: 'copy' | 'page-server' | 'lazy' }): Promise<Moved>;
   remove(id: string): Promise<Removed>;
   deleteCheckpoint(id: string): Promise<{ checkpoint: string; bytesFreed: number }>;
   viewerUrl(id: string, options?: { presenter?: boolean }): string;

@@ -154,7 +154,8 @@ export class FreezeframeClient {
   }
 
   /**
-   * Moves a running desktop to another host of the fleet (`method`: 'copy', the default, or 'page-server'); on
+   * Moves a running desktop to another host of the fleet (`method`: 'copy', the default,
+   * 'page-server', or 'lazy': post-copy, its memory fetched from this server after the move answers); on
    * failure it runs on this server again (docs/move.md).
    */
   async move(id, host, options = {}) {

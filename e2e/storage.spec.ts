@@ -32,7 +32,7 @@ test('the retention policy set on the page keeps the last 2 snapshots and the pi
   expect(kept[0].pinned).toBe(true);
   await expect(desktopPage.cards).toHaveCount(3);
   await expect(page.locator(`[data-checkpoint="${first}"]`)).toHaveAttribute('data-pinned', 'true');
-  // Page sharing is opt-in (FREEZEFRAME_SHARE_PAGES=1, test/storage.test.ts): by default every checkpoint is whole.
+  // The newest stays whole (its older ones share their pages with a base: test/storage.test.ts).
   expect(kept[2].base).toBeUndefined();
 });
 

@@ -102,6 +102,19 @@ if ! criuProven; then
   fi
 fi
 
+# --- kernel settings ----------------------------------------------------------------------------------------
+# A lazy move's source (criu dump --lazy-pages) answers each page request through a pipe it sizes to 3.2 MB, which
+# needs CAP_SYS_RESOURCE above fs.pipe-max-size (1 MB by default); without either it keeps a 64 KB pipe and the first
+# larger request fails the move ("tee: 65536", server/fleet/lazyMove.ts). Raised here, for now and for boots to come.
+pipeMax=4194304
+if [ "$(cat /proc/sys/fs/pipe-max-size)" -lt "$pipeMax" ]; then
+  log "fs.pipe-max-size -> $pipeMax (criu's lazy page server)"
+  sysctl -q -w fs.pipe-max-size=$pipeMax || log "could not raise fs.pipe-max-size: lazy moves from this host are refused"
+fi
+if [ -d /etc/sysctl.d ] && ! grep -qs "fs.pipe-max-size = $pipeMax" /etc/sysctl.d/60-freezeframe.conf; then
+  printf '# Freezeframe (scripts/install.sh): criu lazy page server pipes\nfs.pipe-max-size = %s\n' "$pipeMax" > /etc/sysctl.d/60-freezeframe.conf
+fi
+
 # --- node modules -------------------------------------------------------------------------------------------
 lockHash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.freezeframe-lock 2>/dev/null)" != "$lockHash" ]; then

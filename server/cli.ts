@@ -33,8 +33,10 @@ const usage = `usage: freezeframe <command> [options]
   list [--fleet]                           desktops and their checkpoints; --fleet: every host's, from etcd
                                            (FREEZEFRAME_ETCD): {self?, fresh, hosts, desktops, checkpoints}
   stop DESKTOP                             stop a desktop (its checkpoints stay)
-  move DESKTOP HOST [--method copy]        move a running desktop to another host of the fleet (FREEZEFRAME_PEERS,
-                                           FREEZEFRAME_FLEET_KEY_FILE); on failure it runs here again
+  move DESKTOP HOST [--method M]           move a running desktop to another host of the fleet (FREEZEFRAME_PEERS,
+                                           FREEZEFRAME_FLEET_KEY_FILE); on failure it runs here again. M: copy
+                                           (default), page-server, or lazy (it runs there at once, its memory
+                                           fetched from here afterwards: docs/move.md)
 Environment: FREEZEFRAME_STATE_DIR (default /var/lib/freezeframe), FREEZEFRAME_CRIU, FREEZEFRAME_DISPLAYS,
   FREEZEFRAME_DESKTOP_USER (default freezeframe-desktop: the desktops' programs run as it),
   FREEZEFRAME_KEY_DIR (default /etc/freezeframe: signing-key.pem and trusted-keys).`;

@@ -33,11 +33,11 @@ export interface Config {
    */
   criuRunner: 'swrk' | 'exec';
   /**
-   * Checkpoints of a desktop share identical pages with a base (server/storage/dedup.ts): opt-in
-   * (FREEZEFRAME_SHARE_PAGES=1). Measured (bench/storage.mts): 20 checkpoints 7.3x one instead of 20.4x, but a
-   * shared checkpoint restores 1.18-1.25x slower (criu reads its parent too) and the sharing holds the desktop's lock
-   * ~95 ms after each checkpoint: restore speed is the product, so it stays off until parents chain and the
-   * newest checkpoint stays whole (bench/README.md).
+   * Checkpoints of a desktop share identical pages with a base (server/storage/dedup.ts, operations/tidy.ts): on
+   * unless FREEZEFRAME_SHARE_PAGES=0. A desktop's newest checkpoint stays whole (criu's own images: the Restore
+   * button and the auto-cycle restore it as fast as without sharing); an older one shares with its base once a
+   * newer one exists, in the tidying after that checkpoint's reply. A shared checkpoint restores 1.2-1.35x slower
+   * (criu reads its parent too). 20 checkpoints of the default desktop: 2.2x one. Measured: bench/results/storage.md.
    */
   sharePages: boolean;
   /** In a fleet (issue #14, server/fleet/): FREEZEFRAME_ETCD set. Unset: a single host, exactly as before. */
@@ -120,7 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     criuLogLevel: level,
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
-    sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',
+    sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',
     fleet: loadFleetConfig(env),
     lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (lazyPagesPatched(criuPath) ? 'auto' : 'off')),
     lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),

@@ -110,3 +110,22 @@ test('an archive restores and clones under another state folder while its origin
     await rm(scratch, { recursive: true, force: true });
   }
 });
+
+test('an export asked the moment a checkpoint answers carries the home (it waits for the copy made after the reply)', async () => {
+  const here = await withEngine('230-239');
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-anywhere-'));
+  try {
+    const a = here.engine.desktops;
+    const desktop = await a.start({ geometry: '640x480', apps: ['xclock'] });
+    await writeFile(path.join(roomOf(a.paths, desktop.id).home, 'kept'), 'in the home\n');
+    // As the API checkpoints: the answer comes once the images are sealed; the home is copied after it.
+    const { checkpoint } = await a.checkpoint(desktop.id, { replyFirst: true });
+    const file = path.join(scratch, `${checkpoint.id}.tar.zst`);
+    await a.exportCheckpoint(checkpoint.id, file);
+    const entries = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n');
+    assert.ok(entries.includes('./home-base/kept'), `the home is in the archive (entries: ${entries.filter((e) => !e.startsWith('./images/')).join(' ')})`);
+  } finally {
+    await here.dispose();
+    await rm(scratch, { recursive: true, force: true });
+  }
+});

@@ -74,11 +74,16 @@ export async function openPageServer(): Promise<Result<{ transfer: string; addre
   return attempt(() => openPages(getPeers(), getEngine().config));
 }
 
-/** Imports and restores a moving desktop's archive (the file is consumed); pages: its page server's transfer. */
-export async function receiveMove(file: string, pages?: string): Promise<Result<Received>> {
+/**
+ * Imports and restores a moving desktop's archive (the file is consumed); pages: its page server's transfer;
+ * lazy: the port of the source's (from's) lazy pages server.
+ */
+export async function receiveMove(file: string, pages?: string, lazy?: { from: string | undefined; port: string }): Promise<Result<Received>> {
   try {
     if (pages !== undefined && !/^[0-9a-f]{16}$/.test(pages)) return bad('invalid X-Freezeframe-Pages: not a page server transfer');
-    return await attempt(() => receive(getEngine().desktops, getPeers(), file, { pages }));
+    if (lazy && (!/^[1-9][0-9]{0,4}$/.test(lazy.port) || Number(lazy.port) > 65535)) return bad('invalid X-Freezeframe-Lazy: not a port');
+    if (lazy && (lazy.from === undefined || !hostIdPattern.test(lazy.from))) return bad('invalid X-Freezeframe-From: a lazy move names its source host');
+    return await attempt(() => receive(getEngine().desktops, getPeers(), file, { pages, lazy: lazy ? { from: lazy.from!, port: Number(lazy.port) } : undefined }));
   } finally {
     await rm(file, { force: true });
   }

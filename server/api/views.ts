@@ -1,9 +1,10 @@
 // What the pages and the HTTP API show of a desktop or checkpoint: its records plus the tail of CRIU's logs.
 import 'server-only';
-import { open, statfs } from 'node:fs/promises';
+import { access, open, statfs } from 'node:fs/promises';
 import type { Engine } from '../engine';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import { checkpointView, desktopView } from './redact';
+import { gzName, readLog } from '../storage/logs';
 import type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
 
 export type { CheckpointDetail, DesktopDetail, DesktopSummary, LogTail, StorageView } from '../../lib/viewTypes';
@@ -16,7 +17,9 @@ export async function tailLines(path: string, lines = 14): Promise<string[] | un
   try {
     handle = await open(path, 'r');
   } catch {
-    return undefined;
+    // Packed once no one writes it (storage/logs.ts): ~100 KB of gzip, read whole.
+    const text = await readLog(path).catch(() => undefined);
+    return text?.split('\n').filter((line) => line.trim() !== '').slice(-lines);
   }
   try {
     const { size } = await handle.stat();
@@ -34,7 +37,9 @@ export async function tailLines(path: string, lines = 14): Promise<string[] | un
 async function logTail(path: string | undefined, operation: LogTail['operation'], checkpoint: string): Promise<LogTail | undefined> {
   if (!path) return undefined;
   const lines = await tailLines(path);
-  return lines ? { operation, checkpoint, path, lines } : undefined;
+  // The file as it is now: packed, the path an operator opens is the .gz (zcat reads it).
+  const shown = await access(path).then(() => path, () => gzName(path));
+  return lines ? { operation, checkpoint, path: shown, lines } : undefined;
 }
 
 /** The log of the desktop's latest dump or restore (a failed one included). */

@@ -2,6 +2,8 @@
 // and memory per process (as checkpointctl shows for containers).
 import 'server-only';
 import { readFile } from 'node:fs/promises';
+import { readPages } from '../storage/packedPages';
+import { PE_PARENT, PE_PRESENT, parsePagemap, type Pagemap } from '../storage/pagemap';
 import path from 'node:path';
 import { decodeProto, imageEntries, type ProtoFields } from '../criu/images';
 import { bytes, int, msg, msgs, raw, text, varints } from '../criu/protoFields';
@@ -62,25 +64,45 @@ function pagesInImage(e: ProtoFields): boolean {
   return flags !== undefined ? (flags & 4) !== 0 && (flags & 1) === 0 : !int(e, 3);
 }
 
-/** The bytes at [start, end) of a process's memory, as far as the dumped pages hold them. */
-async function readMemory(dir: string, pid: number, start: bigint, end: bigint): Promise<Buffer | undefined> {
-  const map = await entries(dir, `pagemap-${pid}.img`);
-  const pagesId = int(map[0], 1);
-  if (pagesId === undefined) return undefined;
+/** Where the page at vaddr is: its offset in the pages file (present here), in the parent, or nowhere. */
+function locate(map: Pagemap, vaddr: bigint): number | 'parent' | undefined {
   let offset = 0;
-  for (const e of map.slice(1)) {
-    const vaddr = big(e, 1) ?? 0n;
-    const nrPages = pageCount(e);
-    const hasData = pagesInImage(e);
-    const endAddr = vaddr + BigInt(nrPages * pageSize);
-    if (hasData && start >= vaddr && end <= endAddr) {
-      const handle = await readFile(path.join(dir, `pages-${pagesId}.img`));
-      const from = offset + Number(start - vaddr);
-      return handle.subarray(from, from + Number(end - start));
-    }
-    if (hasData) offset += nrPages * pageSize;
+  for (const e of map.entries) {
+    const inside = e.vaddr <= vaddr && vaddr < e.vaddr + BigInt(e.nrPages * pageSize);
+    if (e.flags & PE_PRESENT) {
+      if (inside) return offset + Number(vaddr - e.vaddr);
+      offset += e.nrPages * pageSize;
+    } else if (inside) return e.flags & PE_PARENT ? 'parent' : undefined;
   }
   return undefined;
+}
+
+/**
+ * The bytes at [start, end) of a process's memory, as far as the dumped pages hold them: page by page from these
+ * images, or from their parent's for a page they share with it (storage/dedup.ts); undefined if a page is in neither.
+ */
+async function readMemory(dir: string, pid: number, start: bigint, end: bigint): Promise<Buffer | undefined> {
+  type Source = { dir: string; map: Pagemap; pages?: Buffer };
+  const load = async (from: string): Promise<Source> => ({ dir: from, map: parsePagemap(await readFile(path.join(from, `pagemap-${pid}.img`))) });
+  const here = await load(dir);
+  let parent: Source | undefined;
+  const out = Buffer.alloc(Number(end - start));
+  const size = BigInt(pageSize);
+  for (let page = start - (start % size); page < end; page += size) {
+    let source = here;
+    let at = locate(here.map, page);
+    if (at === 'parent') {
+      parent ??= await load(path.join(dir, 'parent')).catch(() => undefined);
+      source = parent!;
+      at = parent ? locate(parent.map, page) : undefined;
+    }
+    if (typeof at !== 'number') return undefined;
+    source.pages ??= await readPages(source.dir, `pages-${source.map.pagesId}.img`);
+    const from = page < start ? start : page;
+    const to = page + size > end ? end : page + size;
+    source.pages.copy(out, Number(from - start), at + Number(from - page), at + Number(to - page));
+  }
+  return out;
 }
 
 /** The size criu recorded for an open file (restore insists on it), or undefined if no task had it open. */
@@ -141,7 +163,8 @@ export async function inspectImages(dir: string): Promise<Inspection> {
     const vmas = msgs(mm, 14);
     const vmaBytes = vmas.reduce((sum, v) => sum + Number((big(v, 2) ?? 0n) - (big(v, 1) ?? 0n)), 0);
     const pagemap = (await entries(dir, `pagemap-${pid}.img`)).slice(1);
-    const dumpedBytes = pagemap.reduce((sum, e) => sum + (pagesInImage(e) ? pageCount(e) * pageSize : 0), 0);
+    // Here or in the parent's images (a shared checkpoint): the memory the checkpoint holds for it.
+    const dumpedBytes = pagemap.reduce((sum, e) => sum + (pagesInImage(e) || (int(e, 4) ?? 0) & PE_PARENT ? pageCount(e) * pageSize : 0), 0);
     const [argStart, argEnd] = [big(mm, 8), big(mm, 9)];
     const args = argStart !== undefined && argEnd !== undefined && argEnd > argStart ? await readMemory(dir, pid, argStart, argEnd) : undefined;
     const exeId = int(mm, 12);

@@ -41,8 +41,12 @@ export interface LazyDaemon {
 export async function startLazyPages(
   criuPath: string,
   {
-    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024,
-  }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number },
+    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024, pageServer,
+  }: {
+    imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number;
+    /** A post-copy move: the lazy pages come from the source's `criu dump --lazy-pages` (criu/lazyDump.ts), not the images. */
+    pageServer?: { address: string; port: number };
+  },
 ): Promise<LazyDaemon> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const started = performance.now();
@@ -50,7 +54,8 @@ export async function startLazyPages(
   // being sent must not take the daemon with it (SIGPIPE), or the tree would be left with holes in its memory.
   const outputPath = `${logPath}.out`;
   const outputFd = openSync(outputPath, 'w', 0o600);
-  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, '-v4', '--status-fd', '3'];
+  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, '-v4', '--status-fd', '3',
+    ...(pageServer ? ['--page-server', '--address', pageServer.address, '--port', String(pageServer.port)] : [])];
   let child;
   try {
     child = spawn(criuPath, args, { stdio: ['ignore', outputFd, outputFd, 'pipe'] });

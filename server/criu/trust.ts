@@ -33,6 +33,7 @@ import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
 import { inside } from '../sandbox/layout';
 import { decodeProto, imageEntries, type ProtoFields } from './images';
+import { parentImageViolations } from '../storage/dedup';
 import { bytes, int, int32, msg, raw, text, varints, zigzag } from './protoFields';
 import {
   containedMountViolations, credsViolations, fileViolations, netnsViolations, ghostViolations, imageNameViolations, mountViolations, refusedFileTypes,
@@ -181,7 +182,8 @@ function parentViolations(dir: string): Violation[] {
   // One level: the base's own images are whole (no parent of their own), and made here like these.
   const base = path.resolve(dir, target);
   if (existsSync(path.join(base, 'parent'))) return [{ what: 'images/parent whose images have a parent too', value: target }];
-  return [];
+  // What criu reads there: the pagemaps and pages files of the processes with pages in it.
+  return parentImageViolations(dir);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
 import { runCriu, type CriuResult } from '../criu/run';
 import { premapFits, startLazyPages, type LazyDaemon } from '../criu/lazyPages';
+import { startLazyDump, type LazyDump } from '../criu/lazyDump';
 import { forgetWorker, keepWorkerWaiting, prepareWorker } from '../criu/swrk';
 import type { Screen } from '../vnc/thumbnail';
 import type { KeptDesktop, ScreenKeeper } from '../vnc/screenKeeper';
@@ -20,7 +21,12 @@ import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, type Proce
 
 export interface Collaborators {
   /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
-  lazyPages(options: { imagesDir: string; workDir: string; logPath: string }): Promise<LazyDaemon>;
+  lazyPages(options: { imagesDir: string; workDir: string; logPath: string; pageServer?: { address: string; port: number } }): Promise<LazyDaemon>;
+  /**
+   * A post-copy move's dump (criu/lazyDump.ts): resolves once its images are complete and it serves the lazy pages
+   * on address:port, until a `criu lazy-pages` has fetched them all. Absent: no lazy move from this host.
+   */
+  lazyDump?(options: CriuOptions, onSpawn: (pid: number) => void | Promise<void>): Promise<LazyDump>;
   /** Whether criu could premap every private mapping of these images, as a lazy restore needs (criu/lazyPages.ts). */
   premapFits(imagesDir: string): Promise<boolean>;
   /** criu dump or restore; onSpawn gets criu's PID as soon as it runs. */
@@ -124,6 +130,7 @@ export function realCollaborators(config: Config): Collaborators {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
     lazyPages: (options) => startLazyPages(config.criuPath, options),
+    lazyDump: (options, onSpawn) => startLazyDump(config.criuPath, options, { onSpawn }),
     premapFits,
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },

@@ -17,8 +17,8 @@ export async function waitForLogLine(
   }
 }
 
-/** The last n lines of a text file ('' when it does not exist). */
+/** The last n lines of a text file ('' when it does not exist); a desktop log's freed head (NULs: storage/logs.ts) left out. */
 export async function tailFile(file: string, n: number): Promise<string[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+  const text = (await readFile(file, 'utf8').catch(() => '')).replace(/\0+/g, '');
   return text.trimEnd().split('\n').slice(-n);
 }

@@ -132,8 +132,13 @@ export interface CheckpointRecord {
   pinned?: boolean;
   /** The checkpoint whose images hold the pages this one shares (server/storage/dedup.ts); none: whole images. */
   base?: string;
-  /** Bytes its folder takes on disk once its pages are shared (imageBytes: what criu wrote). */
+  /** Bytes its folder takes on disk once its pages are shared and its logs packed (imageBytes: what criu wrote). */
   storedBytes?: number;
+  /**
+   * Whole while it is its desktop's newest (the one a Restore and the auto-cycle bring back, as fast as criu's own
+   * images); its pages are shared with a base at the first tidying after a newer one is made (operations/tidy.ts).
+   */
+  shareLater?: boolean;
 }
 
 export class Paths {

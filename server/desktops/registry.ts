@@ -12,7 +12,7 @@ import { UidClaims } from './uids';
 import { DisplayClaims } from './displays';
 import type { DesktopEvent } from './events';
 import { OperationLocks } from './lock';
-import type { CheckpointOptions } from './operations/checkpoint';
+import type { CheckpointOptions, Serving } from './operations/checkpoint';
 import type { CloneOptions, Cloned } from './operations/clone';
 import type { OperationContext } from './operations/context';
 import { Reconciler } from './operations/reconcile';
@@ -158,20 +158,20 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
    * off the reply's path; what the policy removed reaches the pages by the 'pruned' event); otherwise waits for it
    * (the CLI, which exits once it has printed, and the tests).
    */
-  async checkpoint(id: string, options: CheckpointOptions & { replyFirst?: boolean } = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied }> {
+  async checkpoint(id: string, options: CheckpointOptions & { replyFirst?: boolean } = {}): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; tidied?: Tidied; serving?: Serving }> {
     const t = trace(`checkpoint+tidy ${id}`);
     const made = await (await checkpointing()).checkpointDesktop(this.context, id, options);
     t.step('checkpoint');
     if (options.replyFirst) {
       made.followUp.then(() => t.done('(follow-up after the reply)'), (error: unknown) => console.error(`the follow-up of checkpoint ${made.checkpoint.id} failed:`, error));
-      return { desktop: made.desktop, checkpoint: made.checkpoint };
+      return { desktop: made.desktop, checkpoint: made.checkpoint, serving: made.serving };
     }
     const tidied = await made.followUp;
     const checkpoint = await this.store.getCheckpoint(made.checkpoint.id).catch(() => made.checkpoint);
     const desktop = await this.store.load(id);
     t.step('follow-up, reload');
     t.done();
-    return { desktop, checkpoint, tidied };
+    return { desktop, checkpoint, tidied, serving: made.serving };
   }
 
   /** Shares the pages of the desktop's new checkpoints and applies its retention policy (after each checkpoint). */
@@ -231,6 +231,11 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
   /** The source's end of a move: the desktop, frozen at checkpointId, lives on host now (operations/moved.ts). */
   async forgetMoved(id: string, host: string, checkpointId: string): Promise<DesktopRecord> {
     return (await import('./operations/moved')).forgetMoved(this.context, id, host, checkpointId);
+  }
+
+  /** After a post-copy move's dump ended (its frozen tree gone): the room's overlay home, busy until then, unmounted. */
+  async releaseMovedRoom(id: string): Promise<void> {
+    return (await import('./operations/moved')).releaseMovedRoom(this.context, id);
   }
 
   async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {

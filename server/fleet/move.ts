@@ -13,6 +13,7 @@ import type { ErrorCode } from '../../lib/errorCodes';
 import type { Desktops } from '../desktops/registry';
 import type { Peer, Peers } from './peers';
 import type { Received } from './receive';
+import { afterServed, checkLazyServing, comeBackLazily, lazyServerAddress } from './lazyMove';
 import { peerFetch } from './peerCall';
 
 export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
@@ -33,6 +34,11 @@ export interface Moved {
   restoreMs: number;
   /** Where the frozen time went, in order (ms): the checkpoint (dump and its bookkeeping), the archive, the target. */
   phases: { checkpointMs: number; exportMs: number; targetMs: number; target?: Received['phases'] };
+  /**
+   * lazy: the source's dump still serving the memory when the move answered (its criu's pid and port); it exits
+   * once the target has fetched every page, and the checkpoint goes then (fleet/lazyMove.ts).
+   */
+  lazy?: { dumpPid: number; address: string; port: number };
 }
 
 /**
@@ -95,8 +101,10 @@ async function preflight({ desktops, peers, key }: MoveDeps, id: string, host: s
 
 export async function moveDesktop(deps: MoveDeps, id: string, host: string, method: MoveMethod = 'copy'): Promise<Moved> {
   const { desktops } = deps;
-  if (method === 'lazy') throw new FreezeframeError('invalid', 'method lazy is not available yet: use copy or page-server');
   const peer = await preflight(deps, id, host);
+  // lazy: the memory stays here, served from this host's fleet address by the dump itself (fleet/lazyMove.ts).
+  if (method === 'lazy') await checkLazyServing();
+  const lazy = method === 'lazy' ? await lazyServerAddress(deps.peers) : undefined;
   // page-server: the target's criu waits for this dump's memory.
   let pages: { transfer: string; address: string; port: number } | undefined;
   let t0 = performance.now();
@@ -113,7 +121,7 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
       // The freeze: a checkpoint like any other (the viewers held), kept until the target confirms. With a page
       // server its memory is on the target once the dump ends: a target that dies after that takes it along (see
       // docs/move.md).
-      made = await desktops.checkpoint(id, pages ? { pageServer: { address: pages.address, port: pages.port } } : {});
+      made = await desktops.checkpoint(id, pages ? { pageServer: { address: pages.address, port: pages.port } } : lazy ? { lazyServer: lazy } : {});
       break;
     } catch (error) {
       const info = toErrorInfo(error);
@@ -124,12 +132,16 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
       throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed at its dump: ${info.message}; ${state === 'running' ? 'it never stopped here' : `it is ${state ?? 'gone'} here`}`, {}, { cause: error });
     }
   }
-  const { checkpoint } = made;
+  const { checkpoint, serving } = made;
   const t1 = performance.now();
   let t2 = t1;
+  // Back here from the images it froze at (a lazy dump: its memory from the dump's own page server).
+  const restoreHere = (): Promise<string> => serving
+    ? comeBackLazily(desktops, serving, id, checkpoint.id, lazy!, desktops.paths.checkpointImages(checkpoint.id))
+    : desktops.markMoving(id, checkpoint.id, undefined).then(() => desktops.restore(checkpoint.id)).then(() => 'it runs on this host again', (e: unknown) => `and it could not be restored here (${toErrorInfo(e).message}): checkpoint ${checkpoint.id} is kept`);
   // From here a restart of this server asks the target before anything restores the desktop here (recover.ts).
   await desktops.markMoving(id, checkpoint.id, host).catch(async (error: unknown) => {
-    await desktops.restore(checkpoint.id).catch(() => {});
+    await restoreHere().catch(() => {});
     throw error;
   });
   const transfers = path.join(deps.stateDir, 'transfers');
@@ -143,7 +155,7 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
     bytesSent = (await stat(file)).size + (pages ? checkpoint.dumpStats?.pagesWritten ?? 0 : 0) * 4096;
     const response = await callPeer(peer, deps.key!, '/api/fleet/receive', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/zstd', 'X-Freezeframe-From': deps.peers.self, ...(pages ? { 'X-Freezeframe-Pages': pages.transfer } : {}) },
+      headers: { 'Content-Type': 'application/zstd', 'X-Freezeframe-From': deps.peers.self, ...(pages ? { 'X-Freezeframe-Pages': pages.transfer } : {}), ...(lazy ? { 'X-Freezeframe-Lazy': String(lazy.port) } : {}) },
       body: Readable.toWeb(createReadStream(file)) as ReadableStream,
       duplex: 'half',
       // The target imports and restores before it answers: a large desktop's archive, on a slow link.
@@ -154,17 +166,20 @@ export async function moveDesktop(deps: MoveDeps, id: string, host: string, meth
   } catch (error) {
     // Back here, from the images it froze at: the viewers' connections come back with it (the kept namespace).
     const info = toErrorInfo(error);
-    const back = await desktops.markMoving(id, checkpoint.id, undefined).then(() => desktops.restore(checkpoint.id)).then(() => 'it runs on this host again', (e: unknown) => `and it could not be restored here (${toErrorInfo(e).message}): checkpoint ${checkpoint.id} is kept`);
+    const back = await restoreHere();
     throw new FreezeframeError(info.code, `move of desktop ${id} to host ${host} failed: ${info.message}; ${back}`, { checkpoint: checkpoint.id }, { cause: error });
   } finally {
     await rm(file, { force: true });
   }
   const frozenMs = performance.now() - t0;
   await desktops.forgetMoved(id, host, checkpoint.id);
-  // The target confirmed: its copy runs; this host's images of the move are no longer needed.
-  await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
+  // The target confirmed: its copy runs; this host's images of the move are no longer needed (a lazy dump's: once
+  // it has served every page).
+  if (serving) void afterServed(desktops, serving, id, checkpoint.id).catch((error: unknown) => console.error(`tidying after the lazy move of ${id}:`, error));
+  else await desktops.deleteCheckpoint(checkpoint.id).catch(() => {});
   return {
     desktop: id, from: deps.peers.self, host, method, checkpoint: checkpoint.id, frozenMs, dumpMs: checkpoint.dumpMs ?? 0, bytesSent, restoreMs: answer.restoreMs,
     phases: { checkpointMs: t1 - t0, exportMs: t2 - t1, targetMs: t0 + frozenMs - t2, target: answer.phases },
+    ...(serving ? { lazy: { dumpPid: serving.dump.pid, address: lazy!.address, port: lazy!.port } } : {}),
   };
 }

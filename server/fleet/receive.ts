@@ -22,9 +22,17 @@ export interface Received {
   phases: { importMs: number; restoreMs: number };
 }
 
-/** pages: the page server (pageServer.ts) that received the dump's memory, when the move sent it that way. */
-export async function receiveMove(desktops: Desktops, peers: Peers, file: string, { pages }: { pages?: string } = {}): Promise<Received> {
+/**
+ * pages: the page server (pageServer.ts) that received the dump's memory, when the move sent it that way.
+ * lazy: a post-copy move: the source (from) serves the lazy pages on this port of its fleet address, fetched by
+ * the restore's `criu lazy-pages` (the record says `fetching` until the last one, operations/pages.ts).
+ */
+export async function receiveMove(desktops: Desktops, peers: Peers, file: string, { pages, lazy }: { pages?: string; lazy?: { from: string; port: number } } = {}): Promise<Received> {
   const t0 = performance.now();
+  const source = lazy ? peers.get(lazy.from) : undefined;
+  if (lazy && !source) throw new FreezeframeError('not_found', `no host ${lazy.from} in the fleet: nowhere to fetch the lazy pages from`);
+  // Only the fleet directory's address of the source: never one the request names.
+  const lazyFrom = lazy ? { address: new URL(source!.url).hostname.replace(/^\[(.*)\]$/, '$1'), port: lazy.port } : undefined;
   const alsoTrusted = peers.all().filter((p) => p.id !== peers.self).map((p) => p.publicKey);
   const addImages = pages ? (images: string) => takePages(pages, images) : undefined;
   const { checkpoint, desktop } = await desktops.importCheckpoint(file, { alsoTrusted, moving: true, addImages }).catch((error: unknown) => {
@@ -36,7 +44,7 @@ export async function receiveMove(desktops: Desktops, peers: Peers, file: string
   }
   const t1 = performance.now();
   try {
-    const restored = await desktops.restore(checkpoint.id);
+    const restored = await desktops.restore(checkpoint.id, lazyFrom ? { lazyFrom } : {});
     return { desktop: desktop.id, checkpoint: checkpoint.id, host: peers.self, restoreMs: restored.restoreMs, phases: { importMs: t1 - t0, restoreMs: performance.now() - t1 } };
   } catch (error) {
     // The source still has the images and runs the desktop again: nothing of it is left here to be confused with it.

@@ -7,7 +7,12 @@ import { parentLink } from './dedup';
 
 const removedMark = 'removed';
 
-/** Bytes of the files under dir, links not followed (images/parent is no content of this checkpoint). */
+/**
+ * Bytes of the files under dir, links not followed (images/parent is no content of this checkpoint), a file with
+ * holes (the desktop log's copy: storage/logs.ts) counted by the blocks it has, a file with several names (images
+ * hard-linked to their base's: dedup.ts; home copies: homeBase.ts) by its share: over the whole state folder they
+ * add up to what du counts, and each checkpoint counts its part.
+ */
 export async function diskBytes(dir: string): Promise<number> {
   let entries;
   try {
@@ -16,12 +21,14 @@ export async function diskBytes(dir: string): Promise<number> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
-  const sizes = await Promise.all(entries.map((entry) => {
+  const sizes = await Promise.all(entries.map(async (entry): Promise<number> => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return diskBytes(full);
-    return entry.isFile() ? lstat(full).then((s) => s.size, () => 0) : 0;
+    if (!entry.isFile()) return 0;
+    const s = await lstat(full).catch(() => undefined);
+    return s ? Math.min(s.size, s.blocks * 512) / Math.max(1, s.nlink) : 0;
   }));
-  return sizes.reduce((a, b) => a + b, 0);
+  return Math.round(sizes.reduce((a, b) => a + b, 0));
 }
 
 /** Checkpoint folder name -> whether some checkpoint's images read pages from its images. */

@@ -16,12 +16,24 @@ import { isContained, restoreWorkerKey, roomOf, vncTargetOf } from '../rooms';
 import { containedDumpOptions } from '../../sandbox/criuFlags';
 import { settlePages } from './pages';
 import { trace } from '../../trace';
+import type { LazyDump } from '../../criu/lazyDump';
 
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
   leaveRunning?: boolean;
   /** A move's dump: memory pages straight to the target's `criu page-server` (server/fleet/pageServer.ts). */
   pageServer?: { address: string; port: number };
+  /**
+   * A post-copy move's dump (criu/lazyDump.ts): every image but the lazy pages, which criu then serves on
+   * address:port until the target has fetched them; the tree stays frozen (seized by that criu) until then.
+   */
+  lazyServer?: { address: string; port: number };
+}
+
+/** A lazy dump still serving its pages, and the tree it froze (criu kills it once every page was fetched). */
+export interface Serving {
+  dump: LazyDump;
+  treePids: number[];
 }
 
 const transientDumpErrors = /in-flight|The socket has data to read/i;
@@ -32,9 +44,15 @@ const transientDumpErrors = /in-flight|The socket has data to read/i;
  * message not yet read (Firefox listens for network changes). criu then resumes the tree untouched, and a
  * moment later the socket is an ordinary one.
  */
-async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, attempts = 3): Promise<CriuResult> {
+async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
     try {
+      if (lazy) {
+        if (!ctx.deps.lazyDump) throw new FreezeframeError('bad_state', 'this host cannot make a lazy dump');
+        const dump = await ctx.deps.lazyDump(options, (pid) => noteCriu(ctx, record, pid));
+        lazy(dump);
+        return { op: 'dump', command: dump.command, durationMs: dump.durationMs, stdout: '', lastLine: 'Starting lazy pages server', logPath: dump.logPath };
+      }
       return await ctx.deps.criu('dump', options, (pid) => noteCriu(ctx, record, pid));
     } catch (error) {
       const transient = error instanceof CriuError && error.failure.errors.some((e) => transientDumpErrors.test(e));
@@ -59,7 +77,7 @@ export async function checkpointDesktop(
   ctx: OperationContext,
   id: string,
   options: CheckpointOptions = {},
-): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; followUp: Promise<Tidied> }> {
+): Promise<{ desktop: DesktopRecord; checkpoint: CheckpointRecord; followUp: Promise<Tidied>; serving?: Serving }> {
   const { paths, store, deps, config } = ctx;
   const t = trace(`dump ${id}`);
   await store.load(id); // an unknown id is "not found", before any lock is taken for it
@@ -104,6 +122,7 @@ export async function checkpointDesktop(
       // With a uid of its own, the generated passwd and group files are named by key too.
       ...(contained ? containedDumpOptions(netnsInode!, { ownUser: !!record.ownUser }) : {}),
       ...(options.pageServer ? { pageServer: true, address: options.pageServer.address, port: options.pageServer.port } : {}),
+      ...(options.lazyServer ? { lazyPages: true, address: options.lazyServer.address, port: options.lazyServer.port } : {}),
     };
     const checkpoint: CheckpointRecord = {
       id: cpId, desktop: id, createdAt: deps.clock.now(), state: 'dumping', leaveRunning,
@@ -132,9 +151,10 @@ export async function checkpointDesktop(
     t.step('screen');
 
     let result: CriuResult;
+    let serving: Serving | undefined;
     try {
       // A page server takes one dump: no retry.
-      result = await dumpWithRetry(ctx, criuOptions, record, criuOptions.pageServer ? 1 : 3);
+      result = await dumpWithRetry(ctx, criuOptions, record, criuOptions.pageServer ? 1 : 3, options.lazyServer ? (dump) => { serving = { dump, treePids: pids }; } : undefined);
     } catch (error) {
       const info = toErrorInfo(error);
       checkpoint.thumbnail = await makeThumbnail();
@@ -152,7 +172,8 @@ export async function checkpointDesktop(
 
     // The tree's end and the checkpoint's bookkeeping overlap (criu has killed the tree: what it left in the log
     // is what criu recorded); the desktop is said to be checkpointed only once its tree is gone.
-    const exited = leaveRunning
+    // A lazy dump's tree stays frozen until its pages are fetched (criu kills it then): nothing to wait for here.
+    const exited = leaveRunning || serving
       ? Promise.resolve()
       : deps.processes.waitForExit(pids, 5_000).then((survivors) => {
           // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
@@ -184,7 +205,7 @@ export async function checkpointDesktop(
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
     t.done(`criu ${result.durationMs.toFixed(1)}`);
     return {
-      value: { desktop: record, checkpoint },
+      value: { desktop: record, checkpoint, serving },
       after: async () => {
         if (contained && !leaveRunning) {
           await copyHome();

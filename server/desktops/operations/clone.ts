@@ -1,6 +1,6 @@
 // Cloning a checkpoint: N new desktops restored from one contained desktop's images at once, each in a room of its
 // own (a fresh network namespace, an overlay home over the checkpoint's home-base, its own run folder and /tmp).
-import { copyFile, mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
@@ -15,6 +15,9 @@ import { idsOf, type OperationContext } from './context';
 import type { OwnIds } from '../uids';
 import { killTree } from './halt';
 import { noteCriu } from './seal';
+import { copyLogTail } from '../../storage/logs';
+import { whileReading } from '../../storage/readers';
+import { unpackPages } from '../../storage/packedPages';
 
 export interface CloneOptions {
   /** How many desktops (1-16: each one is a whole desktop's memory; 8 Writer clones fit 2 cores, see README). */
@@ -61,7 +64,7 @@ async function restoreClone(ctx: OperationContext, { checkpoint, ids: { uid, gid
       await Promise.all([
         deps.rooms.prepare(room, vncPasswordFile(spec.vncPassword, spec.vncViewPassword), { uid, gid }, { home: false, ownUser })
           // criu reopens the log by path and checks its size: the log as it was at the dump.
-          .then(() => copyFile(paths.checkpointDesktopLog(checkpoint.id), room.log)),
+          .then(() => copyLogTail(paths.checkpointDesktopLog(checkpoint.id), room.log)),
         deps.rooms.createNetns(room.netns),
         deps.rooms.mountHome(paths.checkpointHomeBase(checkpoint.id), room),
       ]);
@@ -119,21 +122,26 @@ export async function cloneCheckpoint(ctx: OperationContext, checkpointId: strin
   // Clones run as the checkpoint's ids: criu restores credentials as dumped (docs/self-contained.md). A checkpoint
   // of a desktop with a uid of its own: that uid (while its desktop holds it), which each clone claims too
   // (released when it is removed); they are kept apart by their own PID, mount and network namespaces.
-  const own = await idsOf(ctx, { ...spec, id: checkpoint.desktop });
-  const source: CloneSource = {
-    checkpoint, ids: own, ownUser: !!spec.ownUser && spec.uid === own.uid,
-    // criu restores as root what the images say: checked once for every clone, while their rooms are made (the
-    // check is synchronous CPU, the rooms mostly child processes: ip, mount). Files under /home/desktop are looked
-    // up in the checkpoint's home-base, which is what each clone's fresh overlay shows there. Writer: 6-27 ms per
-    // check (measured by hand, load 5-7), which 8 clones paid 8 times when each checked on its own.
-    trusted: new Promise<void>((resolve) => setImmediate(resolve)).then(() => ctx.deps.trustImages(ctx.paths.checkpointImages(checkpoint.id), checkpoint.id, {
-      ...own, home: inside.home, log: inside.log,
-      contained: { hostHome: ctx.paths.checkpointHomeBase(checkpoint.id), hidden: [ctx.paths.stateDir], appDir: ctx.config.rootDir },
-    })),
-  };
-  source.trusted.catch(() => {}); // each clone awaits it (and fails with its reason); a clone that fails before must not leave it unhandled
-  // All at once: criu restores are CPU-bound, and measured up to 8 at once on 2 cores (docs/self-contained.md).
-  const results = await Promise.allSettled(ids.map((id) => restoreClone(ctx, source, id)));
+  // Its images stay as they are meanwhile, from the trust check on (the source desktop's tidying may share the
+  // pages of older checkpoints: storage/readers.ts).
+  const results = await whileReading(checkpoint.id, async () => {
+    await unpackPages(ctx.paths.checkpointImages(checkpoint.id));
+    const own = await idsOf(ctx, { ...spec, id: checkpoint.desktop });
+    const source: CloneSource = {
+      checkpoint, ids: own, ownUser: !!spec.ownUser && spec.uid === own.uid,
+      // criu restores as root what the images say: checked once for every clone, while their rooms are made (the
+      // check is synchronous CPU, the rooms mostly child processes: ip, mount). Files under /home/desktop are looked
+      // up in the checkpoint's home-base, which is what each clone's fresh overlay shows there. Writer: 6-27 ms per
+      // check (measured by hand, load 5-7), which 8 clones paid 8 times when each checked on its own.
+      trusted: new Promise<void>((resolve) => setImmediate(resolve)).then(() => ctx.deps.trustImages(ctx.paths.checkpointImages(checkpoint.id), checkpoint.id, {
+        ...own, home: inside.home, log: inside.log,
+        contained: { hostHome: ctx.paths.checkpointHomeBase(checkpoint.id), hidden: [ctx.paths.stateDir], appDir: ctx.config.rootDir },
+      })),
+    };
+    source.trusted.catch(() => {}); // each clone awaits it (and fails with its reason); a clone that fails before must not leave it unhandled
+    // All at once: criu restores are CPU-bound, and measured up to 8 at once on 2 cores (docs/self-contained.md).
+    return Promise.allSettled(ids.map((id) => restoreClone(ctx, source, id)));
+  });
   const desktops = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ desktop: ids[i], error: toErrorInfo(r.reason) }] : []));
   if (!desktops.length) {

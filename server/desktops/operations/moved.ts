@@ -43,3 +43,9 @@ export async function markMoving(ctx: OperationContext, id: string, checkpointId
     return store.save(record);
   });
 }
+
+/** A moved desktop's overlay home, unmounted once nothing holds it (a post-copy move's frozen tree kept it busy). */
+export async function releaseMovedRoom(ctx: OperationContext, id: string): Promise<void> {
+  const record = await ctx.store.load(id);
+  if (record.movedTo && isContained(record)) await ctx.deps.rooms.unmountHome(roomOf(ctx.paths, id));
+}

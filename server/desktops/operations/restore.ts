@@ -1,6 +1,6 @@
 // Restoring a checkpoint: criu restore of its images, the desktop running again (its viewers' connections kept
 // when it comes back from the very checkpoint it froze at).
-import { access, copyFile, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriuError } from '../../criu/errors';
 import { readStats } from '../../criu/images';
@@ -20,12 +20,21 @@ import { chooseLazy, type LazyMode } from '../../../lib/lazy';
 import type { LazyDaemon } from '../../criu/lazyPages';
 import { watchPages } from './pages';
 import { trace } from '../../trace';
+import { copyLogTail } from '../../storage/logs';
+import { unpackPages } from '../../storage/packedPages';
+import { restoreComing } from '../../storage/readers';
+import { hasLazyPages } from '../../storage/pagemap';
 
 export interface RestoreOptions {
   /** Stop the desktop first if it is running (the user confirmed); otherwise a running desktop is refused. */
   stopRunning?: boolean;
   /** criu restore --lazy-pages (the memory sent after the tree resumes): true, false, or 'auto' by image size. */
   lazy?: LazyMode;
+  /**
+   * A post-copy move: the lazy pages are fetched from the source's `criu dump --lazy-pages` page server at this
+   * address and port (criu/lazyDump.ts), not read from the images; implies a lazy restore.
+   */
+  lazyFrom?: { address: string; port: number };
 }
 
 export type Restored = { desktop: DesktopRecord; checkpoint: CheckpointRecord; restoreMs: number };
@@ -36,7 +45,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // entry to restores (and numbered its log by them).
   const { desktop } = await store.getCheckpoint(checkpointId);
   const t = trace(`restore ${checkpointId}`);
-  return ctx.locks.run(desktop, 'restore', async () => {
+  // A tidying under way (a checkpoint's follow-up, which this waits for) stops its page work for this restore.
+  return restoreComing(desktop, () => ctx.locks.run(desktop, 'restore', async () => {
     t.step('load+lock');
     const checkpoint = await store.getCheckpoint(checkpointId);
     let record = await reconcileLocked(ctx, await store.load(desktop));
@@ -50,6 +60,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     const bySize = chooseLazy(options.lazy, config.lazy, checkpoint.imageBytes, config.lazyMinBytes);
     const premapping = bySize && mode === 'auto' ? deps.premapFits(paths.checkpointImages(checkpointId)) : undefined;
     premapping?.catch(() => {});
+    // A post-copy move's dump (its own, or one imported here) has no lazy page in its images: only from its source's
+    // dump, never as if the images were whole (criu would read other pages in their place). Read beside the trust check.
+    const lazyLeft = options.lazyFrom ? undefined : hasLazyPages(paths.checkpointImages(checkpointId)).catch(() => false);
+    lazyLeft?.catch(() => {});
     // Before anything changes (a running desktop stopped, the log put back): criu restores as root what the
     // images say. The ids are the desktop's own uid's only while it holds that claim here, else this
     // installation's desktop user's: never merely what a record (an imported one) says.
@@ -59,6 +73,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // A clone's home is an overlay over its checkpoint's base copy (mounted again after a stop): the files the
     // images name are looked up there.
     if (contained && record.homeBase) await deps.rooms.mountHome(paths.checkpointHomeBase(record.homeBase), room);
+    // An older shared checkpoint's pages are kept gzipped (storage/packedPages.ts): put back for criu, before the
+    // trust check reads the images (a newest one has none: one failed readdir).
+    await unpackPages(paths.checkpointImages(checkpointId));
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
     await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
@@ -71,6 +88,9 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
           launchMounts: await readLaunchMounts(paths.desktopLaunchMounts(record.id)),
         });
     t.step('trust');
+    if (await lazyLeft) {
+      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
+    }
     if (record.moving) {
       throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
     }
@@ -113,7 +133,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     t.step('checks');
     const n = checkpoint.restores.length + 1;
     const logPath = paths.checkpointRestoreLog(checkpointId, n);
-    const lazy = bySize && (mode !== 'auto' || (await premapping!));
+    // A post-copy move's images hold no lazy page: only the source's page server has them.
+    const lazy = !!options.lazyFrom || (bySize && (mode !== 'auto' || (await premapping!)));
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
@@ -136,13 +157,13 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     };
     const log = contained ? room.log : paths.desktopLog(record.id);
     // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
-    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog }) : undefined;
+    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom }) : undefined;
     daemonStarting?.catch(() => {});
     // Three independent steps, at once (the restore's critical path).
     await Promise.all([
-      // The log must be byte for byte what the tree had open at the dump (see checkpoint); the newer one is kept.
+      // The log must be the size the tree had open at the dump (see seal), its tail as it was; the newer one is kept.
       rename(log, `${log}.1`).catch(() => {})
-        .then(() => copyFile(paths.checkpointDesktopLog(checkpointId), log)),
+        .then(() => copyLogTail(paths.checkpointDesktopLog(checkpointId), log)),
       // A pidfile left by an earlier restore makes criu fail.
       rm(paths.checkpointPidfile(checkpointId), { force: true }),
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
@@ -210,5 +231,5 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       ctx.emit({ type: 'failed', desktop: record, checkpoint, operation: 'restore', error: info });
       throw new FreezeframeError('criu', `restore of checkpoint ${checkpointId} failed: ${info.message}`, { error: info }, { cause: error });
     }
-  });
+  }));
 }

@@ -1,6 +1,5 @@
 // Marking a dumped checkpoint complete: the desktop's log as criu saw it, the images' size, CRIU's stats.
 import { readdirSync, statSync } from 'node:fs';
-import { copyFile, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { recordedFileSize } from '../../checkpoints/inspect';
 import { readStats } from '../../criu/images';
@@ -8,6 +7,7 @@ import type { CheckpointRecord, DesktopRecord } from '../records';
 import type { OperationContext } from './context';
 import { roomOf } from '../rooms';
 import { inside } from '../../sandbox/layout';
+import { copyLogTail } from '../../storage/logs';
 
 export function directoryBytes(dir: string): number {
   // Synchronously: a dump's images are ~100 files, on the checkpoint's critical path; a stat of a file the kernel
@@ -34,16 +34,14 @@ export async function sealCheckpoint(
   // criu restores files at the size they had at the dump; the desktop's log is open in the tree and grows
   // after each restore, so a second restore of this checkpoint would fail ("has bad size") unless the log
   // is put back as it was at the dump. A snapshot's tree goes on writing, so the copy is cut to the size
-  // criu recorded.
+  // criu recorded. Only its tail is kept, at its place (storage/logs.ts): criu checks the size, not the words.
   const logCopy = paths.checkpointDesktopLog(checkpoint.id);
-  const [loggedBytes, stats, imageBytes] = await Promise.all([
-    recordedFileSize(images, contained ? inside.log : log).catch(() => undefined),
+  const [, stats, imageBytes] = await Promise.all([
+    recordedFileSize(images, contained ? inside.log : log).catch(() => undefined).then((loggedBytes) => copyLogTail(log, logCopy, loggedBytes)),
     readStats(path.join(images, 'stats-dump')),
     directoryBytes(images),
-    copyFile(log, logCopy),
     alongside,
   ]);
-  if (loggedBytes !== undefined) await truncate(logCopy, loggedBytes);
   Object.assign(checkpoint, {
     state: 'complete',
     dumpMs: dumpMs ?? (stats?.dump ? stats.dump.frozenMs : undefined),

@@ -1,5 +1,5 @@
 // A checkpoint's images read, written out as one archive, brought in from one, or deleted.
-import { access, link, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, link, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { madeCheckpointIdPattern, madeDesktopIdPattern } from '../../../lib/ids';
 import { checkCriuNeeds } from '../../../lib/presets';
@@ -17,6 +17,8 @@ import { isReservedUid, reservedUids } from '../uids';
 import { collectBases, removeCheckpointFiles } from '../../storage/checkpointFiles';
 import { settlePages } from './pages';
 import { flatten } from '../../storage/dedup';
+import { readLog } from '../../storage/logs';
+import { unpackPages } from '../../storage/packedPages';
 
 /** The process tree, files, sockets and memory a checkpoint holds, decoded from its images. */
 export async function inspectCheckpoint({ store, paths }: OperationContext, checkpointId: string): Promise<Inspection> {
@@ -34,17 +36,29 @@ export async function inspectCheckpoint({ store, paths }: OperationContext, chec
  * its base is not), staged in the state folder as hard links, the shared pages copied back in.
  */
 export async function exportCheckpoint(ctx: OperationContext, checkpointId: string, file: string, options?: { level?: number }): Promise<{ checkpoint: string; file: string; bytes: number }> {
-  const checkpoint = await ctx.store.getCheckpoint(checkpointId);
-  if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
-  // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait.
-  return ctx.locks.run(checkpoint.desktop, 'export', async () => {
+  const { desktop } = await ctx.store.getCheckpoint(checkpointId);
+  // Under the desktop's lock: a delete or a restore (which writes its log and pidfile here) must wait, and so must
+  // this export for a checkpoint's follow-up (its home copied into home-base/ after the reply, checkpoint.ts): the
+  // record is read once the lock is held. Read before it, an export right after a Checkpoint (the API's answer
+  // comes first) said homeBase false and left the home out: the imported Firefox failed on its first file.
+  return ctx.locks.run(desktop, 'export', async () => {
+    const checkpoint = await ctx.store.getCheckpoint(checkpointId);
+    if (checkpoint.state !== 'complete') throw new FreezeframeError('bad_state', `checkpoint ${checkpointId} is ${checkpoint.state}: only a complete one can be exported`);
     const dir = ctx.paths.checkpointDir(checkpointId);
     await mkdir(ctx.paths.exports(), { recursive: true, mode: 0o700 });
     const staged = await mkdtemp(path.join(ctx.paths.exports(), `${checkpointId}-`));
     try {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        if (entry.isFile()) await link(path.join(dir, entry.name), path.join(staged, entry.name));
+      const entries = await readdir(dir, { withFileTypes: true });
+      for (const entry of entries) {
+        if (!entry.isFile()) continue;
+        // A packed log goes as the text it is (storage/logs.ts): the archive is compressed as a whole. (Both
+        // there: a packing a crash cut short; the plain one is linked.)
+        const packed = /^(.*\.log)\.gz$/.exec(entry.name)?.[1];
+        if (entry.name.endsWith('.partial') || (packed && entries.some((e) => e.name === packed))) continue;
+        if (packed) await writeFile(path.join(staged, packed), (await readLog(path.join(dir, packed))) ?? '', { mode: 0o600 });
+        else await link(path.join(dir, entry.name), path.join(staged, entry.name));
       }
+      await unpackPages(ctx.paths.checkpointImages(checkpointId));
       await flatten(ctx.paths.checkpointImages(checkpointId), path.join(staged, 'images'));
       // What a clone's home overlays, and an imported desktop's home: without it, nothing of the archive clones.
       if (checkpoint.homeBase) await stageHomeBase(ctx.paths.checkpointHomeBase(checkpointId), staged);

@@ -19,5 +19,6 @@ export async function POST(request: Request) {
   const upload = await receiveUpload(request, maxArchiveBytes);
   if (!upload.ok) return respond(upload);
   // Once the archive is here, the restore goes on whatever becomes of the source (its death included).
-  return respond(await receiveMove(upload.file, request.headers.get('x-freezeframe-pages') ?? undefined), 201);
+  const lazy = request.headers.get('x-freezeframe-lazy');
+  return respond(await receiveMove(upload.file, request.headers.get('x-freezeframe-pages') ?? undefined, lazy === null ? undefined : { from: request.headers.get('x-freezeframe-from') ?? undefined, port: lazy }), 201);
 }
