@@ -28,6 +28,11 @@ export interface Config {
   /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
   criuLogLevel: 3 | 4;
   /**
+   * The lazy-pages daemon's -v (FREEZEFRAME_CRIU_LAZY_LOG_LEVEL): at 4 it logs a line per page fault and per range
+   * sent, and the pages it sent per process (uffd.c lazy_pages_summary, a debug line: the record's copiedPages).
+   */
+  criuLazyLogLevel: 3 | 4;
+  /**
    * How dumps and restores run criu: 'swrk' (CRIU's RPC, a worker started ahead of time: criu/swrk.ts) or 'exec'
    * (the command line, a process spawned per operation). Both write and judge the same log.
    */
@@ -105,6 +110,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
+  const lazyLevel = Number(env.FREEZEFRAME_CRIU_LAZY_LOG_LEVEL ?? 4);
+  if (lazyLevel !== 3 && lazyLevel !== 4) throw new Error('FREEZEFRAME_CRIU_LAZY_LOG_LEVEL must be 3 or 4');
   const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
   if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
   const criuPath = env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu');
@@ -118,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
+    criuLazyLogLevel: lazyLevel,
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES === '1',

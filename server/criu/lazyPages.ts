@@ -36,13 +36,14 @@ export interface LazyDaemon {
  * Starts `criu lazy-pages` on these images and resolves once it listens on its socket in workDir (its status fd
  * says so), rejecting with CRIU's explanation when it exits first. The socket's name is fixed
  * (`lazy-pages.socket`, relative to the work dir), so one folder serves one restore at a time.
- * Its log is written at -v4: the per-process summary of pages sent is a debug line (uffd.c lazy_pages_summary).
+ * Its log level: at -v4 the per-process summary of pages sent is there (a debug line, uffd.c lazy_pages_summary);
+ * at -v3 only errors and warnings (no counts).
  */
 export async function startLazyPages(
   criuPath: string,
   {
-    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024,
-  }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number },
+    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024, logLevel = 4,
+  }: { imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number; logLevel?: 3 | 4 },
 ): Promise<LazyDaemon> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const started = performance.now();
@@ -50,7 +51,7 @@ export async function startLazyPages(
   // being sent must not take the daemon with it (SIGPIPE), or the tree would be left with holes in its memory.
   const outputPath = `${logPath}.out`;
   const outputFd = openSync(outputPath, 'w', 0o600);
-  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, '-v4', '--status-fd', '3'];
+  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, `-v${logLevel}`, '--status-fd', '3'];
   let child;
   try {
     child = spawn(criuPath, args, { stdio: ['ignore', outputFd, outputFd, 'pipe'] });

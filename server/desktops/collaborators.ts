@@ -123,7 +123,8 @@ export function realCollaborators(config: Config): Collaborators {
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
-    lazyPages: (options) => startLazyPages(config.criuPath, options),
+    // The level read at each start: a bench compares levels on one engine by changing its config between restores.
+    lazyPages: (options) => startLazyPages(config.criuPath, { logLevel: config.criuLazyLogLevel, ...options }),
     premapFits,
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, waitForExit, signal, adoptRoot, isCriu },
