@@ -25,7 +25,12 @@ export interface Config {
    * FREEZEFRAME_DESKTOPS=host starts them on a display and port of the host's, as before issue #12.
    */
   contained: boolean;
-  /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
+  /**
+   * criu -v level (FREEZEFRAME_CRIU_LOG_LEVEL), 3 by default: the least that logs what the product reads (the verdict
+   * lines are info lines, errors and warnings come at every level, each line timestamped from -v3). 4 adds criu's
+   * debug lines (~10x the lines: 51 000 for a Firefox restore, one write each), for a failure's investigation;
+   * measured against 3 in the same runs: bench/results/resume-v3.md, lazy-v3-default.md.
+   */
   criuLogLevel: 3 | 4;
   /**
    * The lazy-pages daemon's -v (FREEZEFRAME_CRIU_LAZY_LOG_LEVEL): at 4 it logs a line per page fault and per range
@@ -108,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 499 || min > max) {
     throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..499), not "${env.FREEZEFRAME_DISPLAYS}"`);
   }
-  const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
+  const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 3);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
   const lazyLevel = Number(env.FREEZEFRAME_CRIU_LAZY_LOG_LEVEL ?? 4);
   if (lazyLevel !== 3 && lazyLevel !== 4) throw new Error('FREEZEFRAME_CRIU_LAZY_LOG_LEVEL must be 3 or 4');
