@@ -4,7 +4,9 @@
 // restore's return, and (lazy) to the lazy-pages daemon's exit (every page sent), with the image size.
 // usage: node --import tsx --import ./server/runtime/register.js bench/lazy.mts [--apps=firefox,chromium,xterm]
 //        [--pairs=6] [--displays=80-95] [--cache=warm|cold] [--ballast=MB] [--out=lazy] [--levels=4:4,3:3]
-//        [--modes=eager,lazy]
+//        [--modes=eager,lazy] [--rcu=alternate]
+// --rcu=alternate: every cycle twice, with the kernel's /sys/kernel/rcu_expedited at 0 and at 1 (set before the
+// checkpoint, the order alternating; the value found is put back at the end; server/criu/rcu.ts).
 // --levels=R:D,...: criu's log level for the dump and restore (R) and the lazy-pages daemon's (D), each pair of
 // checkpoint + restore at every level on the same desktop, the levels' order alternating: the log level's effect
 // measured in the same run. Without it: the engine's defaults. --modes=lazy: lazy restores only.
@@ -14,6 +16,7 @@
 // POSIX_FADV_DONTNEED through dd's nocache; only those files): a restore after a long freeze or a reboot, or of an
 // imported checkpoint, reads its images from the disk. warm (the default): as just dumped, in memory.
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +40,9 @@ const levels = arg('levels', '').split(',').filter(Boolean).map((l) => {
   return { restore: r as 3 | 4, daemon: d as 3 | 4, name: `-v${r} (daemon -v${d})` };
 });
 const modes = arg('modes', 'eager,lazy').split(',') as ('eager' | 'lazy')[];
+const rcuFile = '/sys/kernel/rcu_expedited';
+const rcuValues: (0 | 1 | undefined)[] = arg('rcu', '') === 'alternate' ? [0, 1] : [undefined];
+const rcuFound = rcuValues[0] !== undefined ? readFileSync(rcuFile, 'utf8').trim() : undefined;
 const pairs = numArg('pairs', 6);
 const cache = arg('cache', 'warm');
 const ballastMb = numArg('ballast', 0);
@@ -112,8 +118,12 @@ try {
       // the levels' order alternating too.
       const levelList = levels.length ? levels : [undefined];
       const order = Array.from({ length: pairs }, (_, i) => (i % 2 ? [...modes].reverse() : modes).flatMap((mode) =>
-        (i % 2 ? [...levelList].reverse() : levelList).map((level) => ({ mode, level })))).flat();
-      for (const [i, { mode, level }] of order.entries()) {
+        (i % 2 ? [...levelList].reverse() : levelList).flatMap((level) => (i % 2 ? [...rcuValues].reverse() : rcuValues).map((rcu) => {
+          const name = [level?.name, rcu === undefined ? undefined : `rcu_expedited=${rcu}`].filter(Boolean).join(', ') || undefined;
+          return { mode, level, rcu, name };
+        })))).flat();
+      for (const [i, { mode, level, rcu, name }] of order.entries()) {
+        if (rcu !== undefined) writeFileSync(rcuFile, String(rcu));
         if (level) {
           engine.config.criuLogLevel = level.restore;
           engine.config.criuLazyLogLevel = level.daemon;
@@ -146,7 +156,7 @@ try {
         const requestMs = performance.now() - t0;
         const frameMs = await frame;
         if (moves && frameMs === undefined) throw new Error(`${mode} ${i + 1}: no changed frame within ${frameTimeoutMs} ms`);
-        const s: Sample = { mode, level: level?.name, load: loadNow, imageMB: checkpoint.imageBytes! / 1e6, criuMs: restored.restoreMs, requestMs, frameMs };
+        const s: Sample = { mode, level: name, load: loadNow, imageMB: checkpoint.imageBytes! / 1e6, criuMs: restored.restoreMs, requestMs, frameMs };
         if (mode === 'lazy') {
           await eventually(async () => {
             if ((await desktops.get(desktop.id)).fetching) throw new Error('pages still being sent');
@@ -158,7 +168,7 @@ try {
           s.pages = `${lazy.copiedPages}/${lazy.totalPages}`;
         }
         r.samples.push(s);
-        console.log(`${app} ${mode}${level ? ` ${level.name}` : ''}: ${fmt(s.imageMB, 0)} MB, criu ${fmt(s.criuMs, 0)} ms, request ${fmt(requestMs, 0)} ms, first frame ${frameMs === undefined ? 'n/a' : fmt(frameMs, 0)} ms${s.allPagesMs ? `, all pages ${fmt(s.allPagesMs, 0)} ms (${s.pages})` : ''}; load ${loadNow}`);
+        console.log(`${app} ${mode}${name ? ` ${name}` : ''}: ${fmt(s.imageMB, 0)} MB, criu ${fmt(s.criuMs, 0)} ms, request ${fmt(requestMs, 0)} ms, first frame ${frameMs === undefined ? 'n/a' : fmt(frameMs, 0)} ms${s.allPagesMs ? `, all pages ${fmt(s.allPagesMs, 0)} ms (${s.pages})` : ''}; load ${loadNow}`);
         // A changed frame is a picture that moves again; one more proves it keeps moving before the next dump.
         if (moves) await client.nextUpdate(10_000);
         await desktops.deleteCheckpoint(checkpoint.id);
@@ -180,7 +190,8 @@ try {
     const l1 = xs.map((x) => Number(x.load.split(' ')[0]));
     return xs.length ? `${fmt(Math.min(...l1), 2)}–${fmt(Math.max(...l1), 2)}` : 'n/a';
   };
-  const rows = results.flatMap((r) => modes.flatMap((mode) => (levels.length ? levels.map((l) => l.name) : [undefined]).map((level) => {
+  const variantNames = (levels.length ? levels.map((l) => l.name) : [undefined]).flatMap((l) => rcuValues.map((r) => [l, r === undefined ? undefined : `rcu_expedited=${r}`].filter(Boolean).join(', ') || undefined));
+  const rows = results.flatMap((r) => modes.flatMap((mode) => variantNames.map((level) => {
     const s = r.samples.filter((x) => x.mode === mode && x.level === level);
     const note = mode === 'lazy' && r.lazyError ? ` (fails: ${r.lazyError})` : '';
     return [`\`${r.app}\`${r.failure ? ` (FAILED: ${r.failure})` : ''}`, `${mode}${note}${level ? `, ${level}` : ''}`, r.premapFits === undefined ? '?' : r.premapFits ? 'yes' : 'no', s.length, range(s.map((x) => x.imageMB)), range(s.map((x) => x.criuMs)), range(s.map((x) => x.requestMs)), range(s.map((x) => x.frameMs)), range(s.map((x) => x.allPagesMs)), loadRange(s)];
@@ -188,7 +199,7 @@ try {
   const markdown = [
     header(
       'Lazy vs eager restore',
-      `Each app alone${ballastMb ? ` (with a process holding ${ballastMb} MB)` : ''} on a 1024x768 contained desktop, criu at ${levels.length ? levels.map((l) => l.name).join(' and ') + ', alternated' : `-v${engine.config.criuLogLevel} (daemon -v${engine.config.criuLazyLogLevel})`}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
+      `Each app alone${ballastMb ? ` (with a process holding ${ballastMb} MB)` : ''} on a 1024x768 contained desktop, criu at ${levels.length ? levels.map((l) => l.name).join(' and ') + ', alternated' : `-v${engine.config.criuLogLevel} (daemon -v${engine.config.criuLazyLogLevel})`}${rcuValues[0] !== undefined ? ', /sys/kernel/rcu_expedited 0 and 1 alternated' : ''}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
         '(E L L E ...), every restore of a checkpoint just taken. Timed from the restore request (the engine call) to: criu ' +
         "restore's return (criu), the call's return (request), the first frame on the viewer connection kept across the freeze " +
         "whose screen differs from the frozen one (apps that move by themselves), and, lazy, the lazy-pages daemon's exit " +
@@ -213,4 +224,5 @@ try {
 } finally {
   for (const d of await desktops.list()) if (d.state !== 'stopped') await desktops.stop(d.id).catch(() => {});
   await rm(stateDir, { recursive: true, force: true });
+  if (rcuFound !== undefined) writeFileSync(rcuFile, rcuFound);
 }

@@ -4,14 +4,17 @@
 //
 // usage: node --import tsx --import ./server/runtime/register.js bench/resume.mts [--viewer-plan=1x40,10x6,60x2]
 //        [--viewers=1,4] [--browser-plan=3x3,60x2,300x1] [--port=3300] [--displays=80-95] [--geometry=800x600]
-//        [--raw-wait=150] [--levels=3,4]
+//        [--raw-wait=150] [--levels=3,4] [--rcu=alternate]
+// --rcu=alternate: each repetition runs twice on each desktop, with the kernel's /sys/kernel/rcu_expedited at 0 and
+// at 1 (the order alternating; the value found is put back at the end): what expedited RCU grace periods save
+// (server/host/rcu.ts). It is the whole machine's setting while the bench runs.
 // --levels: one server per criu log level (FREEZEFRAME_CRIU_LOG_LEVEL), each with its own desktops (the displays
 // split between them, ports --port, --port+10, ...), their repetitions alternated: the level's effect measured in
 // the same run, under the same load. Without it: one server at the engine's default.
 // Plans: freeze seconds × repetitions; the repetitions of the different lengths are interleaved. The browser part
 // runs only when --browser-plan (or its old name --plan) is given.
 import { chromium, type Page } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { installCanvasProbe } from '../e2e/support/canvas.ts';
 import { api, arg, load, barChart, fmt, fmtRatio, header, LoadLog, median, numArg, quantile, startServer, table, withCleanup, writeResults, type Server } from './lib/common.mts';
@@ -36,6 +39,13 @@ const geometry = arg('geometry', '800x600');
 const rawWaitS = numArg('raw-wait', 150);
 const levels = arg('levels', '').split(',').filter(Boolean).map(Number);
 if (levels.some((l) => l !== 3 && l !== 4)) throw new Error('--levels takes 3 and/or 4');
+const rcuMode = arg('rcu', '');
+const rcuFile = '/sys/kernel/rcu_expedited';
+const rcuFound = rcuMode ? readFileSync(rcuFile, 'utf8').trim() : undefined;
+const rcuValues: (0 | 1 | undefined)[] = rcuMode === 'alternate' ? [0, 1] : [undefined];
+const setRcu = (v: 0 | 1 | undefined) => v !== undefined && writeFileSync(rcuFile, String(v));
+const variantOf = (level: number | undefined, rcu: 0 | 1 | undefined) => `${level === undefined ? 'default' : `-v${level}`}${rcu === undefined ? '' : `, rcu_expedited=${rcu}`}`;
+const variants = (levels.length ? levels : [undefined]).flatMap((l) => rcuValues.map((r) => variantOf(l, r)));
 const GOAL_MS = 500;
 const VIEWER_GOAL = { p50: 150, p99: 300 };
 
@@ -77,6 +87,8 @@ const distinct = (page: Page, ms: number, every = 50) => page.evaluate(([d, e]) 
 interface ViewerSample {
   /** The server's criu log level (--levels), or undefined: its default. */
   level?: number;
+  /** The variant compared (--levels, --rcu): e.g. "-v3, rcu_expedited=1". */
+  variant: string;
   viewers: number;
   freezeS: number;
   actualFreezeS: number;
@@ -139,8 +151,9 @@ async function viewersPart(targets: { url: string; level?: number }[]) {
     loads.note('viewers: repetitions');
     for (const [i, freezeS] of viewerOrder.entries()) {
       // The levels' desktops alternate, and which goes first alternates too.
-      for (const desk of i % 2 ? [...desks].reverse() : desks) {
+      for (const desk of i % 2 ? [...desks].reverse() : desks) for (const rcu of i % 2 ? [...rcuValues].reverse() : rcuValues) {
         const url = desk.url;
+        setRcu(rcu);
         const { body } = await api(url, 'POST', `/api/desktops/${desk.id}/checkpoint`);
         const cp = body.checkpoint.id as string;
         const frozenAt = performance.now();
@@ -153,13 +166,13 @@ async function viewersPart(targets: { url: string; level?: number }[]) {
         while (desk.viewers.some((v) => v.first === undefined && !v.closed) && performance.now() < deadline) await delay(2);
         if (desk.viewers.some((v) => v.closed)) throw new Error(`desktop ${desk.id}: a viewer's connection closed across the restore`);
         const sample: ViewerSample = {
-          level: desk.level, viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
+          level: desk.level, variant: variantOf(desk.level, rcu), viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
           firstMs: desk.viewers.map((v) => (v.first === undefined ? undefined : v.first - t0)),
           apiMs: restored.ms, criuMs: restored.body.restoreMs, load: loadNow,
           unlock: unlockSpan(readFileSync(restored.body.checkpoint.restores.at(-1).logPath, 'utf8')),
         };
         viewerSamples.push(sample);
-        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s)${desk.level ? ` -v${desk.level}` : ''}: first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
+        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s)${variants.length > 1 ? ` ${variantOf(desk.level, rcu)}` : ''}: first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
         await api(url, 'DELETE', `/api/checkpoints/${cp}`).catch(() => {});
         await delay(300);
       }
@@ -177,29 +190,28 @@ function viewersReport(): string[] {
   const all = (xs: ViewerSample[]) => xs.flatMap((x) => x.firstMs.map((m) => m ?? Infinity));
   const worst = (xs: ViewerSample[]) => xs.map((x) => Math.max(...x.firstMs.map((m) => m ?? Infinity)));
   const rows: (string | number)[][] = [];
-  const levelList = levels.length ? levels : [undefined];
   const loadRange = (xs: ViewerSample[]) => {
     const l1 = xs.map((x) => Number(x.load.split(' ')[0]));
     return `${fmt(Math.min(...l1), 2)}–${fmt(Math.max(...l1), 2)}`;
   };
-  for (const level of levelList) for (const n of viewerCounts) {
+  for (const variant of variants) for (const n of viewerCounts) {
     for (const s of [...lengths, 'all'] as const) {
-      const xs = viewerSamples.filter((x) => x.level === level && x.viewers === n && (s === 'all' || x.freezeS === s));
+      const xs = viewerSamples.filter((x) => x.variant === variant && x.viewers === n && (s === 'all' || x.freezeS === s));
       if (!xs.length) continue;
       const f = all(xs);
       const w = worst(xs);
       const apiP50 = median(xs.map((x) => x.apiMs));
       const verdict = s === 'all' ? `${q(f, 0.5) <= VIEWER_GOAL.p50 ? 'p50 met' : 'p50 missed'}, ${q(f, 0.99) <= VIEWER_GOAL.p99 ? 'p99 met' : 'p99 missed'}` : '';
-      rows.push([level === undefined ? 'default' : `-v${level}`, n, s === 'all' ? '**all**' : `${s} s`, xs.length, f.length, fmt(q(f, 0.5)), fmt(q(f, 0.9)), fmt(q(f, 0.99)), fmt(Math.max(...f)), fmt(q(w, 0.5)), fmt(q(w, 0.99)), fmt(apiP50), fmtRatio(q(f, 0.5), apiP50), fmt(median(xs.map((x) => x.criuMs))), `${median(xs.map((x) => x.unlock.rules))} / ${fmt(median(xs.map((x) => x.unlock.ms)))}`, loadRange(xs), verdict]);
+      rows.push([variant, n, s === 'all' ? '**all**' : `${s} s`, xs.length, f.length, fmt(q(f, 0.5)), fmt(q(f, 0.9)), fmt(q(f, 0.99)), fmt(Math.max(...f)), fmt(q(w, 0.5)), fmt(q(w, 0.99)), fmt(apiP50), fmtRatio(q(f, 0.5), apiP50), fmt(median(xs.map((x) => x.criuMs))), `${median(xs.map((x) => x.unlock.rules))} / ${fmt(median(xs.map((x) => x.unlock.ms)))}`, loadRange(xs), verdict]);
     }
   }
-  // The lever: each level against the first one listed, same run, alternated.
-  const lever = levels.length > 1 ? viewerCounts.flatMap((n) => levels.slice(1).map((level) => {
-    const of = (l: number) => viewerSamples.filter((x) => x.level === l && x.viewers === n);
-    const [a, b] = [of(level), of(levels[0])];
+  // The lever: each variant against the first one, same run, alternated.
+  const lever = variants.length > 1 ? viewerCounts.flatMap((n) => variants.slice(1).map((variant) => {
+    const of = (v: string) => viewerSamples.filter((x) => x.variant === v && x.viewers === n);
+    const [a, b] = [of(variant), of(variants[0])];
     const p = (xs: ViewerSample[], k: number) => q(all(xs), k);
     const c = (xs: ViewerSample[]) => median(xs.map((x) => x.criuMs));
-    return [n, `-v${level} vs -v${levels[0]}`, `${fmt(p(a, 0.5))} / ${fmt(p(b, 0.5))}`, fmtRatio(p(a, 0.5), p(b, 0.5)), `${fmt(p(a, 0.99))} / ${fmt(p(b, 0.99))}`, `${fmt(c(a))} / ${fmt(c(b))}`, fmtRatio(c(a), c(b)), `${loadRange(a)} / ${loadRange(b)}`];
+    return [n, `${variant} vs ${variants[0]}`, `${fmt(p(a, 0.5))} / ${fmt(p(b, 0.5))}`, fmtRatio(p(a, 0.5), p(b, 0.5)), `${fmt(p(a, 0.99))} / ${fmt(p(b, 0.99))}`, `${fmt(c(a))} / ${fmt(c(b))}`, fmtRatio(c(a), c(b)), `${loadRange(a)} / ${loadRange(b)}`];
   })) : [];
   return [
     '## Restore request → first frame on the same viewer connection',
@@ -207,16 +219,16 @@ function viewersReport(): string[] {
     `Viewers are RFB clients through the real bridge (\`ws://…/api/desktops/<id>/vnc\`, the desktop's VNC password), each asking for the next incremental update as soon as one arrives, as noVNC does; their TCP connections to Xvnc are dumped and restored with the desktop (\`connections: kept\`). One desktop per viewer count (${geometry}, an xterm printing the time every 20 ms, bash builtins only). Each repetition: \`POST /api/desktops/:id/checkpoint\`, the freeze, then \`POST /api/checkpoints/:id/restore\`; the time is from that request to each viewer's first complete update after it (a viewer whose connection closed fails the bench). Baseline in the same run: the restore API call itself (request → response), which no frame can precede. Plan ${viewerPlanText}, viewer counts ${viewerCounts.join(', ')}, interleaved. Goal: p50 ≤ ${VIEWER_GOAL.p50} ms and p99 ≤ ${VIEWER_GOAL.p99} ms for any freeze length, with one and with four viewers.`,
     '',
     ...(lever.length ? [
-      `**The log level, alternated in the same run** (one server per level, each with its own desktops; which goes first alternates by repetition):`,
+      `**The variants, alternated in the same run** (log levels: one server per level, each with its own desktops; rcu_expedited: the same desktop, set before each checkpoint; which goes first alternates by repetition):`,
       '',
-      table(['viewers', 'levels', 'first frame p50 (ms)', 'ratio', 'p99 (ms)', 'criu restore p50 (ms)', 'ratio', 'load (1 min) range'], lever),
+      table(['viewers', 'variants', 'first frame p50 (ms)', 'ratio', 'p99 (ms)', 'criu restore p50 (ms)', 'ratio', 'load (1 min) range'], lever),
       '',
     ] : []),
-    table(['criu log', 'viewers', 'freeze', 'restores', 'frames', 'p50 (ms)', 'p90', 'p99', 'max', 'slowest viewer per restore: p50', 'its p99', 'restore API p50 (baseline)', 'p50 / API', 'criu restore p50 (engine)', 'of which the network unlock: iptables rules (0: the namespace-wide nftables table) / ms (p50)', 'load (1 min) range', `goal p50 ≤ ${VIEWER_GOAL.p50}, p99 ≤ ${VIEWER_GOAL.p99}`], rows),
+    table(['variant', 'viewers', 'freeze', 'restores', 'frames', 'p50 (ms)', 'p90', 'p99', 'max', 'slowest viewer per restore: p50', 'its p99', 'restore API p50 (baseline)', 'p50 / API', 'criu restore p50 (engine)', 'of which the network unlock: iptables rules (0: the namespace-wide nftables table) / ms (p50)', 'load (1 min) range', `goal p50 ≤ ${VIEWER_GOAL.p50}, p99 ≤ ${VIEWER_GOAL.p99}`], rows),
     '',
     'Every repetition:',
     '',
-    table(['#', 'criu log', 'viewers', 'freeze (s)', 'actual (s)', 'first frame per viewer (ms)', 'restore API (ms)', 'criu (ms)', 'unlock: rules / ms', 'load 1/5/15'], viewerSamples.map((x, i) => [i + 1, x.level === undefined ? 'default' : `-v${x.level}`, x.viewers, x.freezeS, fmt(x.actualFreezeS), x.firstMs.map((m) => fmt(m ?? NaN)).join(' / '), fmt(x.apiMs), fmt(x.criuMs), `${x.unlock.rules} / ${fmt(x.unlock.ms)}`, x.load])),
+    table(['#', 'variant', 'viewers', 'freeze (s)', 'actual (s)', 'first frame per viewer (ms)', 'restore API (ms)', 'criu (ms)', 'unlock: rules / ms', 'load 1/5/15'], viewerSamples.map((x, i) => [i + 1, x.variant, x.viewers, x.freezeS, fmt(x.actualFreezeS), x.firstMs.map((m) => fmt(m ?? NaN)).join(' / '), fmt(x.apiMs), fmt(x.criuMs), `${x.unlock.rules} / ${fmt(x.unlock.ms)}`, x.load])),
     '',
   ];
 }
@@ -455,4 +467,5 @@ await withCleanup(main, [
   async () => unsubscribe(),
   async () => browser?.close(),
   async () => { for (const s of servers) await s.stop(); },
+  async () => { if (rcuFound !== undefined) writeFileSync(rcuFile, rcuFound); },
 ]);
