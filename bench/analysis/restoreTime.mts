@@ -6,7 +6,7 @@
 //        [--displays=150-159] [--desktops=xterm,firefox] [--lazy=0] [--keep=/tmp/dir]
 // FREEZEFRAME_CRIU=wrapper (e.g. a script running `strace -c -f -o FILE criu "$@"`) profiles criu as the engine runs it.
 // --keep: the state folder (every log) is kept there instead of removed.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../../server/engine';
@@ -37,10 +37,22 @@ const markers: [RegExp, string][] = [
   [/Preparing info about shared resources/, 'shared resources (files, sockets)'],
   [/: Forking task with \d+ pid/, "fork the tree, each task's memory premapped"],
   [/Restoring resources/, "restorers: each task's pages read, threads"],
-  [/Unlock network/, 'network unlock'],
-  [/Run late stage hook/, 'catch tasks, stop on sigreturn'],
+  [/Unlock network/, 'network unlock (nftables: an RCU grace period, criu/rcu.ts), tasks caught and stopped at sigreturn'],
+  [/Run late stage hook/, 'pre-resume, detach'],
   [/Restore finished successfully/, 'end'],
 ];
+
+async function cachedShare(dir: string): Promise<string> {
+  const files = (await readdir(dir)).map((f) => path.join(dir, f));
+  const { stdout } = await promisify(execFile)('fincore', ['--bytes', '--noheadings', '--output', 'RES,SIZE', ...files]);
+  let res = 0, size = 0;
+  for (const line of stdout.trim().split('\n')) {
+    const [r, s] = line.trim().split(/\s+/).map(Number);
+    res += r;
+    size += s;
+  }
+  return `${fmt((100 * res) / size, 0)} % of ${fmt(size / 1e6, 0)} MB`;
+}
 
 const phaseTotals = new Map<string, number[]>();
 const gapsAll: { ms: number; before: string; after: string }[] = [];
@@ -59,6 +71,9 @@ try {
     const rows: string[] = [];
     for (let i = 0; i < cycles; i++) {
       const { checkpoint } = await desktops.checkpoint(desktop.id);
+      // How much of the images is in the page cache as criu starts (fincore, util-linux).
+      const images = desktops.paths.checkpointImages(checkpoint.id);
+      const cached = await cachedShare(images);
       const loadNow = load();
       const restored = await desktops.restore(checkpoint.id, { lazy });
       const info = restored.checkpoint.restores.at(-1)!;
@@ -73,7 +88,7 @@ try {
       }
       for (let k = 1; k < lines.length; k++) gapsAll.push({ ms: lines[k][0] - lines[k - 1][0], before: lines[k - 1][1].slice(0, 110), after: lines[k][1].slice(0, 110) });
       const s = info.stats;
-      rows.push(`${i + 1}: engine ${fmt(restored.restoreMs)} ms; stats forking ${fmt(s?.forkingMs ?? NaN)} restore ${fmt(s?.restoreMs ?? NaN)} ms; log ${fmt(lines.at(-1)![0] - lines[0][0])} ms, ${lines.length} lines; ${parts.join(', ')}; load ${loadNow}`);
+      rows.push(`${i + 1}: engine ${fmt(restored.restoreMs)} ms; stats forking ${fmt(s?.forkingMs ?? NaN)} restore ${fmt(s?.restoreMs ?? NaN)} ms; log ${fmt(lines.at(-1)![0] - lines[0][0])} ms, ${lines.length} lines; ${parts.join(', ')}; images in page cache ${cached}; load ${loadNow}`);
       console.log(`${spec}${lazy ? ' lazy' : ''} ${rows.at(-1)}`);
     }
     console.log(`\n${spec}: phase medians (ms): ${[...phaseTotals].map(([k, v]) => `${k} ${fmt(median(v))}`).join('; ')}`);
@@ -83,5 +98,6 @@ try {
   }
 } finally {
   for (const d of await desktops.list()) if (d.state !== 'stopped') await desktops.stop(d.id).catch(() => {});
-  if (!keep) await rm(stateDir, { recursive: true, force: true });
+  // A lazy restore's daemon may still be writing its log as its desktop stops: retried.
+  if (!keep) await rm(stateDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
