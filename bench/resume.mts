@@ -4,7 +4,9 @@
 //
 // usage: node --import tsx --import ./server/runtime/register.js bench/resume.mts [--viewer-plan=1x40,10x6,60x2]
 //        [--viewers=1,4] [--browser-plan=3x3,60x2,300x1] [--port=3300] [--displays=80-95] [--geometry=800x600]
-//        [--raw-wait=150] [--levels=3,4] [--rcu=alternate]
+//        [--raw-wait=150] [--levels=3,4] [--rcu=alternate] [--pools=4,16]
+// --pools: one server per libuv threadpool size (UV_THREADPOOL_SIZE; scripts/serve.sh sets the product's), like
+// --levels (the two combine: a server per level and size).
 // --rcu=alternate: each repetition runs twice on each desktop, with the kernel's /sys/kernel/rcu_expedited at 0 and
 // at 1 (the order alternating; the value found is put back at the end): what expedited RCU grace periods save
 // (server/host/rcu.ts). It is the whole machine's setting while the bench runs.
@@ -44,8 +46,12 @@ const rcuFile = '/sys/kernel/rcu_expedited';
 const rcuFound = rcuMode ? readFileSync(rcuFile, 'utf8').trim() : undefined;
 const rcuValues: (0 | 1 | undefined)[] = rcuMode === 'alternate' ? [0, 1] : [undefined];
 const setRcu = (v: 0 | 1 | undefined) => v !== undefined && writeFileSync(rcuFile, String(v));
-const variantOf = (level: number | undefined, rcu: 0 | 1 | undefined) => `${level === undefined ? 'default' : `-v${level}`}${rcu === undefined ? '' : `, rcu_expedited=${rcu}`}`;
-const variants = (levels.length ? levels : [undefined]).flatMap((l) => rcuValues.map((r) => variantOf(l, r)));
+const pools = arg('pools', '').split(',').filter(Boolean).map(Number);
+// The servers compared: one per log level and threadpool size asked for (one at the defaults if neither).
+const serverSpecs = (levels.length ? levels : [undefined]).flatMap((level) => (pools.length ? pools : [undefined]).map((pool) => ({ level, pool })));
+const serverName = ({ level, pool }: { level?: number; pool?: number }) => [level === undefined ? (pool === undefined ? 'default' : '') : `-v${level}`, pool === undefined ? '' : `pool ${pool}`].filter(Boolean).join(', ');
+const variantOf = (server: { level?: number; pool?: number }, rcu: 0 | 1 | undefined) => `${serverName(server)}${rcu === undefined ? '' : `, rcu_expedited=${rcu}`}`;
+const variants = serverSpecs.flatMap((spec) => rcuValues.map((r) => variantOf(spec, r)));
 const GOAL_MS = 500;
 const VIEWER_GOAL = { p50: 150, p99: 300 };
 
@@ -126,10 +132,10 @@ function unlockSpan(log: string): { rules: number; ms: number } {
 const viewerSamples: ViewerSample[] = [];
 
 /** The issue's figure: restore request → first frame on each viewer's same connection, 1 and 4 viewers. */
-async function viewersPart(targets: { url: string; level?: number }[]) {
-  const desks: { n: number; id: string; viewers: Viewer[]; url: string; level?: number }[] = [];
+async function viewersPart(targets: { url: string; level?: number; pool?: number }[]) {
+  const desks: { n: number; id: string; viewers: Viewer[]; url: string; level?: number; pool?: number }[] = [];
   try {
-    for (const { url, level } of targets) for (const n of viewerCounts) {
+    for (const { url, level, pool } of targets) for (const n of viewerCounts) {
       const { body } = await api(url, 'POST', '/api/desktops', { geometry, apps: ['xterm'] });
       const d = body.desktop as { id: string; vncPassword: string };
       const viewers: Viewer[] = [];
@@ -145,8 +151,8 @@ async function viewersPart(targets: { url: string; level?: number }[]) {
       await viewers[0].type(120, 120, '( exec 9< <(sleep 1d); while :; do echo $EPOCHREALTIME; read -t 0.02 -u 9; done ) &\n');
       const moving = await viewers[0].updatesOver(1000);
       if (moving < 5) throw new Error(`desktop ${d.id}: the picture does not move (${moving} updates in 1 s)`);
-      console.log(`desktop ${d.id}: ${n} viewer(s), ${moving} updates/s${level ? `, criu -v${level}` : ''}`);
-      desks.push({ n, id: d.id, viewers, url, level });
+      console.log(`desktop ${d.id}: ${n} viewer(s), ${moving} updates/s${variants.length > 1 ? `, ${serverName({ level, pool })}` : ''}`);
+      desks.push({ n, id: d.id, viewers, url, level, pool });
     }
     loads.note('viewers: repetitions');
     for (const [i, freezeS] of viewerOrder.entries()) {
@@ -166,13 +172,13 @@ async function viewersPart(targets: { url: string; level?: number }[]) {
         while (desk.viewers.some((v) => v.first === undefined && !v.closed) && performance.now() < deadline) await delay(2);
         if (desk.viewers.some((v) => v.closed)) throw new Error(`desktop ${desk.id}: a viewer's connection closed across the restore`);
         const sample: ViewerSample = {
-          level: desk.level, variant: variantOf(desk.level, rcu), viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
+          level: desk.level, variant: variantOf(desk, rcu), viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
           firstMs: desk.viewers.map((v) => (v.first === undefined ? undefined : v.first - t0)),
           apiMs: restored.ms, criuMs: restored.body.restoreMs, load: loadNow,
           unlock: unlockSpan(readFileSync(restored.body.checkpoint.restores.at(-1).logPath, 'utf8')),
         };
         viewerSamples.push(sample);
-        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s)${variants.length > 1 ? ` ${variantOf(desk.level, rcu)}` : ''}: first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
+        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s)${variants.length > 1 ? ` ${variantOf(desk, rcu)}` : ''}: first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
         await api(url, 'DELETE', `/api/checkpoints/${cp}`).catch(() => {});
         await delay(300);
       }
@@ -219,7 +225,7 @@ function viewersReport(): string[] {
     `Viewers are RFB clients through the real bridge (\`ws://…/api/desktops/<id>/vnc\`, the desktop's VNC password), each asking for the next incremental update as soon as one arrives, as noVNC does; their TCP connections to Xvnc are dumped and restored with the desktop (\`connections: kept\`). One desktop per viewer count (${geometry}, an xterm printing the time every 20 ms, bash builtins only). Each repetition: \`POST /api/desktops/:id/checkpoint\`, the freeze, then \`POST /api/checkpoints/:id/restore\`; the time is from that request to each viewer's first complete update after it (a viewer whose connection closed fails the bench). Baseline in the same run: the restore API call itself (request → response), which no frame can precede. Plan ${viewerPlanText}, viewer counts ${viewerCounts.join(', ')}, interleaved. Goal: p50 ≤ ${VIEWER_GOAL.p50} ms and p99 ≤ ${VIEWER_GOAL.p99} ms for any freeze length, with one and with four viewers.`,
     '',
     ...(lever.length ? [
-      `**The variants, alternated in the same run** (log levels: one server per level, each with its own desktops; rcu_expedited: the same desktop, set before each checkpoint; which goes first alternates by repetition):`,
+      `**The variants, alternated in the same run** (log levels, threadpool sizes: one server each, with its own desktops; rcu_expedited: the same desktop, set before each checkpoint; which goes first alternates by repetition):`,
       '',
       table(['viewers', 'variants', 'first frame p50 (ms)', 'ratio', 'p99 (ms)', 'criu restore p50 (ms)', 'ratio', 'load (1 min) range'], lever),
       '',
@@ -235,19 +241,17 @@ function viewersReport(): string[] {
 
 async function main() {
   loads.note('start');
-  if (levels.length) {
-    // One server per level, the displays split between them.
-    const [lo, hi] = displays.split('-').map(Number);
-    const per = Math.floor((hi - lo + 1) / levels.length);
-    for (const [i, level] of levels.entries()) {
-      servers.push(await startServer({ port: port + 10 * i, displays: `${lo + per * i}-${lo + per * (i + 1) - 1}`, env: { FREEZEFRAME_CRIU_LOG_LEVEL: String(level) } }));
-    }
-    server = servers[0];
-  } else {
-    server = await startServer({ port, displays });
-    servers.push(server);
+  // One server per spec, the displays split between them.
+  const [lo, hi] = displays.split('-').map(Number);
+  const per = Math.floor((hi - lo + 1) / serverSpecs.length);
+  for (const [i, { level, pool }] of serverSpecs.entries()) {
+    const env: Record<string, string> = {};
+    if (level !== undefined) env.FREEZEFRAME_CRIU_LOG_LEVEL = String(level);
+    if (pool !== undefined) env.UV_THREADPOOL_SIZE = String(pool);
+    servers.push(await startServer({ port: port + 10 * i, displays: `${lo + per * i}-${lo + per * (i + 1) - 1}`, env }));
   }
-  if (viewerOrder.length) await viewersPart(levels.length ? levels.map((level, i) => ({ url: servers[i].url, level })) : [{ url: server.url }]);
+  server = servers[0];
+  if (viewerOrder.length) await viewersPart(serverSpecs.map((spec, i) => ({ url: servers[i].url, ...spec })));
   if (order.length) await browserPart(server.url);
   loads.note('end');
   report(browserSamples);
