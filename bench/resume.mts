@@ -9,7 +9,7 @@
 // --levels (the two combine: a server per level and size).
 // --rcu=alternate: each repetition runs twice on each desktop, with the kernel's /sys/kernel/rcu_expedited at 0 and
 // at 1 (the order alternating; the value found is put back at the end): what expedited RCU grace periods save
-// (server/host/rcu.ts). It is the whole machine's setting while the bench runs.
+// (server/criu/rcu.ts). It is the whole machine's setting while the bench runs.
 // --levels: one server per criu log level (FREEZEFRAME_CRIU_LOG_LEVEL), each with its own desktops (the displays
 // split between them, ports --port, --port+10, ...), their repetitions alternated: the level's effect measured in
 // the same run, under the same load. Without it: one server at the engine's default.
