@@ -155,6 +155,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     let daemon: LazyDaemon | undefined;
     try {
       daemon = await daemonStarting;
+      if (daemon) t.step('lazy-pages listening');
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
       // The worker the dump's follow-up started holding this very namespace (by its inode), if it still waits.
