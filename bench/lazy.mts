@@ -87,6 +87,8 @@ interface Sample {
   level?: string;
   load: string;
   imageMB: number;
+  /** criu dump's own time for the checkpoint restored (the engine's dumpMs), at the same levels. */
+  dumpMs?: number;
   /** criu restore's own time (the engine's restoreMs). */
   criuMs: number;
   /** The restore call, request to return. */
@@ -156,7 +158,7 @@ try {
         const requestMs = performance.now() - t0;
         const frameMs = await frame;
         if (moves && frameMs === undefined) throw new Error(`${mode} ${i + 1}: no changed frame within ${frameTimeoutMs} ms`);
-        const s: Sample = { mode, level: name, load: loadNow, imageMB: checkpoint.imageBytes! / 1e6, criuMs: restored.restoreMs, requestMs, frameMs };
+        const s: Sample = { mode, level: name, load: loadNow, imageMB: checkpoint.imageBytes! / 1e6, dumpMs: checkpoint.dumpMs, criuMs: restored.restoreMs, requestMs, frameMs };
         if (mode === 'lazy') {
           await eventually(async () => {
             if ((await desktops.get(desktop.id)).fetching) throw new Error('pages still being sent');
@@ -194,7 +196,7 @@ try {
   const rows = results.flatMap((r) => modes.flatMap((mode) => variantNames.map((level) => {
     const s = r.samples.filter((x) => x.mode === mode && x.level === level);
     const note = mode === 'lazy' && r.lazyError ? ` (fails: ${r.lazyError})` : '';
-    return [`\`${r.app}\`${r.failure ? ` (FAILED: ${r.failure})` : ''}`, `${mode}${note}${level ? `, ${level}` : ''}`, r.premapFits === undefined ? '?' : r.premapFits ? 'yes' : 'no', s.length, range(s.map((x) => x.imageMB)), range(s.map((x) => x.criuMs)), range(s.map((x) => x.requestMs)), range(s.map((x) => x.frameMs)), range(s.map((x) => x.allPagesMs)), loadRange(s)];
+    return [`\`${r.app}\`${r.failure ? ` (FAILED: ${r.failure})` : ''}`, `${mode}${note}${level ? `, ${level}` : ''}`, r.premapFits === undefined ? '?' : r.premapFits ? 'yes' : 'no', s.length, range(s.map((x) => x.imageMB)), range(s.map((x) => x.dumpMs)), range(s.map((x) => x.criuMs)), range(s.map((x) => x.requestMs)), range(s.map((x) => x.frameMs)), range(s.map((x) => x.allPagesMs)), loadRange(s)];
   })));
   const markdown = [
     header(
@@ -207,11 +209,11 @@ try {
         "mapping of the images up front, as a lazy restore makes it (server/criu/lazyPages.ts premapFits, what 'auto' checks).",
       loads,
     ),
-    table(['app', 'mode', 'premap fits', 'n', 'image MB', 'criu restore ms', 'request -> return ms', 'request -> first changed frame ms', 'request -> all pages in ms', 'load (1 min)'], rows),
+    table(['app', 'mode', 'premap fits', 'n', 'image MB', 'criu dump ms (its checkpoint)', 'criu restore ms', 'request -> return ms', 'request -> first changed frame ms', 'request -> all pages in ms', 'load (1 min)'], rows),
     '',
     'Every restore:',
     '',
-    table(['app', '#', 'mode', 'levels', 'criu ms', 'request -> return ms', 'first changed frame ms', 'all pages ms (pages)', 'load 1/5/15'], results.flatMap((r) => r.samples.map((x, i) => [r.app, i + 1, x.mode, x.level ?? 'default', fmt(x.criuMs, 0), fmt(x.requestMs, 0), fmt(x.frameMs ?? NaN, 0), x.allPagesMs ? `${fmt(x.allPagesMs, 0)} (${x.pages})` : '', x.load]))),
+    table(['app', '#', 'mode', 'levels', 'dump ms', 'criu ms', 'request -> return ms', 'first changed frame ms', 'all pages ms (pages)', 'load 1/5/15'], results.flatMap((r) => r.samples.map((x, i) => [r.app, i + 1, x.mode, x.level ?? 'default', fmt(x.dumpMs ?? NaN, 0), fmt(x.criuMs, 0), fmt(x.requestMs, 0), fmt(x.frameMs ?? NaN, 0), x.allPagesMs ? `${fmt(x.allPagesMs, 0)} (${x.pages})` : '', x.load]))),
     '',
     'Medians (min–max).',
     '',
