@@ -6,6 +6,9 @@
 //        [--displays=150-159] [--desktops=xterm,firefox] [--lazy=0] [--keep=/tmp/dir]
 // FREEZEFRAME_CRIU=wrapper (e.g. a script running `strace -c -f -o FILE criu "$@"`) profiles criu as the engine runs it.
 // --keep: the state folder (every log) is kept there instead of removed.
+// --rcu=alternate: cycles alternate /sys/kernel/rcu_expedited 0 and 1 (set before the checkpoint; put back at the
+// end), phases summed per value (server/criu/rcu.ts).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +23,9 @@ import { arg, fmt, load, median, numArg } from '../lib/common.mts';
 const cycles = numArg('cycles', 5);
 const lazy = arg('lazy', '0') === '1';
 const keep = arg('keep', '');
+const rcuFile = '/sys/kernel/rcu_expedited';
+const rcuValues: (0 | 1 | undefined)[] = arg('rcu', '') === 'alternate' ? [0, 1] : [undefined];
+const rcuFound = readFileSync(rcuFile, 'utf8').trim();
 const stateDir = keep || (await mkdtemp(path.join(os.tmpdir(), 'freezeframe-rtime-')));
 const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: arg('displays', '150-159'), FREEZEFRAME_CRIU_LOG_LEVEL: '4', FREEZEFRAME_LAZY: 'off' });
 const { desktops } = engine;
@@ -69,7 +75,10 @@ try {
       if (apps.some((a) => !appSigns[a]?.window.test(tree))) throw new Error('no window yet');
     }, 90_000);
     const rows: string[] = [];
-    for (let i = 0; i < cycles; i++) {
+    for (let i = 0; i < cycles * rcuValues.length; i++) {
+      const rcu = rcuValues[(i + Math.floor(i / rcuValues.length)) % rcuValues.length];
+      if (rcu !== undefined) writeFileSync(rcuFile, String(rcu));
+      const tag = rcu === undefined ? '' : `rcu_expedited=${rcu} `;
       const { checkpoint } = await desktops.checkpoint(desktop.id);
       // How much of the images is in the page cache as criu starts (fincore, util-linux).
       const images = desktops.paths.checkpointImages(checkpoint.id);
@@ -83,12 +92,14 @@ try {
       const parts: string[] = [];
       for (let k = 0; k + 1 < starts.length; k++) {
         const ms = starts[k + 1].at - starts[k].at;
-        (phaseTotals.get(starts[k].name) ?? phaseTotals.set(starts[k].name, []).get(starts[k].name)!).push(ms);
+        const key = `${tag}${starts[k].name}`;
+        (phaseTotals.get(key) ?? phaseTotals.set(key, []).get(key)!).push(ms);
         parts.push(`${starts[k].name} ${fmt(ms)}`);
       }
       for (let k = 1; k < lines.length; k++) gapsAll.push({ ms: lines[k][0] - lines[k - 1][0], before: lines[k - 1][1].slice(0, 110), after: lines[k][1].slice(0, 110) });
       const s = info.stats;
-      rows.push(`${i + 1}: engine ${fmt(restored.restoreMs)} ms; stats forking ${fmt(s?.forkingMs ?? NaN)} restore ${fmt(s?.restoreMs ?? NaN)} ms; log ${fmt(lines.at(-1)![0] - lines[0][0])} ms, ${lines.length} lines; ${parts.join(', ')}; images in page cache ${cached}; load ${loadNow}`);
+      (phaseTotals.get(`${tag}criu restore (stats)`) ?? phaseTotals.set(`${tag}criu restore (stats)`, []).get(`${tag}criu restore (stats)`)!).push(s?.restoreMs ?? NaN);
+      rows.push(`${i + 1}: ${tag}engine ${fmt(restored.restoreMs)} ms; stats forking ${fmt(s?.forkingMs ?? NaN)} restore ${fmt(s?.restoreMs ?? NaN)} ms; log ${fmt(lines.at(-1)![0] - lines[0][0])} ms, ${lines.length} lines; ${parts.join(', ')}; images in page cache ${cached}; load ${loadNow}`);
       console.log(`${spec}${lazy ? ' lazy' : ''} ${rows.at(-1)}`);
     }
     console.log(`\n${spec}: phase medians (ms): ${[...phaseTotals].map(([k, v]) => `${k} ${fmt(median(v))}`).join('; ')}`);
@@ -99,5 +110,6 @@ try {
 } finally {
   for (const d of await desktops.list()) if (d.state !== 'stopped') await desktops.stop(d.id).catch(() => {});
   // A lazy restore's daemon may still be writing its log as its desktop stops: retried.
+  writeFileSync(rcuFile, rcuFound);
   if (!keep) await rm(stateDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
