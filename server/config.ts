@@ -28,7 +28,7 @@ export interface Config {
   /**
    * criu -v level (FREEZEFRAME_CRIU_LOG_LEVEL), 3 by default: the least that logs what the product reads (the verdict
    * lines are info lines, errors and warnings come at every level, each line timestamped from -v3). 4 adds criu's
-   * debug lines (~10x the lines: 51 000 for a Firefox restore, one write each), for a failure's investigation;
+   * debug lines (a Firefox restore's log: 51 000 lines, one write each), for a failure's investigation;
    * measured against 3 in the same runs: bench/results/resume-v3.md, lazy-v3-default.md.
    */
   criuLogLevel: 3 | 4;
