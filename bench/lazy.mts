@@ -3,13 +3,20 @@
 // the first changed frame on the viewer connection kept across the freeze (apps that move by themselves), to the
 // restore's return, and (lazy) to the lazy-pages daemon's exit (every page sent), with the image size.
 // usage: node --import tsx --import ./server/runtime/register.js bench/lazy.mts [--apps=firefox,chromium,xterm]
-//        [--pairs=6] [--displays=80-95] [--cache=warm|cold] [--ballast=MB] [--out=lazy]
+//        [--pairs=6] [--displays=80-95] [--cache=warm|cold] [--ballast=MB] [--out=lazy] [--levels=4:4,3:3]
+//        [--modes=eager,lazy] [--rcu=alternate]
+// --rcu=alternate: every cycle twice, with the kernel's /sys/kernel/rcu_expedited at 0 and at 1 (set before the
+// checkpoint, the order alternating; the value found is put back at the end; server/criu/rcu.ts).
+// --levels=R:D,...: criu's log level for the dump and restore (R) and the lazy-pages daemon's (D), each pair of
+// checkpoint + restore at every level on the same desktop, the levels' order alternating: the log level's effect
+// measured in the same run. Without it: the engine's defaults. --modes=lazy: lazy restores only.
 // --ballast=MB adds a process holding that much memory, written (python3: bytes of 'x'), to each desktop: a bigger
 // desktop with the same picture.
 // --cache=cold drops the checkpoint's image files from the page cache before each restore (synced, then
 // POSIX_FADV_DONTNEED through dd's nocache; only those files): a restore after a long freeze or a reboot, or of an
 // imported checkpoint, reads its images from the disk. warm (the default): as just dumped, in memory.
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,10 +30,19 @@ import { eventually } from '../test/support/eventually';
 import { xCommand } from '../test/support/xDisplay';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
+import { arg, fmt, header, load, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
 import { appSigns } from './lib/appSigns.mts';
 
 const apps = arg('apps', 'firefox,chromium,xterm').split(',');
+const levels = arg('levels', '').split(',').filter(Boolean).map((l) => {
+  const [r, d] = l.split(':').map(Number);
+  if (![3, 4].includes(r) || ![3, 4].includes(d)) throw new Error('--levels takes R:D pairs, each 3 or 4, e.g. 4:4,3:3');
+  return { restore: r as 3 | 4, daemon: d as 3 | 4, name: `-v${r} (daemon -v${d})` };
+});
+const modes = arg('modes', 'eager,lazy').split(',') as ('eager' | 'lazy')[];
+const rcuFile = '/sys/kernel/rcu_expedited';
+const rcuValues: (0 | 1 | undefined)[] = arg('rcu', '') === 'alternate' ? [0, 1] : [undefined];
+const rcuFound = rcuValues[0] !== undefined ? readFileSync(rcuFile, 'utf8').trim() : undefined;
 const pairs = numArg('pairs', 6);
 const cache = arg('cache', 'warm');
 const ballastMb = numArg('ballast', 0);
@@ -67,7 +83,12 @@ function firstChangedFrame(client: RfbClient, frozen: string, t0: number): Promi
 
 interface Sample {
   mode: 'lazy' | 'eager';
+  /** --levels: the levels of this cycle. */
+  level?: string;
+  load: string;
   imageMB: number;
+  /** criu dump's own time for the checkpoint restored (the engine's dumpMs), at the same levels. */
+  dumpMs?: number;
   /** criu restore's own time (the engine's restoreMs). */
   criuMs: number;
   /** The restore call, request to return. */
@@ -95,12 +116,24 @@ try {
       client = await connectRfb(vncTargetOf(desktops.paths, desktop), { password: desktop.vncPassword, keepPixels: true });
       await client.nextUpdate(10_000);
       const moves = sign.proof === 'moves';
-      // ELLE ELLE ...: neither mode always goes first after a fresh start.
-      const order = Array.from({ length: pairs }, (_, i) => (i % 2 ? ['lazy', 'eager'] : ['eager', 'lazy']) as const).flat();
-      for (const [i, mode] of order.entries()) {
+      // ELLE ELLE ...: neither mode always goes first after a fresh start; with levels, every mode at every level,
+      // the levels' order alternating too.
+      const levelList = levels.length ? levels : [undefined];
+      const order = Array.from({ length: pairs }, (_, i) => (i % 2 ? [...modes].reverse() : modes).flatMap((mode) =>
+        (i % 2 ? [...levelList].reverse() : levelList).flatMap((level) => (i % 2 ? [...rcuValues].reverse() : rcuValues).map((rcu) => {
+          const name = [level?.name, rcu === undefined ? undefined : `rcu_expedited=${rcu}`].filter(Boolean).join(', ') || undefined;
+          return { mode, level, rcu, name };
+        })))).flat();
+      for (const [i, { mode, level, rcu, name }] of order.entries()) {
+        if (rcu !== undefined) writeFileSync(rcuFile, String(rcu));
+        if (level) {
+          engine.config.criuLogLevel = level.restore;
+          engine.config.criuLazyLogLevel = level.daemon;
+        }
         const { checkpoint } = await desktops.checkpoint(desktop.id);
         if (cache === 'cold') await dropFromCache(desktops.paths.checkpointImages(checkpoint.id));
         const frozen = hash(client);
+        const loadNow = load();
         const t0 = performance.now();
         const frame = moves ? firstChangedFrame(client, frozen, t0) : Promise.resolve(undefined);
         r.premapFits ??= await premapFits(desktops.paths.checkpointImages(checkpoint.id));
@@ -125,7 +158,7 @@ try {
         const requestMs = performance.now() - t0;
         const frameMs = await frame;
         if (moves && frameMs === undefined) throw new Error(`${mode} ${i + 1}: no changed frame within ${frameTimeoutMs} ms`);
-        const s: Sample = { mode, imageMB: checkpoint.imageBytes! / 1e6, criuMs: restored.restoreMs, requestMs, frameMs };
+        const s: Sample = { mode, level: name, load: loadNow, imageMB: checkpoint.imageBytes! / 1e6, dumpMs: checkpoint.dumpMs, criuMs: restored.restoreMs, requestMs, frameMs };
         if (mode === 'lazy') {
           await eventually(async () => {
             if ((await desktops.get(desktop.id)).fetching) throw new Error('pages still being sent');
@@ -137,7 +170,7 @@ try {
           s.pages = `${lazy.copiedPages}/${lazy.totalPages}`;
         }
         r.samples.push(s);
-        console.log(`${app} ${mode}: ${fmt(s.imageMB, 0)} MB, criu ${fmt(s.criuMs, 0)} ms, request ${fmt(requestMs, 0)} ms, first frame ${frameMs === undefined ? 'n/a' : fmt(frameMs, 0)} ms${s.allPagesMs ? `, all pages ${fmt(s.allPagesMs, 0)} ms (${s.pages})` : ''}`);
+        console.log(`${app} ${mode}${name ? ` ${name}` : ''}: ${fmt(s.imageMB, 0)} MB, criu ${fmt(s.criuMs, 0)} ms, request ${fmt(requestMs, 0)} ms, first frame ${frameMs === undefined ? 'n/a' : fmt(frameMs, 0)} ms${s.allPagesMs ? `, all pages ${fmt(s.allPagesMs, 0)} ms (${s.pages})` : ''}; load ${loadNow}`);
         // A changed frame is a picture that moves again; one more proves it keeps moving before the next dump.
         if (moves) await client.nextUpdate(10_000);
         await desktops.deleteCheckpoint(checkpoint.id);
@@ -155,15 +188,20 @@ try {
     const v = xs.filter((x): x is number => x !== undefined);
     return v.length ? `${fmt(median(v), 0)} (${fmt(Math.min(...v), 0)}–${fmt(Math.max(...v), 0)})` : 'n/a';
   };
-  const rows = results.flatMap((r) => (['eager', 'lazy'] as const).map((mode) => {
-    const s = r.samples.filter((x) => x.mode === mode);
+  const loadRange = (xs: Sample[]) => {
+    const l1 = xs.map((x) => Number(x.load.split(' ')[0]));
+    return xs.length ? `${fmt(Math.min(...l1), 2)}–${fmt(Math.max(...l1), 2)}` : 'n/a';
+  };
+  const variantNames = (levels.length ? levels.map((l) => l.name) : [undefined]).flatMap((l) => rcuValues.map((r) => [l, r === undefined ? undefined : `rcu_expedited=${r}`].filter(Boolean).join(', ') || undefined));
+  const rows = results.flatMap((r) => modes.flatMap((mode) => variantNames.map((level) => {
+    const s = r.samples.filter((x) => x.mode === mode && x.level === level);
     const note = mode === 'lazy' && r.lazyError ? ` (fails: ${r.lazyError})` : '';
-    return [`\`${r.app}\`${r.failure ? ` (FAILED: ${r.failure})` : ''}`, `${mode}${note}`, r.premapFits === undefined ? '?' : r.premapFits ? 'yes' : 'no', s.length, range(s.map((x) => x.imageMB)), range(s.map((x) => x.criuMs)), range(s.map((x) => x.requestMs)), range(s.map((x) => x.frameMs)), range(s.map((x) => x.allPagesMs))];
-  }));
+    return [`\`${r.app}\`${r.failure ? ` (FAILED: ${r.failure})` : ''}`, `${mode}${note}${level ? `, ${level}` : ''}`, r.premapFits === undefined ? '?' : r.premapFits ? 'yes' : 'no', s.length, range(s.map((x) => x.imageMB)), range(s.map((x) => x.dumpMs)), range(s.map((x) => x.criuMs)), range(s.map((x) => x.requestMs)), range(s.map((x) => x.frameMs)), range(s.map((x) => x.allPagesMs)), loadRange(s)];
+  })));
   const markdown = [
     header(
       'Lazy vs eager restore',
-      `Each app alone${ballastMb ? ` (with a process holding ${ballastMb} MB)` : ''} on a 1024x768 contained desktop, criu at -v${engine.config.criuLogLevel}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
+      `Each app alone${ballastMb ? ` (with a process holding ${ballastMb} MB)` : ''} on a 1024x768 contained desktop, criu at ${levels.length ? levels.map((l) => l.name).join(' and ') + ', alternated' : `-v${engine.config.criuLogLevel} (daemon -v${engine.config.criuLazyLogLevel})`}${rcuValues[0] !== undefined ? ', /sys/kernel/rcu_expedited 0 and 1 alternated' : ''}, images ${cache === 'cold' ? 'dropped from the page cache before each restore (read from the disk)' : 'in the page cache (just dumped)'}; ${pairs} pairs of checkpoint + restore, eager and lazy interleaved ` +
         '(E L L E ...), every restore of a checkpoint just taken. Timed from the restore request (the engine call) to: criu ' +
         "restore's return (criu), the call's return (request), the first frame on the viewer connection kept across the freeze " +
         "whose screen differs from the frozen one (apps that move by themselves), and, lazy, the lazy-pages daemon's exit " +
@@ -171,7 +209,11 @@ try {
         "mapping of the images up front, as a lazy restore makes it (server/criu/lazyPages.ts premapFits, what 'auto' checks).",
       loads,
     ),
-    table(['app', 'mode', 'premap fits', 'n', 'image MB', 'criu restore ms', 'request -> return ms', 'request -> first changed frame ms', 'request -> all pages in ms'], rows),
+    table(['app', 'mode', 'premap fits', 'n', 'image MB', 'criu dump ms (its checkpoint)', 'criu restore ms', 'request -> return ms', 'request -> first changed frame ms', 'request -> all pages in ms', 'load (1 min)'], rows),
+    '',
+    'Every restore:',
+    '',
+    table(['app', '#', 'mode', 'levels', 'dump ms', 'criu ms', 'request -> return ms', 'first changed frame ms', 'all pages ms (pages)', 'load 1/5/15'], results.flatMap((r) => r.samples.map((x, i) => [r.app, i + 1, x.mode, x.level ?? 'default', fmt(x.dumpMs ?? NaN, 0), fmt(x.criuMs, 0), fmt(x.requestMs, 0), fmt(x.frameMs ?? NaN, 0), x.allPagesMs ? `${fmt(x.allPagesMs, 0)} (${x.pages})` : '', x.load]))),
     '',
     'Medians (min–max).',
     '',
@@ -184,4 +226,5 @@ try {
 } finally {
   for (const d of await desktops.list()) if (d.state !== 'stopped') await desktops.stop(d.id).catch(() => {});
   await rm(stateDir, { recursive: true, force: true });
+  if (rcuFound !== undefined) writeFileSync(rcuFile, rcuFound);
 }

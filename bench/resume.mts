@@ -4,11 +4,19 @@
 //
 // usage: node --import tsx --import ./server/runtime/register.js bench/resume.mts [--viewer-plan=1x40,10x6,60x2]
 //        [--viewers=1,4] [--browser-plan=3x3,60x2,300x1] [--port=3300] [--displays=80-95] [--geometry=800x600]
-//        [--raw-wait=150]
+//        [--raw-wait=150] [--levels=3,4] [--rcu=alternate] [--pools=4,16]
+// --pools: one server per libuv threadpool size (UV_THREADPOOL_SIZE; scripts/serve.sh sets the product's), like
+// --levels (the two combine: a server per level and size).
+// --rcu=alternate: each repetition runs twice on each desktop, with the kernel's /sys/kernel/rcu_expedited at 0 and
+// at 1 (the order alternating; the value found is put back at the end): what expedited RCU grace periods save
+// (server/criu/rcu.ts). It is the whole machine's setting while the bench runs.
+// --levels: one server per criu log level (FREEZEFRAME_CRIU_LOG_LEVEL), each with its own desktops (the displays
+// split between them, ports --port, --port+10, ...), their repetitions alternated: the level's effect measured in
+// the same run, under the same load. Without it: one server at the engine's default.
 // Plans: freeze seconds × repetitions; the repetitions of the different lengths are interleaved. The browser part
 // runs only when --browser-plan (or its old name --plan) is given.
 import { chromium, type Page } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { installCanvasProbe } from '../e2e/support/canvas.ts';
 import { api, arg, load, barChart, fmt, fmtRatio, header, LoadLog, median, numArg, quantile, startServer, table, withCleanup, writeResults, type Server } from './lib/common.mts';
@@ -31,6 +39,19 @@ const port = numArg('port', 3300);
 const displays = arg('displays', '80-95');
 const geometry = arg('geometry', '800x600');
 const rawWaitS = numArg('raw-wait', 150);
+const levels = arg('levels', '').split(',').filter(Boolean).map(Number);
+if (levels.some((l) => l !== 3 && l !== 4)) throw new Error('--levels takes 3 and/or 4');
+const rcuMode = arg('rcu', '');
+const rcuFile = '/sys/kernel/rcu_expedited';
+const rcuFound = rcuMode ? readFileSync(rcuFile, 'utf8').trim() : undefined;
+const rcuValues: (0 | 1 | undefined)[] = rcuMode === 'alternate' ? [0, 1] : [undefined];
+const setRcu = (v: 0 | 1 | undefined) => v !== undefined && writeFileSync(rcuFile, String(v));
+const pools = arg('pools', '').split(',').filter(Boolean).map(Number);
+// The servers compared: one per log level and threadpool size asked for (one at the defaults if neither).
+const serverSpecs = (levels.length ? levels : [undefined]).flatMap((level) => (pools.length ? pools : [undefined]).map((pool) => ({ level, pool })));
+const serverName = ({ level, pool }: { level?: number; pool?: number }) => [level === undefined ? (pool === undefined ? 'default' : '') : `-v${level}`, pool === undefined ? '' : `pool ${pool}`].filter(Boolean).join(', ');
+const variantOf = (server: { level?: number; pool?: number }, rcu: 0 | 1 | undefined) => `${serverName(server)}${rcu === undefined ? '' : `, rcu_expedited=${rcu}`}`;
+const variants = serverSpecs.flatMap((spec) => rcuValues.map((r) => variantOf(spec, r)));
 const GOAL_MS = 500;
 const VIEWER_GOAL = { p50: 150, p99: 300 };
 
@@ -39,6 +60,7 @@ const order = interleave(plan);
 
 const loads = new LoadLog();
 let server: Server | undefined;
+const servers: Server[] = [];
 let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
 let unsubscribe = () => {};
 
@@ -69,6 +91,10 @@ const state = (page: Page) => page.getByTestId('state-banner').getAttribute('dat
 const distinct = (page: Page, ms: number, every = 50) => page.evaluate(([d, e]) => window.__canvasProbe.sample(d, e), [ms, every] as const).then((h) => new Set(h).size);
 
 interface ViewerSample {
+  /** The server's criu log level (--levels), or undefined: its default. */
+  level?: number;
+  /** The variant compared (--levels, --rcu): e.g. "-v3, rcu_expedited=1". */
+  variant: string;
   viewers: number;
   freezeS: number;
   actualFreezeS: number;
@@ -83,17 +109,20 @@ interface ViewerSample {
 }
 
 /**
- * The network unlock in a -v4 restore log: each connection's iptables rules go with one `iptables -D` run per rule
- * (criu/netfilter.c), each logged "Unlocked A:P - B:Q connection"; the span from the line before the first one to
- * the last one. A self-contained desktop's namespace-wide nftables lock (rules: 0) goes in one step, right after
- * "Running network-unlock scripts": the span to the next line.
+ * The network unlock in a restore log: each connection's iptables rules go with one `iptables -D` run per rule
+ * (criu/netfilter.c), each logged "Unlocked A:P - B:Q connection" (pr_info: -v3 and -v4); the span from the line
+ * before the first one to the last one. A self-contained desktop's namespace-wide nftables lock (rules: 0) goes in
+ * one step after "Unlock network" (pr_info, net.c network_unlock): at -v4 the span from the debug line "Running
+ * network-unlock scripts" to the next line; at -v3, which has no debug line until the "Run late stage hook" info
+ * line, from "Unlock network" to the next line: an upper bound (it also holds criu's catch of the tasks).
  */
 function unlockSpan(log: string): { rules: number; ms: number } {
   const lines = log.split('\n');
   const at = (line: string | undefined) => Number(/^\(\s*([\d.]+)\)/.exec(line ?? '')?.[1] ?? NaN) * 1000;
   const hits = lines.flatMap((l, i) => (/Unlocked .* connection/.test(l) ? [i] : []));
   if (!hits.length) {
-    const i = lines.findIndex((l) => l.includes('Running network-unlock scripts'));
+    let i = lines.findIndex((l) => l.includes('Running network-unlock scripts'));
+    if (i < 0) i = lines.findIndex((l) => l.includes('Unlock network'));
     const next = lines.slice(i + 1).find((l) => Number.isFinite(at(l)));
     return { rules: 0, ms: i < 0 || !next ? 0 : at(next) - at(lines[i]) };
   }
@@ -103,10 +132,10 @@ function unlockSpan(log: string): { rules: number; ms: number } {
 const viewerSamples: ViewerSample[] = [];
 
 /** The issue's figure: restore request → first frame on each viewer's same connection, 1 and 4 viewers. */
-async function viewersPart(url: string) {
-  const desks: { n: number; id: string; viewers: Viewer[] }[] = [];
+async function viewersPart(targets: { url: string; level?: number; pool?: number }[]) {
+  const desks: { n: number; id: string; viewers: Viewer[]; url: string; level?: number; pool?: number }[] = [];
   try {
-    for (const n of viewerCounts) {
+    for (const { url, level, pool } of targets) for (const n of viewerCounts) {
       const { body } = await api(url, 'POST', '/api/desktops', { geometry, apps: ['xterm'] });
       const d = body.desktop as { id: string; vncPassword: string };
       const viewers: Viewer[] = [];
@@ -122,12 +151,15 @@ async function viewersPart(url: string) {
       await viewers[0].type(120, 120, '( exec 9< <(sleep 1d); while :; do echo $EPOCHREALTIME; read -t 0.02 -u 9; done ) &\n');
       const moving = await viewers[0].updatesOver(1000);
       if (moving < 5) throw new Error(`desktop ${d.id}: the picture does not move (${moving} updates in 1 s)`);
-      console.log(`desktop ${d.id}: ${n} viewer(s), ${moving} updates/s`);
-      desks.push({ n, id: d.id, viewers });
+      console.log(`desktop ${d.id}: ${n} viewer(s), ${moving} updates/s${variants.length > 1 ? `, ${serverName({ level, pool })}` : ''}`);
+      desks.push({ n, id: d.id, viewers, url, level, pool });
     }
     loads.note('viewers: repetitions');
     for (const [i, freezeS] of viewerOrder.entries()) {
-      for (const desk of desks) {
+      // The levels' desktops alternate, and which goes first alternates too.
+      for (const desk of i % 2 ? [...desks].reverse() : desks) for (const rcu of i % 2 ? [...rcuValues].reverse() : rcuValues) {
+        const url = desk.url;
+        setRcu(rcu);
         const { body } = await api(url, 'POST', `/api/desktops/${desk.id}/checkpoint`);
         const cp = body.checkpoint.id as string;
         const frozenAt = performance.now();
@@ -140,13 +172,13 @@ async function viewersPart(url: string) {
         while (desk.viewers.some((v) => v.first === undefined && !v.closed) && performance.now() < deadline) await delay(2);
         if (desk.viewers.some((v) => v.closed)) throw new Error(`desktop ${desk.id}: a viewer's connection closed across the restore`);
         const sample: ViewerSample = {
-          viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
+          level: desk.level, variant: variantOf(desk, rcu), viewers: desk.n, freezeS, actualFreezeS: (t0 - frozenAt) / 1000,
           firstMs: desk.viewers.map((v) => (v.first === undefined ? undefined : v.first - t0)),
           apiMs: restored.ms, criuMs: restored.body.restoreMs, load: loadNow,
           unlock: unlockSpan(readFileSync(restored.body.checkpoint.restores.at(-1).logPath, 'utf8')),
         };
         viewerSamples.push(sample);
-        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s): first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
+        console.log(`${i + 1}/${viewerOrder.length} freeze ${freezeS} s, ${desk.n} viewer(s)${variants.length > 1 ? ` ${variantOf(desk, rcu)}` : ''}: first frames ${sample.firstMs.map((x) => fmt(x ?? NaN)).join(' / ')} ms; restore API ${fmt(sample.apiMs)} (criu ${fmt(sample.criuMs)}, unlock ${sample.unlock.rules} rules ${fmt(sample.unlock.ms)}) ms; load ${loadNow}`);
         await api(url, 'DELETE', `/api/checkpoints/${cp}`).catch(() => {});
         await delay(300);
       }
@@ -164,35 +196,62 @@ function viewersReport(): string[] {
   const all = (xs: ViewerSample[]) => xs.flatMap((x) => x.firstMs.map((m) => m ?? Infinity));
   const worst = (xs: ViewerSample[]) => xs.map((x) => Math.max(...x.firstMs.map((m) => m ?? Infinity)));
   const rows: (string | number)[][] = [];
-  for (const n of viewerCounts) {
+  const loadRange = (xs: ViewerSample[]) => {
+    const l1 = xs.map((x) => Number(x.load.split(' ')[0]));
+    return `${fmt(Math.min(...l1), 2)}–${fmt(Math.max(...l1), 2)}`;
+  };
+  for (const variant of variants) for (const n of viewerCounts) {
     for (const s of [...lengths, 'all'] as const) {
-      const xs = viewerSamples.filter((x) => x.viewers === n && (s === 'all' || x.freezeS === s));
+      const xs = viewerSamples.filter((x) => x.variant === variant && x.viewers === n && (s === 'all' || x.freezeS === s));
       if (!xs.length) continue;
       const f = all(xs);
       const w = worst(xs);
       const apiP50 = median(xs.map((x) => x.apiMs));
       const verdict = s === 'all' ? `${q(f, 0.5) <= VIEWER_GOAL.p50 ? 'p50 met' : 'p50 missed'}, ${q(f, 0.99) <= VIEWER_GOAL.p99 ? 'p99 met' : 'p99 missed'}` : '';
-      rows.push([n, s === 'all' ? '**all**' : `${s} s`, xs.length, f.length, fmt(q(f, 0.5)), fmt(q(f, 0.9)), fmt(q(f, 0.99)), fmt(Math.max(...f)), fmt(q(w, 0.5)), fmt(q(w, 0.99)), fmt(apiP50), fmtRatio(q(f, 0.5), apiP50), fmt(median(xs.map((x) => x.criuMs))), `${median(xs.map((x) => x.unlock.rules))} / ${fmt(median(xs.map((x) => x.unlock.ms)))}`, verdict]);
+      rows.push([variant, n, s === 'all' ? '**all**' : `${s} s`, xs.length, f.length, fmt(q(f, 0.5)), fmt(q(f, 0.9)), fmt(q(f, 0.99)), fmt(Math.max(...f)), fmt(q(w, 0.5)), fmt(q(w, 0.99)), fmt(apiP50), fmtRatio(q(f, 0.5), apiP50), fmt(median(xs.map((x) => x.criuMs))), `${median(xs.map((x) => x.unlock.rules))} / ${fmt(median(xs.map((x) => x.unlock.ms)))}`, loadRange(xs), verdict]);
     }
   }
+  // The lever: each variant against the first one, same run, alternated.
+  const lever = variants.length > 1 ? viewerCounts.flatMap((n) => variants.slice(1).map((variant) => {
+    const of = (v: string) => viewerSamples.filter((x) => x.variant === v && x.viewers === n);
+    const [a, b] = [of(variant), of(variants[0])];
+    const p = (xs: ViewerSample[], k: number) => q(all(xs), k);
+    const c = (xs: ViewerSample[]) => median(xs.map((x) => x.criuMs));
+    return [n, `${variant} vs ${variants[0]}`, `${fmt(p(a, 0.5))} / ${fmt(p(b, 0.5))}`, fmtRatio(p(a, 0.5), p(b, 0.5)), `${fmt(p(a, 0.99))} / ${fmt(p(b, 0.99))}`, `${fmt(c(a))} / ${fmt(c(b))}`, fmtRatio(c(a), c(b)), `${loadRange(a)} / ${loadRange(b)}`];
+  })) : [];
   return [
     '## Restore request → first frame on the same viewer connection',
     '',
     `Viewers are RFB clients through the real bridge (\`ws://…/api/desktops/<id>/vnc\`, the desktop's VNC password), each asking for the next incremental update as soon as one arrives, as noVNC does; their TCP connections to Xvnc are dumped and restored with the desktop (\`connections: kept\`). One desktop per viewer count (${geometry}, an xterm printing the time every 20 ms, bash builtins only). Each repetition: \`POST /api/desktops/:id/checkpoint\`, the freeze, then \`POST /api/checkpoints/:id/restore\`; the time is from that request to each viewer's first complete update after it (a viewer whose connection closed fails the bench). Baseline in the same run: the restore API call itself (request → response), which no frame can precede. Plan ${viewerPlanText}, viewer counts ${viewerCounts.join(', ')}, interleaved. Goal: p50 ≤ ${VIEWER_GOAL.p50} ms and p99 ≤ ${VIEWER_GOAL.p99} ms for any freeze length, with one and with four viewers.`,
     '',
-    table(['viewers', 'freeze', 'restores', 'frames', 'p50 (ms)', 'p90', 'p99', 'max', 'slowest viewer per restore: p50', 'its p99', 'restore API p50 (baseline)', 'p50 / API', 'criu restore p50 (engine)', 'of which the network unlock: iptables rules (0: the namespace-wide nftables table) / ms (p50)', `goal p50 ≤ ${VIEWER_GOAL.p50}, p99 ≤ ${VIEWER_GOAL.p99}`], rows),
+    ...(lever.length ? [
+      `**The variants, alternated in the same run** (log levels, threadpool sizes: one server each, with its own desktops; rcu_expedited: the same desktop, set before each checkpoint; which goes first alternates by repetition):`,
+      '',
+      table(['viewers', 'variants', 'first frame p50 (ms)', 'ratio', 'p99 (ms)', 'criu restore p50 (ms)', 'ratio', 'load (1 min) range'], lever),
+      '',
+    ] : []),
+    table(['variant', 'viewers', 'freeze', 'restores', 'frames', 'p50 (ms)', 'p90', 'p99', 'max', 'slowest viewer per restore: p50', 'its p99', 'restore API p50 (baseline)', 'p50 / API', 'criu restore p50 (engine)', 'of which the network unlock: iptables rules (0: the namespace-wide nftables table) / ms (p50)', 'load (1 min) range', `goal p50 ≤ ${VIEWER_GOAL.p50}, p99 ≤ ${VIEWER_GOAL.p99}`], rows),
     '',
     'Every repetition:',
     '',
-    table(['#', 'viewers', 'freeze (s)', 'actual (s)', 'first frame per viewer (ms)', 'restore API (ms)', 'criu (ms)', 'unlock: rules / ms', 'load 1/5/15'], viewerSamples.map((x, i) => [i + 1, x.viewers, x.freezeS, fmt(x.actualFreezeS), x.firstMs.map((m) => fmt(m ?? NaN)).join(' / '), fmt(x.apiMs), fmt(x.criuMs), `${x.unlock.rules} / ${fmt(x.unlock.ms)}`, x.load])),
+    table(['#', 'variant', 'viewers', 'freeze (s)', 'actual (s)', 'first frame per viewer (ms)', 'restore API (ms)', 'criu (ms)', 'unlock: rules / ms', 'load 1/5/15'], viewerSamples.map((x, i) => [i + 1, x.variant, x.viewers, x.freezeS, fmt(x.actualFreezeS), x.firstMs.map((m) => fmt(m ?? NaN)).join(' / '), fmt(x.apiMs), fmt(x.criuMs), `${x.unlock.rules} / ${fmt(x.unlock.ms)}`, x.load])),
     '',
   ];
 }
 
 async function main() {
   loads.note('start');
-  server = await startServer({ port, displays });
-  if (viewerOrder.length) await viewersPart(server.url);
+  // One server per spec, the displays split between them.
+  const [lo, hi] = displays.split('-').map(Number);
+  const per = Math.floor((hi - lo + 1) / serverSpecs.length);
+  for (const [i, { level, pool }] of serverSpecs.entries()) {
+    const env: Record<string, string> = {};
+    if (level !== undefined) env.FREEZEFRAME_CRIU_LOG_LEVEL = String(level);
+    if (pool !== undefined) env.UV_THREADPOOL_SIZE = String(pool);
+    servers.push(await startServer({ port: port + 10 * i, displays: `${lo + per * i}-${lo + per * (i + 1) - 1}`, env }));
+  }
+  server = servers[0];
+  if (viewerOrder.length) await viewersPart(serverSpecs.map((spec, i) => ({ url: servers[i].url, ...spec })));
   if (order.length) await browserPart(server.url);
   loads.note('end');
   report(browserSamples);
@@ -411,5 +470,6 @@ if (svgFrom) {
 await withCleanup(main, [
   async () => unsubscribe(),
   async () => browser?.close(),
-  async () => server?.stop(),
+  async () => { for (const s of servers) await s.stop(); },
+  async () => { if (rcuFound !== undefined) writeFileSync(rcuFile, rcuFound); },
 ]);

@@ -25,8 +25,18 @@ export interface Config {
    * FREEZEFRAME_DESKTOPS=host starts them on a display and port of the host's, as before issue #12.
    */
   contained: boolean;
-  /** criu -v level: 3 is the least that logs the verdict lines we check; 4 is the recipe's. */
+  /**
+   * criu -v level (FREEZEFRAME_CRIU_LOG_LEVEL), 3 by default: the least that logs what the product reads (the verdict
+   * lines are info lines, errors and warnings come at every level, each line timestamped from -v3). 4 adds criu's
+   * debug lines (a Firefox restore's log: 51 000 lines, one write each), for a failure's investigation;
+   * measured against 3 in the same runs: bench/results/resume-v3.md, lazy-v3-default.md.
+   */
   criuLogLevel: 3 | 4;
+  /**
+   * The lazy-pages daemon's -v (FREEZEFRAME_CRIU_LAZY_LOG_LEVEL): at 4 it logs a line per page fault and per range
+   * sent, and the pages it sent per process (uffd.c lazy_pages_summary, a debug line: the record's copiedPages).
+   */
+  criuLazyLogLevel: 3 | 4;
   /**
    * How dumps and restores run criu: 'swrk' (CRIU's RPC, a worker started ahead of time: criu/swrk.ts) or 'exec'
    * (the command line, a process spawned per operation). Both write and judge the same log.
@@ -103,8 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 499 || min > max) {
     throw new Error(`FREEZEFRAME_DISPLAYS must look like 20-99 (1..499), not "${env.FREEZEFRAME_DISPLAYS}"`);
   }
-  const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 4);
+  const level = Number(env.FREEZEFRAME_CRIU_LOG_LEVEL ?? 3);
   if (level !== 3 && level !== 4) throw new Error('FREEZEFRAME_CRIU_LOG_LEVEL must be 3 or 4');
+  const lazyLevel = Number(env.FREEZEFRAME_CRIU_LAZY_LOG_LEVEL ?? 4);
+  if (lazyLevel !== 3 && lazyLevel !== 4) throw new Error('FREEZEFRAME_CRIU_LAZY_LOG_LEVEL must be 3 or 4');
   const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
   if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
   const criuPath = env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu');
@@ -118,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     desktopUser: env.FREEZEFRAME_DESKTOP_USER ?? 'freezeframe-desktop',
     displays: { min, max },
     criuLogLevel: level,
+    criuLazyLogLevel: lazyLevel,
     contained: (env.FREEZEFRAME_DESKTOPS ?? 'contained') !== 'host',
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',

@@ -106,7 +106,7 @@ function desktopEvent(type: DesktopEventType, state: DesktopState, extra: Partia
 
 interface Rig {
   vnc: FakeVnc;
-  events: EventEmitter<{ event: [DesktopEvent] }>;
+  events: EventEmitter<{ event: [DesktopEvent]; resumed: [DesktopEvent] }>;
   bridge: Bridge;
   http: Server;
   url: string;
@@ -126,7 +126,7 @@ async function rig({ options = {}, lookupPort, onConnection }: {
   onConnection?: (socket: net.Socket) => void;
 } = {}): Promise<Rig> {
   const vnc = await FakeVnc.start(onConnection);
-  const events = new EventEmitter<{ event: [DesktopEvent] }>();
+  const events = new EventEmitter<{ event: [DesktopEvent]; resumed: [DesktopEvent] }>();
   const logged: Error[] = [];
   const bridge = createBridge({
     lookup: async (id) => {
@@ -443,6 +443,26 @@ describe('bridge freeze gate', () => {
     ws.send(Buffer.from('after'));
     await atXvnc.atLeast(6 + 204 + 5);
     assert.equal(wsClosed, false);
+    ws.close();
+  });
+
+  test("a restore's early 'resumed' (criu done, records not yet written) flushes the held bytes; its 'restored' after changes nothing", async () => {
+    const r = await rig();
+    const ws = await open(r.url);
+    const { rx: atXvnc } = await r.vnc.next();
+    r.emit('checkpointing', 'checkpointing', { checkpointId: 'c-1' });
+    ws.send(frameRequest);
+    await eventually(() => assert.equal(r.bridge.status(desktopId).heldBytes, 10));
+    r.emit('checkpointed', 'checkpointed', { checkpointId: 'c-1' });
+    r.emit('restoring', 'restoring', { checkpointId: 'c-1' });
+    // The desktop's record still says restoring: its records are being written.
+    r.events.emit('resumed', desktopEvent('restored', 'restoring', { checkpointId: 'c-1', connections: 'kept' }));
+    assert.deepEqual(await atXvnc.atLeast(10, 'the held bytes on resumed'), frameRequest);
+    assert.deepEqual(r.bridge.status(desktopId), { gate: 'open', connections: 1, heldBytes: 0 });
+    r.emit('restored', 'running', { checkpointId: 'c-1', connections: 'kept' });
+    ws.send(Buffer.from('after'));
+    assert.deepEqual(await atXvnc.atLeast(15), Buffer.concat([frameRequest, Buffer.from('after')]));
+    assert.equal(r.logged.length, 0, `nothing refused: ${r.logged.map((e) => e.message).join('; ')}`);
     ws.close();
   });
 

@@ -229,10 +229,16 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
       assert.ok(held.heldBytes >= 10 * (frozenSilenceWindowMs / requestEveryMs) * 0.5, `held ${held.heldBytes} bytes`);
 
       let restoredAt = 0;
+      let resumedAt = 0;
+      let gateAtRestored = '';
       const onRestored = (e: DesktopEvent) => {
-        if (e.type === 'restored') restoredAt = performance.now();
+        if (e.type !== 'restored') return;
+        restoredAt = performance.now();
+        gateAtRestored = bridge.status(desktopId).gate;
       };
+      const onResumed = () => (resumedAt = performance.now());
       desktops.on('event', onRestored);
+      desktops.on('resumed', onResumed);
       const firstBytes = viewer.nextBytes();
       const firstUpdate = viewer.nextUpdate();
       let restoreMs = 0;
@@ -240,12 +246,16 @@ describe('the bridge in front of a real desktop', { timeout: testTimeoutMs * 6 }
         ({ restoreMs } = await desktops.restore(checkpoint.id));
       } finally {
         desktops.off('event', onRestored);
+        desktops.off('resumed', onResumed);
       }
+      // The gate opened on 'resumed' (criu done), before the records were written and 'restored' said so.
+      assert.ok(resumedAt > 0 && resumedAt <= restoredAt, `resumed at ${resumedAt}, restored at ${restoredAt}`);
+      assert.equal(gateAtRestored, 'open', "the gate was open by the time 'restored' came");
       const bytesAt = await within(firstBytes, backAfterRestoreMs, 'bytes after the restore');
       const updateAt = await within(firstUpdate, backAfterRestoreMs, 'a whole update after the restore');
       viewer.carryOn();
       t.diagnostic(
-        `round ${round}: criu restore ${restoreMs.toFixed(0)} ms, held ${held.heldBytes} B; 'restored' event -> ` +
+        `round ${round}: criu restore ${restoreMs.toFixed(0)} ms, held ${held.heldBytes} B; 'resumed' ${(restoredAt - resumedAt).toFixed(1)} ms before 'restored'; 'restored' event -> ` +
           `first bytes ${(bytesAt - restoredAt).toFixed(1)} ms, first whole update ${(updateAt - restoredAt).toFixed(1)} ms`,
       );
       assert.deepEqual(bridge.status(desktopId), { gate: 'open', connections: 1, heldBytes: 0 });

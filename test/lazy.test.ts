@@ -163,7 +163,9 @@ describe('lazy restore of a Firefox desktop', () => {
 describe('lazy restore of a host desktop (criu over RPC: criu swrk)', () => {
   let engine: Engine;
   let dispose: () => Promise<void>;
-  before(async () => ({ engine, dispose } = await withEngine('20-29', { FREEZEFRAME_DESKTOPS: 'host' })));
+  // criu -v4 here, not the default -v3: the one line that shows the restore came over RPC ("Would overwrite RPC
+  // settings", cr-service.c) is a debug line.
+  before(async () => ({ engine, dispose } = await withEngine('20-29', { FREEZEFRAME_DESKTOPS: 'host', FREEZEFRAME_CRIU_LOG_LEVEL: '4' })));
   after(async () => dispose());
 
   test('lazy_pages and the work dir said over RPC; the clock ticks; every page sent', { timeout: 120_000 }, async () => {

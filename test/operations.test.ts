@@ -41,7 +41,7 @@ async function world(): Promise<World> {
   dirs.push(stateDir);
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
-    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
+    desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuLazyLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
     contained: false, lazy: false, lazyMinBytes: 128 * 1024 * 1024,
   };
   let nextPid = 40_000;

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { criuArgs } from '../server/criu/options';
+import { loadConfig } from '../server/config';
+import { rcuExpeditedSetting } from '../server/criu/rcu';
 import { hintFor, readVerdict } from '../server/criu/verdict';
 import { decodeResponse, encodeRequest, rpcCanSay, rpcConfigLines } from '../server/criu/rpc';
 import { decodeProto } from '../server/criu/images';
@@ -24,6 +26,17 @@ describe('criu options', () => {
     assert.throws(() => criuArgs('dump', { tcpEstablished: true, tcpClose: true }), /exclude/);
     assert.throws(() => criuArgs('dump', { logLevel: 7 }), /0\.\.4/);
     assert.throws(() => criuArgs('dump', { imagesDir: '' }), /needs a value/);
+  });
+  test("criu's log levels and the host's RCU setting: defaults, and nonsense refused", () => {
+    const env = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;
+    assert.equal(loadConfig(env({})).criuLogLevel, 3, '-v3 by default');
+    assert.equal(loadConfig(env({})).criuLazyLogLevel, 4, "the lazy-pages daemon at -v4: its page counts are debug lines");
+    assert.equal(loadConfig(env({ FREEZEFRAME_CRIU_LOG_LEVEL: '4' })).criuLogLevel, 4);
+    assert.throws(() => loadConfig(env({ FREEZEFRAME_CRIU_LOG_LEVEL: '2' })), /3 or 4/);
+    assert.throws(() => loadConfig(env({ FREEZEFRAME_CRIU_LAZY_LOG_LEVEL: 'x' })), /3 or 4/);
+    assert.equal(rcuExpeditedSetting(env({})), undefined, "unset: the host's setting is left alone");
+    assert.equal(rcuExpeditedSetting(env({ FREEZEFRAME_RCU_EXPEDITED: '1' })), '1');
+    assert.throws(() => rcuExpeditedSetting(env({ FREEZEFRAME_RCU_EXPEDITED: 'yes' })), /must be 1/);
   });
 });
 

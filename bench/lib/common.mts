@@ -76,7 +76,8 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer({ port, displays }: { port: number; displays: string }): Promise<Server> {
+/** env: more of the server's environment (e.g. FREEZEFRAME_CRIU_LOG_LEVEL, for a bench comparing two servers). */
+export async function startServer({ port, displays, env = {} }: { port: number; displays: string; env?: Record<string, string> }): Promise<Server> {
   if (!existsSync(path.join(root, '.next/BUILD_ID'))) {
     console.log('[server] no .next/BUILD_ID: running npx next build');
     execFileSync('npx', ['next', 'build'], { cwd: root, stdio: 'inherit' });
@@ -86,7 +87,7 @@ export async function startServer({ port, displays }: { port: number; displays: 
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_DISPLAYS: displays, NODE_ENV: 'production' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_DISPLAYS: displays, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: string[] = [];

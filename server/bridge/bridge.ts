@@ -22,8 +22,11 @@ export interface BridgeDeps {
    * stopped.
    */
   lookup(desktopId: string): Promise<VncTarget | RemoteTarget | undefined>;
-  /** The desktops' events: the only way the bridge learns of freezes, restores and stops. */
-  events: EventEmitter<{ event: [DesktopEvent] }>;
+  /**
+   * The desktops' events: the only way the bridge learns of freezes, restores and stops; 'resumed': a restore's tree
+   * runs again, its records not yet written (the gate opens on it; the 'restored' event after it changes nothing).
+   */
+  events: EventEmitter<{ event: [DesktopEvent]; resumed: [DesktopEvent] }>;
 }
 
 export interface BridgeStatus {
@@ -102,6 +105,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
     }
   };
   deps.events.on('event', onEvent);
+  deps.events.on('resumed', onEvent);
 
   const stopHeartbeat = startHeartbeat(function* () {
     for (const link of links.values()) yield* link.connections;
@@ -202,6 +206,7 @@ export function createBridge(deps: BridgeDeps, overrides: Partial<BridgeOptions>
       if (closed) return;
       closed = true;
       deps.events.off('event', onEvent);
+      deps.events.off('resumed', onEvent);
       stopHeartbeat();
       for (const link of links.values()) {
         for (const connection of [...link.connections]) connection.close(closeCodes.goingAway, closeReasons.goingAway);

@@ -36,14 +36,15 @@ export interface LazyDaemon {
  * Starts `criu lazy-pages` on these images and resolves once it listens on its socket in workDir (its status fd
  * says so), rejecting with CRIU's explanation when it exits first. The socket's name is fixed
  * (`lazy-pages.socket`, relative to the work dir), so one folder serves one restore at a time.
- * Its log is written at -v4: the per-process summary of pages sent is a debug line (uffd.c lazy_pages_summary).
+ * Its log level: at -v4 the per-process summary of pages sent is there (a debug line, uffd.c lazy_pages_summary);
+ * at -v3 only errors and warnings (no counts).
  */
 export async function startLazyPages(
   criuPath: string,
   {
-    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024, pageServer,
+    imagesDir, workDir, logPath, timeoutMs = 10_000, maxMs = 120_000, maxLogBytes = 64 * 1024 * 1024, logLevel = 4, pageServer,
   }: {
-    imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number;
+    imagesDir: string; workDir: string; logPath: string; timeoutMs?: number; maxMs?: number; maxLogBytes?: number; logLevel?: 3 | 4;
     /** A post-copy move: the lazy pages come from the source's `criu dump --lazy-pages` (criu/lazyDump.ts), not the images. */
     pageServer?: { address: string; port: number };
   },
@@ -54,7 +55,7 @@ export async function startLazyPages(
   // being sent must not take the daemon with it (SIGPIPE), or the tree would be left with holes in its memory.
   const outputPath = `${logPath}.out`;
   const outputFd = openSync(outputPath, 'w', 0o600);
-  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, '-v4', '--status-fd', '3',
+  const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, `-v${logLevel}`, '--status-fd', '3',
     ...(pageServer ? ['--page-server', '--address', pageServer.address, '--port', String(pageServer.port)] : [])];
   let child;
   try {

@@ -129,7 +129,8 @@ export function realCollaborators(config: Config): Collaborators {
     keepCriuWaiting: () => {
       if (config.criuRunner === 'swrk') keepWorkerWaiting(config.criuPath);
     },
-    lazyPages: (options) => startLazyPages(config.criuPath, options),
+    // The level read at each start: a bench compares levels on one engine by changing its config between restores.
+    lazyPages: (options) => startLazyPages(config.criuPath, { logLevel: config.criuLazyLogLevel, ...options }),
     lazyDump: (options, onSpawn) => startLazyDump(config.criuPath, options, { onSpawn }),
     premapFits,
     launch: (spec) => launchDesktop(config, spec),

@@ -45,7 +45,7 @@ const tidying = () => import('./operations/tidy');
 const retaining = () => import('./operations/retention');
 const removing = () => import('./operations/remove');
 
-export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
+export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [DesktopEvent] }> {
   readonly paths: Paths;
   private readonly store: RecordStore;
   private readonly context: OperationContext;
@@ -69,6 +69,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent] }> {
         return this.user;
       },
       emit: (event) => this.emit('event', event),
+      resumed: (event) => this.emit('resumed', event),
     };
     this.reconciler = new Reconciler(this.context);
   }

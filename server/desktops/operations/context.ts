@@ -23,6 +23,12 @@ export interface OperationContext {
   /** The user the desktops' programs run as (known once the registry is initialised). */
   user(): DesktopUser;
   emit(event: DesktopEvent): void;
+  /**
+   * A restore's tree runs again (criu said so), before its records are written: the bridge opens its freeze gate on
+   * this (the same 'restored' event, early), the rest of the world learns from emit's 'restored' once the records are
+   * on disk. Optional: an engine without a bridge needs none.
+   */
+  resumed?(event: DesktopEvent): void;
 }
 
 export function desktopFiles(paths: Paths, id: string) {

@@ -176,6 +176,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     let daemon: LazyDaemon | undefined;
     try {
       daemon = await daemonStarting;
+      if (daemon) t.step('lazy-pages listening');
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
       const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
       // The worker the dump's follow-up started holding this very namespace (by its inode), if it still waits.
@@ -183,6 +184,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined, workerKey)
         .finally(() => netnsFile?.close());
       t.step('criu');
+      // The tree runs and its connections are unlocked: the viewers' held bytes may go now, not after the pidfile,
+      // the identity check and two record writes (2-5 ms quiet; 25-110 ms in the traces at load 9-12, bench/README.md).
+      // Should one of those fail, the 'failed' event follows; the bytes went to the tree criu restored.
+      const connections = keepConnections ? 'kept' as const : 'closed' as const;
+      ctx.resumed?.({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections });
       // criu writes its stats in its work dir (stats.c: AT_FDCWD): the images folder, or a lazy restore's own.
       const statsRead = readStats(path.join(lazy ? workDir : images, 'stats-restore')).catch(() => undefined);
       const pid = Number((await readFile(paths.checkpointPidfile(checkpointId), 'utf8')).trim());
@@ -208,7 +214,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
         }, { durable: 'background' }),
       ]);
       t.step('stats, records');
-      ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections: keepConnections ? 'kept' : 'closed' });
+      ctx.emit({ type: 'restored', desktop: record, checkpoint, ms: result.durationMs, connections });
       // Gone already (every page sent, or none to send): settled now rather than waited for by the next operation.
       if (daemon) watchPages(ctx, record.id, daemon);
       t.done(`criu ${result.durationMs.toFixed(1)}`);
