@@ -11,6 +11,7 @@ import { createEngine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
 import { identify } from '../server/desktops/processes';
 import type { DesktopRecord } from '../server/desktops/records';
+import { tailFile } from '../server/desktops/logs';
 import { withEngine } from './support/engineFixture';
 import { eventually } from './support/eventually';
 
@@ -58,7 +59,10 @@ describe('faults', () => {
     await killCliDuring(engine, desktop.id, ['checkpoint', desktop.id], 'checkpointing');
     const frozen = await eventually(async () => {
       const record = await desktops.get(desktop.id);
-      assert.equal(record.state, 'checkpointed', `state ${record.state}: ${JSON.stringify(record.lastError)}`);
+      // What the reconcile judged by, said when it went wrong: criu's last log lines and the checkpoint's record.
+      const cp = record.lastOperation?.checkpoint;
+      const why = record.state === 'checkpointed' || !cp ? '' : `; dump.log ends: ${(await tailFile(desktops.paths.checkpointDumpLog(cp), 6)).join(' | ')}; checkpoint: ${await readFile(path.join(desktops.paths.checkpointDir(cp), 'checkpoint.json'), 'utf8').catch((e) => String(e))}`;
+      assert.equal(record.state, 'checkpointed', `state ${record.state}: ${JSON.stringify(record.lastError)}${why}`);
       return record;
     }, 30_000);
     const checkpoint = await desktops.getCheckpoint(frozen.lastCheckpoint!);

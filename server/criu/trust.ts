@@ -43,6 +43,8 @@ import {
 
 export type { Expected, Violation } from './trustRules';
 
+/** task_core_entry.task_state of a zombie (compel TASK_DEAD). */
+const taskDead = 2;
 const entries = (dir: string, name: string): ProtoFields[] => imageEntries(readFileSync(path.join(dir, name))).map(decodeProto);
 
 /**
@@ -197,13 +199,25 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   const linked = parentViolations(dir);
   const names = readdirSync(dir).filter((n) => n !== 'parent');
   const has = new Set(names);
-  const tasks = entries(dir, 'pstree.img').map((p) => {
+  const listed = entries(dir, 'pstree.img').map((p) => {
     const pid = int(p, 1);
     const threads = varints(p, 5);
     return { pid, threads: threads.length ? threads : [pid] };
   });
+  // A zombie (a child exited, not yet reaped: Firefox's glxtest seconds after its start) is dumped as a core image
+  // with its task core alone, state TASK_DEAD (cr-dump.c dump_one_zombie): no thread core, no credentials, no ids,
+  // and pstree.img may list a thread id of no image. criu restores it by exiting at once with its exit code
+  // (cr-restore.c restore_one_zombie): nothing of it runs, opens or maps anything. Such a core (and only one that
+  // carries nothing else) is no task to judge; one with a thread core is judged as a live task.
+  const leaders = new Map(listed.map(({ pid }) => [pid, entries(dir, `core-${pid}.img`)[0]] as const));
+  const isZombie = (pid: number) => {
+    const core = leaders.get(pid);
+    return int(msg(core, 3), 1) === taskDead && !msg(core, 5) && !msg(core, 4) && !has.has(`ids-${pid}.img`) && !has.has(`mm-${pid}.img`);
+  };
+  const zombies = listed.filter(({ pid }) => isZombie(pid)).map(({ pid }) => pid);
+  const tasks = listed.filter(({ pid }) => !zombies.includes(pid));
   const cores = tasks.flatMap(({ pid, threads }) => threads.map((tid) => {
-    const [core] = entries(dir, `core-${tid}.img`);
+    const [core] = tid === pid ? [leaders.get(pid)] : entries(dir, `core-${tid}.img`);
     const thread = msg(core, 5);
     const task = tid === pid ? msg(core, 3) : undefined;
     const sched: TaskSched = {
@@ -290,7 +304,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
     }
   }
 
-  const treePids = new Set(tasks.flatMap((t) => t.threads));
+  const treePids = new Set([...tasks.flatMap((t) => t.threads), ...zombies]);
   const toStat = [...new Set([...regs.map((r) => r.name), ...sockets.flatMap((s) => (s.path ? [s.path] : []))])];
   const statted = new Map(toStat.map((p) => [p, contained ? containedFile(p, contained, tars) : statOrNull(p)] as const));
 
