@@ -7,7 +7,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { loadFleetTrust } from '../server/fleet/peerCall';
+import { loadFleetTrust, peerFetch } from '../server/fleet/peerCall';
+import { eventually } from '../test/support/eventually';
 import { startEtcd, type TestEtcd } from '../test/support/etcd';
 import { makeCa, type TestCa } from '../test/support/testCa';
 import { makeNetwork, startHost, type TestHost, type TestNetwork } from '../test/support/testHosts';
@@ -55,6 +56,16 @@ test.beforeAll(async () => {
         FREEZEFRAME_TEST_MEM_AVAILABLE: String(n * 4 * 1024 ** 3),
       },
     }));
+  }
+  // The fleet formed (each host's lease in etcd, read back by the other) before any page opens: a host joins once it
+  // listens, a moment after startHost returns (in CI once, host 1's page still showed one host 10 s after it opened).
+  for (const host of hosts) {
+    await eventually(async () => {
+      const response = await peerFetch(`${host.url}/api/fleet`, { headers: { Authorization: `Bearer ${host.token}` }, trust, timeoutMs: 10_000 });
+      const { fleet } = (await response.json()) as { fleet: { fresh: boolean; hosts: { id: string }[] } };
+      expect(fleet.hosts.map((h) => h.id), `the fleet as ${host.url} sees it`).toEqual(['h1', 'h2']);
+      expect(fleet.fresh, 'its view is fresh').toBe(true);
+    }, 30_000);
   }
 });
 
