@@ -36,13 +36,15 @@ export interface Serving {
   treePids: number[];
 }
 
-const transientDumpErrors = /in-flight|The socket has data to read/i;
+const transientDumpErrors = /in-flight|The socket has data to read|Zombies with threads are not supported/i;
 
 /**
  * criu dump, again when it failed only because of what was in flight at that instant: a connection being set
  * up (an app connecting to the X server's unix socket, typically just after start), or a netlink socket with a
- * message not yet read (Firefox listens for network changes). criu then resumes the tree untouched, and a
- * moment later the socket is an ordinary one.
+ * message not yet read (Firefox listens for network changes), or a process caught exiting, its leader gone and
+ * its threads not yet (criu/seize.c: "Zombies with threads are not supported"; a Firefox content process, once
+ * in a CI run of 10 lazy cycles). criu then resumes the tree untouched, and a moment later the socket is an
+ * ordinary one, the process a plain zombie or gone.
  */
 async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
