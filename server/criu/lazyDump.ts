@@ -10,12 +10,11 @@
 //   not the sockets' repair mode: cr_dump_finish decided those before) and criu exits 1.
 // - it never gives up waiting for the connection (accept without a timeout): the caller ends it.
 import 'server-only';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { criuArgs, type CriuOptions } from './options';
 import { CriuError } from './errors';
 import { readVerdict } from './verdict';
+import { spawnStatusChild, statusReady } from './statusChild';
 
 export interface LazyDumpEnd {
   exitCode: number | undefined;
@@ -48,23 +47,8 @@ export async function startLazyDump(criuPath: string, options: CriuOptions, { on
   const started = performance.now();
   // Its output to a file, not to a pipe of ours: a server that dies must not take the page server with it (SIGPIPE).
   const outputPath = `${logPath}.out`;
-  const outputFd = openSync(outputPath, 'w', 0o600);
-  let child;
-  try {
-    child = spawn(command[0], command.slice(1), { stdio: ['ignore', outputFd, outputFd, 'pipe'] });
-  } finally {
-    closeSync(outputFd);
-  }
-  let exitCode: number | undefined;
-  let signal: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', () => resolve());
-    child.once('exit', (code, sig) => {
-      exitCode = code ?? undefined;
-      signal = sig ?? undefined;
-      resolve();
-    });
-  });
+  const dump = spawnStatusChild(command, outputPath);
+  const { child, status, exited } = dump;
   if (child.pid) await onSpawn?.(child.pid);
   const judge = async (): Promise<LazyDumpEnd> => {
     await exited;
@@ -72,20 +56,14 @@ export async function startLazyDump(criuPath: string, options: CriuOptions, { on
     const { errors } = readVerdict('dump', log);
     const printed = output.split('\n').filter((l) => /error/i.test(l)).slice(0, 3);
     return {
-      exitCode, signal, errors: [...errors, ...(errors.length ? [] : printed), ...(signal ? [`criu dump was killed by ${signal}`] : [])],
+      exitCode: dump.exitCode, signal: dump.signal,
+      errors: [...errors, ...(errors.length ? [] : printed), ...(dump.signal ? [`criu dump was killed by ${dump.signal}`] : [])],
       accepted: /Accepted connection from/.test(log), served: /Lazy pages transfer finished successfully/.test(log), ms: performance.now() - started,
     };
   };
-  const status = child.stdio[3] as import('node:stream').Readable;
-  const ready = await new Promise<boolean | 'late'>((resolve) => {
-    const timer = setTimeout(() => resolve('late'), timeoutMs);
-    status.once('data', () => { clearTimeout(timer); resolve(true); });
-    status.once('end', () => { clearTimeout(timer); resolve(false); });
-    status.once('error', () => { clearTimeout(timer); resolve(false); });
-  });
-  status.destroy();
+  const ready = await statusReady(status, timeoutMs);
   const durationMs = performance.now() - started;
-  if (ready !== true) {
+  if (ready !== 'ready') {
     child.kill('SIGKILL');
     const end = await judge();
     throw new CriuError({ op: 'dump', command, exitCode: end.exitCode, errors: end.errors.length ? end.errors : [`criu dump ${ready === 'late' ? 'timed out' : 'ended'} before its images were complete`], logPath, timedOut: ready === 'late' });

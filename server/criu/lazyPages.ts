@@ -3,10 +3,9 @@
 // then exits by itself once no page is left to send (criu/uffd.c handle_requests). Until it has, the tree's
 // memory is not all there: it must be neither dumped nor its images removed.
 import 'server-only';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { CriuError } from './errors';
+import { spawnStatusChild, statusReady } from './statusChild';
 import { readVerdict } from './verdict';
 
 /** How the daemon ended, judged by its exit and its log. */
@@ -54,46 +53,23 @@ export async function startLazyPages(
   // What criu prints outside its log goes to a file, not a pipe of ours: a server that dies while pages are still
   // being sent must not take the daemon with it (SIGPIPE), or the tree would be left with holes in its memory.
   const outputPath = `${logPath}.out`;
-  const outputFd = openSync(outputPath, 'w', 0o600);
   const args = ['lazy-pages', '--images-dir', imagesDir, '--work-dir', workDir, '--log-file', logPath, `-v${logLevel}`, '--status-fd', '3',
     ...(pageServer ? ['--page-server', '--address', pageServer.address, '--port', String(pageServer.port)] : [])];
-  let child;
-  try {
-    child = spawn(criuPath, args, { stdio: ['ignore', outputFd, outputFd, 'pipe'] });
-  } finally {
-    closeSync(outputFd);
-  }
   // Kept referenced: this process learns how the daemon ended (a CLI prints its restore at once, and exits once
   // the last page is sent, its record settled). A process that dies first leaves it working: its output is a
   // file, and its log is judged by whoever operates on the desktop next (operations/pages.ts).
-  const status = child.stdio[3] as import('node:stream').Readable;
-  let exitCode: number | undefined;
-  let signal: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', () => resolve());
-    child.once('exit', (code, sig) => {
-      exitCode = code ?? undefined;
-      signal = sig ?? undefined;
-      resolve();
-    });
-  });
+  const daemon = spawnStatusChild([criuPath, ...args], outputPath);
+  const { child, status, exited } = daemon;
   let stalled: string | undefined;
   const judge = async (): Promise<LazyOutcome> => {
     await exited;
     const [log, output] = await Promise.all([readLazyLog(logPath), readFile(outputPath, 'utf8').catch(() => '')]);
-    const outcome = judgeLazyLog(log, exitCode, signal, output);
+    const outcome = judgeLazyLog(log, daemon.exitCode, daemon.signal, output);
     if (stalled) Object.assign(outcome, { ok: false, errors: [stalled, ...outcome.errors.filter((e) => !/killed by SIGKILL/.test(e))] });
     return { ...outcome, ms: performance.now() - started };
   };
   // criu writes one byte to its status fd once the socket listens (status_ready), and closes it.
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    status.once('data', () => { clearTimeout(timer); resolve(true); });
-    status.once('end', () => { clearTimeout(timer); resolve(false); });
-    status.once('error', () => { clearTimeout(timer); resolve(false); });
-  });
-  status.destroy();
-  (status as unknown as { unref?: () => void }).unref?.();
+  const ready = (await statusReady(status, timeoutMs)) === 'ready';
   if (!ready) {
     child.kill('SIGKILL');
     const outcome = await judge();
@@ -109,7 +85,7 @@ export async function startLazyPages(
     const over = performance.now() - started > maxMs ? `criu lazy-pages was still sending pages after ${maxMs / 1000} s` : undefined;
     void stat(logPath).then((s) => s.size, () => 0).then((size) => {
       const why = over ?? (size > maxLogBytes ? `criu lazy-pages made no progress: its log passed ${Math.round(size / 1024 / 1024)} MB` : undefined);
-      if (why && exitCode === undefined && !signal) {
+      if (why && daemon.exitCode === undefined && !daemon.signal) {
         stalled = `${why} (ended; the desktop's memory is not whole)`;
         child.kill('SIGKILL');
       }
