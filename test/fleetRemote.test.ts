@@ -21,6 +21,7 @@ import { sseParser, type FeedMessage } from '../server/fleet/remoteEvents';
 import { startEtcd, type TestEtcd } from './support/etcd';
 import { eventually } from './support/eventually';
 import { makeNetwork, startHost, type TestHost, type TestNetwork } from './support/testHosts';
+import { clickAt, typeLine } from './support/viewer';
 
 const port = 3641;
 const subnet = 170 + Math.floor(Math.random() * 20);
@@ -124,28 +125,6 @@ async function pictureMovesThrough(host: TestHost, id: string, password: string,
     await eventually(() => assert.ok(rfb.updates >= first + 2, `updates: ${rfb.updates}`), 15_000);
   } finally {
     rfb.close();
-  }
-}
-
-const returnKey = 0xff0d;
-/** A click at (x, y), then each character of text and Return, as RFB pointer and key events. */
-function clickAndType(client: RfbClient, x: number, y: number, text: string): void {
-  for (const buttons of [1, 0]) {
-    const m = Buffer.alloc(6);
-    m.writeUInt8(5, 0);
-    m.writeUInt8(buttons, 1);
-    m.writeUInt16BE(x, 2);
-    m.writeUInt16BE(y, 4);
-    client.write(m);
-  }
-  for (const keysym of [...text].map((c) => c.charCodeAt(0)).concat(returnKey)) {
-    for (const down of [1, 0]) {
-      const m = Buffer.alloc(8);
-      m.writeUInt8(4, 0);
-      m.writeUInt8(down, 1);
-      m.writeUInt32BE(keysym, 4);
-      client.write(m);
-    }
   }
 }
 
@@ -310,7 +289,8 @@ test('the audience\'s keys through host 1\'s relay reach nothing on host 2 (view
   const control = await rfbThrough(h1(), id, h1().token, { password: started.body.desktop.vncPassword, autoRequest: false });
   try {
     await eventually(async () => {
-      clickAndType(control, 120, 120, 'ready');
+      clickAt(control, 120, 120);
+      typeLine(control, 'ready');
       await control.capture(5_000);
       assert.match(await typed(), /ready\n/);
     }, 30_000);
@@ -320,9 +300,11 @@ test('the audience\'s keys through host 1\'s relay reach nothing on host 2 (view
     // that got through would be in the file before the control's line.
     const audience = await rfbThrough(h1(), id, view, { password: watch.body.desktop.vncViewPassword, autoRequest: false });
     try {
-      clickAndType(audience, 120, 120, 'audience');
+      clickAt(audience, 120, 120);
+      typeLine(audience, 'audience');
       await audience.capture(10_000);
-      clickAndType(control, 120, 120, 'control');
+      clickAt(control, 120, 120);
+      typeLine(control, 'control');
       await eventually(async () => assert.match(await typed(), /control\n/), 10_000);
       assert.equal(await typed(), `${before}control\n`, 'only the control session\'s line');
       assert.equal(audience.closed, false, 'the audience keeps watching');
