@@ -5,16 +5,21 @@
 const readers = new Map<string, number>();
 const rewrites = new Map<string, Promise<unknown>>();
 
-export async function whileReading<T>(checkpointId: string, fn: () => Promise<T>): Promise<T> {
-  for (let rewrite = rewrites.get(checkpointId); rewrite; rewrite = rewrites.get(checkpointId)) await rewrite.catch(() => {});
-  readers.set(checkpointId, (readers.get(checkpointId) ?? 0) + 1);
+/** fn, with key counted in counts while it runs (several at once: the key goes with the last). */
+async function counted<T>(counts: Map<string, number>, key: string, fn: () => Promise<T>): Promise<T> {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
   try {
     return await fn();
   } finally {
-    const left = readers.get(checkpointId)! - 1;
-    if (left) readers.set(checkpointId, left);
-    else readers.delete(checkpointId);
+    const left = counts.get(key)! - 1;
+    if (left) counts.set(key, left);
+    else counts.delete(key);
   }
+}
+
+export async function whileReading<T>(checkpointId: string, fn: () => Promise<T>): Promise<T> {
+  for (let rewrite = rewrites.get(checkpointId); rewrite; rewrite = rewrites.get(checkpointId)) await rewrite.catch(() => {});
+  return counted(readers, checkpointId, fn);
 }
 
 /** fn's outcome, or undefined without running it while a reader has the checkpoint's images. */
@@ -33,14 +38,7 @@ const restoresWaiting = new Map<string, number>();
 
 /** fn (a restore of one of desktopId's checkpoints), while restoreWaits(desktopId) says so. */
 export async function restoreComing<T>(desktopId: string, fn: () => Promise<T>): Promise<T> {
-  restoresWaiting.set(desktopId, (restoresWaiting.get(desktopId) ?? 0) + 1);
-  try {
-    return await fn();
-  } finally {
-    const left = restoresWaiting.get(desktopId)! - 1;
-    if (left) restoresWaiting.set(desktopId, left);
-    else restoresWaiting.delete(desktopId);
-  }
+  return counted(restoresWaiting, desktopId, fn);
 }
 
 export const restoreWaits = (desktopId: string) => restoresWaiting.has(desktopId);
