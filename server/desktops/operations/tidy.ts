@@ -9,7 +9,6 @@ import { collectBases, diskBytes, referencedBases, removeCheckpointFiles } from 
 import { baseOf, recoverImages, shareWithBase, unshare } from '../../storage/dedup';
 import { compressLog, trimLiveLog } from '../../storage/logs';
 import { packPages, unpackPages } from '../../storage/packedPages';
-import { hasLazyPages } from '../../storage/pagemap';
 import { linkUnchanged } from '../../storage/homeBase';
 import { restoreWaits, unlessRead } from '../../storage/readers';
 import type { CheckpointRecord, DesktopRecord } from '../records';
@@ -165,8 +164,8 @@ async function packLogs(ctx: OperationContext, desktop: DesktopRecord, mine: Che
       return !!info?.ok && (!restore[2] || !!info.lazy?.ok);
     };
     // A lazy dump (a post-copy move's source) writes its dump.log until every page is served, and reads it then
-    // to know it ended as served (criu/lazyDump.ts): its checkpoint's images lack those pages.
-    const serving = names.includes('dump.log') && (await hasLazyPages(paths.checkpointImages(checkpoint.id)).catch(() => false));
+    // to know it ended as served (criu/lazyDump.ts): its recorded command says --lazy-pages.
+    const serving = checkpoint.command?.includes('--lazy-pages') ?? false;
     const packable = names.filter((n) => finishedLog.test(n) && n !== lazyLog && !(serving && n === 'dump.log') && wentWell(n));
     const pidfile = names.includes(path.basename(paths.checkpointPidfile(checkpoint.id)));
     if (!packable.length && !pidfile) continue;
