@@ -75,6 +75,10 @@ export class RfbClient extends EventEmitter<{ update: [number, number, boolean];
   sessionBytes = 0;
   /** performance.now() of the last complete update. */
   lastUpdateAt = 0;
+  /** FramebufferUpdates whose header has been read (complete or not): refresh() tells the answer from earlier ones. */
+  private begun = 0;
+  /** Whether the last complete update painted the top-left pixel (what refresh() asks for). */
+  private coveredOrigin = false;
   closed = false;
   /** The TCP socket, when connected by port (its local port names this client in criu's view of Xvnc). */
   socket: net.Socket | undefined;
@@ -211,18 +215,22 @@ export class RfbClient extends EventEmitter<{ update: [number, number, boolean];
       const type = (await this.read(1))[0];
       if (type === 0) {
         const rects = (await this.read(3)).readUInt16BE(1);
+        this.begun++;
         // Xvnc cuts a full-screen update into strips: full when they cover the screen.
         let area = 0;
+        let origin = false;
         for (let i = 0; i < rects; i++) {
           const header = await this.read(12);
           const [x, y, w, h] = [0, 2, 4, 6].map((o) => header.readUInt16BE(o));
           const encoding = header.readInt32BE(8);
           if (encoding !== 0) throw new Error(`unexpected encoding ${encoding}`);
           area += w * h;
+          origin ||= x === 0 && y === 0 && w > 0 && h > 0;
           await this.reader.stream(w * h * 4, this.pixels ? this.painter(x, y, w) : () => {});
         }
         this.updates++;
         this.lastUpdateAt = performance.now();
+        this.coveredOrigin = origin;
         this.emit('update', this.updates, this.lastUpdateAt, area >= this.width * this.height);
         if (this.autoRequest) this.requestUpdate(true);
       } else if (type === 1) {
@@ -276,6 +284,37 @@ export class RfbClient extends EventEmitter<{ update: [number, number, boolean];
     this.requestUpdate(false);
     await next;
     return this.pixels!;
+  }
+
+  /**
+   * Every change Xvnc has drawn up to now, in pixels (connect with keepPixels): resolves true at the update that
+   * answers, false after timeoutMs (pixels then as they are). An incremental request alone goes unanswered while
+   * nothing changes, so the top-left pixel is asked for too, non-incrementally: Xvnc (TigerVNC 1.12,
+   * VNCSConnectionST::writeDataUpdate) answers that at once with every change it holds for this connection, or at
+   * its next frame when changes are still queued. The answer is the first update begun after the request that
+   * paints that pixel: one already on its way (answering an earlier request) is not it.
+   */
+  async refresh(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    const before = this.begun;
+    const answered = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const onUpdate = () => {
+        if (this.begun > before && this.coveredOrigin) done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('update', onUpdate);
+        this.off('closed', onClosed);
+        resolve(ok);
+      };
+      const onClosed = () => done(false);
+      this.on('update', onUpdate);
+      this.once('closed', onClosed);
+    });
+    this.requestUpdate(true);
+    this.requestUpdate(false, 0, 0, 1, 1);
+    return answered;
   }
 
   close(): void {

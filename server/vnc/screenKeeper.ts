@@ -7,6 +7,12 @@
 // the dump, before criu looks at the tree (a connection of ours must not be dumped), and comes back once the
 // desktop runs again, connectDelayMs later (not in the way of a restored viewer's first frames, 10-30 ms after
 // the restore; and ready for a checkpoint soon after: at 1 s the overhead bench's dumps often found none kept).
+//
+// The kept picture alone lagged the screen: after each update the client waits throttleMs before it asks again, so
+// a change made in that window (xterm's repaint a few ms after the echo of the Enter that asked for it) was not in
+// it, and a checkpoint taken the moment the user saw the change showed the screen before it (test/thumbnails, and
+// e2e/restoreAny about 1 run in 7). So at the checkpoint the client first asks Xvnc for what changed since
+// (RfbClient.refresh), for at most freshMs: it overlaps the checkpoint's record writes, before criu starts.
 import 'server-only';
 import type { RfbClient } from './rfbClient';
 import { connectRfb } from './target';
@@ -26,6 +32,8 @@ export interface KeeperOptions {
   throttleMs: number;
   /** How long after a desktop starts running (started, restored) the client connects. */
   connectDelayMs: number;
+  /** At the checkpoint, how long to wait for Xvnc to send what changed since the last update (then: as kept). */
+  freshMs: number;
 }
 
 class Watch {
@@ -64,7 +72,7 @@ class Watch {
     this.framed = false;
     client.on('update', () => {
       this.framed = true;
-      this.later(this.options.throttleMs, () => client.requestUpdate(true));
+      if (!this.released) this.later(this.options.throttleMs, () => client.requestUpdate(true));
     });
     client.on('closed', () => {
       if (this.client === client) this.client = undefined;
@@ -73,13 +81,17 @@ class Watch {
     client.requestUpdate(false);
   }
 
-  /** The last picture (none before the first whole frame), once our connection is closed on both sides. */
-  async release(): Promise<Screen | undefined> {
+  /**
+   * The last picture (none before the first whole frame), once our connection is closed on both sides; with fresh,
+   * what changed since the last update first (bounded by options.freshMs).
+   */
+  async release(fresh = false): Promise<Screen | undefined> {
     this.released = true;
     clearTimeout(this.timer);
     const client = this.client;
     this.client = undefined;
     if (!client) return undefined;
+    if (fresh) await client.refresh(this.options.freshMs);
     const screen = this.framed && client.pixels ? { width: client.width, height: client.height, pixels: client.pixels } : undefined;
     await client.closeGracefully();
     return screen;
@@ -89,7 +101,10 @@ class Watch {
 export class ScreenKeeper {
   private readonly watches = new Map<string, Watch>();
 
-  constructor(private readonly options: KeeperOptions = { throttleMs: 100, connectDelayMs: 300 }) {}
+  // freshMs: Xvnc answered in 1-7 ms (test/thumbnails, 640x480, 9 dumps; 27 ms once, the first dump of a process
+  // with an e2e run loading both cores), and the wait overlaps the record writes: the dumps' trace showed 0-2.5 ms
+  // between those and criu's start.
+  constructor(private readonly options: KeeperOptions = { throttleMs: 100, connectDelayMs: 300, freshMs: 50 }) {}
 
   /** Told of a desktop's state as it changes: watched while running, let go otherwise. */
   follow(desktop: KeptDesktop): void {
@@ -104,11 +119,14 @@ export class ScreenKeeper {
     }
   }
 
-  /** The kept picture of a desktop about to be dumped, its connection closed; undefined when none is kept yet. */
+  /**
+   * The picture of a desktop about to be dumped, as it is now, its connection closed; undefined when none is kept
+   * yet. The kept picture alone can be a throttle old: the screen before the change the user just made.
+   */
   async take(id: string): Promise<Screen | undefined> {
     const watch = this.watches.get(id);
     this.watches.delete(id);
-    return watch?.release();
+    return watch?.release(true);
   }
 
   close(): void {
