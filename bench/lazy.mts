@@ -51,6 +51,9 @@ if (cache !== 'warm' && cache !== 'cold') throw new Error('--cache is warm or co
 const stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-lazy-'));
 // Every restore here says lazy or not; 'auto' plays no part.
 const engine = await createEngine({ ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_DISPLAYS: arg('displays', '80-95'), FREEZEFRAME_LAZY: 'off' });
+// Ready as the server keeps itself (Desktops.keepReady): a criu worker waiting, screens kept, each checkpoint's
+// images decoded for the trust check after the reply.
+await engine.desktops.keepReady();
 const { desktops } = engine;
 const loads = new LoadLog();
 const frameTimeoutMs = 15_000;

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Engine } from '../server/engine';
 import { FreezeframeError } from '../server/errors';
 import { failure } from '../server/api/results';
-import { assertTrustedImages } from '../server/criu/trust';
+import { assertTrustedImages, trustCacheCounts } from '../server/criu/trust';
 import { roomOf } from '../server/desktops/rooms';
 import { readLaunchMounts } from '../server/desktops/launchMounts';
 import { inside } from '../server/sandbox/layout';
@@ -69,6 +69,15 @@ describe('the trust check before a restore', () => {
       times.push(performance.now() - t0);
     }
     t.diagnostic(`trust check of the default desktop (${tasks.size} tasks): ${times.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+    // The images decoded once, then judged from what was decoded: unchanged files, the same fingerprint (once they
+    // are a few ticks old: images written within the last 50 ms are decoded each time, criu/trust.ts).
+    await eventually(async () => {
+      const kept = trustCacheCounts.kept;
+      await assertTrustedImages(images, checkpoint.id, expected);
+      assert.ok(trustCacheCounts.kept > kept, 'a check of unchanged images judged them from their kept decoding');
+    });
+    // Every hostile edit below changes a file the cache was filled from: each must be seen (refused), never judged
+    // from the decoding of the real images.
 
     const hostile = [
       {

@@ -188,16 +188,26 @@ function parentViolations(dir: string): Violation[] {
   return parentImageViolations(dir);
 }
 
-/**
- * Every violation of the checkpoint at `dir` against what its desktop may be (server/criu/trustRules.ts).
- * Synchronous on purpose: the images are small files just written or read (page cache), and each read or stat
- * through libuv's thread pool costs more than the work itself. Firefox's checkpoint (168 threads: 168 core
- * images, 275 file paths to stat), load 4 on 2 cores: core images 22-38 ms read in parallel with promises,
- * 1.6-9 ms read in a loop; 275 stats 3-53 ms with promises, 0.9-32 ms in a loop.
- */
-export function trustViolations(dir: string, expected: Expected): Violation[] {
-  const linked = parentViolations(dir);
-  const names = readdirSync(dir).filter((n) => n !== 'parent');
+/** What the trust check reads out of a checkpoint's images: a pure function of their bytes, judged at each restore. */
+interface DecodedImages {
+  names: string[];
+  tasks: { pid: number; threads: number[] }[];
+  zombies: number[];
+  cores: (TaskCreds & { sched: TaskSched })[];
+  netns: (string | undefined)[];
+  /** Found while decoding: refused file types, remaps of no file. */
+  found: Violation[];
+  regs: RegFile[];
+  sockets: Socket[];
+  /** Ghost files with their owner as the images say; link remaps, whose files criu makes as root. */
+  ghosts: Ghost[];
+  linkRemaps: string[];
+  mounts: Mount[];
+  tars: TarMember[];
+  ttys: number[];
+}
+
+function decodeImages(dir: string, names: string[]): DecodedImages {
   const has = new Set(names);
   const listed = entries(dir, 'pstree.img').map((p) => {
     const pid = int(p, 1);
@@ -232,12 +242,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   const tars = names.filter((n) => /^tmpfs-dev-\d+\.tar\.gz\.img$/.test(n)).flatMap((n) => tarMembers(n, readFileSync(path.join(dir, n))));
   const remaps = has.has('remap-fpath.img') ? entries(dir, 'remap-fpath.img') : [];
   const ttys = has.has('tty-info.img') ? entries(dir, 'tty-info.img') : [];
-
-  const contained = expected.contained;
-  const violations: Violation[] = [
-    ...linked, ...imageNameViolations(names, { contained: !!contained }), ...credsViolations(cores satisfies TaskCreds[], expected),
-    ...netnsViolations(names.filter((n) => /^netns-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n)).map((e) => text(e, 8))),
-  ];
+  const found: Violation[] = [];
 
   // Which tasks hold which file: fdinfo-<files_id>.img, shared by tasks that share their fd table.
   const fdTables = new Map<number, number[]>();
@@ -263,7 +268,7 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
     const id = int(f, 2);
     const type = int(f, 1);
     const pids = pidsOf.get(id) ?? [];
-    if (refusedFileTypes[type]) violations.push({ pid: pids[0], what: refusedFileTypes[type], value: `#${id}` });
+    if (refusedFileTypes[type]) found.push({ pid: pids[0], what: refusedFileTypes[type], value: `#${id}` });
     const reg = msg(f, 3);
     if (reg) {
       const file: RegFile = { id, name: text(reg, 6) ?? '', flags: int(reg, 2) ?? 0, mode: int(reg, 10), pids };
@@ -286,13 +291,14 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   }
 
   const ghosts: Ghost[] = [];
+  const linkRemaps: string[] = [];
   for (const r of remaps) {
     const orig = byId.get(int(r, 1));
     const remapId = int(r, 2);
     // remap_type: LINKED 0, GHOST 1, PROCFS 2 (a dead task's /proc entry); older images flag ghosts in the id.
     const type = int(r, 3) ?? ((remapId & 0x80000000) ? 1 : 0);
     if (!orig) {
-      violations.push({ what: 'remapped file not in files.img', value: `#${int(r, 1)}` });
+      found.push({ what: 'remapped file not in files.img', value: `#${int(r, 1)}` });
       continue;
     }
     if (type === 1) {
@@ -300,9 +306,91 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
       ghosts.push({ name: orig.name, uid: int(g, 1), gid: int(g, 2), mode: int(g, 3) });
     } else if (type === 0) {
       // criu links the dump-time link_remap file back to the file's path, as root: both in the desktop's folders.
-      for (const name of [orig.name, byId.get(remapId)?.name ?? `#${remapId}`]) ghosts.push({ name, uid: expected.uid, gid: expected.gid, mode: 0o100600 });
+      linkRemaps.push(orig.name, byId.get(remapId)?.name ?? `#${remapId}`);
     }
   }
+
+  return {
+    names, tasks, zombies, cores: cores.map(({ ids: _ids, ...core }) => core), found, regs, sockets, ghosts, linkRemaps, tars,
+    netns: names.filter((n) => /^netns-\d+\.img$/.test(n)).flatMap((n) => entries(dir, n)).map((e) => text(e, 8)),
+    mounts: mounts.map((m) => ({
+      fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
+      source: text(m, 8) ?? '', options: text(m, 9) ?? '', extKey: text(m, 18),
+    })),
+    ttys: ttys.map((t) => int(t, 2)),
+  };
+}
+
+/**
+ * Decoded images by folder, each with the fingerprint of the files it was decoded from: every file's inode, size,
+ * modification and change time. A file rewritten, replaced, added or removed changes it (its change time cannot be
+ * set back, but by root), and the images are decoded again. What is judged against the host (the files the images
+ * name, its mounts, the desktop's ids, this process's limits) is judged at every restore, never kept.
+ *
+ * Why: decoding is most of the check (a CPU profile: varints, ~170 core images for Firefox), on every restore's
+ * critical path; the server decodes a new checkpoint's images in its follow-up, after the reply (warmTrust).
+ */
+const decodedCache = new Map<string, { fingerprint: string; decoded: DecodedImages }>();
+const cacheLimit = 64;
+/** Decodes done and decodes spared, for the tests. */
+export const trustCacheCounts = { decoded: 0, kept: 0 };
+
+/**
+ * A file's times are read from a coarse clock (one tick: 1-10 ms): a file written twice within one tick, at one size
+ * and inode, would keep its fingerprint. As git does with racily clean files, images changed that recently are
+ * decoded but not kept.
+ */
+const settledNs = 50_000_000n;
+
+function fingerprint(dir: string, names: string[]): { print: string; newestNs: bigint } {
+  let newestNs = 0n;
+  const print = names.map((n) => {
+    const s = statSync(path.join(dir, n), { bigint: true });
+    if (s.ctimeNs > newestNs) newestNs = s.ctimeNs;
+    return `${n}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  }).join('/');
+  return { print, newestNs };
+}
+
+function decodedOf(dir: string, names: string[]): DecodedImages {
+  const { print, newestNs } = fingerprint(dir, names);
+  const kept = decodedCache.get(dir);
+  if (kept?.fingerprint === print) {
+    trustCacheCounts.kept++;
+    return kept.decoded;
+  }
+  const decoded = decodeImages(dir, names);
+  trustCacheCounts.decoded++;
+  decodedCache.delete(dir);
+  if (BigInt(Date.now()) * 1_000_000n - newestNs > settledNs) decodedCache.set(dir, { fingerprint: print, decoded });
+  while (decodedCache.size > cacheLimit) decodedCache.delete(decodedCache.keys().next().value!);
+  return decoded;
+}
+
+const imageNames = (dir: string) => readdirSync(dir).filter((n) => n !== 'parent');
+
+/** Decodes a checkpoint's images now, off a restore's path, so that its trust check only judges; errors wait for it. */
+export function warmTrust(dir: string): void {
+  try {
+    decodedOf(dir, imageNames(dir));
+  } catch {}
+}
+
+/**
+ * Every violation of the checkpoint at `dir` against what its desktop may be (server/criu/trustRules.ts).
+ * Synchronous on purpose: the images are small files just written or read (page cache), and each read or stat
+ * through libuv's thread pool costs more than the work itself. Firefox's checkpoint (168 threads: 168 core
+ * images, 275 file paths to stat), load 4 on 2 cores: core images 22-38 ms read in parallel with promises,
+ * 1.6-9 ms read in a loop; 275 stats 3-53 ms with promises, 0.9-32 ms in a loop.
+ */
+export function trustViolations(dir: string, expected: Expected): Violation[] {
+  const linked = parentViolations(dir);
+  const { names, tasks, zombies, cores, netns, found, regs, sockets, ghosts, linkRemaps, mounts, tars, ttys } = decodedOf(dir, imageNames(dir));
+  const contained = expected.contained;
+  const violations: Violation[] = [
+    ...linked, ...imageNameViolations(names, { contained: !!contained }), ...credsViolations(cores satisfies TaskCreds[], expected),
+    ...netnsViolations(netns), ...found,
+  ];
 
   const treePids = new Set([...tasks.flatMap((t) => t.threads), ...zombies]);
   const toStat = [...new Set([...regs.map((r) => r.name), ...sockets.flatMap((s) => (s.path ? [s.path] : []))])];
@@ -311,13 +399,10 @@ export function trustViolations(dir: string, expected: Expected): Violation[] {
   violations.push(
     ...fileViolations(regs, expected, statted, treePids),
     ...socketViolations(sockets, expected),
-    ...(contained ? containedMountViolations : mountViolations)(mounts.map((m) => ({
-      fstype: fstypes[int(m, 1)] ?? text(m, 14) ?? '', mountpoint: text(m, 7) ?? '', root: text(m, 6) ?? '',
-      source: text(m, 8) ?? '', options: text(m, 9) ?? '', extKey: text(m, 18),
-    })), [...hostMounts(), ...(expected.launchMounts ?? [])], expected),
-    ...tarViolations(tars.flat()),
-    ...ghostViolations(ghosts, expected),
-    ...ttyViolations(ttys.map((t) => int(t, 2))),
+    ...(contained ? containedMountViolations : mountViolations)(mounts, [...hostMounts(), ...(expected.launchMounts ?? [])], expected),
+    ...tarViolations(tars),
+    ...ghostViolations([...ghosts, ...linkRemaps.map((name) => ({ name, uid: expected.uid, gid: expected.gid, mode: 0o100600 }))], expected),
+    ...ttyViolations(ttys),
     ...schedViolations(cores.map((c) => c.sched), ownHardLimits()),
   );
   return violations;

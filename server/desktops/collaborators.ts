@@ -71,6 +71,10 @@ export interface Collaborators {
   keepCriuWaiting?(): void;
   /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
   trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
+  /** From now on a new checkpoint's images are decoded for the trust check in its follow-up (criu/trust.ts): the server's. */
+  keepTrustWarm?(): void;
+  /** Decodes a checkpoint's images ahead of its restore, if keepTrustWarm was called; never fails. */
+  warmTrust?(imagesDir: string): Promise<void>;
   /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
   saveLaunchMounts(pid: number, file: string): Promise<void>;
   desktopUser(name: string): Promise<DesktopUser>;
@@ -119,6 +123,7 @@ function keptScreens(): Collaborators['screen'] {
 }
 
 export function realCollaborators(config: Config): Collaborators {
+  let trustWarm = false;
   return {
     // With fds to inherit (a contained desktop's namespace): over RPC by a worker holding them (criu/run.ts).
     criu: (op, options, onSpawn, inheritFds, workerKey) => runCriu(config.criuPath, op, options, { onSpawn, inheritFds, workerKey, runner: config.criuRunner }),
@@ -141,6 +146,12 @@ export function realCollaborators(config: Config): Collaborators {
     screen: keptScreens(),
     // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
     trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
+    keepTrustWarm: () => {
+      trustWarm = true;
+    },
+    warmTrust: async (dir) => {
+      if (trustWarm) (await import('../criu/trust')).warmTrust(dir);
+    },
     saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,

@@ -92,10 +92,12 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [De
   /**
    * What the server (not the CLI, which runs one operation and exits) keeps ready so a dump and a restore start at
    * once: a criu worker waiting (criu/swrk.ts), and each running desktop's screen (vnc/screenKeeper.ts), so a
-   * checkpoint's thumbnail needs no screen read before the freeze.
+   * checkpoint's thumbnail needs no screen read before the freeze; each new checkpoint's images decoded for the
+   * trust check after the reply (criu/trust.ts), so its restore only judges them.
    */
   async keepReady(): Promise<void> {
     this.deps.keepCriuWaiting?.();
+    this.deps.keepTrustWarm?.();
     // Not in init(): the CLI runs one operation and exits; the server, long-lived, owns the cleanup.
     const swept = await this.sweep();
     if (swept.namespaces.length || swept.homes.length) {

@@ -226,7 +226,12 @@ export async function checkpointDesktop(
             }
           }
         }
-        return (await import('./tidy')).tidyLocked(ctx, id);
+        const tidied = await (await import('./tidy')).tidyLocked(ctx, id);
+        // The images as the restore will read them (the tidying leaves the newest whole): decoded now, the trust
+        // check of its restore only judges them (criu/trust.ts). A restore waiting for this lock would decode them
+        // itself otherwise.
+        await deps.warmTrust?.(paths.checkpointImages(cpId));
+        return tidied;
       },
     };
   });
