@@ -1,21 +1,29 @@
 // The CLI as scripts use it: JSON on stdout, exit 0 on success, exit 1 with a JSON error on failure.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 let stateDir: string;
-before(async () => (stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-cli-'))));
-after(async () => rm(stateDir, { recursive: true, force: true }));
+/** The CLI's own TMPDIR: what its calls leave behind there shows. */
+let tmpDir: string;
+before(async () => {
+  stateDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-cli-'));
+  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-cli-tmp-'));
+});
+after(async () => {
+  await rm(stateDir, { recursive: true, force: true });
+  await rm(tmpDir, { recursive: true, force: true });
+});
 
 function run(args: string[], keyDir = path.join(stateDir, 'keys')): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     execFile(
       path.resolve('bin/freezeframe.js'),
       args,
-      { env: { ...process.env, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: keyDir, FREEZEFRAME_DISPLAYS: '30-39' } },
+      { env: { ...process.env, TMPDIR: tmpDir, FREEZEFRAME_STATE_DIR: stateDir, FREEZEFRAME_KEY_DIR: keyDir, FREEZEFRAME_DISPLAYS: '30-39' } },
       (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
     );
   });
@@ -50,6 +58,8 @@ test('start, checkpoint, restore, list, stop', async () => {
   assert.equal(refused.code, 1);
   assert.equal(refused.json.error.code, 'bad_state');
   assert.match(refused.json.error.message, /stopped/);
+  // Nothing left in the temporary folder by five calls, two of them criu's (its option files, its worker's folder).
+  assert.deepEqual(await readdir(tmpDir), []);
 });
 
 test('retention, pin, and remove a stopped desktop', async () => {

@@ -60,6 +60,11 @@ describe('reconcile plan', () => {
     // A snapshot (--leave-running) whose tree lives is not sealed: it was the tree, not the dump, that went on.
     const snapshot = checkpoint({ leaveRunning: true });
     assert.deepEqual(summary(planReconcile(dumping(snapshot), { alive: true, checkpoint: snapshot, dumpSucceeded: true })), ['failCheckpoint', 'setState running failed dump']);
+    // The facts it was judged by are in the error, for whoever reads why.
+    const [failCp, setFailed] = planReconcile(dumping(cp), { alive: false, checkpoint: cp, dumpSucceeded: false, dumpLastLine: 'Dumping FAILED.' });
+    assert.ok(failCp.do === 'failCheckpoint' && setFailed.do === 'setState');
+    assert.deepEqual(failCp.error.errors, ['criu (PID 77) is not at work', 'its dump log does not say the dump succeeded (it ends: Dumping FAILED.)', "the desktop's root (PID 4242) is gone"]);
+    assert.deepEqual(setFailed.changes.lastError?.errors, failCp.error.errors);
     // A checkpoint already judged is left as it is.
     const done = checkpoint({ state: 'failed' });
     assert.deepEqual(summary(planReconcile(dumping(done), { alive: false, checkpoint: done })), ['setState failed failed dump']);

@@ -141,7 +141,12 @@ class WorkerPool {
 
   /** Where workers' output files (unlinked at once) and option files live: a folder of ours, root's only. */
   folder(): string {
-    this.dir ??= mkdtempSync(path.join(os.tmpdir(), 'freezeframe-criu-'));
+    if (!this.dir) {
+      const dir = (this.dir = mkdtempSync(path.join(os.tmpdir(), 'freezeframe-criu-')));
+      // Gone with this process (its files are removed one by one already): every CLI call and test made one, and
+      // /tmp held 2321 of them after a day of tests. A folder of its own, not one shared name: /tmp is everyone's.
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    }
     return this.dir;
   }
 

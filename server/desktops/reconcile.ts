@@ -13,6 +13,8 @@ export interface ReconcileFacts {
   /** checkpointing: the checkpoint being dumped, and whether criu's log says the dump succeeded. */
   checkpoint?: CheckpointRecord;
   dumpSucceeded?: boolean;
+  /** checkpointing: the last line of criu's dump log (its verdict, or where it stopped), said when a dump is judged. */
+  dumpLastLine?: string;
   /** restoring: the restored tree's root (from criu's pidfile), when it is alive. */
   restoredRoot?: { pid: number; startTime: string };
 }
@@ -52,11 +54,20 @@ export function planReconcile(record: DesktopRecord, facts: ReconcileFacts): Rec
           },
         ];
       }
-      const steps: ReconcileStep[] = checkpoint?.state === 'dumping' ? [{ do: 'failCheckpoint', checkpoint, error: dumpInterrupted }] : [];
+      // What it was judged by, in the error: an operator (and a failing test) can tell which fact was not as hoped.
+      const judged = [
+        `criu${operation?.criuPid ? ` (PID ${operation.criuPid})` : ''} is not at work`,
+        `its dump log ${facts.dumpSucceeded ? 'says the dump succeeded' : `does not say the dump succeeded${facts.dumpLastLine ? ` (it ends: ${facts.dumpLastLine})` : ''}`}`,
+        `the desktop's root${record.pid ? ` (PID ${record.pid})` : ''} is ${alive ? 'alive' : 'gone'}`,
+        ...(checkpoint ? (checkpoint.leaveRunning ? ['the dump was a snapshot'] : []) : ['the checkpoint has no record']),
+      ];
+      const interrupted = { ...dumpInterrupted, errors: judged };
+      const gone = { ...goneError, errors: judged };
+      const steps: ReconcileStep[] = checkpoint?.state === 'dumping' ? [{ do: 'failCheckpoint', checkpoint, error: interrupted }] : [];
       const failed = operation ? { lastOperation: { ...operation, ok: false, criuPid: undefined } } : {};
       steps.push(alive
-        ? { do: 'setState', state: 'running', changes: { lastError: dumpInterrupted, ...failed }, event: { type: 'failed', operation: 'dump', error: dumpInterrupted, checkpoint } }
-        : { do: 'setState', state: 'failed', changes: { lastError: goneError, pid: undefined, pidStartTime: undefined, ...failed }, event: { type: 'failed', operation: 'dump', error: goneError, checkpoint } });
+        ? { do: 'setState', state: 'running', changes: { lastError: interrupted, ...failed }, event: { type: 'failed', operation: 'dump', error: interrupted, checkpoint } }
+        : { do: 'setState', state: 'failed', changes: { lastError: gone, pid: undefined, pidStartTime: undefined, ...failed }, event: { type: 'failed', operation: 'dump', error: gone, checkpoint } });
       return steps;
     }
     case 'restoring': {

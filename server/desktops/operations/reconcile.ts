@@ -28,7 +28,9 @@ export async function reconcileFacts(ctx: OperationContext, record: DesktopRecor
   }
   if (checkpointId && record.state === 'checkpointing') {
     const log = await readFile(paths.checkpointDumpLog(checkpointId), 'utf8').catch(() => '');
-    facts.dumpSucceeded = readVerdict('dump', log).ok;
+    const verdict = readVerdict('dump', log);
+    facts.dumpSucceeded = verdict.ok;
+    facts.dumpLastLine = verdict.lastLine;
   }
   if (checkpointId && record.state === 'restoring') {
     const pid = Number(await readFile(paths.checkpointPidfile(checkpointId), 'utf8').catch(() => ''));
