@@ -53,6 +53,11 @@ describe('reconcile plan', () => {
     assert.equal(set.changes.lastOperation?.criuPid, undefined);
   });
 
+  test("a dump that completed while its tree is still on its way out: the tree's end awaited, then sealed", () => {
+    const cp = checkpoint();
+    assert.deepEqual(summary(planReconcile(dumping(cp), { alive: true, checkpoint: cp, dumpSucceeded: true })), ['endTree', 'sealCheckpoint', 'setState checkpointed checkpointed']);
+  });
+
   test('an interrupted dump: the checkpoint failed; the desktop runs on if its tree lives, else failed', () => {
     const cp = checkpoint();
     assert.deepEqual(summary(planReconcile(dumping(cp), { alive: true, checkpoint: cp, dumpSucceeded: false })), ['failCheckpoint', 'setState running failed dump']);
