@@ -104,10 +104,14 @@ test('a snapshot taken the moment a viewer sees the screen change has that chang
           if (attempt === 3) throw error;
         }
       }
-      // At once: the user saw the change and pressed Checkpoint.
-      const { checkpoint } = await desktops.checkpoint(desktop.id, { leaveRunning: true });
-      assert.equal(checkpoint.thumbnail, true, 'a thumbnail was made');
-      const thumbnail = decodeThumbnail(await readFile(desktops.paths.checkpointThumbnail(checkpoint.id)));
+      // At once: the user saw the change and pressed Checkpoint. Answered as the server answers (replyFirst: the
+      // thumbnail is written after the reply), and read the moment the reply is there, as a page asks for it: the
+      // read waits for it.
+      const { checkpoint } = await desktops.checkpoint(desktop.id, { leaveRunning: true, replyFirst: true });
+      const file = await desktops.thumbnail(checkpoint.id);
+      assert.ok(file, 'a thumbnail was made, and a read right after the reply finds it');
+      await eventually(async () => assert.equal((await desktops.getCheckpoint(checkpoint.id)).thumbnail, true, 'the checkpoint records it'));
+      const thumbnail = decodeThumbnail(await readFile(file));
       const onViewer = share(viewer.pixels!, colour.rgb, [2, 1, 0]);
       const onThumbnail = share(thumbnail, colour.rgb, [0, 1, 2]);
       assert.ok(onThumbnail > 0.25, `the ${colour.name} screen is in the thumbnail: ${(onThumbnail * 100).toFixed(1)}% ${colour.name} there, ${(onViewer * 100).toFixed(1)}% on the viewer`);

@@ -1,7 +1,7 @@
 // The one operations layer: the CLI, the server actions and the HTTP API all call these; each validates its input
 // (the shared schemas), runs the engine and returns a typed result, never throws.
 import 'server-only';
-import { access, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Inspection } from '../checkpoints/inspect';
 import { publicKeyLine, trustKey } from '../checkpoints/keys';
 import { loadConfig } from '../config';
@@ -274,11 +274,8 @@ export async function checkpointThumbnail(id: unknown): Promise<Result<{ file: s
   const parsed = (await schemas()).checkpointId.safeParse(id);
   if (!parsed.success) return invalid(parsed.error, 'checkpoint id');
   return attempt(async () => {
-    const { desktops } = getEngine();
-    const checkpoint = await desktops.getCheckpoint(parsed.data);
-    const file = desktops.paths.checkpointThumbnail(checkpoint.id);
-    const present = checkpoint.thumbnail && (await access(file).then(() => true, () => false));
-    if (!present) throw new FreezeframeError('not_found', `checkpoint ${checkpoint.id} has no thumbnail`);
+    const file = await getEngine().desktops.thumbnail(parsed.data);
+    if (!file) throw new FreezeframeError('not_found', `checkpoint ${parsed.data} has no thumbnail`);
     return { file };
   });
 }

@@ -2,7 +2,7 @@
 // locks (lock.ts) and reconcile (reconcile.ts); what the server, the CLI and the tests hold.
 import 'server-only';
 import { EventEmitter } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Inspection } from '../checkpoints/inspect';
@@ -70,6 +70,7 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [De
       },
       emit: (event) => this.emit('event', event),
       resumed: (event) => this.emit('resumed', event),
+      thumbnails: new Map(),
     };
     this.reconciler = new Reconciler(this.context);
   }
@@ -140,6 +141,16 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [De
     const d = await this.get(id).catch(() => undefined);
     // A desktop being stopped takes no new viewers: its Xvnc is about to die.
     return d && d.state !== 'stopped' && d.state !== 'stopping' ? vncTargetOf(this.paths, d) : undefined;
+  }
+
+  /** The PNG of the screen at a checkpoint's freeze (written just after its reply: waited for), if it has one. */
+  async thumbnail(checkpointId: string): Promise<string | undefined> {
+    const checkpoint = await this.store.getCheckpoint(checkpointId);
+    const file = this.paths.checkpointThumbnail(checkpoint.id);
+    // Being written: its outcome, before the record says so.
+    const pending = this.context.thumbnails.get(checkpoint.id);
+    const made = pending ? await pending : checkpoint.thumbnail;
+    return made && (await access(file).then(() => true, () => false)) ? file : undefined;
   }
 
   getCheckpoint(id: string): Promise<CheckpointRecord> {

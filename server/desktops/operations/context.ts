@@ -24,6 +24,11 @@ export interface OperationContext {
   user(): DesktopUser;
   emit(event: DesktopEvent): void;
   /**
+   * Thumbnails being written after their checkpoint's reply, by checkpoint id (whether one was made): a read of a
+   * thumbnail in that moment waits for it rather than finding none (Desktops.thumbnail).
+   */
+  thumbnails: Map<string, Promise<boolean>>;
+  /**
    * A restore's tree runs again (criu said so), before its records are written: the bridge opens its freeze gate on
    * this (the same 'restored' event, early), the rest of the world learns from emit's 'restored' once the records are
    * on disk. Optional: an engine without a bridge needs none.

@@ -25,8 +25,6 @@ export async function sealCheckpoint(
   { paths, store }: OperationContext,
   checkpoint: CheckpointRecord,
   { dumpMs, command }: { dumpMs?: number; command?: string[] },
-  /** Work to finish before the record is saved (the thumbnail, made beside these reads). */
-  alongside?: Promise<unknown>,
 ): Promise<void> {
   const images = paths.checkpointImages(checkpoint.id);
   const contained = checkpoint.desktopSpec?.kind === 'contained';
@@ -40,7 +38,6 @@ export async function sealCheckpoint(
     recordedFileSize(images, contained ? inside.log : log).catch(() => undefined).then((loggedBytes) => copyLogTail(log, logCopy, loggedBytes)),
     readStats(path.join(images, 'stats-dump')),
     directoryBytes(images),
-    alongside,
   ]);
   Object.assign(checkpoint, {
     state: 'complete',
