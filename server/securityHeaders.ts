@@ -35,7 +35,7 @@ export const fixedHeaders: Record<string, string> = {
   // scripts off or by a click before React hydrated) carries `Origin: null` (Fetch, "append a request Origin
   // header": a non-GET request that is not CORS-mode gets null under no-referrer; under same-origin only when it
   // goes to another origin), and server/admission.ts refuses null, rightly (a sandboxed frame or a data: page sends
-  // it): the dashboard's own form was refused as cross_origin (a CI run of e2e/fleetTls; e2e/noScript proves it).
+  // it): the dashboard's own form was refused as cross_origin (a CI run of e2e/fleetTls; e2e/nativeForm proves it).
   'Referrer-Policy': 'same-origin',
   // For browsers that predate frame-ancestors.
   'X-Frame-Options': 'DENY',

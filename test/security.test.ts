@@ -153,7 +153,7 @@ test('every answer carries the headers: no framing, own scripts only (with a non
     const nonce = /script-src 'self' 'nonce-([^']+)'(;|$)/.exec(csp)?.[1];
     assert.ok(nonce, `${url}: scripts from the dashboard only: ${csp}`);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
-    // same-origin, not no-referrer: under no-referrer the dashboard's own native form posts carry Origin: null (e2e/noScript).
+    // same-origin, not no-referrer: under no-referrer the dashboard's own native form posts carry Origin: null (e2e/nativeForm).
     assert.equal(res.headers.get('referrer-policy'), 'same-origin');
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
     if (res.headers.get('content-type')?.startsWith('text/html')) {
