@@ -5,6 +5,7 @@ import Link from 'next/link';
 import { bytes, millis, seconds, when } from '@/lib/format';
 import type { CheckpointView } from './desktopTypes';
 import { LocalTime } from './LocalTime';
+import { ActionButton } from './ActionButton';
 
 interface Props {
   checkpoints: CheckpointView[];
@@ -119,7 +120,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
         <CriuStats checkpoint={c} />
 
         <div className="mt-1 flex flex-wrap items-center gap-1.5 text-xs">
-          <button
+          <ActionButton
             type="button"
             onClick={() => onRestore(c.id)}
             disabled={!complete || restoreDisabled}
@@ -127,11 +128,11 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
             className="rounded-md bg-emerald-500/90 px-2.5 py-1 font-semibold text-slate-950 hover:bg-emerald-400 disabled:bg-slate-800 disabled:text-slate-500"
           >
             Restore
-          </button>
+          </ActionButton>
           {complete && (
             <>
               {onClone && (
-                <button
+                <ActionButton
                   type="button"
                   onClick={() => onClone(c.id)}
                   disabled={disabled}
@@ -140,12 +141,12 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
                   className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800 disabled:opacity-40"
                 >
                   Clone
-                </button>
+                </ActionButton>
               )}
               <Link href={`/checkpoints/${c.id}`} aria-label={`Inspect ${c.id}`} className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800">
                 Inspect
               </Link>
-              <button
+              <ActionButton
                 type="button"
                 onClick={() => onPin(c.id, !c.pinned)}
                 disabled={disabled}
@@ -155,7 +156,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
                 className="rounded-md border border-white/10 px-2.5 py-1 text-slate-200 hover:bg-slate-800 disabled:opacity-40"
               >
                 {c.pinned ? 'Unpin' : 'Pin'}
-              </button>
+              </ActionButton>
               <a
                 href={`/api/checkpoints/${c.id}/export`}
                 download={`${c.id}.tar.zst`}
@@ -170,7 +171,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
           <span className="ml-auto">
             {confirming ? (
               <span className="inline-flex gap-1">
-                <button
+                <ActionButton
                   type="button"
                   onClick={() => {
                     setConfirming(false);
@@ -180,13 +181,13 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
                   className="rounded bg-red-500/80 px-2 py-1 font-semibold text-white hover:bg-red-500"
                 >
                   Delete
-                </button>
-                <button type="button" onClick={() => setConfirming(false)} className="rounded px-2 py-1 text-slate-400 hover:text-slate-200">
+                </ActionButton>
+                <ActionButton type="button" onClick={() => setConfirming(false)} className="rounded px-2 py-1 text-slate-400 hover:text-slate-200">
                   Keep
-                </button>
+                </ActionButton>
               </span>
             ) : (
-              <button
+              <ActionButton
                 type="button"
                 onClick={() => setConfirming(true)}
                 disabled={disabled}
@@ -195,7 +196,7 @@ function CheckpointCard({ checkpoint: c, current, onRestore, onClone, onDelete, 
                 className="rounded px-2 py-1 text-slate-500 hover:text-red-300 disabled:opacity-40"
               >
                 Delete…
-              </button>
+              </ActionButton>
             )}
           </span>
         </div>

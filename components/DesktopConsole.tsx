@@ -22,6 +22,7 @@ import { StorageFigure } from './StorageFigure';
 import { VncViewer } from './VncViewer';
 import { MoveForm, type MoveTarget } from './MoveForm';
 import { mergeCheckpoint, newer } from './liveRecords';
+import { ActionButton } from './ActionButton';
 
 type Operation = 'checkpoint' | 'snapshot' | 'restore' | 'stop' | 'delete' | 'pin' | 'clone';
 const failedTitle: Record<Operation | 'start' | 'dump', string> = {
@@ -240,14 +241,14 @@ export function DesktopConsole({ initial, audiencePath, moveHosts = [] }: { init
             <span className={`size-1.5 rounded-full ${live && !stale ? 'bg-emerald-400' : stale ? 'bg-amber-400' : 'bg-slate-600'}`} />
             {!live ? 'offline' : stale ? `stale: ${remote.host} unreachable` : remote.host ? `live from ${remote.host}` : 'live'}
           </span>
-          <button
+          <ActionButton
             type="button"
             onClick={stop}
             disabled={!!pending || desktop.state === 'stopped'}
             className="rounded-md border border-white/10 px-3 py-1 text-sm text-slate-300 hover:border-red-400/50 hover:text-red-200 disabled:opacity-40"
           >
             {pending === 'stop' ? 'Stopping…' : 'Stop desktop'}
-          </button>
+          </ActionButton>
         </span>
       </header>
 
@@ -419,7 +420,7 @@ const toneColours: Record<BigButtonProps['tone'], string> = {
 function BigButton({ testId, title, className = '', onClick, disabled, busy, shortcut, tone, children }: BigButtonProps) {
   const colours = toneColours[tone];
   return (
-    <button
+    <ActionButton
       type="button"
       data-testid={testId}
       onClick={onClick}
@@ -431,6 +432,6 @@ function BigButton({ testId, title, className = '', onClick, disabled, busy, sho
     >
       {children}
       <span className="text-xs font-medium opacity-70">{shortcut}</span>
-    </button>
+    </ActionButton>
   );
 }

@@ -12,6 +12,7 @@ import { desktopsChangedEvent } from './ImportCheckpointForm';
 import { ConfirmDialog } from './ConfirmDialog';
 import { StateBadge } from './StateBadge';
 import { LocalTime } from './LocalTime';
+import { ActionButton } from './ActionButton';
 
 export function DesktopList({ initial }: { initial: DesktopSummary[] }) {
   const [desktops, setDesktops] = useState(initial);
@@ -158,9 +159,9 @@ function StopButton({ id }: { id: string }) {
     });
   return (
     <RowAction error={error}>
-      <button type="button" onClick={stop} disabled={pending} className={rowButton}>
+      <ActionButton type="button" onClick={stop} disabled={pending} className={rowButton}>
         {pending ? 'Stopping…' : 'Stop'}
-      </button>
+      </ActionButton>
     </RowAction>
   );
 }
@@ -178,9 +179,9 @@ function RemoveButton({ desktop, onRemoved }: { desktop: DesktopSummary; onRemov
     });
   return (
     <RowAction error={error}>
-      <button type="button" onClick={() => setAsking(true)} disabled={pending} aria-label={`Remove ${desktop.id}`} className={rowButton}>
+      <ActionButton type="button" onClick={() => setAsking(true)} disabled={pending} aria-label={`Remove ${desktop.id}`} className={rowButton}>
         {pending ? 'Removing…' : 'Remove…'}
-      </button>
+      </ActionButton>
       <ConfirmDialog
         open={asking}
         title={`Remove ${desktop.id} and its checkpoints?`}

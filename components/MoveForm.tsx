@@ -4,6 +4,7 @@
 import { useState } from 'react';
 import { moveDesktopAction } from '@/app/actions';
 import type { ApiError } from '@/lib/resultTypes';
+import { ActionButton } from './ActionButton';
 
 export interface MoveTarget {
   id: string;
@@ -50,9 +51,9 @@ export function MoveForm({ desktopId, hosts: all, current, running, movedTo }: {
             <option key={h.id} value={h.id}>{h.id}</option>
           ))}
         </select>
-        <button type="button" onClick={() => void move()} disabled={pending || !running || !host} data-testid="move-button" className="rounded-md border border-white/10 px-3 py-1 hover:border-sky-400/50 hover:text-sky-200 disabled:opacity-40">
+        <ActionButton type="button" onClick={() => void move()} disabled={pending || !running || !host} data-testid="move-button" className="rounded-md border border-white/10 px-3 py-1 hover:border-sky-400/50 hover:text-sky-200 disabled:opacity-40">
           {pending ? 'Moving…' : 'Move'}
-        </button>
+        </ActionButton>
       </label>
       {done && <p data-testid="move-done">Moved to {done.host}: frozen for {(done.frozenMs / 1000).toFixed(1)} s.</p>}
       {there && link && (

@@ -1,6 +1,6 @@
 // Another web page the user opens, in a real Chromium: served from a second local origin, it tries every request a
-// page can make without asking (no-cors fetch, a form post, a frame, a WebSocket); and a rebinding DNS name that
-// resolves to this server. Nothing changes, and the frame shows nothing.
+// page can make without asking (no-cors fetch, a form post, a frame, a WebSocket); a page of no origin (data:) posts
+// a form; and a rebinding DNS name that resolves to this server. Nothing changes, and the frame shows nothing.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from '@playwright/test';
@@ -74,6 +74,36 @@ test('a page of another origin can neither drive nor frame the dashboard', async
   const shape = (list: typeof before) => list.map((d) => `${d.id}:${d.state}:${d.checkpoints.length}`).sort();
   expect(shape(after)).toEqual(shape(before));
   expect(after.find((d) => d.id === desktop.id)?.state).toBe('running');
+});
+
+test('a page of no origin (a data: page, like a sandboxed frame: Origin null) cannot post the start form', async ({ api, adopt, baseURL, request }) => {
+  const base = new URL(baseURL!).origin;
+  // The dashboard's own start form (a server action: multipart, which no content-type check stops), posted to it
+  // from elsewhere: only the origin check stands between this post and a new desktop.
+  const html = await (await request.get('/')).text();
+  const form = /<form\b[^>]*>(?:(?!<\/form>)[\s\S])*?Start desktop[\s\S]*?<\/form>/.exec(html)?.[0];
+  expect(form, "the dashboard's start form").toMatch(/\$ACTION_/);
+  const posting = form!.replace(/^<form\b[^>]*>/, `<form method="POST" enctype="multipart/form-data" action="${base}/">`);
+  const before = await api.list();
+  let browser: Browser | undefined;
+  try {
+    // A browser of its own, as above: the refusal is logged in the page's console.
+    browser = await chromium.launch({ executablePath: process.env.FREEZEFRAME_CHROMIUM ?? '/usr/bin/chromium', args: chromiumArgs });
+    const page = await browser.newPage();
+    const posted = page.waitForRequest((r) => r.method() === 'POST');
+    await page.goto(`data:text/html,${encodeURIComponent(`${posting}<script>document.forms[0].submit()</script>`)}`);
+    const post = await posted;
+    const response = await post.response();
+    const started = /\/desktops\/(d-[a-z0-9]+)$/.exec(response?.headers().location ?? '')?.[1];
+    if (started) adopt(started);
+    // Null whatever the dashboard's Referrer-Policy says: the policy of the page that posts decides (here none).
+    expect((await post.allHeaders()).origin, 'the post carried no origin').toBe('null');
+    expect(response?.status()).toBe(403);
+    expect(await response?.text()).toContain('cross_origin');
+  } finally {
+    await browser?.close();
+  }
+  expect((await api.list()).length, 'nothing started').toBe(before.length);
 });
 
 test('a rebinding DNS name that resolves to this server gets nothing', async ({ api, desktop, baseURL }) => {

@@ -1,5 +1,5 @@
 // The headers every answer carries: no framing by another site, only the dashboard's own scripts, no sniffing, no
-// referrer leaving the dashboard.
+// referrer leaving the dashboard (and the dashboard's own Origin on its own form posts).
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -30,8 +30,13 @@ export function contentSecurityPolicy(nonce: string, dev = false): string {
 export const fixedHeaders: Record<string, string> = {
   'X-Content-Type-Options': 'nosniff',
   // The audience link and the control token travel in URLs only until they are traded for a cookie; even so,
-  // nothing of an address here goes to another site.
-  'Referrer-Policy': 'no-referrer',
+  // nothing of an address here goes to another site: same-origin sends a referrer to the dashboard itself only.
+  // Not no-referrer: under it a browser's own form post (the start form's server action, submitted natively with
+  // scripts off or by a click before React hydrated) carries `Origin: null` (Fetch, "append a request Origin
+  // header": a non-GET request that is not CORS-mode gets null under no-referrer; under same-origin only when it
+  // goes to another origin), and server/admission.ts refuses null, rightly (a sandboxed frame or a data: page sends
+  // it): the dashboard's own form was refused as cross_origin (a CI run of e2e/fleetTls; e2e/nativeForm proves it).
+  'Referrer-Policy': 'same-origin',
   // For browsers that predate frame-ancestors.
   'X-Frame-Options': 'DENY',
   // Another site's window cannot script ours through window.opener, nor embed our responses (thumbnails,

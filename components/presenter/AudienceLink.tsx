@@ -2,6 +2,7 @@
 // The audience link of a desktop, whole (this page's origin plus the watch path and its view token) with a Copy
 // button: whoever opens it watches the desktop and its state, and can do nothing else.
 import { useEffect, useRef, useState } from 'react';
+import { ActionButton } from '../ActionButton';
 
 export function AudienceLink({ path, compact = false }: { path: string; compact?: boolean }) {
   const [url, setUrl] = useState(path);
@@ -36,13 +37,13 @@ export function AudienceLink({ path, compact = false }: { path: string; compact?
           onFocus={(e) => e.currentTarget.select()}
           className="min-w-0 flex-1 rounded-md border border-white/10 bg-slate-950 px-2 py-1 font-mono text-xs text-slate-200"
         />
-        <button
+        <ActionButton
           type="button"
           onClick={() => void copy()}
           className="rounded-md border border-white/10 bg-slate-800 px-3 py-1 text-sm text-slate-200 hover:bg-slate-700"
         >
           {copied ? 'Copied' : 'Copy'}
-        </button>
+        </ActionButton>
       </div>
       <span className="text-xs text-slate-500">Shows the desktop and its state; sends no input, opens no controls.</span>
     </div>

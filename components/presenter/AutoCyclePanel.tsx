@@ -2,6 +2,7 @@
 // The auto-cycle's controls: freeze N s, run M s, how many times; its counter, its failures, its error.
 import { useEffect, useState } from 'react';
 import { describeCycle, parseCycleInputs, type CycleInputs, type CycleState } from './autoCycle';
+import { ActionButton } from '../ActionButton';
 
 interface Props {
   state: CycleState;
@@ -56,7 +57,7 @@ export function AutoCyclePanel({ state, inputs, onInputs, onStart, onStop, start
         {field('Times (0 = ∞)', 'times', 'cycle-limit', 'how many cycles, 0 for until stopped', '1')}
       </div>
       <div className="flex items-center gap-3">
-        <button
+        <ActionButton
           type="button"
           data-testid="cycle-toggle"
           onClick={() => (active ? onStop() : onStart())}
@@ -65,7 +66,7 @@ export function AutoCyclePanel({ state, inputs, onInputs, onStart, onStop, start
           className="rounded-md bg-violet-500 px-4 py-1.5 text-sm font-semibold text-white hover:bg-violet-400 disabled:bg-slate-800 disabled:text-slate-500 aria-pressed:bg-red-500/80"
         >
           {active ? (state.stopping ? 'Stopping…' : 'Stop') : 'Start'}
-        </button>
+        </ActionButton>
         <span data-testid="cycle-status" className="text-sm text-slate-300">
           {describeCycle(state, now || Date.now())}
         </span>

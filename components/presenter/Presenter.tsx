@@ -19,6 +19,7 @@ import { StepPanel } from './StepPanel';
 import { parseCycleInputs, type CycleInputs } from './autoCycle';
 import { noteOperation, type OperationStep } from './steps';
 import { useAutoCycle, type CycleOperation } from './useAutoCycle';
+import { ActionButton } from '../ActionButton';
 
 type Operation = 'checkpoint' | 'snapshot' | 'restore';
 
@@ -201,9 +202,9 @@ export function Presenter({ initial, audiencePath }: { initial: DesktopDetail; a
               <span className={`size-1.5 rounded-full ${live ? 'bg-emerald-400' : 'bg-slate-600'}`} />
               {live ? 'live' : 'offline'}
             </span>
-            <button type="button" onClick={() => setHelp((h) => !h)} className="rounded-md border border-white/10 px-2 py-0.5 text-sm text-slate-300 hover:bg-slate-800" aria-label="Keyboard shortcuts">
+            <ActionButton type="button" onClick={() => setHelp((h) => !h)} className="rounded-md border border-white/10 px-2 py-0.5 text-sm text-slate-300 hover:bg-slate-800" aria-label="Keyboard shortcuts">
               ?
-            </button>
+            </ActionButton>
           </header>
 
           <div className="grid grid-cols-3 gap-2">
@@ -248,7 +249,7 @@ interface KeyButtonProps {
 
 function KeyButton({ testId, keyName, onClick, disabled, busy, tone, children }: KeyButtonProps) {
   return (
-    <button
+    <ActionButton
       type="button"
       data-testid={testId}
       onClick={onClick}
@@ -259,6 +260,6 @@ function KeyButton({ testId, keyName, onClick, disabled, busy, tone, children }:
     >
       {children}
       <kbd className="text-[11px] font-medium opacity-70">{keyName}</kbd>
-    </button>
+    </ActionButton>
   );
 }
