@@ -29,6 +29,7 @@
 import 'server-only';
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { FreezeframeError } from '../errors';
 import { inside } from '../sandbox/layout';
@@ -336,11 +337,11 @@ const cacheLimit = 64;
 export const trustCacheCounts = { decoded: 0, kept: 0 };
 
 /**
- * A file's times are read from a coarse clock (one tick: 1-10 ms): a file written twice within one tick, at one size
- * and inode, would keep its fingerprint. As git does with racily clean files, images changed that recently are
- * decoded but not kept.
+ * A file's times may come from a coarse clock (one tick: 1-10 ms; this kernel's are finer, 6.13's multigrain
+ * timestamps): a file written twice within one tick, at one size and inode, would keep its fingerprint. As git does
+ * with racily clean files, images changed that recently are decoded but not kept.
  */
-const settledNs = 50_000_000n;
+const settledNs = 10_000_000n;
 
 function fingerprint(dir: string, names: string[]): { print: string; newestNs: bigint } {
   let newestNs = 0n;
@@ -369,9 +370,15 @@ function decodedOf(dir: string, names: string[]): DecodedImages {
 
 const imageNames = (dir: string) => readdirSync(dir).filter((n) => n !== 'parent');
 
-/** Decodes a checkpoint's images now, off a restore's path, so that its trust check only judges; errors wait for it. */
-export function warmTrust(dir: string): void {
+/**
+ * Decodes a checkpoint's images now, off a restore's path, so that its trust check only judges; errors wait for it.
+ * Images written within the settling time (just dumped) are waited for first: else they would be decoded, not kept.
+ */
+export async function warmTrust(dir: string): Promise<void> {
   try {
+    const names = imageNames(dir);
+    const ageNs = BigInt(Date.now()) * 1_000_000n - fingerprint(dir, names).newestNs;
+    if (ageNs <= settledNs) await delay(Number(settledNs - ageNs) / 1e6 + 1);
     decodedOf(dir, imageNames(dir));
   } catch {}
 }

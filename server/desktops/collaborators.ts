@@ -150,7 +150,7 @@ export function realCollaborators(config: Config): Collaborators {
       trustWarm = true;
     },
     warmTrust: async (dir) => {
-      if (trustWarm) (await import('../criu/trust')).warmTrust(dir);
+      if (trustWarm) await (await import('../criu/trust')).warmTrust(dir);
     },
     saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,
