@@ -141,9 +141,10 @@ export async function checkpointDesktop(
     t.step('records, treePids');
     ctx.emit({ type: 'checkpointing', desktop: record, checkpoint });
     t.step('emit checkpointing');
-    // Our VNC connection must be closed before criu looks at the tree. The PNG is made once criu is done, beside
-    // the seal's reads: made while criu worked, its scaling and deflate (5-10 ms of CPU) ran ahead of the dumped
-    // tasks (criu's parasite works at their nice 0, the server at -5: server/priority.ts), on 2 cores.
+    // Our VNC connection must be closed before criu looks at the tree. The PNG is made after the reply: made while
+    // criu worked, its scaling and deflate (5-10 ms of CPU) ran ahead of the dumped tasks (criu's parasite works at
+    // their nice 0, the server at -5: server/priority.ts), on 2 cores; made beside the seal, it held the reply back
+    // (the seal's reads wait for the event loop it keeps busy: 10-25 ms in the traces).
     const captured = await screen;
     let thumbnail: Promise<boolean> = Promise.resolve(false);
     const makeThumbnail = () => {
@@ -182,7 +183,6 @@ export async function checkpointDesktop(
           for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
         });
     t.step('criu');
-    makeThumbnail();
     // What a clone's home overlays: the home as the images' open files know it. xclock's: 10-22 ms, Firefox's
     // profile: 42 ms. A snapshot's tree keeps running: its copy is taken now, a moment after the dump. A frozen
     // tree's home cannot change until this desktop is restored, which waits for this lock: its copy is taken in
@@ -191,10 +191,6 @@ export async function checkpointDesktop(
     const copyHome = () => deps.rooms.copyHomeBase(room.home, paths.checkpointHomeBase(cpId)).then(() => { checkpoint.homeBase = true; }, () => {});
     if (contained && leaveRunning) await copyHome();
     t.step('home-base');
-    // The thumbnail is written beside the seal and recorded after the reply (its PNG, scaled and deflated: 10-16 ms
-    // after criu in the overhead bench's traces, most of what the reply waited for after criu); a read of it
-    // meanwhile waits for it (Desktops.thumbnail).
-    ctx.thumbnails.set(cpId, thumbnail);
     await sealCheckpoint(ctx, checkpoint, { dumpMs: result.durationMs, command: result.command });
     t.step('seal');
     // What a lazy restore by size will ask of these images (criu/lazyPages.ts premapFits), read now, off its path.
@@ -207,12 +203,18 @@ export async function checkpointDesktop(
       lastOperation: { ...record.lastOperation!, ms: result.durationMs, ok: true, command: result.command, verdict: result.lastLine },
     }, { durable: 'background' });
     t.step('desktop record');
+    // The thumbnail is written and recorded after the reply (its PNG: 10-16 ms after criu in the overhead bench's
+    // traces, most of what the reply waited for after criu); a read of it meanwhile, by whoever learns of the
+    // checkpoint from here on, waits for it (Desktops.thumbnail).
+    let thumbnailWritten!: (made: Promise<boolean>) => void;
+    ctx.thumbnails.set(cpId, new Promise<boolean>((resolve) => { thumbnailWritten = resolve; }));
     ctx.emit({ type: 'checkpointed', desktop: record, checkpoint, ms: result.durationMs });
     t.done(`criu ${result.durationMs.toFixed(1)}`);
     return {
       value: { desktop: record, checkpoint, serving },
       after: async () => {
         // First, for the pages waiting for it: the checkpoint's card, an audience's picture of the freeze.
+        thumbnailWritten(makeThumbnail());
         checkpoint.thumbnail = await thumbnail;
         // Forgotten once the record says so (a read in between learns it from here).
         if (checkpoint.thumbnail) await store.saveCheckpoint(checkpoint).finally(() => ctx.thumbnails.delete(cpId));
