@@ -8,6 +8,7 @@
 // shared checkpoints that are not their desktop's newest are packed: the newest restores from criu's own images,
 // and a base's pages are read by every restore of its dependents.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -63,7 +64,13 @@ export async function packPages(imagesDir: string): Promise<number> {
  */
 export async function unpackPages(imagesDir: string): Promise<void> {
   const dir = packedDir(imagesDir);
-  const packed = (await list(dir)).filter((n) => n.endsWith('.gz') && pagesName.test(n.slice(0, -3)));
+  const found = await list(dir);
+  if (!found.length) {
+    // No packed/ (or an empty one a crash left): one readdir on every restore's path, no more.
+    if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  const packed = found.filter((n) => n.endsWith('.gz') && pagesName.test(n.slice(0, -3)));
   const have = new Set(await list(imagesDir));
   for (const name of packed) {
     const plain = name.slice(0, -3);

@@ -3,7 +3,7 @@
 // parent images (PE_PARENT: criu restore reads them from images/parent, see dedup.ts).
 import { decodeProto, imageEntries } from '../criu/images';
 import { encodeVarint } from '../criu/varint';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const PE_PARENT = 1;
@@ -72,9 +72,10 @@ export function presentPages(map: Pagemap): Map<bigint, number> {
  * writes them (measured: xclock's desktop, flags 4 and 6 in a dump, 4 and 2 in a lazy dump).
  */
 export async function hasLazyPages(imagesDir: string): Promise<boolean> {
-  const names = (await readdir(imagesDir)).filter((n) => /^pagemap-\d+\.img$/.test(n));
-  const maps = await Promise.all(names.map((n) => readFile(path.join(imagesDir, n)).then(parsePagemap)));
-  return maps.some((m) => m.entries.some(notInImages));
+  // Synchronously: a handful of small files in the page cache, on every restore's path, where each read through
+  // libuv's thread pool costs more than the read (as the trust check's, criu/trust.ts).
+  const names = readdirSync(imagesDir).filter((n) => /^pagemap-\d+\.img$/.test(n));
+  return names.some((n) => parsePagemap(readFileSync(path.join(imagesDir, n))).entries.some(notInImages));
 }
 
 /** A lazy dump's entry whose pages only its page server has. */

@@ -76,6 +76,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     // An older shared checkpoint's pages are kept gzipped (storage/packedPages.ts): put back for criu, before the
     // trust check reads the images (a newest one has none: one failed readdir).
     await unpackPages(paths.checkpointImages(checkpointId));
+    t.step('ids, unpack');
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
     await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
