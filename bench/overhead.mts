@@ -60,6 +60,7 @@ async function main() {
     const rawFirst = i % 2 === 1;
     const p: Partial<Pair> = { rawFirst, load: load() };
     let cpId = '';
+    let thumbnailOf: { file: string; criuEnd: number } | undefined;
     const apiDump = async () => {
       const t0 = Date.now();
       const { body, ms } = await api(url, 'POST', `/api/desktops/${A.id}/checkpoint`);
@@ -67,7 +68,6 @@ async function main() {
       p.apiDump = ms;
       const dir = path.join(server!.stateDir, 'checkpoints', body.checkpoint.id);
       const created = Date.parse(body.checkpoint.createdAt);
-      const thumb = mtime(path.join(dir, 'thumbnail.png'));
       // criu creates its log as it starts: the log's birth time is criu's start (statx; ext4 has it).
       const criuStart = birth(path.join(dir, 'dump.log'));
       const criuEnd = mtime(path.join(dir, 'dump.log'));
@@ -80,14 +80,16 @@ async function main() {
         'criu exit, log verdict, desktop.log copy (the tree\'s exit, stats, image size in parallel)': logCopy - criuEnd,
         'checkpoint record save': record - logCopy,
         'desktop record, event, JSON response': t1 - record,
-        '(thumbnail PNG written, relative to criu\'s last log write; negative: while criu ran)': thumb - criuEnd,
       };
+      // Written after the reply (server/desktops/operations/checkpoint.ts): looked at by the restore, later.
+      thumbnailOf = { file: path.join(dir, 'thumbnail.png'), criuEnd };
       p.engineDump = body.checkpoint.dumpMs;
       p.apiBytes = body.checkpoint.imageBytes;
       p.dumpStats = body.checkpoint.dumpStats;
       cpId = body.checkpoint.id;
     };
     const apiRestore = async () => {
+      if (thumbnailOf) p.dumpPhases!['(thumbnail PNG written after the reply, relative to criu\'s last log write)'] = mtime(thumbnailOf.file) - thumbnailOf.criuEnd;
       const t0 = Date.now();
       const { body, ms } = await api(url, 'POST', `/api/checkpoints/${cpId}/restore`);
       const t1 = Date.now();
