@@ -2,57 +2,24 @@
 // gateway. On host 1's dashboard the start form places the desktop on host 2 (more free memory); its page opens on
 // host 1 and the picture moves through host 1's relay; the fleet table lists it with its host; with etcd stopped
 // the dashboard says the fleet view is stale and comes back fresh.
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { expect, test } from '@playwright/test';
-import { startEtcd, type TestEtcd } from '../test/support/etcd';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from '../test/support/testHosts';
 import { canvasColours, canvasHash, installCanvasProbe } from './support/canvas';
+import { expect, test } from './support/fleet';
 
 test.describe.configure({ mode: 'serial', timeout: 120_000 });
 
 const port = 3551;
-const subnet = 150 + Math.floor(Math.random() * 20);
-let network: TestNetwork;
-let etcd: TestEtcd;
-let keyDir: string;
-const hosts: TestHost[] = [];
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  network = await makeNetwork(subnet);
-  etcd = await startEtcd({ port: 3564, gateway: network.gateway });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-e2e-fleetkey-'));
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, randomBytes(24).toString('base64url'));
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) {
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${170 + n * 2}-${171 + n * 2}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-        // The test seam of server/fleet/hostInfo.ts: host 2 has more free memory.
-        FREEZEFRAME_TEST_MEM_AVAILABLE: String(n * 4 * 1024 ** 3),
-      },
-    }));
-  }
+test.use({
+  fleetOptions: {
+    subnet: 150 + Math.floor(Math.random() * 20), port, etcdPort: 3564, size: 2, started: 2, id: (n) => `h${n}`,
+    displays: (n) => `${170 + n * 2}-${171 + n * 2}`,
+    // The test seam of server/fleet/hostInfo.ts: host 2 has more free memory.
+    memory: (n) => n * 4 * 1024 ** 3,
+  },
 });
 
-test.afterAll(async () => {
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
-});
-
-test('a desktop started from host 1\'s dashboard runs on host 2 and is watched through host 1; the view says when etcd is gone', async ({ page }) => {
-  const [h1] = hosts;
+test('a desktop started from host 1\'s dashboard runs on host 2 and is watched through host 1; the view says when etcd is gone', async ({ page, testFleet }) => {
+  const [h1] = testFleet.hosts;
+  const { etcd } = testFleet;
   await installCanvasProbe(page);
   // The token in the URL once, traded for the cookie (as the server's banner prints it).
   await page.goto(`${h1.url}/?token=${h1.token}`);

@@ -3,51 +3,18 @@
 // reload, like a local desktop's; its audience link of host 1 follows the freeze too; Clone on host 1's timeline
 // clones it on host 2 and opens the clone's page; host 2 killed: the page says its events are stale. Two test hosts
 // and a real etcd as e2e/fleet.spec.ts, on ports of their own (etcd 3642).
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { expect, test } from '@playwright/test';
-import { startEtcd, type TestEtcd } from '../test/support/etcd';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from '../test/support/testHosts';
 import { canvasColours, canvasHash, installCanvasProbe } from './support/canvas';
+import { expect, test } from './support/fleet';
+import type { TestHost } from '../test/support/testHosts';
 
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
 const port = 3641;
-const subnet = 190 + Math.floor(Math.random() * 20);
-let network: TestNetwork;
-let etcd: TestEtcd;
-let keyDir: string;
-const hosts: TestHost[] = [];
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  network = await makeNetwork(subnet);
-  etcd = await startEtcd({ port: 3642, gateway: network.gateway });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-e2e-fleetkey-'));
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, randomBytes(24).toString('base64url'));
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) {
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${174 + n * 2}-${175 + n * 2}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-      },
-    }));
-  }
-});
-
-test.afterAll(async () => {
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+test.use({
+  fleetOptions: {
+    subnet: 190 + Math.floor(Math.random() * 20), port, etcdPort: 3642, size: 2, started: 2, id: (n) => `h${n}`,
+    displays: (n) => `${174 + n * 2}-${175 + n * 2}`,
+  },
 });
 
 /** A call to a host's own API with its token (what an operator or a script on that host does). */
@@ -63,8 +30,8 @@ async function api(host: TestHost, urlPath: string, json?: unknown) {
   return JSON.parse(text);
 }
 
-test('host 2\'s desktop on host 1\'s page: a snapshot, a freeze and a restore done on host 2 show without a reload; the audience link follows; Clone works; host 2 gone: stale', async ({ page, browser }) => {
-  const [h1, h2] = hosts;
+test('host 2\'s desktop on host 1\'s page: a snapshot, a freeze and a restore done on host 2 show without a reload; the audience link follows; Clone works; host 2 gone: stale', async ({ page, browser, testFleet }) => {
+  const [h1, h2] = testFleet.hosts;
   const started = await api(h2, '/api/desktops', { apps: ['xclock'], host: 'h2' });
   const id: string = started.desktop.id;
   // Host 1 reads the catalog once a second: its page of the desktop reads it from host 2 once it lists it.

@@ -4,56 +4,25 @@
 // frame while the viewer's connection is gone, reconnects by itself (one more WebSocket, to host 1, relayed to host
 // 2), and the picture moves again, served by host 2: host 1 has nothing of it running any more. Then back to host 1
 // from the same page (host 1 forwards the move to host 2).
-import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expect, test } from '@playwright/test';
 import { Paths } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
-import { startEtcd, type TestEtcd } from '../test/support/etcd';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from '../test/support/testHosts';
+import type { TestHost } from '../test/support/testHosts';
 import { canvasColours, installCanvasProbe } from './support/canvas';
 import { DesktopPage } from './support/desktopPage';
+import { expect, test } from './support/fleet';
 import { LIVE_MOTION_MS } from './support/timing';
 
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
 // Away from e2e/fleet.spec.ts (3551, 3564, subnets 150-169, displays 172-175) and test/move.test.ts.
 const port = 3591;
-const subnet = 190 + Math.floor(Math.random() * 10);
-let network: TestNetwork;
-let etcd: TestEtcd;
-let keyDir: string;
-const hosts: TestHost[] = [];
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  network = await makeNetwork(subnet);
-  etcd = await startEtcd({ port: 3594, gateway: network.gateway });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-e2e-movekey-'));
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, randomBytes(24).toString('base64url'));
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) {
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${226 + n * 4}-${229 + n * 4}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-      },
-    }));
-  }
-});
-
-test.afterAll(async () => {
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+test.use({
+  fleetOptions: {
+    subnet: 190 + Math.floor(Math.random() * 10), port, etcdPort: 3594, size: 2, started: 2, id: (n) => `h${n}`,
+    displays: (n) => `${226 + n * 4}-${229 + n * 4}`,
+  },
 });
 
 /** A call to a host's API as a non-browser client with its token. */
@@ -84,8 +53,8 @@ declare global {
   }
 }
 
-test('a desktop moves to host 2 with its page open on host 1: the frozen frame meanwhile, the viewer reconnects by itself, the picture moves again', async ({ page }) => {
-  const [h1, h2] = hosts;
+test('a desktop moves to host 2 with its page open on host 1: the frozen frame meanwhile, the viewer reconnects by itself, the picture moves again', async ({ page, testFleet }) => {
+  const [h1, h2] = testFleet.hosts;
   await expect.poll(async () => (await api<{ fleet: { hosts: unknown[] } }>(h1, 'GET', '/api/fleet')).body.fleet.hosts.length, { message: 'both hosts in host 1\'s view' }).toBe(2);
   const started = await api<{ desktop: { id: string } }>(h1, 'POST', '/api/desktops', { host: 'h1', geometry: '800x600', apps: ['xclock'] });
   expect(started.status, JSON.stringify(started.body)).toBe(201);

@@ -3,63 +3,35 @@
 // a killed host's lease running out, the catalog without secrets, placement by free memory, a desktop of host 2
 // opened through host 1 (page and relayed VNC: the picture moves), and etcd stopped and back.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { execa } from 'execa';
 import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
 import type { FleetSnapshot } from '../lib/fleetTypes';
-import { startEtcd, type TestEtcd } from './support/etcd';
 import { eventually } from './support/eventually';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from './support/testHosts';
+import { makeFleet, type Fleet } from './support/fleetHosts';
+import type { TestEtcd } from './support/etcd';
+import type { TestHost } from './support/testHosts';
 
 const port = 3550;
-const subnet = 150 + Math.floor(Math.random() * 20);
 const GiB = 1024 ** 3;
 // Fake free memory per host (FREEZEFRAME_TEST_MEM_AVAILABLE, the test seam of server/fleet/hostInfo.ts): every test
 // host reads the same /proc/meminfo. Host 2 has the most.
 const memory = { 1: 2 * GiB, 2: 8 * GiB, 3: 1 * GiB } as const;
 
-let network: TestNetwork;
-let etcd: TestEtcd;
-let keyDir: string;
-let fleetKey: string;
-const hosts: TestHost[] = [];
+let testFleet: Fleet & { etcd: TestEtcd };
 
 before(async () => {
-  network = await makeNetwork(subnet);
-  etcd = await startEtcd({ port: 3560, gateway: network.gateway });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-fleetkey-'));
-  fleetKey = randomBytes(24).toString('base64url');
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, fleetKey + '\n');
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2, 3] as const) {
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${160 + n * 3}-${162 + n * 3}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-        FREEZEFRAME_TEST_MEM_AVAILABLE: String(memory[n]),
-      },
-    }));
-  }
+  testFleet = await makeFleet({
+    subnet: 150 + Math.floor(Math.random() * 20), port, etcdPort: 3560, size: 3, started: 3, id: (n) => `h${n}`,
+    displays: (n) => `${160 + n * 3}-${162 + n * 3}`, memory: (n) => memory[n as 1 | 2 | 3],
+  });
 });
 
-after(async () => {
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
-});
+after(async () => testFleet?.dispose());
 
-const [h1, h2, h3] = [0, 1, 2].map((i) => () => hosts[i]);
+const [h1, h2, h3] = [0, 1, 2].map((i) => () => testFleet.hosts[i]);
 
 async function api<T = any>(host: TestHost, urlPath: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; body: T; text: string }> {
   const headers = new Headers(init.headers);
@@ -83,7 +55,7 @@ const fleetOf = async (host: TestHost) => (await api<{ fleet: FleetSnapshot }>(h
 
 /** Everything the fleet keeps in etcd, as text. */
 async function etcdText(): Promise<string> {
-  const r = await fetch(`${etcd.loopbackUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/freezeframe/').toString('base64'), range_end: Buffer.from('/freezeframe0').toString('base64') }) });
+  const r = await fetch(`${testFleet.etcd.loopbackUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/freezeframe/').toString('base64'), range_end: Buffer.from('/freezeframe0').toString('base64') }) });
   const { kvs = [] } = (await r.json()) as { kvs?: { key: string; value: string }[] };
   return kvs.map((kv) => `${Buffer.from(kv.key, 'base64')} ${Buffer.from(kv.value, 'base64')}`).join('\n');
 }
@@ -117,7 +89,7 @@ let remote: { id: string; vncPassword: string };
 let local: { id: string };
 
 test('three hosts join: each is a Peer in etcd (id, url, key line, free memory), none with a secret; every host sees all', { timeout: 120_000 }, async () => {
-  for (const host of hosts) {
+  for (const host of testFleet.hosts) {
     const fleet = await eventually(async () => {
       const f = await fleetOf(host);
       assert.deepEqual(f.hosts.map((p) => p.id), ['h1', 'h2', 'h3']);
@@ -126,12 +98,12 @@ test('three hosts join: each is a Peer in etcd (id, url, key line, free memory),
     assert.equal(fleet.fresh, true);
     assert.equal(fleet.self, host.name.replace('host', 'h'));
     const peer2 = fleet.hosts.find((p) => p.id === 'h2')!;
-    assert.equal(peer2.url, `http://10.213.${network.subnet}.3:${port}`);
+    assert.equal(peer2.url, `http://10.213.${testFleet.network.subnet}.3:${port}`);
     assert.equal(peer2.memAvailableBytes, memory[2]);
     assert.match(peer2.publicKey, /^ed25519:\S+ /);
   }
   const stored = await etcdText();
-  for (const secret of [fleetKey, ...hosts.map((h) => h.token)]) assert.ok(!stored.includes(secret), 'no token or fleet key in etcd');
+  for (const secret of [testFleet.key, ...testFleet.hosts.map((h) => h.token)]) assert.ok(!stored.includes(secret), 'no token or fleet key in etcd');
   // On a single host (test hosts without FREEZEFRAME_ETCD, like every other test's server) there is no fleet route.
 });
 
@@ -206,12 +178,12 @@ test('freezeframe move in an etcd fleet: the CLI finds the target in etcd; the c
   const started = await api(h1(), '/api/desktops', { method: 'POST', json: { apps: ['xclock'], host: 'h1' } });
   assert.equal(started.status, 201, started.text);
   const id: string = started.body.desktop.id;
-  const keyFile = path.join(keyDir, 'fleet.key');
+  const keyFile = testFleet.keyFile;
   const env = {
     ...process.env,
     FREEZEFRAME_STATE_DIR: h1().stateDir,
     FREEZEFRAME_KEY_DIR: path.join(h1().stateDir, 'keys'),
-    FREEZEFRAME_ETCD: etcd.url,
+    FREEZEFRAME_ETCD: testFleet.etcd.url,
     FREEZEFRAME_HOST_ID: 'h1',
     FREEZEFRAME_FLEET_KEY_FILE: keyFile,
   };
@@ -228,7 +200,7 @@ test('freezeframe move in an etcd fleet: the CLI finds the target in etcd; the c
 });
 
 test('etcd stopped: every host keeps serving its own desktops and says the fleet view is stale; etcd back: fresh again', { timeout: 120_000 }, async () => {
-  await etcd.stop();
+  await testFleet.etcd.stop();
   const stoppedAt = performance.now();
   try {
     const stale = await eventually(async () => {
@@ -251,7 +223,7 @@ test('etcd stopped: every host keeps serving its own desktops and says the fleet
     await pictureMovesThrough(h2(), remote.id, theirs.body.vncPassword);
     local = { id: started.body.desktop.id };
   } finally {
-    await etcd.start();
+    await testFleet.etcd.start();
   }
   const backAt = performance.now();
   await eventually(async () => {

@@ -6,9 +6,6 @@
 // the desktop (stop, removal, retention); host 2 stopped and started again: the relay says stale, then relinks by
 // itself. Ports of its own (etcd 3644): it can run beside test/fleet.test.ts.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
@@ -18,50 +15,26 @@ import { Paths } from '../server/desktops/records';
 import { roomOf } from '../server/desktops/rooms';
 import { deriveViewToken } from '../server/auth';
 import { sseParser, type FeedMessage } from '../server/fleet/remoteEvents';
-import { startEtcd, type TestEtcd } from './support/etcd';
+import type { TestEtcd } from './support/etcd';
 import { eventually } from './support/eventually';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from './support/testHosts';
+import { makeFleet, type Fleet } from './support/fleetHosts';
+import type { TestHost } from './support/testHosts';
 import { clickAt, typeLine } from './support/viewer';
 
 const port = 3641;
-const subnet = 170 + Math.floor(Math.random() * 20);
 
-let network: TestNetwork;
-let etcd: TestEtcd;
-let keyDir: string;
-let fleetKey: string;
-const hosts: TestHost[] = [];
-const h1 = () => hosts[0];
-const h2 = () => hosts[1];
-
-const hostOptions = (n: number) => ({
-  port,
-  displays: `${174 + n * 2}-${175 + n * 2}`,
-  env: {
-    FREEZEFRAME_ETCD: etcd.url,
-    FREEZEFRAME_HOST_ID: `h${n}`,
-    FREEZEFRAME_PUBLIC_URL: `http://10.213.${network.subnet}.${n + 1}:${port}`,
-    FREEZEFRAME_FLEET_KEY_FILE: path.join(keyDir, 'fleet.key'),
-  },
-});
+let testFleet: Fleet & { etcd: TestEtcd };
+const h1 = () => testFleet.hosts[0];
+const h2 = () => testFleet.hosts[1];
 
 before(async () => {
-  network = await makeNetwork(subnet);
-  etcd = await startEtcd({ port: 3644, gateway: network.gateway });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-fleetkey-'));
-  fleetKey = randomBytes(24).toString('base64url');
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, fleetKey + '\n');
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) hosts.push(await startHost(network, n, hostOptions(n)));
+  testFleet = await makeFleet({
+    subnet: 170 + Math.floor(Math.random() * 20), port, etcdPort: 3644, size: 2, started: 2, id: (n) => `h${n}`,
+    displays: (n) => `${174 + n * 2}-${175 + n * 2}`,
+  });
 });
 
-after(async () => {
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
-});
+after(async () => testFleet?.dispose());
 
 async function api<T = any>(host: TestHost, urlPath: string, init: RequestInit & { json?: unknown; bearer?: string } = {}): Promise<{ status: number; body: T; text: string; headers: Headers; bytes: Buffer }> {
   const headers = new Headers(init.headers);
@@ -161,7 +134,7 @@ test('host 1 relays host 2\'s events of a desktop to its page: a checkpoint take
     const delays = page.messages.filter((m) => m.event === 'desktop').map((m) => m.receivedAt - Date.parse((m.data as { at: string }).at));
     console.log(`relayed through h1: ${delays.length} events, ${Math.min(...delays)}-${Math.max(...delays)} ms after h2 sent them (median ${delays.sort((a, b) => a - b)[delays.length >> 1]} ms)`);
     const shown = page.text();
-    for (const secret of [remote.vncPassword, fleetKey, h1().token, h2().token]) assert.ok(!shown.includes(secret), 'no password, token or fleet key in the stream');
+    for (const secret of [remote.vncPassword, testFleet.key, h1().token, h2().token]) assert.ok(!shown.includes(secret), 'no password, token or fleet key in the stream');
     assert.ok(!/vncPassword|vncViewPassword/.test(shown), 'no password field');
     assert.ok(page.messages.every((m) => m.event !== 'desktop' || (m.data as any).desktop.id === remote.id), 'that desktop\'s events only');
   } finally {
@@ -326,7 +299,7 @@ test('host 2 stopped: host 1\'s page of its desktop is told the relay is stale; 
     await h2().stop('SIGTERM', { keepState: true });
     await eventually(() => assert.deepEqual(links().at(-1), { host: 'h2', live: false }, 'stale once h2 is gone'), 10_000);
     // The same host again (its address, state folder and desktop records; the desktops died with it).
-    hosts[1] = await startHost(network, 2, { ...hostOptions(2), stateDir });
+    await testFleet.start(2, { stateDir });
     const listeningAt = performance.now();
     await eventually(() => assert.deepEqual(links().at(-1), { host: 'h2', live: true }, 'live again'), 30_000);
     // h2 lists the desktop in etcd again, h1 reads it (once a second), the relay's next try (every 0.5-5 s) connects.

@@ -9,77 +9,45 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import type { FleetSnapshot } from '../lib/fleetTypes';
-import { loadFleetTrust, peerFetch, type FleetTrust } from '../server/fleet/peerCall';
+import { peerFetch, type FleetTrust } from '../server/fleet/peerCall';
 import { sseParser, type FeedMessage } from '../server/fleet/remoteEvents';
 import { RfbClient, wsTransport } from '../server/vnc/rfbClient';
-import { startEtcd, type TestEtcd } from './support/etcd';
+import type { TestEtcd } from './support/etcd';
 import { eventually } from './support/eventually';
 import { startExposedServer } from './support/exposedServer';
 import { makeCa, type TestCa } from './support/testCa';
-import { makeNetwork, startHost, type TestHost, type TestNetwork } from './support/testHosts';
+import { makeFleet, type Fleet } from './support/fleetHosts';
+import type { TestHost } from './support/testHosts';
 
 const port = 3661;
-const subnet = 190 + Math.floor(Math.random() * 10);
 
-let network: TestNetwork;
-let etcd: TestEtcd;
-let ca: TestCa;
+let testFleet: Fleet & { etcd: TestEtcd };
 let other: TestCa;
 let trust: FleetTrust;
-let keyDir: string;
-let fleetKey: string;
-const hosts: TestHost[] = [];
 const closers: (() => void)[] = [];
-const h1 = () => hosts[0];
-const h2 = () => hosts[1];
+const h1 = () => testFleet.hosts[0];
+const h2 = () => testFleet.hosts[1];
 
 before(async () => {
-  network = await makeNetwork(subnet);
-  ca = await makeCa('fleet');
+  testFleet = await makeFleet({
+    subnet: 190 + Math.floor(Math.random() * 10), port, etcdPort: 3664, size: 2, started: 2, id: (n) => `h${n}`,
+    displays: (n) => `${178 + n * 2}-${179 + n * 2}`, tls: {},
+  });
+  trust = testFleet.trust!;
   other = await makeCa('other');
-  trust = loadFleetTrust({ FREEZEFRAME_FLEET_CA: ca.caFile });
-  const etcdCert = await ca.issue('etcd', [network.gateway, '127.0.0.1']);
-  etcd = await startEtcd({ port: 3664, gateway: network.gateway, tls: { ...etcdCert, trust } });
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'freezeframe-fleetkey-'));
-  fleetKey = randomBytes(24).toString('base64url');
-  const keyFile = path.join(keyDir, 'fleet.key');
-  await writeFile(keyFile, fleetKey + '\n');
-  await chmod(keyFile, 0o600);
-  for (const n of [1, 2]) {
-    const address = `10.213.${network.subnet}.${n + 1}`;
-    const cert = await ca.issue(`h${n}`, [address]);
-    hosts.push(await startHost(network, n, {
-      port,
-      displays: `${178 + n * 2}-${179 + n * 2}`,
-      env: {
-        FREEZEFRAME_ETCD: etcd.url,
-        FREEZEFRAME_HOST_ID: `h${n}`,
-        FREEZEFRAME_PUBLIC_URL: `https://${address}:${port}`,
-        FREEZEFRAME_FLEET_KEY_FILE: keyFile,
-        FREEZEFRAME_TLS_CERT: cert.cert,
-        FREEZEFRAME_TLS_KEY: cert.key,
-        FREEZEFRAME_FLEET_CA: ca.caFile,
-      },
-    }));
-  }
 });
 
 after(async () => {
   for (const close of closers) close();
-  for (const h of hosts) await h.stop().catch(() => {});
-  await etcd?.dispose();
-  await network?.dispose();
-  await ca?.dispose();
   await other?.dispose();
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+  await testFleet?.dispose();
 });
 
 /** A call to a host's API over https (this test trusts the fleet's CA) with its token. */
@@ -126,7 +94,7 @@ async function recorder(cert?: { cert: string; key: string }) {
   const server = cert ? tls.createServer({ cert: await readFile(cert.cert, 'utf8'), key: await readFile(cert.key, 'utf8') }, onSocket) : net.createServer(onSocket);
   server.on('connection', () => connections++);
   server.on('tlsClientError', () => {});
-  server.listen(0, network.gateway);
+  server.listen(0, testFleet.network.gateway);
   await once(server, 'listening');
   closers.push(() => server.close());
   return { port: (server.address() as net.AddressInfo).port, text: () => Buffer.concat(received).toString('latin1'), connections: () => connections };
@@ -135,7 +103,7 @@ async function recorder(cert?: { cert: string; key: string }) {
 /** etcd's JSON gateway over https, as the test's own client. */
 async function etcdPut(key: string, value: unknown) {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const r = await peerFetch(`${etcd.loopbackUrl}/v3/kv/put`, { method: 'POST', trust, body: JSON.stringify({ key: b64(key), value: b64(JSON.stringify(value)) }) });
+  const r = await peerFetch(`${testFleet.etcd.loopbackUrl}/v3/kv/put`, { method: 'POST', trust, body: JSON.stringify({ key: b64(key), value: b64(JSON.stringify(value)) }) });
   assert.equal(r.status, 200, await r.text());
 }
 
@@ -147,10 +115,10 @@ test('two hosts serving HTTPS form a fleet over an https etcd: each lists both, 
   const traded = await peerFetch(`${h1().url}/?token=${h1().token}`, { trust });
   assert.equal(traded.status, 303);
   assert.match(traded.headers.get('set-cookie') ?? '', /^freezeframe_token=.*; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
-  for (const host of hosts) {
+  for (const host of testFleet.hosts) {
     await eventually(async () => {
       const f = await fleetOf(host);
-      assert.deepEqual(f.hosts.map((p) => `${p.id} ${p.url}`), [1, 2].map((n) => `h${n} https://10.213.${network.subnet}.${n + 1}:${port}`));
+      assert.deepEqual(f.hosts.map((p) => `${p.id} ${p.url}`), [1, 2].map((n) => `h${n} https://10.213.${testFleet.network.subnet}.${n + 1}:${port}`));
       assert.equal(f.fresh, true);
     }, 20_000);
   }
@@ -210,10 +178,10 @@ test('a move (copy) from host 2 to host 1 over TLS: the archive streamed to host
 });
 
 test('a peer whose certificate another CA signed is refused with the reason and never receives the key; an http:// peer is not even connected', { timeout: 120_000 }, async () => {
-  const rogue = await recorder(await other.issue('rogue', [network.gateway]));
+  const rogue = await recorder(await other.issue('rogue', [testFleet.network.gateway]));
   const plain = await recorder();
   const keyLine = (await fleetOf(h1())).hosts[0].publicKey;
-  const peers = { rogue: `https://${network.gateway}:${rogue.port}`, plain: `http://${network.gateway}:${plain.port}` };
+  const peers = { rogue: `https://${testFleet.network.gateway}:${rogue.port}`, plain: `http://${testFleet.network.gateway}:${plain.port}` };
   const ids = { rogue: `d-rogue${randomBytes(3).toString('hex')}`, plain: `d-plain${randomBytes(3).toString('hex')}` };
   for (const name of ['rogue', 'plain'] as const) {
     await etcdPut(`/freezeframe/hosts/${name}`, { id: name, url: peers[name], publicKey: keyLine, memAvailableBytes: 0, seenAt: new Date().toISOString() });
@@ -241,11 +209,11 @@ test('a peer whose certificate another CA signed is refused with the reason and 
   assert.equal(clearVnc.status, 502);
   assert.match(clearVnc.text ?? '', /in clear/);
   assert.equal(plain.connections(), 0, 'the http:// peer was not even connected to');
-  await peerFetch(`${etcd.loopbackUrl}/v3/kv/deleterange`, { method: 'POST', trust, body: JSON.stringify({ key: Buffer.from('/freezeframe/hosts/p').toString('base64'), range_end: Buffer.from('/freezeframe/hosts/s').toString('base64') }) });
+  await peerFetch(`${testFleet.etcd.loopbackUrl}/v3/kv/deleterange`, { method: 'POST', trust, body: JSON.stringify({ key: Buffer.from('/freezeframe/hosts/p').toString('base64'), range_end: Buffer.from('/freezeframe/hosts/s').toString('base64') }) });
 });
 
 test('a single host over HTTPS on loopback: dashboard and API served, admission\'s allowed hosts hold, nothing in clear; a key others can read is refused', { timeout: 120_000 }, async () => {
-  const cert = await ca.issue('loopback', ['127.0.0.1', 'localhost']);
+  const cert = await testFleet.ca!.issue('loopback', ['127.0.0.1', 'localhost']);
   const server = await startExposedServer({ port: 3667, host: '127.0.0.1', displays: '188-189', env: { FREEZEFRAME_TLS_CERT: cert.cert, FREEZEFRAME_TLS_KEY: cert.key } });
   try {
     assert.match(server.banner, /Freezeframe on https:\/\/127\.0\.0\.1:3667/);
@@ -266,7 +234,7 @@ test('a single host over HTTPS on loopback: dashboard and API served, admission\
   }
   await chmod(cert.key, 0o644);
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', './server/runtime/register.js', 'server/main.ts'], {
-    env: { ...process.env, PORT: '3668', HOST: '127.0.0.1', FREEZEFRAME_TLS_CERT: cert.cert, FREEZEFRAME_TLS_KEY: cert.key, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_STATE_DIR: path.join(keyDir, 'refused') },
+    env: { ...process.env, PORT: '3668', HOST: '127.0.0.1', FREEZEFRAME_TLS_CERT: cert.cert, FREEZEFRAME_TLS_KEY: cert.key, FREEZEFRAME_DEFAULT_DESKTOP: '0', FREEZEFRAME_STATE_DIR: path.join(testFleet.dir, 'refused') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

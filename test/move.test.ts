@@ -10,7 +10,7 @@ import { roomOf } from '../server/desktops/rooms';
 import { execa } from 'execa';
 import { FreezeframeClient } from '../client/index.js';
 import { inHost } from './support/testHosts';
-import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
+import { api, HostViewer, makeFleet, startDesktop, type Fleet, type FleetHost } from './support/fleetHosts';
 import { eventually } from './support/eventually';
 
 type Desktop = { id: string; state: string; movedTo?: { host: string; checkpoint: string } };
@@ -25,12 +25,6 @@ before(async () => {
   [host1, host2] = await Promise.all([fleet.start(1), fleet.start(2)]);
 });
 after(async () => fleet?.dispose());
-
-async function startDesktop(host: FleetHost): Promise<string> {
-  const { status, body } = await api<{ desktop: Desktop }>(host, 'POST', '/api/desktops', { geometry: '640x480', apps: ['xclock'] });
-  assert.equal(status, 201, JSON.stringify(body));
-  return body.desktop.id;
-}
 
 const desktopOn = async (host: FleetHost, id: string) => (await api<{ desktop: Desktop }>(host, 'GET', `/api/desktops/${id}`)).body.desktop;
 const netnsExists = (host: FleetHost, id: string) => access(roomOf(new Paths(host.stateDir), id).netnsPath).then(() => true, () => false);

@@ -5,7 +5,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
-import { api, HostViewer, makeFleet, type Fleet, type FleetHost } from './support/fleetHosts';
+import { api, HostViewer, makeFleet, startDesktop, type Fleet, type FleetHost } from './support/fleetHosts';
 import { inHost } from './support/testHosts';
 import { eventually } from './support/eventually';
 
@@ -24,12 +24,6 @@ before(async () => {
   [host1, host2] = await Promise.all([fleet.start(1), fleet.start(2)]);
 });
 after(async () => fleet?.dispose());
-
-async function startDesktop(host: FleetHost): Promise<string> {
-  const { status, body } = await api<{ desktop: Desktop }>(host, 'POST', '/api/desktops', { geometry: '640x480', apps: ['xclock'] });
-  assert.equal(status, 201, JSON.stringify(body));
-  return body.desktop.id;
-}
 
 const desktopOn = async (host: FleetHost, id: string) => (await api<{ desktop: Desktop }>(host, 'GET', `/api/desktops/${id}`)).body.desktop;
 const checkpointOn = async (host: FleetHost, id: string) => (await api<{ checkpoint: Checkpoint }>(host, 'GET', `/api/checkpoints/${id}`)).body.checkpoint;
