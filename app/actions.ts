@@ -7,6 +7,7 @@ import { checkpointDesktop, deleteCheckpoint, pinCheckpoint, removeDesktop, rest
 import type { Failure } from '@/server/api/results';
 import { moveDesktop } from '@/server/api/fleetOperations';
 import type { CheckpointInput, RestoreInput, RetentionInput } from '@/server/api/schemas';
+import type { MoveMethod } from '@/lib/fleetTypes';
 
 export type StartFormState = Failure | undefined;
 
@@ -26,9 +27,9 @@ export async function startDesktopAction(_previous: StartFormState, form: FormDa
   redirect(`/desktops/${result.desktop.id}`);
 }
 
-/** Moves the running desktop to another host of the fleet; on failure it runs here again. */
-export async function moveDesktopAction(desktopId: string, host: string) {
-  const result = await moveDesktop(desktopId, { host });
+/** Moves the running desktop to another host of the fleet, by a method of docs/move.md; on failure it runs here again. */
+export async function moveDesktopAction(desktopId: string, host: string, method: MoveMethod = 'copy') {
+  const result = await moveDesktop(desktopId, { host, method });
   if (result.ok) revalidatePath('/');
   return result;
 }

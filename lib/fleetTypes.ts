@@ -42,3 +42,11 @@ export interface FleetSnapshot {
   desktops: FleetDesktop[];
   checkpoints: FleetCheckpoint[];
 }
+
+/**
+ * How a move sends the desktop's memory (docs/move.md): `copy` dumps, exports and imports (stop-and-copy);
+ * `page-server` sends the pages straight to the target's criu page server during the dump; `lazy` restores on the
+ * target at once and fetches the memory on demand (post-copy, userfaultfd).
+ */
+export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
+export type MoveMethod = (typeof moveMethods)[number];

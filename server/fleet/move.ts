@@ -15,9 +15,10 @@ import type { Peer, Peers } from './peers';
 import type { Received } from './receive';
 import { afterServed, checkLazyServing, comeBackLazily, lazyServerAddress } from './lazyMove';
 import { peerFetch } from './peerCall';
+import { moveMethods, type MoveMethod } from '../../lib/fleetTypes';
 
-export const moveMethods = ['copy', 'page-server', 'lazy'] as const;
-export type MoveMethod = (typeof moveMethods)[number];
+// The methods are the page's too (its Move form offers them): defined in lib/, named here as before.
+export { moveMethods, type MoveMethod };
 
 export interface Moved {
   desktop: string;
