@@ -152,13 +152,16 @@ test('a desktop moves to host 2 with its page open on host 1: the frozen frame m
   await desktop.expectPictureChange(await desktop.hash(), LIVE_MOTION_MS, 'the picture moves on after the snapshot');
 
 
-  // And back from the same page: Move to host... now offers host 1 (the desktop runs on host 2), host 1 forwards the
-  // move to its owner, and the viewer follows it home, again without a reload.
+  // And back from the same page, by the page server this time (the method picked on the page): Move to host... now
+  // offers host 1 (the desktop runs on host 2), host 1 forwards the move to its owner with the method, and the viewer
+  // follows it home, again without a reload.
   await expect(page.getByTestId('move-host')).toHaveValue('h1');
+  await expect(page.getByTestId('move-method'), 'stop-and-copy unless another is picked').toHaveValue('copy');
+  await page.getByTestId('move-method').selectOption('page-server');
   const socketsThere = desktop.vncSockets.length;
   const connectsThere = (await desktop.counters()).connects;
   await page.getByTestId('move-button').click();
-  await expect(page.getByTestId('move-done')).toContainText('Moved to h1', { timeout: 60_000 });
+  await expect(page.getByTestId('move-done'), 'moved by the method picked, as host 2 answered').toContainText('Moved to h1 (page server)', { timeout: 60_000 });
   await expect.poll(async () => (await desktop.counters()).connects, { message: 'the viewer reconnected', timeout: 30_000 }).toBe(connectsThere + 1);
   await expect(desktop.viewer).toHaveAttribute('data-phase', 'connected');
   await desktop.expectPictureChange(await desktop.hash(), LIVE_MOTION_MS, 'the picture moves again, from host 1');
