@@ -65,6 +65,7 @@ async function world(): Promise<World> {
       isAlive: async (id) => !!id && w.live.get(id.pid) === id.startTime,
       treePids: async (pid) => (w.live.has(pid) ? [pid] : []),
       waitForExit: async (pids) => pids.filter((pid) => w.live.has(pid)),
+      waitForExiting: async () => [],
       signal: (pid) => w.live.delete(pid),
       adoptRoot: () => {},
       isCriu: async () => false,
@@ -159,6 +160,7 @@ describe('operations, failure paths (no root)', () => {
     };
     const { checkpoint, desktop: after } = await w.desktops.checkpoint(desktop.id);
     assert.equal(calls, 3);
+    assert.deepEqual(checkpoint.retried, transient, 'the reasons of the attempts tried again, on record');
     assert.equal(after.state, 'checkpointed');
     assert.equal(checkpoint.state, 'complete');
     assert.ok(checkpoint.imageBytes! > 0, 'the images are counted');
