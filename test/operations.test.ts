@@ -164,6 +164,17 @@ describe('operations, failure paths (no root)', () => {
     assert.equal(after.state, 'checkpointed');
     assert.equal(checkpoint.state, 'complete');
     assert.ok(checkpoint.imageBytes! > 0, 'the images are counted');
+    // A thread caught exiting as criu seized it, likewise.
+    const other = await w.desktops.start({ apps: [] });
+    const thread = 'Error (criu/seize.c:939): Zombie thread not supported';
+    calls = 0;
+    w.criu.dump = async (options) => {
+      if (++calls < 2) throw criuFailure('dump', thread);
+      return dumpThatEndsTheTree(w)(options);
+    };
+    const second = await w.desktops.checkpoint(other.id);
+    assert.equal(second.checkpoint.state, 'complete');
+    assert.deepEqual(second.checkpoint.retried, [thread]);
   });
 
   test('a failed restore: back where it was, the attempt in the history, the images kept, leftovers removed', async () => {

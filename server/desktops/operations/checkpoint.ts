@@ -36,7 +36,7 @@ export interface Serving {
   treePids: number[];
 }
 
-const transientDumpErrors = /in-flight|The socket has data to read|Zombies with threads are not supported/i;
+const transientDumpErrors = /in-flight|The socket has data to read|Zombies with threads are not supported|Zombie thread not supported/i;
 const exitingError = /Zombies with threads are not supported/;
 
 /**
@@ -52,9 +52,12 @@ const exitingWaitMs = 5_000;
  * up (an app connecting to the X server's unix socket, typically just after start), or a netlink socket with a
  * message not yet read (Firefox listens for network changes), or a process caught exiting, its leader gone and
  * its threads not yet (criu/seize.c: "Zombies with threads are not supported"; a Firefox content process, once
- * in a CI run of 10 lazy cycles). criu then resumes the tree untouched, and a moment later the socket is an
- * ordinary one, the process a plain zombie or gone: the retry waits for that (processes.ts waitForExiting)
- * rather than for a fixed time. retried gets criu's reason for each attempt that was tried again.
+ * in a CI run of 10 lazy cycles), or a thread caught exiting the instant criu seized it (seize.c collect_threads:
+ * "Zombie thread not supported"; Firefox's thread pools end idle threads: its processes' thread counts changed
+ * between the cycles of test/lazy). criu then resumes the tree untouched, and a moment later the socket is an
+ * ordinary one, the process or thread a plain zombie or gone: for a process half-way out the retry waits for
+ * that (processes.ts waitForExiting) rather than for a fixed time. retried gets criu's reason for each attempt
+ * that was tried again.
  */
 async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, retried: string[], attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
