@@ -94,24 +94,23 @@ describe('lazy restore of a Firefox desktop', () => {
 
   test(`lazy restores: the picture moves, every page is sent before the next dump, ${cycles} cycles`, { timeout: 900_000 }, async () => {
     const { desktops } = engine;
-    let desktop: DesktopRecord | undefined;
+    // Unpatched, criu 4.2.1's daemon spun forever in 1 of ~30 lazy restores of Firefox: a sure failure here, not a
+    // flaky one.
+    assert.ok(lazyPagesPatched(engine.config.criuPath), `${engine.config.criuPath} lacks scripts/criu-patches/0002-lazy-pages-big-unmap.patch: run scripts/install.sh (it rebuilds vendor/criu)`);
+    const desktop = await desktops.start({ geometry: '1024x768', apps: ['firefox'] });
     /** An operation or wait of the test, its failure explained (explain above). */
     const at = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
       try {
         return await work();
       } catch (error) {
-        throw desktop ? await explain(desktops, desktop, what, error) : error;
+        throw await explain(desktops, desktop, what, error);
       }
     };
-    // Unpatched, criu 4.2.1's daemon spun forever in 1 of ~30 lazy restores of Firefox: a sure failure here, not a
-    // flaky one.
-    assert.ok(lazyPagesPatched(engine.config.criuPath), `${engine.config.criuPath} lacks scripts/criu-patches/0002-lazy-pages-big-unmap.patch: run scripts/install.sh (it rebuilds vendor/criu)`);
-    const started = desktop = await desktops.start({ geometry: '1024x768', apps: ['firefox'] });
-    await at('Firefox\'s window', () => eventually(async () => assert.match(await windowNames(started), /Mozilla Firefox/), 90_000));
-    const client = await connectViewer(desktops, started, { password: started.vncPassword });
+    await at('Firefox\'s window', () => eventually(async () => assert.match(await windowNames(desktop), /Mozilla Firefox/), 90_000));
+    const client = await connectViewer(desktops, desktop, { password: desktop.vncPassword });
     await at('the picture moving after the start', () => moves(client));
 
-    let { checkpoint } = await at('the first checkpoint', () => desktops.checkpoint(started.id));
+    let { checkpoint } = await at('the first checkpoint', () => desktops.checkpoint(desktop.id));
     assert.ok(checkpoint.imageBytes! > 128 * 1024 * 1024, `Firefox's images: ${checkpoint.imageBytes}`);
     const firstBytes = checkpoint.imageBytes!;
     for (let cycle = 1; cycle <= cycles; cycle++) {
@@ -124,14 +123,14 @@ describe('lazy restore of a Firefox desktop', () => {
       const pagesLog = fetching.logPath;
       if (cycle % 2 === 1) {
         // Checkpointed at once: the dump waits for the last page (the daemon gone, its verdict on record) first.
-        ({ checkpoint } = await at(`cycle ${cycle}: the checkpoint at once`, () => desktops.checkpoint(started.id)));
+        ({ checkpoint } = await at(`cycle ${cycle}: the checkpoint at once`, () => desktops.checkpoint(desktop.id)));
       } else {
         // Left alone: the daemon finishes by itself and the record is settled without any operation.
-        await at(`cycle ${cycle}: the pages' end settled by itself`, () => eventually(async () => assert.equal((await desktops.get(started.id)).fetching, undefined, 'the record still says pages are being sent'), 60_000));
-        ({ checkpoint } = await at(`cycle ${cycle}: the checkpoint`, () => desktops.checkpoint(started.id)));
+        await at(`cycle ${cycle}: the pages' end settled by itself`, () => eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined, 'the record still says pages are being sent'), 60_000));
+        ({ checkpoint } = await at(`cycle ${cycle}: the checkpoint`, () => desktops.checkpoint(desktop.id)));
       }
       assert.equal(await identify(fetching.pid), undefined, 'the lazy-pages daemon has exited');
-      const previous = (await desktops.checkpoints(started.id)).find((c) => c.id === fetching.checkpoint)!;
+      const previous = (await desktops.checkpoints(desktop.id)).find((c) => c.id === fetching.checkpoint)!;
       const lazy = previous.restores.at(-1)!.lazy!;
       assert.equal(lazy.logPath, pagesLog);
       assert.equal(lazy.ok, true, `cycle ${cycle}: the daemon ended well: ${JSON.stringify(lazy)}; its log ends: ${await logTail(pagesLog)}`);
@@ -152,15 +151,15 @@ describe('lazy restore of a Firefox desktop', () => {
     const auto = await at('the restore with lazy: auto', () => desktops.restore(checkpoint.id, { lazy: 'auto' }));
     assert.ok(auto.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'), 'auto: lazy for Firefox');
     await at('the picture moving after the auto restore', () => moves(client));
-    ({ checkpoint } = await at('the checkpoint after the auto restore', () => desktops.checkpoint(started.id)));
+    ({ checkpoint } = await at('the checkpoint after the auto restore', () => desktops.checkpoint(desktop.id)));
     // The last checkpoint restores eagerly too, and Firefox is still there and moving.
     const last = await at('the eager restore', () => desktops.restore(checkpoint.id, { lazy: false }));
     assert.ok(!last.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'));
     assert.equal(last.desktop.fetching, undefined);
     await at('the picture moving after the eager restore', () => moves(client));
-    assert.match(await windowNames(started), /Mozilla Firefox/);
+    assert.match(await windowNames(desktop), /Mozilla Firefox/);
     client.close();
-    await desktops.stop(started.id);
+    await desktops.stop(desktop.id);
   });
 
   test('a lazy restore that fails says why (CRIU\'s log) and keeps the images', { timeout: 300_000 }, async () => {
