@@ -72,11 +72,14 @@ async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record
     } catch (error) {
       const reason = error instanceof CriuError ? error.failure.errors.find((e) => transientDumpErrors.test(e)) : undefined;
       if (!reason || attempt >= attempts) throw error;
-      retried.push(reason);
       await rm(options.imagesDir!, { recursive: true, force: true });
       await mkdir(options.imagesDir!, { recursive: true, mode: 0o700 });
-      if (exitingError.test(reason)) await ctx.deps.processes.waitForExiting(record.pid!, exitingWaitMs);
-      else await delay(100 * attempt);
+      if (exitingError.test(reason)) {
+        // Still half-way out after that long is no exit under way (a leader that ended by pthread_exit while its
+        // threads work on): no attempt would do better.
+        if ((await ctx.deps.processes.waitForExiting(record.pid!, exitingWaitMs)).length) throw error;
+      } else await delay(100 * attempt);
+      retried.push(reason);
     }
   }
 }
