@@ -46,10 +46,10 @@ async function processNames(desktops: Engine['desktops'], id: string): Promise<s
   return names.join(', ');
 }
 
-/** A log's last lines, plain or gzipped by the tidying, on one line. */
-async function logTail(file: string | undefined, n = 8): Promise<string> {
+/** A log's last lines (those that keep accepts), plain or gzipped by the tidying, on one line. */
+async function logTail(file: string | undefined, n = 8, keep: (line: string) => boolean = () => true): Promise<string> {
   const text = file ? await readLog(file).catch(() => undefined) : undefined;
-  return text === undefined ? '(no log)' : text.replace(/\0+/g, '').trimEnd().split('\n').slice(-n).join(' | ');
+  return text === undefined ? '(no log)' : text.replace(/\0+/g, '').trimEnd().split('\n').filter(keep).slice(-n).join(' | ');
 }
 
 /**
@@ -67,7 +67,8 @@ async function explain(desktops: Engine['desktops'], desktop: DesktopRecord, wha
     ...(info?.errors?.length ? [`criu's errors: ${info.errors.join(' | ')}`] : []),
     ...(info?.logPath ? [`${path.basename(info.logPath)} ends: ${await logTail(info.logPath)}`] : []),
     ...(record?.fetching ? [`lazy-pages log ends: ${await logTail(record.fetching.logPath)}`] : []),
-    `desktop log ends: ${await logTail(desktopLog, 6)}`,
+    // Without Xvnc's indented statistics (a few lines at each viewer's close): what Firefox and the desktop said.
+    `desktop log ends: ${await logTail(desktopLog, 12, (line) => !/^\s/.test(line))}`,
   ];
   return new Error(parts.join('; '), { cause: error });
 }
