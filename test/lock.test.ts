@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { OperationLocks } from '../server/desktops/lock';
 
 const contenders = 6;
 const rounds = 15;
@@ -42,5 +43,13 @@ describe('operation lock', () => {
         assert.ok(held[i].enter >= held[i - 1].leave, `round ${round}: two processes held the lock at once (${JSON.stringify(held)})`);
       }
     }
+  });
+
+  test('a failed operation has let go of the desktop by the time its caller hears of it', async () => {
+    const locks = new OperationLocks((id) => path.join(dir, `${id}.lock`));
+    await assert.rejects(locks.runThen('d', 'checkpoint', async () => { throw new Error('criu dump failed'); }), /criu dump failed/);
+    assert.equal(locks.isBusy('d'), false, 'still busy after the failure was handed back');
+    // A Stop clicked at once, in this process.
+    assert.equal(await locks.run('d', 'stop', async () => 'stopped'), 'stopped');
   });
 });

@@ -65,6 +65,7 @@ async function world(): Promise<World> {
       isAlive: async (id) => !!id && w.live.get(id.pid) === id.startTime,
       treePids: async (pid) => (w.live.has(pid) ? [pid] : []),
       waitForExit: async (pids) => pids.filter((pid) => w.live.has(pid)),
+      waitForExiting: async () => [],
       signal: (pid) => w.live.delete(pid),
       adoptRoot: () => {},
       isCriu: async () => false,
@@ -159,9 +160,21 @@ describe('operations, failure paths (no root)', () => {
     };
     const { checkpoint, desktop: after } = await w.desktops.checkpoint(desktop.id);
     assert.equal(calls, 3);
+    assert.deepEqual(checkpoint.retried, transient, 'the reasons of the attempts tried again, on record');
     assert.equal(after.state, 'checkpointed');
     assert.equal(checkpoint.state, 'complete');
     assert.ok(checkpoint.imageBytes! > 0, 'the images are counted');
+    // A thread caught exiting as criu seized it, likewise.
+    const other = await w.desktops.start({ apps: [] });
+    const thread = 'Error (criu/seize.c:939): Zombie thread not supported';
+    calls = 0;
+    w.criu.dump = async (options) => {
+      if (++calls < 2) throw criuFailure('dump', thread);
+      return dumpThatEndsTheTree(w)(options);
+    };
+    const second = await w.desktops.checkpoint(other.id);
+    assert.equal(second.checkpoint.state, 'complete');
+    assert.deepEqual(second.checkpoint.retried, [thread]);
   });
 
   test('a failed restore: back where it was, the attempt in the history, the images kept, leftovers removed', async () => {

@@ -124,14 +124,10 @@ export class OperationLocks {
       handOver = resolve;
       fail = reject;
     });
+    // fn's failure is handed back by run, once the lock is released: handed back at once, a Stop or Restore its caller
+    // sent next was refused as busy (test/dumpExiting, a checkpoint that failed and the desktop's stop just after).
     void this.run(id, op, async () => {
-      let outcome: { value: T; after: () => Promise<U> };
-      try {
-        outcome = await fn();
-      } catch (error) {
-        fail(error);
-        return;
-      }
+      const outcome = await fn();
       const entry = this.busy.get(id);
       if (entry) entry.op = 'tidy';
       const followUp = outcome.after();

@@ -107,6 +107,52 @@ export async function treePids(pid: number): Promise<number[]> {
 }
 
 /**
+ * The tree's processes caught half-way out: the leader already a zombie, some of its threads not gone yet (each runs
+ * its own exit, and the last one frees the memory). criu cannot dump such a process ("Zombies with threads are not
+ * supported", criu/seize.c), and a moment later it is a plain zombie or gone.
+ */
+export function exitingPids(pid: number): number[] {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const exiting: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const next = queue.shift()!;
+    const stat = read(`/proc/${next}/stat`);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Field 3, the state; field 20, the number of threads.
+    if (fields[0] === 'Z' && Number(fields[17]) > 1) exiting.push(next);
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${next}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) queue.push(...read(`/proc/${next}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
+  }
+  return exiting;
+}
+
+/**
+ * Waits until no process of the tree at pid is caught half-way out (exitingPids); returns those still exiting at
+ * the deadline.
+ */
+export async function waitForExiting(pid: number, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    const exiting = exitingPids(pid);
+    if (!exiting.length || Date.now() >= deadline) return exiting;
+    await delay(wait);
+  }
+}
+
+/**
  * Waits until none of pids is alive (zombies count as gone: on these machines PID 1 does not always reap
  * orphans, so a dead desktop root may linger as a zombie). Returns the PIDs still alive at the deadline.
  */

@@ -127,6 +127,8 @@ export interface CheckpointRecord {
   /** Whether thumbnail.png (the screen just before the dump) was taken. */
   thumbnail?: boolean;
   error?: ErrorInfo;
+  /** criu's reason for each dump attempt that was tried again (a connection in flight, a process caught exiting). */
+  retried?: string[];
   restores: RestoreInfo[];
   /** Never removed by the retention policy. */
   pinned?: boolean;

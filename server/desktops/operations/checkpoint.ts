@@ -36,17 +36,30 @@ export interface Serving {
   treePids: number[];
 }
 
-const transientDumpErrors = /in-flight|The socket has data to read|Zombies with threads are not supported/i;
+const transientDumpErrors = /in-flight|The socket has data to read|Zombies with threads are not supported|Zombie thread not supported/i;
+const exitingError = /Zombies with threads are not supported/;
+
+/**
+ * How long a retry waits for a process caught half-way out to finish its exit. Every thread runs its own exit and
+ * the last one frees the memory: a Firefox content process has 15-20 threads (test/lazy's desktops), each waiting
+ * for a core at load 14 on 2 cores. test/dumpExiting, a process half-way out for 4 s: with fixed waits of 100 and
+ * 200 ms the three attempts all failed; waiting for the exit, the second one completes.
+ */
+const exitingWaitMs = 5_000;
 
 /**
  * criu dump, again when it failed only because of what was in flight at that instant: a connection being set
  * up (an app connecting to the X server's unix socket, typically just after start), or a netlink socket with a
  * message not yet read (Firefox listens for network changes), or a process caught exiting, its leader gone and
  * its threads not yet (criu/seize.c: "Zombies with threads are not supported"; a Firefox content process, once
- * in a CI run of 10 lazy cycles). criu then resumes the tree untouched, and a moment later the socket is an
- * ordinary one, the process a plain zombie or gone.
+ * in a CI run of 10 lazy cycles), or a thread caught exiting the instant criu seized it (seize.c collect_threads:
+ * "Zombie thread not supported"; Firefox's thread pools end idle threads: its processes' thread counts changed
+ * between the cycles of test/lazy). criu then resumes the tree untouched, and a moment later the socket is an
+ * ordinary one, the process or thread a plain zombie or gone: for a process half-way out the retry waits for
+ * that (processes.ts waitForExiting) rather than for a fixed time. retried gets criu's reason for each attempt
+ * that was tried again.
  */
-async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
+async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, retried: string[], attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       if (lazy) {
@@ -57,11 +70,16 @@ async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record
       }
       return await ctx.deps.criu('dump', options, (pid) => noteCriu(ctx, record, pid));
     } catch (error) {
-      const transient = error instanceof CriuError && error.failure.errors.some((e) => transientDumpErrors.test(e));
-      if (!transient || attempt >= attempts) throw error;
+      const reason = error instanceof CriuError ? error.failure.errors.find((e) => transientDumpErrors.test(e)) : undefined;
+      if (!reason || attempt >= attempts) throw error;
       await rm(options.imagesDir!, { recursive: true, force: true });
       await mkdir(options.imagesDir!, { recursive: true, mode: 0o700 });
-      await delay(100 * attempt);
+      if (exitingError.test(reason)) {
+        // Still half-way out after that long is no exit under way (a leader that ended by pthread_exit while its
+        // threads work on): no attempt would do better.
+        if ((await ctx.deps.processes.waitForExiting(record.pid!, exitingWaitMs)).length) throw error;
+      } else await delay(100 * attempt);
+      retried.push(reason);
     }
   }
 }
@@ -155,11 +173,13 @@ export async function checkpointDesktop(
 
     let result: CriuResult;
     let serving: Serving | undefined;
+    const retried: string[] = [];
     try {
       // A page server takes one dump: no retry.
-      result = await dumpWithRetry(ctx, criuOptions, record, criuOptions.pageServer ? 1 : 3, options.lazyServer ? (dump) => { serving = { dump, treePids: pids }; } : undefined);
+      result = await dumpWithRetry(ctx, criuOptions, record, retried, criuOptions.pageServer ? 1 : 3, options.lazyServer ? (dump) => { serving = { dump, treePids: pids }; } : undefined);
     } catch (error) {
       const info = toErrorInfo(error);
+      if (retried.length) checkpoint.retried = retried;
       checkpoint.thumbnail = await makeThumbnail();
       // A failed dump is no checkpoint: its partial images go, its log stays for the record.
       await rm(paths.checkpointImages(cpId), { recursive: true, force: true });
@@ -183,6 +203,7 @@ export async function checkpointDesktop(
           for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
         });
     t.step('criu');
+    if (retried.length) checkpoint.retried = retried;
     // What a clone's home overlays: the home as the images' open files know it. xclock's: 10-22 ms, Firefox's
     // profile: 42 ms. A snapshot's tree keeps running: its copy is taken now, a moment after the dump. A frozen
     // tree's home cannot change until this desktop is restored, which waits for this lock: its copy is taken in
