@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -73,6 +73,14 @@ export async function unmountBelow(dir: string): Promise<void> {
 const ip = (args: string[]) => execa('ip', args, { stdin: 'ignore' });
 
 /**
+ * No IPv6 on a test link of the machine's namespace (the bridge, a host's outer veth): the tests speak IPv4 only,
+ * and the kernel's IPv6 link-local address, whose duplicate detection ends a second or two after the link comes up,
+ * made a browser running meanwhile abort its navigation (Chromium: net::ERR_NETWORK_CHANGED, a CI run of
+ * e2e/fleetTls, right after its fleet formed). Set before the link is up; a machine without IPv6 has nothing to do.
+ */
+const withoutIpv6 = (link: string) => writeFile(`/proc/sys/net/ipv6/conf/${link}/disable_ipv6`, '1').catch(() => {});
+
+/**
  * The first 10.213.N.0/24 from wanted on (within its ten) that no link of the machine has an address in: a network
  * another run left behind (killed before its cleanup) or one running beside this one would otherwise take the packets
  * for the same addresses (every request "fetch failed", seen when two runs drew the same random subnet).
@@ -97,6 +105,7 @@ export async function makeNetwork(wanted = 40 + Math.floor(Math.random() * 150))
   // seconds (a viewer's pongs lost, a request reset: seen in test/move.test.ts once a target was killed).
   const mac = `02:${randomBytes(5).toString('hex').match(/../g)!.join(':')}`;
   await ip(['link', 'add', bridge, 'address', mac, 'type', 'bridge']);
+  await withoutIpv6(bridge);
   await ip(['addr', 'add', `${gateway}/24`, 'dev', bridge]);
   await ip(['link', 'set', bridge, 'up']);
   return {
@@ -132,6 +141,7 @@ export async function startHost(network: TestNetwork, n: number, { port = 3500, 
   await ip(['netns', 'add', netns]);
   await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   await ip(['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+  await withoutIpv6(outside);
   await ip(['link', 'set', outside, 'master', network.bridge, 'up']);
   // A MAC that follows the address: a host that starts again (the same address) is found where the others' ARP
   // caches say, not after their entries time out.
