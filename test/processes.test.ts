@@ -1,9 +1,9 @@
 // Process identity and reaping: only the desktop roots this process adopted are reaped, never another child.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { adoptOrphans, adoptRoot, identify } from '../server/desktops/processes';
+import { adoptOrphans, adoptRoot, identify, treeIdentities, waitForExit } from '../server/desktops/processes';
 import { eventually } from './support/eventually';
 
 /** A zombie child of this process that node's own child handling knows nothing of, like an exited desktop root. */
@@ -39,5 +39,24 @@ describe('reaping', () => {
 
   test('a registered desktop root is reaped once dead (a PID 1 that never reaps would keep it a zombie)', async () => {
     await reapAsRoot(await orphanZombie());
+  });
+});
+
+describe('waiting for a tree to end', () => {
+  test('a process given by its identity: alive while its PID is still it; gone once its PID names another process', async () => {
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const [me] = await treeIdentities(sleeper.pid!);
+      assert.equal(me.pid, sleeper.pid);
+      // Still the same process: a survivor at the deadline.
+      assert.deepEqual(await waitForExit([me], 50), [me]);
+      // The same PID with another start time stands for a process that ended and whose PID the kernel gave again: no
+      // survivor of the tree, never one to kill (by PID alone it would be).
+      const reused = { pid: me.pid, startTime: String(Number(me.startTime) + 1) };
+      assert.deepEqual(await waitForExit([reused], 50), []);
+      assert.deepEqual(await waitForExit([me.pid], 50), [me.pid], 'by PID alone it is taken for a survivor');
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 });

@@ -17,7 +17,7 @@ import { launchDesktop, type LaunchSpec } from './launcher';
 import { waitForLogLine } from './logs';
 import { isPortFree, waitForPort } from './net';
 import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
-import { adoptRoot, identify, isAlive, signal, treePids, waitForExit, waitForExiting, type ProcessIdentity } from './processes';
+import { adoptRoot, identify, isAlive, signal, treeIdentities, treePids, waitForExit, waitForExiting, type ProcessIdentity } from './processes';
 
 export interface Collaborators {
   /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
@@ -44,7 +44,8 @@ export interface Collaborators {
     identify(pid: number): Promise<ProcessIdentity | undefined>;
     isAlive(id: ProcessIdentity | undefined): Promise<boolean>;
     treePids(pid: number): Promise<number[]>;
-    waitForExit(pids: number[], timeoutMs: number): Promise<number[]>;
+    waitForExit<P extends number | ProcessIdentity>(procs: P[], timeoutMs: number): Promise<P[]>;
+    treeIdentities(pid: number): Promise<ProcessIdentity[]>;
     /** Waits until no process of the tree at pid is half-way out (its leader a zombie, threads left); those still are. */
     waitForExiting(pid: number, timeoutMs: number): Promise<number[]>;
     signal(pid: number, sig: NodeJS.Signals | 0): boolean;
@@ -141,7 +142,7 @@ export function realCollaborators(config: Config): Collaborators {
     lazyDump: (options, onSpawn) => startLazyDump(config.criuPath, options, { onSpawn }),
     premapFits,
     launch: (spec) => launchDesktop(config, spec),
-    processes: { identify, isAlive, treePids, waitForExit, waitForExiting, signal, adoptRoot, isCriu },
+    processes: { identify, isAlive, treePids, treeIdentities, waitForExit, waitForExiting, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },
     ports: { isFree: (port) => isPortFree(port), waitFor: waitForPort },
     waitForLogLine,

@@ -76,7 +76,20 @@ export async function isAlive(id: ProcessIdentity | undefined): Promise<boolean>
  * 165 ms at load 14, on the dump's path before the freeze (FREEZEFRAME_TRACE, overhead bench).
  */
 export async function treePids(pid: number): Promise<number[]> {
-  const result: number[] = [];
+  return walkTree(pid).map((p) => p.pid);
+}
+
+/**
+ * The tree's live processes with their identities (PID and start time, read in the same pass): what a wait for their
+ * end judges by, so that a PID the kernel gives to another process meanwhile (pid_max is 32768 here) is not taken
+ * for a survivor, and killed.
+ */
+export async function treeIdentities(pid: number): Promise<ProcessIdentity[]> {
+  return walkTree(pid);
+}
+
+function walkTree(pid: number): ProcessIdentity[] {
+  const result: ProcessIdentity[] = [];
   const queue = [pid];
   const read = (file: string) => {
     try {
@@ -88,10 +101,10 @@ export async function treePids(pid: number): Promise<number[]> {
   while (queue.length) {
     const next = queue.shift()!;
     const stat = read(`/proc/${next}/stat`);
-    const state = stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Gone, a zombie or dead: not part of the live tree (as identify() says).
-    if (!stat || state === 'Z' || state === 'X') continue;
-    result.push(next);
+    if (!fields || fields[0] === 'Z' || fields[0] === 'X') continue;
+    result.push({ pid: next, startTime: fields[19] });
     let tasks: string[] = [];
     try {
       tasks = readdirSync(`/proc/${next}/task`);
@@ -153,14 +166,20 @@ export async function waitForExiting(pid: number, timeoutMs: number): Promise<nu
 }
 
 /**
- * Waits until none of pids is alive (zombies count as gone: on these machines PID 1 does not always reap
- * orphans, so a dead desktop root may linger as a zombie). Returns the PIDs still alive at the deadline.
+ * Waits until none of procs is alive (zombies count as gone: on these machines PID 1 does not always reap
+ * orphans, so a dead desktop root may linger as a zombie). A process given by its identity is gone too once its PID
+ * names another process (a later start time). Returns those still alive at the deadline.
  */
-export async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
+export async function waitForExit<P extends number | ProcessIdentity>(procs: P[], timeoutMs: number): Promise<P[]> {
   const deadline = Date.now() + timeoutMs;
-  let alive = pids;
+  const lives = async (p: P) => {
+    const now = await identify(typeof p === 'number' ? p : p.pid);
+    return !!now && (typeof p === 'number' || now.startTime === p.startTime);
+  };
+  let alive = procs;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    alive = (await Promise.all(alive.map(async (pid) => ((await identify(pid)) ? pid : 0)))).filter(Boolean);
+    const living = await Promise.all(alive.map(lives));
+    alive = alive.filter((_, i) => living[i]);
     if (!alive.length || Date.now() >= deadline) return alive;
     await delay(wait);
   }

@@ -151,8 +151,8 @@ export async function checkpointDesktop(
     };
     // Independent of each other (a crash between the two saves is reconciled like any interrupted dump). Not
     // fsynced: they tell a restarted server that a dump was under way, and after a power loss there is none.
-    const [pids] = await Promise.all([
-      deps.processes.treePids(record.pid!),
+    const [tree] = await Promise.all([
+      deps.processes.treeIdentities(record.pid!),
       store.saveCheckpoint(checkpoint, { durable: false }),
       store.setState(record, 'checkpointing', { lastError: undefined, lastOperation: { kind: 'dump', checkpoint: cpId, startedAt: deps.clock.now(), command: checkpoint.command } }, { durable: false }),
     ]);
@@ -176,7 +176,7 @@ export async function checkpointDesktop(
     const retried: string[] = [];
     try {
       // A page server takes one dump: no retry.
-      result = await dumpWithRetry(ctx, criuOptions, record, retried, criuOptions.pageServer ? 1 : 3, options.lazyServer ? (dump) => { serving = { dump, treePids: pids }; } : undefined);
+      result = await dumpWithRetry(ctx, criuOptions, record, retried, criuOptions.pageServer ? 1 : 3, options.lazyServer ? (dump) => { serving = { dump, treePids: tree.map((p) => p.pid) }; } : undefined);
     } catch (error) {
       const info = toErrorInfo(error);
       if (retried.length) checkpoint.retried = retried;
@@ -198,9 +198,10 @@ export async function checkpointDesktop(
     // A lazy dump's tree stays frozen until its pages are fetched (criu kills it then): nothing to wait for here.
     const exited = leaveRunning || serving
       ? Promise.resolve()
-      : deps.processes.waitForExit(pids, 5_000).then((survivors) => {
+      : deps.processes.waitForExit(tree, 5_000).then((survivors) => {
           // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
-          for (const pid of survivors) deps.processes.signal(pid, 'SIGKILL');
+          // By identity: a PID given to another process meanwhile is no survivor of this tree.
+          for (const { pid } of survivors) deps.processes.signal(pid, 'SIGKILL');
         });
     t.step('criu');
     if (retried.length) checkpoint.retried = retried;

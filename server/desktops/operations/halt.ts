@@ -10,12 +10,12 @@ export async function killTree({ deps }: OperationContext, record: DesktopRecord
   if (!record.pid) return;
   const { processes } = deps;
   if (record.pidStartTime) processes.adoptRoot({ pid: record.pid, startTime: record.pidStartTime });
-  const pids = await processes.treePids(record.pid);
-  if (!pids.length) return;
+  const tree = await processes.treeIdentities(record.pid);
+  if (!tree.length) return;
   processes.signal(record.pid, 'SIGTERM');
-  const left = await processes.waitForExit(pids, 5_000);
+  const left = await processes.waitForExit(tree, 5_000);
   // With PID 1 of the namespace gone, the kernel kills the rest.
-  for (const pid of left) processes.signal(pid, 'SIGKILL');
+  for (const { pid } of left) processes.signal(pid, 'SIGKILL');
   await processes.waitForExit(left, 5_000);
 }
 

@@ -47,8 +47,8 @@ export async function reconcileLocked(ctx: OperationContext, record: DesktopReco
     switch (step.do) {
       case 'endTree': {
         // As checkpoint.ts does after criu: 5 s for the tree's end, then whatever is left is killed.
-        const pids = await ctx.deps.processes.treePids(record.pid!);
-        for (const pid of await ctx.deps.processes.waitForExit(pids, 5_000)) ctx.deps.processes.signal(pid, 'SIGKILL');
+        const tree = await ctx.deps.processes.treeIdentities(record.pid!);
+        for (const { pid } of await ctx.deps.processes.waitForExit(tree, 5_000)) ctx.deps.processes.signal(pid, 'SIGKILL');
         break;
       }
       case 'sealCheckpoint':
