@@ -76,7 +76,7 @@ export async function isAlive(id: ProcessIdentity | undefined): Promise<boolean>
  * 165 ms at load 14, on the dump's path before the freeze (FREEZEFRAME_TRACE, overhead bench).
  */
 export async function treePids(pid: number): Promise<number[]> {
-  return walkTree(pid).map((p) => p.pid);
+  return walkTree(pid, live).map((p) => p.pid);
 }
 
 /**
@@ -85,12 +85,14 @@ export async function treePids(pid: number): Promise<number[]> {
  * for a survivor, and killed.
  */
 export async function treeIdentities(pid: number): Promise<ProcessIdentity[]> {
-  return walkTree(pid);
+  return walkTree(pid, live).map(({ pid, fields }) => ({ pid, startTime: fields[19] }));
 }
 
-function walkTree(pid: number): ProcessIdentity[] {
-  const result: ProcessIdentity[] = [];
-  const queue = [pid];
+/**
+ * Each process of the tree at pid with its /proc stat fields after the name (field 3 on), children found through
+ * every thread's children file; a process that `into` refuses is left out, and so is what lies below it.
+ */
+function walkTree(pid: number, into: (fields: string[]) => boolean): { pid: number; fields: string[] }[] {
   const read = (file: string) => {
     try {
       return readFileSync(file, 'utf8');
@@ -98,26 +100,27 @@ function walkTree(pid: number): ProcessIdentity[] {
       return undefined;
     }
   };
+  const result: { pid: number; fields: string[] }[] = [];
+  const queue = [pid];
   while (queue.length) {
     const next = queue.shift()!;
     const stat = read(`/proc/${next}/stat`);
     const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Gone, a zombie or dead: not part of the live tree (as identify() says).
-    if (!fields || fields[0] === 'Z' || fields[0] === 'X') continue;
-    result.push({ pid: next, startTime: fields[19] });
+    if (!fields || !into(fields)) continue;
+    result.push({ pid: next, fields });
     let tasks: string[] = [];
     try {
       tasks = readdirSync(`/proc/${next}/task`);
     } catch {
       continue;
     }
-    for (const tid of tasks) {
-      const children = read(`/proc/${next}/task/${tid}/children`) ?? '';
-      for (const child of children.split(' ').filter(Boolean)) queue.push(Number(child));
-    }
+    for (const tid of tasks) queue.push(...(read(`/proc/${next}/task/${tid}/children`) ?? '').split(' ').filter(Boolean).map(Number));
   }
   return result;
 }
+
+/** Gone, a zombie or dead: not part of the live tree (as identify() says). */
+const live = (fields: string[]) => fields[0] !== 'Z' && fields[0] !== 'X';
 
 /**
  * The tree's processes caught half-way out: the leader already a zombie, some of its threads not gone yet (each runs
@@ -125,31 +128,8 @@ function walkTree(pid: number): ProcessIdentity[] {
  * supported", criu/seize.c), and a moment later it is a plain zombie or gone.
  */
 export function exitingPids(pid: number): number[] {
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const exiting: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    const next = queue.shift()!;
-    const stat = read(`/proc/${next}/stat`);
-    if (!stat) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Field 3, the state; field 20, the number of threads.
-    if (fields[0] === 'Z' && Number(fields[17]) > 1) exiting.push(next);
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${next}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) queue.push(...read(`/proc/${next}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
-  }
-  return exiting;
+  // Field 3, the state; field 20, the number of threads.
+  return walkTree(pid, () => true).filter(({ fields }) => fields[0] === 'Z' && Number(fields[17]) > 1).map((p) => p.pid);
 }
 
 /**
@@ -157,10 +137,16 @@ export function exitingPids(pid: number): number[] {
  * the deadline.
  */
 export async function waitForExiting(pid: number, timeoutMs: number): Promise<number[]> {
+  return until(async () => exitingPids(pid), timeoutMs);
+}
+
+/** Reads left again (after 5, 10, 20... ms, at most 100 apart) until it is empty or timeoutMs have passed; its last. */
+async function until<T>(left: (previous?: T[]) => Promise<T[]>, timeoutMs: number): Promise<T[]> {
   const deadline = Date.now() + timeoutMs;
+  let last: T[] | undefined;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    const exiting = exitingPids(pid);
-    if (!exiting.length || Date.now() >= deadline) return exiting;
+    last = await left(last);
+    if (!last.length || Date.now() >= deadline) return last;
     await delay(wait);
   }
 }
@@ -171,18 +157,14 @@ export async function waitForExiting(pid: number, timeoutMs: number): Promise<nu
  * names another process (a later start time). Returns those still alive at the deadline.
  */
 export async function waitForExit<P extends number | ProcessIdentity>(procs: P[], timeoutMs: number): Promise<P[]> {
-  const deadline = Date.now() + timeoutMs;
   const lives = async (p: P) => {
     const now = await identify(typeof p === 'number' ? p : p.pid);
     return !!now && (typeof p === 'number' || now.startTime === p.startTime);
   };
-  let alive = procs;
-  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+  return until(async (alive = procs) => {
     const living = await Promise.all(alive.map(lives));
-    alive = alive.filter((_, i) => living[i]);
-    if (!alive.length || Date.now() >= deadline) return alive;
-    await delay(wait);
-  }
+    return alive.filter((_, i) => living[i]);
+  }, timeoutMs);
 }
 
 /** Sends sig (0: only asks whether pid exists); false when there is no such process. */
