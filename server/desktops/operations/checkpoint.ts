@@ -11,6 +11,7 @@ import { newId } from '../../../lib/ids';
 import type { OperationContext } from './context';
 import type { Tidied } from './tidy';
 import { reconcileLocked } from './reconcile';
+import { endOfTree } from './halt';
 import { noteCriu, sealCheckpoint } from './seal';
 import { isContained, restoreWorkerKey, roomOf, vncTargetOf } from '../rooms';
 import { containedDumpOptions } from '../../sandbox/criuFlags';
@@ -164,11 +165,8 @@ export async function checkpointDesktop(
     // their nice 0, the server at -5: server/priority.ts), on 2 cores; made beside the seal, it held the reply back
     // (the seal's reads wait for the event loop it keeps busy: 10-25 ms in the traces).
     const captured = await screen;
-    let thumbnail: Promise<boolean> = Promise.resolve(false);
-    const makeThumbnail = () => {
-      if (captured) thumbnail = deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false);
-      return thumbnail;
-    };
+    const makeThumbnail = (): Promise<boolean> =>
+      captured ? deps.screen.writeThumbnail(captured, paths.checkpointThumbnail(cpId)).then(() => true, () => false) : Promise.resolve(false);
     t.step('screen');
 
     let result: CriuResult;
@@ -198,11 +196,9 @@ export async function checkpointDesktop(
     // A lazy dump's tree stays frozen until its pages are fetched (criu kills it then): nothing to wait for here.
     const exited = leaveRunning || serving
       ? Promise.resolve()
-      : deps.processes.waitForExit(tree, 5_000).then((survivors) => {
-          // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine.
-          // By identity: a PID given to another process meanwhile is no survivor of this tree.
-          for (const { pid } of survivors) deps.processes.signal(pid, 'SIGKILL');
-        });
+      // criu said the dump succeeded but left processes behind: never report a half-frozen desktop as fine. By
+      // identity: a PID given to another process meanwhile is no survivor of this tree.
+      : endOfTree(deps.processes, tree);
     t.step('criu');
     if (retried.length) checkpoint.retried = retried;
     // What a clone's home overlays: the home as the images' open files know it. xclock's: 10-22 ms, Firefox's
@@ -236,11 +232,15 @@ export async function checkpointDesktop(
       value: { desktop: record, checkpoint, serving },
       after: async () => {
         // First, for the pages waiting for it: the checkpoint's card, an audience's picture of the freeze.
-        thumbnailWritten(makeThumbnail());
-        checkpoint.thumbnail = await thumbnail;
-        // Forgotten once the record says so (a read in between learns it from here).
-        if (checkpoint.thumbnail) await store.saveCheckpoint(checkpoint).finally(() => ctx.thumbnails.delete(cpId));
-        ctx.thumbnails.delete(cpId);
+        const made = makeThumbnail();
+        thumbnailWritten(made);
+        try {
+          checkpoint.thumbnail = await made;
+          if (checkpoint.thumbnail) await store.saveCheckpoint(checkpoint);
+        } finally {
+          // Forgotten once the record says so (a read in between learns it from here).
+          ctx.thumbnails.delete(cpId);
+        }
         if (checkpoint.thumbnail) ctx.emit({ type: 'changed', desktop: record, checkpoint });
         if (contained && !leaveRunning) {
           await copyHome();

@@ -1,9 +1,17 @@
 // Ending a desktop's tree, with its lock held: the kill itself, and a stop (its checkpoints stay).
 import type { DesktopRecord } from '../records';
+import type { ProcessIdentity } from '../processes';
 import { canTransition, isLive } from '../../../lib/states';
 import type { OperationContext } from './context';
 import { isContained, restoreWorkerKey, roomOf } from '../rooms';
 import { settlePages } from './pages';
+
+/** Waits up to 5 s for the end of a tree that was told to end (by criu, or a SIGTERM); kills what is left then. */
+export async function endOfTree(processes: OperationContext['deps']['processes'], tree: ProcessIdentity[]): Promise<ProcessIdentity[]> {
+  const left = await processes.waitForExit(tree, 5_000);
+  for (const { pid } of left) processes.signal(pid, 'SIGKILL');
+  return left;
+}
 
 /** Sends SIGTERM to the tree's root (Xvnc then removes its lock), SIGKILL to what is left after 5 s. */
 export async function killTree({ deps }: OperationContext, record: DesktopRecord): Promise<void> {
@@ -13,10 +21,8 @@ export async function killTree({ deps }: OperationContext, record: DesktopRecord
   const tree = await processes.treeIdentities(record.pid);
   if (!tree.length) return;
   processes.signal(record.pid, 'SIGTERM');
-  const left = await processes.waitForExit(tree, 5_000);
   // With PID 1 of the namespace gone, the kernel kills the rest.
-  for (const { pid } of left) processes.signal(pid, 'SIGKILL');
-  await processes.waitForExit(left, 5_000);
+  await processes.waitForExit(await endOfTree(processes, tree), 5_000);
 }
 
 /** Stops a desktop whose operation lock is held; its checkpoints stay. */

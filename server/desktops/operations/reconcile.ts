@@ -6,7 +6,7 @@ import { FreezeframeError } from '../../errors';
 import type { DesktopRecord } from '../records';
 import { mayNeedReconcile, planReconcile, type ReconcileFacts } from '../reconcile';
 import type { OperationContext } from './context';
-import { stopLocked } from './halt';
+import { endOfTree, stopLocked } from './halt';
 import { sealCheckpoint } from './seal';
 
 /** Whether the recorded root is alive; a root this process may have adopted is registered for reaping. */
@@ -45,12 +45,10 @@ export async function reconcileLocked(ctx: OperationContext, record: DesktopReco
   const facts = await reconcileFacts(ctx, record);
   for (const step of planReconcile(record, facts)) {
     switch (step.do) {
-      case 'endTree': {
-        // As checkpoint.ts does after criu: 5 s for the tree's end, then whatever is left is killed.
-        const tree = await ctx.deps.processes.treeIdentities(record.pid!);
-        for (const { pid } of await ctx.deps.processes.waitForExit(tree, 5_000)) ctx.deps.processes.signal(pid, 'SIGKILL');
+      case 'endTree':
+        // As checkpoint.ts does after criu.
+        await endOfTree(ctx.deps.processes, await ctx.deps.processes.treeIdentities(record.pid!));
         break;
-      }
       case 'sealCheckpoint':
         await sealCheckpoint(ctx, step.checkpoint, {});
         break;
