@@ -353,8 +353,7 @@ function fingerprint(dir: string, names: string[]): { print: string; newestNs: b
   return { print, newestNs };
 }
 
-function decodedOf(dir: string, names: string[]): DecodedImages {
-  const { print, newestNs } = fingerprint(dir, names);
+function decodedOf(dir: string, names: string[], { print, newestNs } = fingerprint(dir, names)): DecodedImages {
   const kept = decodedCache.get(dir);
   if (kept?.fingerprint === print) {
     trustCacheCounts.kept++;
@@ -377,9 +376,13 @@ const imageNames = (dir: string) => readdirSync(dir).filter((n) => n !== 'parent
 export async function warmTrust(dir: string): Promise<void> {
   try {
     const names = imageNames(dir);
-    const ageNs = BigInt(Date.now()) * 1_000_000n - fingerprint(dir, names).newestNs;
-    if (ageNs <= settledNs) await delay(Number(settledNs - ageNs) / 1e6 + 1);
-    decodedOf(dir, imageNames(dir));
+    const print = fingerprint(dir, names);
+    const ageNs = BigInt(Date.now()) * 1_000_000n - print.newestNs;
+    if (ageNs > settledNs) decodedOf(dir, names, print);
+    else {
+      await delay(Number(settledNs - ageNs) / 1e6 + 1);
+      decodedOf(dir, imageNames(dir));
+    }
   } catch {}
 }
 
