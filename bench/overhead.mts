@@ -29,9 +29,16 @@ interface Pair {
   /** Where the API's time went, from the files the engine writes (mtimes) and its records' timestamps (ms). */
   dumpPhases?: Record<string, number>;
   restorePhases?: Record<string, number>;
+  /** criu's own span, from its log's timestamps (its start to its verdict line): API's and raw's, dump and restore. */
+  spans?: { apiDump: number; rawDump: number; apiRestore: number; rawRestore: number };
 }
 const mtime = (f: string) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? NaN;
 const birth = (f: string) => statSync(f).birthtimeMs;
+/** criu's own span in ms: its log's last timestamp, "(SS.UUUUUU)", counted from criu's start. */
+const logSpan = (f: string) => {
+  const stamps = readFileSync(f, 'utf8').match(/^\((\d+\.\d+)\)/gm);
+  return stamps ? Number(stamps.at(-1)!.slice(1, -1)) * 1000 : NaN;
+};
 
 async function main() {
   loads.note('start');
@@ -58,7 +65,7 @@ async function main() {
   loads.note('pairs');
   for (let i = 0; i < pairs; i++) {
     const rawFirst = i % 2 === 1;
-    const p: Partial<Pair> = { rawFirst, load: load() };
+    const p: Partial<Pair> = { rawFirst, load: load(), spans: { apiDump: NaN, rawDump: NaN, apiRestore: NaN, rawRestore: NaN } };
     let cpId = '';
     let thumbnailOf: { file: string; criuEnd: number } | undefined;
     const apiDump = async () => {
@@ -71,6 +78,7 @@ async function main() {
       // criu creates its log as it starts: the log's birth time is criu's start (statx; ext4 has it).
       const criuStart = birth(path.join(dir, 'dump.log'));
       const criuEnd = mtime(path.join(dir, 'dump.log'));
+      p.spans!.apiDump = logSpan(path.join(dir, 'dump.log'));
       const logCopy = mtime(path.join(dir, 'desktop.log'));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.dumpPhases = {
@@ -99,6 +107,7 @@ async function main() {
       const n = body.checkpoint.restores.length;
       const criuStart = birth(path.join(dir, `restore-${n}.log`));
       const criuEnd = mtime(path.join(dir, `restore-${n}.log`));
+      p.spans!.apiRestore = logSpan(path.join(dir, `restore-${n}.log`));
       const record = mtime(path.join(dir, 'checkpoint.json'));
       p.restorePhases = {
         'request → restore begins (HTTP, Next, lock, reconcile, checks)': started - t0,
@@ -111,11 +120,13 @@ async function main() {
     };
     const rawDump = async () => {
       p.rawDump = await raw!.dump();
+      p.spans!.rawDump = logSpan(path.join(path.dirname(raw!.lastImages), 'dump.log'));
       p.rawBytes = raw!.imageBytes();
       p.rawDumpStats = decodeStats(readFileSync(path.join(raw!.lastImages, 'stats-dump'))).dump as unknown as Record<string, number>;
     };
     const rawRestore = async () => {
       p.rawRestore = await raw!.restore();
+      p.spans!.rawRestore = logSpan(path.join(path.dirname(raw!.lastImages), 'restore.log'));
     };
     const steps = rawFirst ? [rawDump, apiDump, rawRestore, apiRestore] : [apiDump, rawDump, apiRestore, rawRestore];
     for (const step of steps) {
@@ -154,6 +165,14 @@ async function main() {
     table(['dump phase', 'median ms'], Object.keys(results[0].dumpPhases!).map((k) => [k, fmt(median(results.map((r) => r.dumpPhases![k])))])),
     '',
     table(['restore phase', 'median ms'], Object.keys(results[0].restorePhases!).map((k) => [k, fmt(median(results.map((r) => r.restorePhases![k])))])),
+    '',
+    '## criu\'s own span: its log\'s first to last timestamp (medians, ms)',
+    '',
+    'What criu took by its own clock, API and raw alike; the rest of "criu in it" (and of raw criu) is its start, its exit and how the caller learns of it.',
+    '',
+    table(['operation', 'API: criu in it', 'API: criu\'s span', 'raw criu', 'raw: criu\'s span'], (['Dump', 'Restore'] as const).map((op) => [
+      op.toLowerCase(), fmt(m(`engine${op}`)), fmt(median(results.map((r) => r.spans![`api${op}`]))), fmt(m(`raw${op}`)), fmt(median(results.map((r) => r.spans![`raw${op}`]))),
+    ])),
     '',
     '## Every pair',
     '',

@@ -4,9 +4,15 @@ import type { Failure, Result } from './results';
 
 /** {…payload} with okStatus, or {error:{code,message,hint?,errors?,logPath?}} with the failure's status. */
 export function respond<T extends object>(result: Result<T>, okStatus = 200): Response {
-  if (!result.ok) return Response.json({ error: result.error }, { status: result.status });
+  const { status, body } = replyOf(result, okStatus);
+  return Response.json(body, { status });
+}
+
+/** What respond() sends, as a status and a body: the server's own routes (fastRoutes.ts) write it themselves. */
+export function replyOf<T extends object>(result: Result<T>, okStatus = 200): { status: number; body: object } {
+  if (!result.ok) return { status: result.status, body: { error: result.error } };
   const { ok: _ok, ...payload } = result;
-  return Response.json(payload, { status: okStatus });
+  return { status: okStatus, body: payload };
 }
 
 /**

@@ -10,6 +10,7 @@ import { FreezeframeError } from '../errors';
 import type { CheckpointRecord, DesktopRecord } from '../desktops/records';
 import type { Cloned } from '../desktops/registry';
 import { attempt, invalid, type Result } from './results';
+import { lazyModule } from '../lazyModule';
 import { tempFile } from './transfer';
 import { checkpointView, desktopView } from './redact';
 import type { CheckpointView, DesktopView } from '../../lib/viewTypes';
@@ -32,7 +33,7 @@ export async function trustSigningKey(line: unknown): Promise<Result<{ key: stri
  * The schemas (zod), loaded by the first operation that has input to check: importing zod takes ~60 ms, and a
  * `freezeframe list` checks nothing (bench/cli.mts).
  */
-const schemas = () => import('./schemas');
+const schemas = lazyModule(() => import('./schemas'));
 
 export async function listDesktops(): Promise<Result<{ desktops: DesktopSummary[] }>> {
   return attempt(async () => ({ desktops: await desktopSummaries(getEngine()) }));

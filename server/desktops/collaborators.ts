@@ -18,6 +18,7 @@ import { waitForLogLine } from './logs';
 import { isPortFree, waitForPort } from './net';
 import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
 import { adoptRoot, identify, isAlive, signal, treeIdentities, treePids, waitForExit, waitForExiting, type ProcessIdentity } from './processes';
+import { lazyModule } from '../lazyModule';
 
 export interface Collaborators {
   /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
@@ -106,6 +107,13 @@ async function isCriu(pid: number | undefined): Promise<boolean> {
   return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'criu';
 }
 
+// Loaded at first use (a CLI list needs none of them), then kept (lazyModule.ts).
+const thumbnails = lazyModule(() => import('../vnc/thumbnail'));
+const trust = lazyModule(() => import('../criu/trust'));
+const launchMounts = lazyModule(() => import('./launchMounts'));
+const netns = lazyModule(() => import('../sandbox/netns'));
+const overlayHome = lazyModule(() => import('../sandbox/overlayHome'));
+
 /**
  * Screens read over VNC: at the checkpoint (the CLI, the tests), or kept by the server all along
  * (vnc/screenKeeper.ts) once follow() has been called, the kept picture then taken at the checkpoint.
@@ -115,9 +123,9 @@ function keptScreens(): Collaborators['screen'] {
   return {
     capture: async (desktop) => {
       const kept = await (await keeper)?.take(desktop.id);
-      return kept ?? (await import('../vnc/thumbnail')).captureScreen({ port: desktop.vncPort, netnsPath: desktop.netnsPath }, desktop.vncPassword);
+      return kept ?? (await thumbnails()).captureScreen({ port: desktop.vncPort, netnsPath: desktop.netnsPath }, desktop.vncPassword);
     },
-    writeThumbnail: async (screen, file) => (await import('../vnc/thumbnail')).writeThumbnailOf(screen, file),
+    writeThumbnail: async (screen, file) => (await thumbnails()).writeThumbnailOf(screen, file),
     follow: (desktop) => {
       keeper ??= import('../vnc/screenKeeper').then(({ ScreenKeeper }) => new ScreenKeeper());
       void keeper.then((k) => k.follow(desktop));
@@ -148,36 +156,36 @@ export function realCollaborators(config: Config): Collaborators {
     waitForLogLine,
     screen: keptScreens(),
     // Loaded at first use, like the thumbnail's VNC client and PNG encoder: a CLI list needs neither.
-    trustImages: async (...args) => (await import('../criu/trust')).assertTrustedImages(...args),
+    trustImages: async (...args) => (await trust()).assertTrustedImages(...args),
     keepTrustWarm: () => {
       trustWarm = true;
     },
     warmTrust: async (dir) => {
-      if (trustWarm) await (await import('../criu/trust')).warmTrust(dir);
+      if (trustWarm) await (await trust()).warmTrust(dir);
     },
-    saveLaunchMounts: async (pid, file) => (await import('./launchMounts')).saveLaunchMounts(pid, file),
+    saveLaunchMounts: async (pid, file) => (await launchMounts()).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,
     prepareDesktopFiles,
     rooms: {
       prepare: prepareRoomFiles,
       createNetns: async (name) => {
-        const { createNetns, deleteNetns, netnsPath } = await import('../sandbox/netns');
+        const { createNetns, deleteNetns, netnsPath } = await netns();
         // Only when there is one: `ip netns delete` is a process of its own, on a clone's critical path (the
         // namespace is the longest of its room's three steps: ip twice, against one mount and a few files).
         if (await stat(netnsPath(name)).then(() => true, () => false)) await deleteNetns(name).catch(() => {});
         return createNetns(name);
       },
-      deleteNetns: async (name) => (await import('../sandbox/netns')).deleteNetns(name),
+      deleteNetns: async (name) => (await netns()).deleteNetns(name),
       netnsInode: async (name) => {
-        const { netnsPath } = await import('../sandbox/netns');
+        const { netnsPath } = await netns();
         return (await stat(netnsPath(name)).catch(() => undefined))?.ino;
       },
-      copyHomeBase: async (home, base) => (await import('../sandbox/overlayHome')).copyHomeBase(home, base),
+      copyHomeBase: async (home, base) => (await overlayHome()).copyHomeBase(home, base),
       mountHome: async (base, room) => {
-        if (!(await isMountPoint(room.home))) await (await import('../sandbox/overlayHome')).mountCloneHome(base, room.dir);
+        if (!(await isMountPoint(room.home))) await (await overlayHome()).mountCloneHome(base, room.dir);
       },
       unmountHome: async (room) => {
-        if (await isMountPoint(room.home)) await (await import('../sandbox/overlayHome')).unmountCloneHome({ merged: room.home, upper: room.upper, work: room.work });
+        if (await isMountPoint(room.home)) await (await overlayHome()).unmountCloneHome({ merged: room.home, upper: room.upper, work: room.work });
       },
     },
     clock: { now: () => new Date().toISOString() },

@@ -30,20 +30,22 @@ import { FreezeframeError } from '../errors';
 import type { Removed } from './operations/remove';
 import type { Tidied } from './operations/tidy';
 import { trace } from '../trace';
+import { lazyModule } from '../lazyModule';
 import type { ImportOptions } from './operations/transfer';
 
 export type { CheckpointOptions, CloneOptions, Cloned, RestoreOptions, StartOptions, Removed, Tidied };
 
 // The operations that run criu, the launcher or tar are loaded at their first use: a CLI call runs one operation,
 // and `freezeframe list` none of them (bench/cli.mts).
-const starting = () => import('./operations/start');
-const checkpointing = () => import('./operations/checkpoint');
-const restoring = () => import('./operations/restore');
-const transferring = () => import('./operations/transfer');
-const cloning = () => import('./operations/clone');
-const tidying = () => import('./operations/tidy');
-const retaining = () => import('./operations/retention');
-const removing = () => import('./operations/remove');
+const starting = lazyModule(() => import('./operations/start'));
+const checkpointing = lazyModule(() => import('./operations/checkpoint'));
+const restoring = lazyModule(() => import('./operations/restore'));
+const transferring = lazyModule(() => import('./operations/transfer'));
+const cloning = lazyModule(() => import('./operations/clone'));
+const tidying = lazyModule(() => import('./operations/tidy'));
+const retaining = lazyModule(() => import('./operations/retention'));
+const removing = lazyModule(() => import('./operations/remove'));
+const moving = lazyModule(() => import('./operations/moved'));
 
 export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [DesktopEvent] }> {
   readonly paths: Paths;
@@ -239,17 +241,17 @@ export class Desktops extends EventEmitter<{ event: [DesktopEvent]; resumed: [De
 
   /** A frozen desktop's move under way to host (undefined: no more), so a restart knows to ask (operations/moved.ts). */
   async markMoving(id: string, checkpointId: string, host: string | undefined): Promise<DesktopRecord> {
-    return (await import('./operations/moved')).markMoving(this.context, id, checkpointId, host);
+    return (await moving()).markMoving(this.context, id, checkpointId, host);
   }
 
   /** The source's end of a move: the desktop, frozen at checkpointId, lives on host now (operations/moved.ts). */
   async forgetMoved(id: string, host: string, checkpointId: string): Promise<DesktopRecord> {
-    return (await import('./operations/moved')).forgetMoved(this.context, id, host, checkpointId);
+    return (await moving()).forgetMoved(this.context, id, host, checkpointId);
   }
 
   /** After a post-copy move's dump ended (its frozen tree gone): the room's overlay home, busy until then, unmounted. */
   async releaseMovedRoom(id: string): Promise<void> {
-    return (await import('./operations/moved')).releaseMovedRoom(this.context, id);
+    return (await moving()).releaseMovedRoom(this.context, id);
   }
 
   async deleteCheckpoint(checkpointId: string): Promise<{ checkpoint: string; bytesFreed: number }> {

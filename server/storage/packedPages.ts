@@ -8,8 +8,8 @@
 // shared checkpoints that are not their desktop's newest are packed: the newest restores from criu's own images,
 // and a base's pages are read by every restore of its dependents.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
@@ -23,7 +23,8 @@ const packedName = (name: string) => `${name}.gz`;
 
 async function list(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    // Synchronously: a restore's path lists a folder that is mostly not there (a newest checkpoint has none).
+    return readdirSync(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
