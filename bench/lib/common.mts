@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const resultsDir = path.join(root, 'bench/results');
-export const criuPath = path.join(root, 'vendor/criu/bin/criu');
+// The engine's own (FREEZEFRAME_CRIU, as server/config.ts reads it): raw criu is the same binary as the API's.
+export const criuPath = process.env.FREEZEFRAME_CRIU ?? path.join(root, 'vendor/criu/bin/criu');
 import { prioritize as prioritizeCriu } from '../../server/criu/priority.ts';
 
 // ---- statistics ----
