@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Config } from '../config';
 import type { CriuOptions } from '../criu/options';
 import type { Expected } from '../criu/trustRules';
+import type { TrustPart } from '../criu/trust';
 import { runCriu, type CriuResult } from '../criu/run';
 import { premapFits, startLazyPages, type LazyDaemon } from '../criu/lazyPages';
 import { startLazyDump, type LazyDump } from '../criu/lazyDump';
@@ -19,6 +20,7 @@ import { isPortFree, waitForPort } from './net';
 import { isMountPoint, prepareRoomFiles, type Room } from './rooms';
 import { adoptRoot, identify, isAlive, signal, treeIdentities, treePids, waitForExit, waitForExiting, type ProcessIdentity } from './processes';
 import { lazyModule } from '../lazyModule';
+import { hasLazyPages } from '../storage/pagemap';
 
 export interface Collaborators {
   /** Starts a lazy restore's `criu lazy-pages` daemon; resolves once it listens in workDir (criu/lazyPages.ts). */
@@ -74,10 +76,10 @@ export interface Collaborators {
   /** From now on a criu worker waits for the next dump or restore (criu/swrk.ts): the server's, not the CLI's. */
   keepCriuWaiting?(): void;
   /** Refuses (untrusted_images) images that ask for more than their desktop may have: criu restores them as root. */
-  trustImages(imagesDir: string, checkpointId: string, expected: Expected): Promise<void>;
+  trustImages(imagesDir: string, checkpointId: string, expected: Expected, parts?: readonly TrustPart[]): Promise<void>;
   /** From now on a new checkpoint's images are decoded for the trust check in its follow-up (criu/trust.ts): the server's. */
   keepTrustWarm?(): void;
-  /** Decodes a checkpoint's images ahead of its restore, if keepTrustWarm was called; never fails. */
+  /** Reads a checkpoint's images ahead of its restore (trust check, lazy-pages guard), if keepTrustWarm was called; never fails. */
   warmTrust?(imagesDir: string): Promise<void>;
   /** Keeps the mounts a just-launched tree has (launchMounts.ts), which its checkpoints may name at restore. */
   saveLaunchMounts(pid: number, file: string): Promise<void>;
@@ -161,7 +163,10 @@ export function realCollaborators(config: Config): Collaborators {
       trustWarm = true;
     },
     warmTrust: async (dir) => {
-      if (trustWarm) await (await trust()).warmTrust(dir);
+      if (!trustWarm) return;
+      await (await trust()).warmTrust(dir);
+      // The lazy-pages guard's read too (storage/pagemap.ts), the images settled by now.
+      await hasLazyPages(dir).catch(() => {});
     },
     saveLaunchMounts: async (pid, file) => (await launchMounts()).saveLaunchMounts(pid, file),
     desktopUser: lookUpDesktopUser,

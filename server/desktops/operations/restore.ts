@@ -1,7 +1,6 @@
 // Restoring a checkpoint: criu restore of its images, the desktop running again (its viewers' connections kept
 // when it comes back from the very checkpoint it froze at).
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CriuError } from '../../criu/errors';
 import { readStats } from '../../criu/images';
@@ -9,6 +8,7 @@ import { criuArgs, type CriuOptions } from '../../criu/options';
 import { toErrorInfo } from '../../errorInfo';
 import { FreezeframeError } from '../../errors';
 import type { CheckpointRecord, DesktopRecord, RestoreInfo } from '../records';
+import type { Expected } from '../../criu/trustRules';
 import { readLaunchMounts } from '../launchMounts';
 import { idsOf, type OperationContext } from './context';
 import { stopLocked } from './halt';
@@ -85,102 +85,112 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     t.step('ids, unpack');
     // A contained desktop's images name only its inside paths; its files are looked up in its own folders, and
     // its mounts must be exactly the set newns builds.
-    await deps.trustImages(paths.checkpointImages(checkpointId), checkpointId, contained
+    const expected: Expected = contained
       ? {
           uid, gid, home: inside.home, log: inside.log, contained: { hostHome: room.home, hidden: [paths.stateDir], appDir: ctx.config.rootDir },
           launchMounts: await launchMounts,
         }
-      : {
-          uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id),
-          launchMounts: await launchMounts,
-        });
-    t.step('trust');
-    if (await lazyLeft) {
-      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
-    }
-    if (record.moving) {
-      throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
-    }
-    if (record.movedTo) {
-      throw new FreezeframeError('bad_state', `desktop ${record.id} moved to host ${record.movedTo.host} (${record.movedTo.at}): it runs there; restoring it here would make two of it`);
-    }
-    if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
-    if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
-      throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
-    }
+      : { uid, gid, home: paths.desktopHome(record.id), log: paths.desktopLog(record.id), launchMounts: await launchMounts };
     const images = paths.checkpointImages(checkpointId);
-    if (!existsSync(path.join(images, 'inventory.img'))) {
-      throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${images}`);
-    }
-    if (!contained) {
-      if (!(await ctx.displays.claim(record.display, record.id))) {
-        throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
-      }
-      // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
-      await deps.cleanup.removeXLeftovers(record.display);
-      if (!(await deps.ports.isFree(record.vncPort))) {
-        throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
-      }
-    }
-    const previous = record.state;
-    // The viewers' connections can come back only from the checkpoint the desktop froze at: their peers (the
-    // bridge's sockets) are still waiting at exactly that point. Restored from any other checkpoint, the
-    // connections in the images are from another time, and their peers would ignore them forever: those are
-    // restored closed, and the viewers reconnect.
-    // A contained desktop's connections live in its kept namespace, which holds criu's network lock from the dump
-    // while the desktop is checkpointed; only a restore of those very connections removes it (criu with --tcp-close
-    // leaves it: measured, no new viewer could connect). So any other restore gets a fresh namespace, never locked
-    // (the clones' case: --network-lock skip); the old one goes with its last socket.
-    const keptInode = contained && previous === 'checkpointed' ? await keptInodeRead : undefined;
-    const kept = keptInode !== undefined;
-    const keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || kept);
-    if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
-    t.step('checks');
-    const n = checkpoint.restores.length + 1;
-    const logPath = paths.checkpointRestoreLog(checkpointId, n);
     // A post-copy move's images hold no lazy page: only the source's page server has them.
     const lazy = !!options.lazyFrom || (bySize && (mode !== 'auto' || (await premapping!)));
+    const n = checkpoint.restores.length + 1;
+    const logPath = paths.checkpointRestoreLog(checkpointId, n);
     // The daemon's socket (a fixed name) and the restore meet in the desktop's own folder: root's, hidden from
     // every tree (--hide), one restore at a time by the desktop's lock; never the images folder (an export takes
     // every file there).
     const workDir = path.join(paths.desktopDir(record.id), 'lazy');
     const lazyLog = logPath.replace(/\.log$/, '-pages.log');
-    const criuOptions: CriuOptions = {
-      imagesDir: images,
-      logFile: logPath,
-      logLevel: config.criuLogLevel,
-      tcpEstablished: keepConnections,
-      tcpClose: !keepConnections,
-      fileLocks: true,
-      // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
-      // --mntns-compat-mode).
-      root: '/',
-      restoreDetached: true,
-      pidfile: paths.checkpointPidfile(checkpointId),
-      ...(lazy ? { lazyPages: true, workDir } : {}),
-      ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, keepConnections) : {}),
-    };
-    const log = contained ? room.log : paths.desktopLog(record.id);
-    // The lazy-pages daemon must listen before criu restore connects to it; it starts while the rest is made ready.
-    const daemonStarting = lazy ? deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom }) : undefined;
-    daemonStarting?.catch(() => {});
-    // Independent steps, at once (the restore's critical path): the record's write goes to libuv's pool first, the
-    // files are put in place meanwhile, synchronously (small and cached: ~0.2 ms, where their hops took ~1.5 ms).
-    await Promise.all([
+    // The lazy-pages daemon must listen before criu restore connects to it. It reads the images and nothing else:
+    // it starts once they are judged, and listens while the host's half of the check and the rest are done
+    // (criu/trust.ts TrustPart). A restore that stops short of criu ends it.
+    let daemonStarting: Promise<LazyDaemon> | undefined;
+    let criuOptions: CriuOptions;
+    let previous: DesktopRecord['state'];
+    let keptInode: number | undefined;
+    let keepConnections: boolean;
+    try {
+      await deps.trustImages(images, checkpointId, expected, lazy ? ['images'] : undefined);
+      if (await lazyLeft) {
+        throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
+      }
+      if (lazy) {
+        daemonStarting = deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom });
+        daemonStarting.catch(() => {});
+        await deps.trustImages(images, checkpointId, expected, ['host']);
+      }
+      t.step('trust');
+      if (record.moving) {
+        throw new FreezeframeError('bad_state', `desktop ${record.id} is moving to host ${record.moving.host} (since ${record.moving.at}): it may run there already`);
+      }
+      if (record.movedTo) {
+        throw new FreezeframeError('bad_state', `desktop ${record.id} moved to host ${record.movedTo.host} (${record.movedTo.at}): it runs there; restoring it here would make two of it`);
+      }
+      if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
+      if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
+        throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
+      }
+      if (!existsSync(path.join(images, 'inventory.img'))) {
+        throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} has no images at ${images}`);
+      }
+      if (!contained) {
+        if (!(await ctx.displays.claim(record.display, record.id))) {
+          throw new FreezeframeError('display_in_use', `display :${record.display} of desktop ${record.id} is taken by another desktop`);
+        }
+        // Only this desktop's display: a lock or socket left by its own earlier, failed restore.
+        await deps.cleanup.removeXLeftovers(record.display);
+        if (!(await deps.ports.isFree(record.vncPort))) {
+          throw new FreezeframeError('display_in_use', `port ${record.vncPort} of desktop ${record.id} is taken by another program`);
+        }
+      }
+      previous = record.state;
+      // The viewers' connections can come back only from the checkpoint the desktop froze at: their peers (the
+      // bridge's sockets) are still waiting at exactly that point. Restored from any other checkpoint, the
+      // connections in the images are from another time, and their peers would ignore them forever: those are
+      // restored closed, and the viewers reconnect.
+      // A contained desktop's connections live in its kept namespace, which holds criu's network lock from the dump
+      // while the desktop is checkpointed; only a restore of those very connections removes it (criu with --tcp-close
+      // leaves it: measured, no new viewer could connect). So any other restore gets a fresh namespace, never locked
+      // (the clones' case: --network-lock skip); the old one goes with its last socket.
+      keptInode = contained && previous === 'checkpointed' ? await keptInodeRead : undefined;
+      keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || keptInode !== undefined);
+      if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
+      t.step('checks');
+      criuOptions = {
+        imagesDir: images,
+        logFile: logPath,
+        logLevel: config.criuLogLevel,
+        tcpEstablished: keepConnections,
+        tcpClose: !keepConnections,
+        fileLocks: true,
+        // The tree has a mount namespace of its own: criu needs --root to restore it (and breaks with
+        // --mntns-compat-mode).
+        root: '/',
+        restoreDetached: true,
+        pidfile: paths.checkpointPidfile(checkpointId),
+        ...(lazy ? { lazyPages: true, workDir } : {}),
+        ...(contained ? containedRestoreOptions({ homeDir: room.home, runDir: room.run, ...ownPasswd(record, room) }, keepConnections) : {}),
+      };
       // The command from the start: a reconcile after a crash tells by it whether the connections were kept.
       // Not fsynced: after a power loss there is no restore under way to tell a restarted server about.
-      store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false }),
-      (async () => {
-        // The log must be the size the tree had open at the dump (see seal), its tail as it was; the newer one is kept.
-        try {
-          renameSync(log, `${log}.1`);
-        } catch {}
-        await copyLogTail(paths.checkpointDesktopLog(checkpointId), log);
-        // A pidfile left by an earlier restore makes criu fail.
-        rmSync(paths.checkpointPidfile(checkpointId), { force: true });
-      })(),
-    ]);
-    t.step('log copy, state');
+      await store.setState(record, 'restoring', { lastError: undefined, lastOperation: { kind: 'restore', checkpoint: checkpointId, startedAt: deps.clock.now(), command: [config.criuPath, ...criuArgs('restore', criuOptions)] } }, { durable: false });
+      // The log must be the size the tree had open at the dump (see seal), its tail as it was; the newer one is
+      // kept. Synchronous calls (storage/logs.ts), as the record's write: ~0.2 ms, where their hops through libuv's
+      // pool took ~1.5 ms.
+      const log = contained ? room.log : paths.desktopLog(record.id);
+      try {
+        renameSync(log, `${log}.1`);
+      } catch {}
+      await copyLogTail(paths.checkpointDesktopLog(checkpointId), log);
+      // A pidfile left by an earlier restore makes criu fail.
+      rmSync(paths.checkpointPidfile(checkpointId), { force: true });
+      t.step('log copy, state');
+    } catch (error) {
+      const unused = await daemonStarting?.catch(() => undefined);
+      unused?.kill();
+      await unused?.done;
+      throw error;
+    }
     ctx.emit({ type: 'restoring', desktop: record, checkpoint });
     t.step('emit restoring');
     let daemon: LazyDaemon | undefined;
@@ -188,11 +198,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       daemon = await daemonStarting;
       if (daemon) t.step('lazy-pages listening');
       // criu gets the kept namespace as its fd 3 (containedRestoreOptions' inherit-fd), opened for this restore only.
-      const netnsFile = contained ? await open(room.netnsPath, 'r') : undefined;
+      const netns = contained ? openSync(room.netnsPath, 'r') : undefined;
       // The worker the dump's follow-up started holding this very namespace (by its inode), if it still waits.
       const workerKey = keepConnections ? restoreWorkerKey(room.netnsPath, keptInode!) : undefined;
-      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netnsFile ? [netnsFile.fd] : undefined, workerKey)
-        .finally(() => netnsFile?.close());
+      const result = await deps.criu('restore', criuOptions, (pid) => noteCriu(ctx, record, pid), netns === undefined ? undefined : [netns], workerKey)
+        .finally(() => netns !== undefined && closeSync(netns));
       t.step('criu');
       // The tree runs and its connections are unlocked: the viewers' held bytes may go now, not after the pidfile,
       // the identity check and two record writes (2-5 ms quiet; 25-110 ms in the traces at load 9-12, bench/README.md).
