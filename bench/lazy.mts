@@ -32,6 +32,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { arg, fmt, header, load, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
 import { appSigns } from './lib/appSigns.mts';
+import { treePids } from '../server/desktops/processes';
 
 const apps = arg('apps', 'firefox,chromium,xterm').split(',');
 const levels = arg('levels', '').split(',').filter(Boolean).map((l) => {
@@ -103,6 +104,20 @@ interface Sample {
   pages?: string;
 }
 const results: { app: string; samples: Sample[]; failure?: string; premapFits?: boolean; lazyError?: string }[] = [];
+
+/** The app's processes in the desktop's tree, by their PID inside it (NSpid's last field): a restore keeps them. */
+async function appPids(desktopId: string, comm: RegExp): Promise<number[]> {
+  const { pid } = await desktops.get(desktopId);
+  const found = await Promise.all((await treePids(pid!)).map(async (p) => {
+    try {
+      const [name, status] = [readFileSync(`/proc/${p}/comm`, 'utf8').trim(), readFileSync(`/proc/${p}/status`, 'utf8')];
+      return comm.test(name) ? [Number(/^NSpid:.*\s(\d+)\s*$/m.exec(status)?.[1])] : [];
+    } catch {
+      return []; // gone meanwhile
+    }
+  }));
+  return found.flat().sort((a, b) => a - b);
+}
 loads.note('start');
 try {
   for (const app of apps) {
@@ -116,6 +131,8 @@ try {
         const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
         if (!sign.window.test((await promisify(execFile)(program, args, { timeout: 10_000 })).stdout)) throw new Error(`${app}: no window yet`);
       }, 90_000);
+      const [mainPid] = await appPids(desktop.id, sign.comm);
+      if (mainPid === undefined) throw new Error(`${app}: its window is up, but no process named ${sign.comm} runs`);
       client = await connectRfb(vncTargetOf(desktops.paths, desktop), { password: desktop.vncPassword, keepPixels: true });
       await client.nextUpdate(10_000);
       const moves = sign.proof === 'moves';
@@ -176,6 +193,10 @@ try {
         console.log(`${app} ${mode}${name ? ` ${name}` : ''}: ${fmt(s.imageMB, 0)} MB, criu ${fmt(s.criuMs, 0)} ms, request ${fmt(requestMs, 0)} ms, first frame ${frameMs === undefined ? 'n/a' : fmt(frameMs, 0)} ms${s.allPagesMs ? `, all pages ${fmt(s.allPagesMs, 0)} ms (${s.pages})` : ''}; load ${loadNow}`);
         // A changed frame is a picture that moves again; one more proves it keeps moving before the next dump.
         if (moves) await client.nextUpdate(10_000);
+        // And the app is whole: its first process (by its PID in the desktop) is the one it started with. A
+        // frame alone does not say it (Firefox dying after a restore leaves a desktop that still draws).
+        const [main] = await appPids(desktop.id, sign.comm);
+        if (main !== mainPid) throw new Error(`${mode} ${i + 1}: ${app} did not survive the restore: its process ${mainPid} (in the desktop) is gone${main ? `, ${main} is its first now` : ''}`);
         await desktops.deleteCheckpoint(checkpoint.id);
       }
     } catch (error) {
