@@ -254,4 +254,20 @@ describe('lazy restore of a host desktop (criu over RPC: criu swrk)', () => {
     client.close();
     await desktops.stop(desktop.id);
   });
+
+  test('a lazy restore over the running desktop while its pages still arrive: stopped first, then restored lazily', { timeout: 120_000 }, async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const first = await desktops.restore(checkpoint.id, { lazy: true });
+    assert.ok(first.desktop.fetching, 'its pages still arrive as the next restore is asked');
+    // Its daemon holds the desktop's socket until its last page is sent: the next one starts after the stop.
+    const again = await desktops.restore(checkpoint.id, { lazy: true, stopRunning: true });
+    assert.equal(again.desktop.state, 'running');
+    assert.ok(again.checkpoint.restores.at(-1)!.command.includes('--lazy-pages'));
+    await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
+    const restores = (await desktops.checkpoints(desktop.id)).find((c) => c.id === checkpoint.id)!.restores;
+    assert.deepEqual(restores.map((r) => r.lazy?.ok), [true, true], JSON.stringify(restores.map((r) => r.lazy)));
+    await desktops.stop(desktop.id);
+  });
 });

@@ -49,7 +49,8 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
   // A tidying under way (a checkpoint's follow-up, which this waits for) stops its page work for this restore.
   return restoreComing(desktop, () => ctx.locks.run(desktop, 'restore', async () => {
     t.step('load+lock');
-    const [checkpoint, loaded] = await Promise.all([store.getCheckpoint(checkpointId), store.load(desktop)]);
+    const [read, loaded] = await Promise.all([store.getCheckpoint(checkpointId), store.load(desktop)]);
+    let checkpoint = read;
     let record = await reconcileLocked(ctx, loaded);
     t.step('reconcile');
     if (checkpoint.state !== 'complete') {
@@ -103,19 +104,23 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     const lazyLog = logPath.replace(/\.log$/, '-pages.log');
     // The lazy-pages daemon must listen before criu restore connects to it. It reads the images and nothing else:
     // it starts once they are judged, and listens while the host's half of the check and the rest are done
-    // (criu/trust.ts TrustPart). A restore that stops short of criu ends it.
+    // (criu/trust.ts TrustPart). Not so for a running desktop: its own daemon may still hold the socket (it is
+    // let finish by the stop), and one that is not to be stopped is refused below. A restore that stops short of
+    // criu ends the daemon it started.
+    const startDaemon = () => deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom });
+    const early = lazy && record.state !== 'running';
     let daemonStarting: Promise<LazyDaemon> | undefined;
     let criuOptions: CriuOptions;
     let previous: DesktopRecord['state'];
     let keptInode: number | undefined;
     let keepConnections: boolean;
     try {
-      await deps.trustImages(images, checkpointId, expected, lazy ? ['images'] : undefined);
+      await deps.trustImages(images, checkpointId, expected, early ? ['images'] : undefined);
       if (await lazyLeft) {
         throw new FreezeframeError('images_missing', `checkpoint ${checkpointId} was dumped for a lazy move: part of its memory was never in its images (it was served to the move's target), so it cannot be restored`);
       }
-      if (lazy) {
-        daemonStarting = deps.lazyPages({ imagesDir: images, workDir, logPath: lazyLog, pageServer: options.lazyFrom });
+      if (early) {
+        daemonStarting = startDaemon();
         daemonStarting.catch(() => {});
         await deps.trustImages(images, checkpointId, expected, ['host']);
       }
@@ -126,7 +131,11 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       if (record.movedTo) {
         throw new FreezeframeError('bad_state', `desktop ${record.id} moved to host ${record.movedTo.host} (${record.movedTo.at}): it runs there; restoring it here would make two of it`);
       }
-      if (record.state === 'running' && options.stopRunning) record = await stopLocked(ctx, record);
+      if (record.state === 'running' && options.stopRunning) {
+        record = await stopLocked(ctx, record);
+        // The stop let a lazy restore's daemon finish, and wrote its outcome on its checkpoint: maybe this one.
+        checkpoint = await store.getCheckpoint(checkpointId);
+      }
       if (record.state !== 'checkpointed' && record.state !== 'stopped' && record.state !== 'failed') {
         throw new FreezeframeError('bad_state', `desktop ${record.id} is ${record.state}: stop it before restoring a checkpoint (or ask to stop it first)`, { state: record.state });
       }
@@ -155,6 +164,10 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
       keptInode = contained && previous === 'checkpointed' ? await keptInodeRead : undefined;
       keepConnections = previous === 'checkpointed' && record.lastCheckpoint === checkpointId && (!contained || keptInode !== undefined);
       if (contained && !keepConnections) await deps.rooms.createNetns(room.netns);
+      if (lazy && !daemonStarting) {
+        daemonStarting = startDaemon();
+        daemonStarting.catch(() => {});
+      }
       t.step('checks');
       criuOptions = {
         imagesDir: images,
