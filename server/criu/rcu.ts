@@ -4,7 +4,8 @@
 // Why: part of criu restore's own time is the kernel waiting for a normal RCU grace period (~10-16 ms each on these
 // machines). The self-contained desktop's network unlock is one: criu deletes its nftables table in 0.1 ms, then
 // closing its netlink socket (libnftables' nft_ctx_free) waits 11-16 ms for a grace period, measured by the same
-// libnftables calls in a fresh namespace; with expedited grace periods it took 0.05 ms. It is the whole machine's
+// libnftables calls in a fresh namespace; with expedited grace periods it took 0.05 ms. (The criu built here waits
+// no more for that one: it closes the socket at its exit, scripts/criu-patches/0003.) It is the whole machine's
 // setting (expedited grace periods interrupt every CPU instead of waiting for them), so it is the operator's choice:
 // measured in bench/results/resume-rcu.md and lazy-rcu.md (bench/README.md).
 import { readFileSync, writeFileSync } from 'node:fs';
