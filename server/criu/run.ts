@@ -128,7 +128,8 @@ async function viaSwrk(
   await keepOutput(logPath, ran.output);
   const exit = ran.signal ? `criu was killed by ${ran.signal}` : undefined;
   return {
-    exitCode: ran.exitCode,
+    // Taken at its answer of success, criu has yet to exit: with 0 (cr-service.c: a restore's exit is its answer).
+    exitCode: ran.answered ? 0 : ran.exitCode,
     timedOut: ran.timedOut,
     durationMs: ran.durationMs,
     stdout: '',

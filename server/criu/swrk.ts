@@ -23,6 +23,8 @@ interface SeqpacketAddon {
   pair(): [number, number];
   send(fd: number, message: Buffer): void;
   recvNow(fd: number): Buffer | null;
+  whenReadable(fd: number, callback: () => void): void;
+  stopWatching(fd: number): void;
   close(fd: number): void;
 }
 
@@ -52,6 +54,8 @@ export interface SwrkOutcome {
   /** The worker could not be started at all. */
   spawnError?: Error;
   durationMs: number;
+  /** criu answered success and was still exiting: taken at its answer (exitCode unknown yet; criu exits 0 then). */
+  answered?: boolean;
 }
 
 class Worker {
@@ -100,12 +104,22 @@ class Worker {
     return this.exitCode === undefined && this.signal === undefined && !this.spawnError;
   }
 
+  private answer: { response?: RpcResponse } | undefined;
+
+  /** criu's answer, if it has come (never waits); read once. An end closed with no answer: undefined. */
+  readAnswer(): RpcResponse | undefined {
+    if (!this.answer) {
+      const message = addon!.recvNow(this.fd);
+      if (message) this.answer = { response: message.length ? decodeResponse(message) : undefined };
+    }
+    return this.answer?.response;
+  }
+
   /** What criu printed (read once it has exited), criu's answer, then our fds closed. */
   finish(): { output: string; response?: RpcResponse } {
     let response: RpcResponse | undefined;
     try {
-      const message = addon!.recvNow(this.fd);
-      response = message ? decodeResponse(message) : undefined;
+      response = this.readAnswer();
     } catch {}
     const chunks: Buffer[] = [];
     const buffer = Buffer.alloc(64 * 1024);
@@ -295,6 +309,7 @@ export async function runSwrk(
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let killer: NodeJS.Timeout | undefined;
+  let exiting = false;
   try {
     const request = encodeRequest(op, options, configFile);
     if (!worker.child.pid) await worker.exited;
@@ -312,6 +327,27 @@ export async function runSwrk(
       killer = setTimeout(() => worker.child.kill('SIGKILL'), 5_000);
     }, timeoutMs);
     t.step('request sent');
+    // A restore is done once criu answers: its tree runs. Its exit comes after, and may wait for the kernel (its
+    // nftables unlock's netlink socket is closed there, scripts/criu-patches/0003: 6-14 ms between its answer and its
+    // exit in the overhead bench). A dump answers as it exits.
+    if (op === 'restore') await Promise.race([new Promise<void>((resolve) => addon!.whenReadable(worker.fd, resolve)), worker.exited]);
+    if (worker.alive && answeredSuccess(worker)) {
+      exiting = true;
+      t.step('criu answered');
+      t.done();
+      await noted;
+      const durationMs = performance.now() - started;
+      // Its exit, what it printed and our fds, once it has exited; its timeout holds until then.
+      void worker.exited.then(() => {
+        clearTimeout(timer);
+        clearTimeout(killer);
+        void keepOutput(logPath, worker.finish().output);
+      });
+      return { exitCode: undefined, signal: undefined, timedOut, output: '', response: worker.readAnswer(), durationMs, answered: true };
+    }
+    // Exited first, or answered a failure: judged at its exit, as a dump is. (A wait left would hold a copy of our
+    // end for as long as any process holds criu's: the restored tree may.)
+    if (op === 'restore') addon!.stopWatching(worker.fd);
     await worker.exited;
     t.step('criu exited');
     t.done();
@@ -321,9 +357,20 @@ export async function runSwrk(
     return { exitCode: worker.exitCode, signal: worker.signal, timedOut, output, response, durationMs };
   } finally {
     pool.scheduleRefill();
-    clearTimeout(timer);
-    clearTimeout(killer);
+    if (!exiting) {
+      clearTimeout(timer);
+      clearTimeout(killer);
+    }
+    // criu read it with the request.
     rmSync(configFile, { force: true });
+  }
+}
+
+function answeredSuccess(worker: Worker): boolean {
+  try {
+    return worker.readAnswer()?.success === true;
+  } catch {
+    return false; // judged at its exit, as before
   }
 }
 

@@ -72,7 +72,7 @@ export async function restoreCheckpoint(ctx: OperationContext, checkpointId: str
     const { uid, gid } = await idsOf(ctx, record);
     const contained = isContained(record);
     const room = roomOf(paths, record.id);
-    // Read while the pages are put back (each read's hops through libuv's pool would add up, one after the other).
+    // Started before the pages are put back (the namespace's stat goes through libuv's pool meanwhile).
     const launchMounts = readLaunchMounts(paths.desktopLaunchMounts(record.id));
     launchMounts.catch(() => {});
     // A frozen contained desktop's kept namespace, by its inode (see keepConnections below).
