@@ -249,6 +249,8 @@ try {
   process.exitCode = results.some((r) => r.failure) ? 1 : 0;
 } finally {
   for (const d of await desktops.list()) if (d.state !== 'stopped') await desktops.stop(d.id).catch(() => {});
-  await rm(stateDir, { recursive: true, force: true });
+  // A failure's evidence (the desktop's log, criu's and the daemon's) stays for whoever looks into it.
+  if (results.some((r) => r.failure)) console.log(`the state folder is kept for inspection: ${stateDir}`);
+  else await rm(stateDir, { recursive: true, force: true });
   if (rcuFound !== undefined) writeFileSync(rcuFile, rcuFound);
 }

@@ -5,7 +5,6 @@
 import 'server-only';
 import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { CriuError } from './errors';
-import { prioritize } from './priority';
 import { spawnStatusChild, statusReady } from './statusChild';
 import { readVerdict } from './verdict';
 
@@ -61,9 +60,6 @@ export async function startLazyPages(
   // file, and its log is judged by whoever operates on the desktop next (operations/pages.ts).
   const daemon = spawnStatusChild([criuPath, ...args], outputPath);
   const { child, status, exited } = daemon;
-  // At criu's priority (priority.ts), as the restore it serves: its start is on the restore's path, and every page
-  // the restored tree touches first waits for it.
-  prioritize(child.pid);
   let stalled: string | undefined;
   const judge = async (): Promise<LazyOutcome> => {
     await exited;
