@@ -345,8 +345,8 @@ export async function runSwrk(
       });
       return { exitCode: undefined, signal: undefined, timedOut, output: '', response: worker.readAnswer(), durationMs, answered: true };
     }
-    // Exited first, or answered a failure: judged at its exit, as a dump is. (A wait left would hold a copy of our
-    // end for as long as any process holds criu's: the restored tree may.)
+    // Exited first, or answered a failure: judged at its exit, as a dump is. The wait is stopped: left, it would
+    // hold a copy of our end until every process that has criu's end closed it.
     if (op === 'restore') addon!.stopWatching(worker.fd);
     await worker.exited;
     t.step('criu exited');
