@@ -3,6 +3,7 @@
 // lazy restore that fails says CRIU's reason and keeps the images.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -252,6 +253,31 @@ describe('lazy restore of a host desktop (criu over RPC: criu swrk)', () => {
     assert.ok(info.lazy!.copiedPages! > 1000, JSON.stringify(info.lazy));
     assert.ok(info.stats?.pagesRestored, 'criu\'s stats read from its work dir');
     client.close();
+    await desktops.stop(desktop.id);
+  });
+
+  test('a lazy restore refused after its daemon started (the desktop is moving) ends that daemon; the next one listens', { timeout: 120_000 }, async () => {
+    const { desktops } = engine;
+    const desktop = await desktops.start({ geometry: '640x480', apps: ['xclock'] });
+    const { checkpoint } = await desktops.checkpoint(desktop.id);
+    const workDir = path.join(desktops.paths.desktopDir(desktop.id), 'lazy');
+    const daemons = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return argv.includes('lazy-pages') && argv.includes(workDir);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+    await desktops.markMoving(desktop.id, checkpoint.id, 'host-2');
+    // The images pass the trust check's own half, the daemon starts, then the desktop's state refuses the restore.
+    await assert.rejects(desktops.restore(checkpoint.id, { lazy: true }), (e: unknown) => e instanceof FreezeframeError && e.code === 'bad_state' && /moving/.test(e.message));
+    assert.deepEqual(daemons(), [], 'no lazy-pages daemon left for this desktop');
+    await desktops.markMoving(desktop.id, checkpoint.id, undefined);
+    const restored = await desktops.restore(checkpoint.id, { lazy: true });
+    assert.equal(restored.desktop.state, 'running');
+    await eventually(async () => assert.equal((await desktops.get(desktop.id)).fetching, undefined), 60_000);
+    assert.equal((await desktops.checkpoints(desktop.id)).find((c) => c.id === checkpoint.id)!.restores.at(-1)!.lazy?.ok, true);
     await desktops.stop(desktop.id);
   });
 
