@@ -88,17 +88,15 @@ async function syncFolder(dir: string): Promise<void> {
  * ~0.5 ms, three times before a restore's criu). Lists read theirs in parallel (readAllJson).
  */
 export async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}`, { cause: error });
-  }
+  return parsed<T>(file, () => readFileSync(file, 'utf8'));
 }
 
-async function readJsonInParallel<T>(file: string): Promise<T | undefined> {
+const readJsonInParallel = async <T>(file: string): Promise<T | undefined> => parsed<T>(file, () => readFile(file, 'utf8'));
+
+/** The record's JSON, or undefined when there is none; anything else unreadable is an error naming the file. */
+async function parsed<T>(file: string, read: () => string | Promise<string>): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
+    return JSON.parse(await read()) as T;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`cannot read ${file}`, { cause: error });
