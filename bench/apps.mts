@@ -15,6 +15,9 @@ import { largestWindow, type Region } from '../test/support/windows';
 import { arg, fmt, header, LoadLog, median, numArg, table, writeResults } from './lib/common.mts';
 import { appSigns, windows, type AppSign } from './lib/appSigns.mts';
 import { clickAt, pictureChanges } from './lib/picture.mts';
+import { vncTargetOf } from '../server/desktops/rooms';
+import type { DesktopRecord } from '../server/desktops/records';
+import type { XDesktop } from '../test/support/xDisplay';
 
 const apps = arg('apps', Object.keys(appPresets).join(',')).split(',');
 const cycles = numArg('cycles', 10);
@@ -37,17 +40,18 @@ const processes = async (root: number) =>
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b).join(',');
 
-async function region(display: number, sign: AppSign): Promise<Region> {
-  const found = largestWindow(await windows(display), sign.name);
+async function region(desktop: XDesktop, sign: AppSign): Promise<Region> {
+  const found = largestWindow(await windows(desktop), sign.name);
   if (!found) throw new Error(`no window ${sign.name}`);
   return found;
 }
 
 /** Proves the app lives: its picture moves by itself, or changes at the key for cycle n. Returns the ms it took. */
-function proveAlive(desktop: { vncPort: number; vncPassword: string }, sign: AppSign, at: Region, n: number): Promise<number> {
+function proveAlive(desktop: DesktopRecord, sign: AppSign, at: Region, n: number): Promise<number> {
   const proof = sign.proof;
-  if (proof === 'moves') return pictureChanges(desktop.vncPort, desktop.vncPassword, at);
-  return pictureChanges(desktop.vncPort, desktop.vncPassword, at, (client) => client.key(proof.key(n)));
+  const target = vncTargetOf(desktops.paths, desktop);
+  if (proof === 'moves') return pictureChanges(target, desktop.vncPassword, at);
+  return pictureChanges(target, desktop.vncPassword, at, (client) => client.key(proof.key(n)));
 }
 
 interface AppResult {
@@ -74,14 +78,14 @@ try {
     const desktop = await desktops.start({ geometry: '1024x768', apps: [app] });
     try {
       await eventually(async () => {
-        if (!sign.window.test(await windows(desktop.display))) throw new Error(`${app}: no window yet`);
+        if (!sign.window.test(await windows(desktop))) throw new Error(`${app}: no window yet`);
       }, 90_000);
       r.startMs = performance.now() - t0;
       // Its window drawn and alive before the first dump; the key-driven ones get the focus first.
-      const first = await eventually(() => region(desktop.display, sign), 30_000);
+      const first = await eventually(() => region(desktop, sign), 30_000);
       if (sign.proof !== 'moves') {
         const [fx, fy] = sign.proof.focusAt ?? [0.5, 0.5];
-        await clickAt(desktop.vncPort, desktop.vncPassword, Math.round(first.x + first.width * fx), Math.round(first.y + first.height * fy));
+        await clickAt(vncTargetOf(desktops.paths, desktop), desktop.vncPassword, Math.round(first.x + first.width * fx), Math.round(first.y + first.height * fy));
       }
       await eventually(() => proveAlive(desktop, sign, first, 0), 60_000);
       const started = await processes(desktop.pid!);
@@ -102,7 +106,7 @@ try {
           throw new Error(`cycle ${n}: PIDs ${sorted(back.map((p) => p.nsPid))} running, ${sorted(dumped)} in the images`);
         }
         if (!back.some((p) => p.nsPid === mainPid && sign.comm.test(p.comm))) throw new Error(`cycle ${n}: the app's PID ${mainPid} is not back`);
-        const at = await region(desktop.display, sign).catch((e) => {
+        const at = await region(desktop, sign).catch((e) => {
           throw new Error(`cycle ${n}: ${(e as Error).message}`);
         });
         const proofMs = await proveAlive(restored.desktop, sign, at, n).catch((e) => {

@@ -53,7 +53,7 @@ async function main() {
       const { desktop } = (await api(url, 'POST', '/api/desktops', { geometry: v.geometry, apps: v.apps })).body;
       v.id = desktop.id;
       // Dumped only once its apps are up (Firefox and Writer take seconds to start).
-      await appsUp(desktop.display, v.apps);
+      await appsUp(desktop, v.apps);
     }
     for (const v of variants) await engineCommands(url, v.id!); // warm-up cycle, not counted
     loads.note('geometry/apps');
@@ -95,7 +95,7 @@ async function main() {
   // ---- log level, raw criu on one desktop, alternating -v2 / -v4 ----
   if (parts.includes('loglevel')) {
     const d = (await api(url, 'POST', '/api/desktops', { geometry: '1024x768', apps: ['xterm'] })).body.desktop;
-    await appsUp(d.display, ['xterm']);
+    await appsUp(d, ['xterm']);
     const templates = await engineCommands(url, d.id);
     const pid = (await api(url, 'GET', `/api/desktops/${d.id}`)).body.desktop.pid as number;
     raw = new RawDesktop(server.stateDir, d.id, pid, templates, path.join(server.stateDir, 'bench-raw'));

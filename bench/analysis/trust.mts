@@ -25,7 +25,7 @@ const samples: string[] = [];
 try {
   for (const apps of arg('desktops', 'xterm+xclock,firefox').split(',').map((d) => d.split('+'))) {
     const desktop = await desktops.start({ apps });
-    await appsUp(desktop.display, apps);
+    await appsUp(desktop, apps);
     const checkMs: number[] = [];
     const restoreMs: number[] = [];
     let images = 0;

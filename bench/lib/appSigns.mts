@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { eventually } from '../../test/support/eventually';
+import { xCommand, type XDesktop } from '../../test/support/xDisplay';
 
 export interface AppSign {
   /** Matches xwininfo's tree (the window's quoted name) once the app's window is up. */
@@ -35,15 +36,17 @@ export const appSigns: Record<string, AppSign> = {
   mpv: { window: /"Freezeframe clip"/, name: /^Freezeframe clip$/, comm: /^mpv$/, proof: 'moves' },
 };
 
-/** xwininfo's tree of the display's windows. */
-export const windows = async (display: number) =>
-  (await promisify(execFile)('xwininfo', ['-root', '-tree', '-display', `:${display}`], { timeout: 10_000 })).stdout;
+/** xwininfo's tree of the desktop's windows (a contained desktop's display is reached in its namespace). */
+export async function windows(desktop: XDesktop): Promise<string> {
+  const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
+  return (await promisify(execFile)(program, args, { timeout: 10_000 })).stdout;
+}
 
-/** Resolves once every app's window shows on the display (apps it knows no sign of are not waited for). */
-export async function appsUp(display: number, apps: string[], timeoutMs = 90_000): Promise<void> {
+/** Resolves once every app's window shows on the desktop (apps it knows no sign of are not waited for). */
+export async function appsUp(desktop: XDesktop, apps: string[], timeoutMs = 90_000): Promise<void> {
   await eventually(async () => {
-    const tree = await windows(display);
+    const tree = await windows(desktop);
     const missing = apps.filter((app) => appSigns[app] && !appSigns[app].window.test(tree));
-    if (missing.length) throw new Error(`no window yet for ${missing.join(', ')} on :${display}`);
+    if (missing.length) throw new Error(`no window yet for ${missing.join(', ')} on :${desktop.display} of ${desktop.id}`);
   }, timeoutMs);
 }

@@ -1,5 +1,6 @@
 // Whether an app's picture changes (by itself, or after a key): its window's part of the screen, read over VNC.
-import { RfbClient } from '../../server/vnc/rfbClient';
+import type { RfbClient } from '../../server/vnc/rfbClient';
+import { connectRfb, type VncTarget } from '../../server/vnc/target';
 import type { Region } from '../../test/support/windows';
 
 /** FNV-1a over the region's pixels of a B, G, R, X frame `width` pixels wide. */
@@ -17,9 +18,9 @@ function regionHash(pixels: Buffer, width: number, height: number, r: Region): n
  * to be dumped must hold no connection of ours.
  */
 export async function pictureChanges(
-  port: number, password: string, region: Region, act?: (client: RfbClient) => void, timeoutMs = 15_000,
+  target: VncTarget, password: string, region: Region, act?: (client: RfbClient) => void, timeoutMs = 15_000,
 ): Promise<number> {
-  const client = await RfbClient.connect(port, { autoRequest: false, keepPixels: true, password });
+  const client = await connectRfb(target, { autoRequest: false, keepPixels: true, password });
   try {
     const hash = () => regionHash(client.pixels!, client.width, client.height, region);
     await client.capture(5_000);
@@ -43,8 +44,8 @@ export async function pictureChanges(
 }
 
 /** A left click at x, y through VNC, like a viewer's; closed on both sides before it returns. */
-export async function clickAt(port: number, password: string, x: number, y: number): Promise<void> {
-  const client = await RfbClient.connect(port, { autoRequest: false, password });
+export async function clickAt(target: VncTarget, password: string, x: number, y: number): Promise<void> {
+  const client = await connectRfb(target, { autoRequest: false, password });
   try {
     client.click(x, y);
   } finally {
