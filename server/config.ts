@@ -60,6 +60,13 @@ export interface Config {
    */
   lazy: LazyMode;
   lazyMinBytes: number;
+  /** criu's lazy restore premaps only what an eager one does (lazyRestoreInPlace): no premap check before 'auto'. */
+  lazyInPlace: boolean;
+  /**
+   * A dump's first attempts refuse files in flight in a socket's queue (criu --refuse-fds-in-flight, when criu has
+   * it): operations/checkpoint.ts dumpWithRetry.
+   */
+  refuseFdsInFlight: boolean;
 }
 
 export interface FleetConfig {
@@ -86,14 +93,27 @@ function loadFleetConfig(env: NodeJS.ProcessEnv): FleetConfig | undefined {
   return { etcd, hostId, publicUrl, keyFile: env.FREEZEFRAME_FLEET_KEY_FILE || undefined };
 }
 
-/** Whether criu was built by scripts/build-criu.sh with the lazy-pages patch (bin/criu's folder's PATCHES). */
-export function lazyPagesPatched(criuPath: string): boolean {
+/** Whether criu was built by scripts/build-criu.sh with this patch of scripts/criu-patches (bin/criu's folder's PATCHES). */
+export function criuPatched(criuPath: string, patch: string): boolean {
   try {
-    return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8').includes('0002-lazy-pages-big-unmap.patch');
+    return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8').includes(patch);
   } catch {
     return false;
   }
 }
+
+/** Whether criu was built with the lazy-pages patch (its daemon never spins on a big unmap). */
+export const lazyPagesPatched = (criuPath: string) => criuPatched(criuPath, '0002-lazy-pages-big-unmap.patch');
+
+/**
+ * Whether criu's lazy restore maps private mappings in place, as its eager restore does
+ * (scripts/criu-patches/0004-lazy-restore-in-place.patch): then it premaps no more than an eager restore, and any
+ * images an eager restore can map, a lazy one can (criu/lazyPages.ts premapFits).
+ */
+export const lazyRestoreInPlace = (criuPath: string) => criuPatched(criuPath, '0004-lazy-restore-in-place.patch');
+
+/** Whether criu dump takes --refuse-fds-in-flight (scripts/criu-patches/0005-dump-refuse-fds-in-flight.patch). */
+export const refusesFdsInFlight = (criuPath: string) => criuPatched(criuPath, '0005-dump-refuse-fds-in-flight.patch');
 
 function parseLazyMode(text: string): LazyMode {
   if (text === 'auto') return 'auto';
@@ -137,5 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fleet: loadFleetConfig(env),
     lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (lazyPagesPatched(criuPath) ? 'auto' : 'off')),
     lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),
+    lazyInPlace: lazyRestoreInPlace(criuPath),
+    refuseFdsInFlight: refusesFdsInFlight(criuPath),
   };
 }

@@ -42,7 +42,7 @@ async function world(): Promise<World> {
   const config: Config = {
     rootDir: '/nonexistent', stateDir, criuPath: '/nonexistent/criu', newnsPath: '/nonexistent/newns', desktopScript: '/nonexistent/desktop.sh',
     desktopUser: 'nobody', displays: { min: 950, max: 951 }, criuLogLevel: 4, criuLazyLogLevel: 4, criuRunner: 'swrk', sharePages: true, keyDir: '/nonexistent/keys',
-    contained: false, lazy: false, lazyMinBytes: 128 * 1024 * 1024,
+    contained: false, lazy: false, lazyMinBytes: 128 * 1024 * 1024, lazyInPlace: false, refuseFdsInFlight: false,
   };
   let nextPid = 40_000;
   const w = { events: [], cleaned: [], live: new Map(), criuCalls: [], criu: {}, ports: {} } as unknown as World;

@@ -35,6 +35,11 @@ export interface CriuOptions {
    */
   ghostLimit?: number;
   /**
+   * --refuse-fds-in-flight (dump; scripts/criu-patches/0005): fail when a socket's queue holds files passed with
+   * SCM_RIGHTS and not yet received, the tree left running, so the caller can dump again a moment later.
+   */
+  refuseFdsInFlight?: boolean;
+  /**
    * --page-server with --address and --port (dump): memory pages go to `criu page-server` on another host instead of
    * the images folder (a move, server/fleet/pageServer.ts). Not said over RPC: such a dump runs on the command line.
    */
@@ -69,6 +74,7 @@ const flags: Record<Exclude<keyof CriuOptions, 'logLevel'>, FlagSpec> = {
   external: { flag: '--external', kind: 'list' },
   inheritFd: { flag: '--inherit-fd', kind: 'list' },
   ghostLimit: { flag: '--ghost-limit', kind: 'value' },
+  refuseFdsInFlight: { flag: '--refuse-fds-in-flight', kind: 'bool' },
   pageServer: { flag: '--page-server', kind: 'bool' },
   address: { flag: '--address', kind: 'value' },
   port: { flag: '--port', kind: 'value' },

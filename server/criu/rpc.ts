@@ -44,7 +44,7 @@ const str = (n: number, v: string) => bytes(n, Buffer.from(v, 'utf8'));
 const said = new Set<keyof CriuOptions>([
   'imagesDir', 'logFile', 'logLevel', 'tree', 'tcpEstablished', 'tcpClose', 'fileLocks', 'leaveRunning', 'skipInFlight',
   'restoreDetached', 'root', 'pidfile', 'networkLock', 'external', 'ghostLimit', 'inheritFd',
-  'lazyPages', 'workDir',
+  'lazyPages', 'workDir', 'refuseFdsInFlight',
 ]);
 
 /**
@@ -77,6 +77,8 @@ export function rpcConfigLines(options: CriuOptions, logPath: string): string[] 
     ...(options.pidfile ? [`pidfile "${options.pidfile}"`] : []),
     // work_dir_fd would be an fd of the requesting process: a path in the option file, as the log's.
     ...(options.workDir ? [`work-dir "${options.workDir}"`] : []),
+    // Our patch's option (scripts/criu-patches/0005): no criu_opts field, the option file says it.
+    ...(options.refuseFdsInFlight ? ['refuse-fds-in-flight'] : []),
   ];
 }
 

@@ -150,7 +150,8 @@ export function realCollaborators(config: Config): Collaborators {
     // The level read at each start: a bench compares levels on one engine by changing its config between restores.
     lazyPages: (options) => startLazyPages(config.criuPath, { logLevel: config.criuLazyLogLevel, ...options }),
     lazyDump: (options, onSpawn) => startLazyDump(config.criuPath, options, { onSpawn }),
-    premapFits,
+    // With criu's in-place lazy restore (patch 0004) a lazy restore premaps what an eager one would: nothing to check.
+    premapFits: config.lazyInPlace ? async () => true : premapFits,
     launch: (spec) => launchDesktop(config, spec),
     processes: { identify, isAlive, treePids, treeIdentities, waitForExit, waitForExiting, signal, adoptRoot, isCriu },
     cleanup: { removeCriuRules, removeXLeftovers },

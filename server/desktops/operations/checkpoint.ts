@@ -59,9 +59,17 @@ const exitingWaitMs = 5_000;
  * ordinary one, the process or thread a plain zombie or gone: for a process half-way out the retry waits for
  * that (processes.ts waitForExiting) rather than for a fixed time. retried gets criu's reason for each attempt
  * that was tried again.
+ *
+ * Files in flight: every attempt but the last refuses a socket queue holding files passed with SCM_RIGHTS and not
+ * yet received (criu --refuse-fds-in-flight, scripts/criu-patches/0005; the last takes them, as criu does). A
+ * Firefox checkpoint that caught one (a memfd of its IPC, a message's payload, on its way from a content process
+ * to the parent) lost Firefox on every restore, eager or lazy: "JSStructuredCloneData ReadBytesInto failed",
+ * "Exiting due to channel error", then a segmentation fault. Both such checkpoints of 30 taken right after
+ * Firefox's window showed held one; none of the 28 good ones did (bench/README.md, session 8).
  */
-async function dumpWithRetry(ctx: OperationContext, options: CriuOptions, record: DesktopRecord, retried: string[], attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
+async function dumpWithRetry(ctx: OperationContext, given: CriuOptions, record: DesktopRecord, retried: string[], attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
+    const options = ctx.config.refuseFdsInFlight && attempt < attempts ? { ...given, refuseFdsInFlight: true } : given;
     try {
       if (lazy) {
         if (!ctx.deps.lazyDump) throw new FreezeframeError('bad_state', 'this host cannot make a lazy dump');

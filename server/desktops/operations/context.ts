@@ -12,7 +12,7 @@ import type { DesktopRecord } from '../records';
 import type { OwnIds, UidClaims } from '../uids';
 
 export interface OperationContext {
-  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir' | 'lazy' | 'lazyMinBytes'>;
+  config: Pick<Config, 'criuPath' | 'criuLogLevel' | 'keyDir' | 'sharePages' | 'contained' | 'rootDir' | 'lazy' | 'lazyMinBytes' | 'refuseFdsInFlight'>;
   paths: Paths;
   store: RecordStore;
   displays: DisplayClaims;
