@@ -60,6 +60,8 @@ interface AppResult {
   startMs: number;
   processes: number;
   dumpMs: number[];
+  /** Dump attempts tried again (operations/checkpoint.ts: a connection, a file or an exit in flight), all cycles. */
+  retried: number;
   restoreMs: number[];
   imageMB: number[];
   /** From the restore's end to the picture's change (moving apps), or from the key (the others). */
@@ -72,7 +74,7 @@ try {
   for (const app of apps) {
     const sign = appSigns[app];
     if (!sign) throw new Error(`no signs known for app ${app}`);
-    const r: AppResult = { app, proof: sign.proof === 'moves' ? 'moves' : 'a key', startMs: 0, processes: 0, dumpMs: [], restoreMs: [], imageMB: [], proofMs: [] };
+    const r: AppResult = { app, proof: sign.proof === 'moves' ? 'moves' : 'a key', startMs: 0, processes: 0, dumpMs: [], retried: 0, restoreMs: [], imageMB: [], proofMs: [] };
     results.push(r);
     const t0 = performance.now();
     const desktop = await desktops.start({ geometry: '1024x768', apps: [app] });
@@ -98,6 +100,7 @@ try {
         const restored = await desktops.restore(checkpoint.id);
         const back = await processes(restored.desktop.pid!);
         r.dumpMs.push(checkpoint.dumpMs!);
+        r.retried += checkpoint.retried?.length ?? 0;
         r.restoreMs.push(restored.restoreMs);
         r.imageMB.push(checkpoint.imageBytes! / 1e6);
         // Same PIDs: every process the images hold is back under its PID, and no other one.
@@ -115,7 +118,8 @@ try {
         r.proofMs.push(proofMs);
         console.log(
           `${app} cycle ${n}: dump ${fmt(checkpoint.dumpMs!, 0)} ms, ${fmt(checkpoint.imageBytes! / 1e6)} MB, restore ${fmt(restored.restoreMs, 0)} ms, ` +
-            `${back.length} processes, the same PIDs, picture ${sign.proof === 'moves' ? 'moved' : 'changed at a key'} after ${fmt(proofMs, 0)} ms`,
+            `${back.length} processes, the same PIDs, picture ${sign.proof === 'moves' ? 'moved' : 'changed at a key'} after ${fmt(proofMs, 0)} ms` +
+            (checkpoint.retried?.length ? `; the dump tried again after: ${checkpoint.retried.join(' | ')}` : ''),
         );
         await desktops.deleteCheckpoint(checkpoint.id);
       }
@@ -134,6 +138,7 @@ try {
     r.processes,
     fmt(r.startMs / 1000, 1),
     range(r.dumpMs),
+    r.retried,
     range(r.restoreMs),
     fmt(median(r.imageMB), 0),
     `${r.proof}: ${range(r.proofMs)}`,
@@ -148,7 +153,7 @@ try {
         '(a character typed into xterm, writer, mousepad, a digit into the calculator, n and p in turn in xpdf).',
       loads,
     ),
-    table(['preset', 'cycles proven', 'processes', 'start to window (s)', 'dump ms median (min–max)', 'restore ms median (min–max)', 'image MB median', 'picture changed, ms median (min–max)'], rows),
+    table(['preset', 'cycles proven', 'processes', 'start to window (s)', 'dump ms median (min–max)', 'dump attempts tried again', 'restore ms median (min–max)', 'image MB median', 'picture changed, ms median (min–max)'], rows),
     '',
     loads.markdown(),
     '',

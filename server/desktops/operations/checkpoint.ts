@@ -18,6 +18,10 @@ import { containedDumpOptions } from '../../sandbox/criuFlags';
 import { settlePages } from './pages';
 import { trace } from '../../trace';
 import type { LazyDump } from '../../criu/lazyDump';
+import { lazyModule } from '../../lazyModule';
+
+/** The tidying (pages shared, retention), loaded at the first checkpoint's follow-up and kept (lazyModule.ts). */
+const tidy = lazyModule(() => import('./tidy'));
 
 export interface CheckpointOptions {
   /** criu --leave-running: a snapshot; the desktop keeps running. */
@@ -267,7 +271,7 @@ export async function checkpointDesktop(
             }
           }
         }
-        const tidied = await (await import('./tidy')).tidyLocked(ctx, id);
+        const tidied = await (await tidy()).tidyLocked(ctx, id);
         // The images as the restore will read them (the tidying leaves the newest whole): decoded now, the trust
         // check of its restore only judges them (criu/trust.ts). A restore waiting for this lock would decode them
         // itself otherwise.
