@@ -68,8 +68,9 @@ const exitingWaitMs = 5_000;
  * yet received (criu --refuse-fds-in-flight, scripts/criu-patches/0005; the last takes them, as criu does). A
  * Firefox checkpoint that caught one (a memfd of its IPC, a message's payload, on its way from a content process
  * to the parent) lost Firefox on every restore, eager or lazy: "JSStructuredCloneData ReadBytesInto failed",
- * "Exiting due to channel error", then a segmentation fault. Both such checkpoints of 30 taken right after
- * Firefox's window showed held one; none of the 28 good ones did (bench/README.md, session 8).
+ * "Exiting due to channel error", then a segmentation fault. The three such checkpoints kept each held one; none
+ * of 29 good ones did. Checkpointed in Firefox's first seconds (bench/analysis/firefoxEarly.mts): Firefox lost after
+ * 2 restores of 62 without the refusal, 0 of 70 with it (bench/README.md, "Issue #13, session 8").
  */
 async function dumpWithRetry(ctx: OperationContext, given: CriuOptions, record: DesktopRecord, retried: string[], attempts = 3, lazy?: (dump: LazyDump) => void): Promise<CriuResult> {
   for (let attempt = 1; ; attempt++) {
