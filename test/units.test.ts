@@ -21,6 +21,7 @@ describe('criu options', () => {
     );
     assert.deepEqual(criuArgs('dump', { tree: 42, leaveRunning: false }), ['dump', '--tree', '42']);
     assert.deepEqual(criuArgs('dump', { tree: 42, ghostLimit: 8 << 20 }), ['dump', '--tree', '42', '--ghost-limit', '8388608']);
+    assert.deepEqual(criuArgs('dump', { tree: 42, refuseFdsInFlight: true }), ['dump', '--tree', '42', '--refuse-fds-in-flight']);
   });
   test('refuse nonsense', () => {
     assert.throws(() => criuArgs('dump', { tcpEstablished: true, tcpClose: true }), /exclude/);
@@ -63,6 +64,9 @@ describe('criu RPC (swrk) requests', () => {
     assert.equal(opts.get(52)?.[0], 1n);
     assert.deepEqual(str(opts, 13), ['/']);
     assert.deepEqual(rpcConfigLines({ pidfile: '/p/restore.pid' }, '/p/restore-1.log'), ['log-file "/p/restore-1.log"', 'pidfile "/p/restore.pid"']);
+    // Our criu patch's option has no criu_opts field: the option file says it (scripts/criu-patches/0005).
+    assert.equal(rpcCanSay({ refuseFdsInFlight: true }, '/l'), true);
+    assert.deepEqual(rpcConfigLines({ refuseFdsInFlight: true }, '/d/dump.log'), ['log-file "/d/dump.log"', 'refuse-fds-in-flight']);
     // A kept namespace given to a worker: its fd 3 is the socket, so the command line's fd[3] is the worker's 4.
     assert.equal(rpcCanSay({ inheritFd: ['fd[3]:net'] }, '/l'), true);
     const inherited = decodeProto(decodeProto(encodeRequest('restore', { imagesDir: '/i', inheritFd: ['fd[3]:desktop-net'] }, '/c')).get(2)![0] as Uint8Array).get(27)!;
