@@ -230,7 +230,8 @@ try {
         "restore's return (criu), the call's return (request), the first frame on the viewer connection kept across the freeze " +
         "whose screen differs from the frozen one (apps that move by themselves), and, lazy, the lazy-pages daemon's exit " +
         "(every page sent; from its start, just before criu restore). 'premap fits': whether criu can map every private " +
-        "mapping of the images up front, as a lazy restore makes it (server/criu/lazyPages.ts premapFits, what 'auto' checks).",
+        "mapping of the images up front, as a lazy restore by a criu without scripts/criu-patches/0004 makes it " +
+        "(server/criu/lazyPages.ts premapFits, what 'auto' checks with such a criu; with the patch, a lazy restore maps what an eager one does).",
       loads,
     ),
     table(['app', 'mode', 'premap fits', 'n', 'image MB', 'criu dump ms (its checkpoint)', 'criu restore ms', 'request -> return ms', 'request -> first changed frame ms', 'request -> all pages in ms', 'load (1 min)'], rows),
