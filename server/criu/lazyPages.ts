@@ -97,8 +97,10 @@ export async function startLazyPages(
 }
 
 /**
- * Whether criu can premap every private mapping of these images, as a lazy restore makes it do (mem.c: pages it
- * cannot fill in the restorer are premapped, writable): Chromium's address-space reservations are bigger than this
+ * Whether criu can premap every private mapping of these images, as a lazy restore by criu 4.2.1 makes it do (mem.c:
+ * pages it cannot fill in the restorer are premapped, writable; a criu built with
+ * scripts/criu-patches/0004-lazy-restore-in-place.patch premaps only what an eager restore does, and the engine then
+ * does not ask, collaborators.ts): Chromium's address-space reservations are bigger than this
  * machine's memory, and the kernel's overcommit heuristic refuses each ("Unable to map ANON_VMA: Cannot allocate
  * memory", bench/lazy.mts); Firefox's largest, 8 GiB, fits in 23 GiB. Unknown: assumed not to fit.
  */
