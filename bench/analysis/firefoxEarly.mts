@@ -17,6 +17,7 @@ import { treePids } from '../../server/desktops/processes';
 import { eventually } from '../../test/support/eventually';
 import { xCommand } from '../../test/support/xDisplay';
 import { arg, numArg } from '../lib/common.mts';
+import { appSigns } from '../lib/appSigns.mts';
 
 const count = numArg('desktops', 30);
 const mode = arg('mode', 'eager');
@@ -33,7 +34,7 @@ async function firefoxMain(id: string): Promise<number | undefined> {
   if (!pid) return undefined;
   return (await treePids(pid)).find((p) => {
     try {
-      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'firefox-esr';
+      return appSigns.firefox.comm.test(readFileSync(`/proc/${p}/comm`, 'utf8').trim());
     } catch {
       return false;
     }
@@ -46,7 +47,7 @@ for (let i = 1; i <= count; i++) {
   const desktop = await desktops.start({ geometry: '1024x768', apps: ['firefox'] });
   await eventually(async () => {
     const [program, args] = xCommand(desktop, 'xwininfo', ['-root', '-tree']);
-    if (!/Mozilla Firefox/.test((await promisify(execFile)(program, args, { timeout: 10_000 })).stdout)) throw new Error('no window yet');
+    if (!appSigns.firefox.window.test((await promisify(execFile)(program, args, { timeout: 10_000 })).stdout)) throw new Error('no window yet');
   }, 90_000);
   const waitMs = Math.floor(Math.random() * 2000);
   await new Promise((resolve) => setTimeout(resolve, waitMs));
