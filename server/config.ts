@@ -60,7 +60,7 @@ export interface Config {
    */
   lazy: LazyMode;
   lazyMinBytes: number;
-  /** criu's lazy restore premaps only what an eager one does (lazyRestoreInPlace): no premap check before 'auto'. */
+  /** criu's lazy restore premaps only what an eager one does (patch 0004, patchFiles): no premap check before 'auto'. */
   lazyInPlace: boolean;
   /**
    * A dump's first attempts refuse files in flight in a socket's queue (criu --refuse-fds-in-flight, when criu has
@@ -93,27 +93,30 @@ function loadFleetConfig(env: NodeJS.ProcessEnv): FleetConfig | undefined {
   return { etcd, hostId, publicUrl, keyFile: env.FREEZEFRAME_FLEET_KEY_FILE || undefined };
 }
 
-/** Whether criu was built by scripts/build-criu.sh with this patch of scripts/criu-patches (bin/criu's folder's PATCHES). */
-export function criuPatched(criuPath: string, patch: string): boolean {
+/** The patches of scripts/criu-patches criu was built with (bin/criu's folder's PATCHES, scripts/build-criu.sh); '' unknown. */
+function criuPatches(criuPath: string): string {
   try {
-    return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8').includes(patch);
+    return readFileSync(path.join(path.dirname(path.dirname(realpathSync(criuPath))), 'PATCHES'), 'utf8');
   } catch {
-    return false;
+    return '';
   }
 }
 
-/** Whether criu was built with the lazy-pages patch (its daemon never spins on a big unmap). */
-export const lazyPagesPatched = (criuPath: string) => criuPatched(criuPath, '0002-lazy-pages-big-unmap.patch');
-
 /**
- * Whether criu's lazy restore maps private mappings in place, as its eager restore does
- * (scripts/criu-patches/0004-lazy-restore-in-place.patch): then it premaps no more than an eager restore, and any
- * images an eager restore can map, a lazy one can (criu/lazyPages.ts premapFits).
+ * The patches the engine acts on:
+ * - lazyPages: the lazy-pages daemon never spins on a big unmap ('auto' lazy restores only with it);
+ * - inPlace: a lazy restore maps private mappings in place, as an eager one does: it premaps no more than an eager
+ *   restore, so any images an eager restore can map, a lazy one can (criu/lazyPages.ts premapFits);
+ * - refuseFdsInFlight: criu dump takes --refuse-fds-in-flight (operations/checkpoint.ts dumpWithRetry).
  */
-export const lazyRestoreInPlace = (criuPath: string) => criuPatched(criuPath, '0004-lazy-restore-in-place.patch');
+const patchFiles = {
+  lazyPages: '0002-lazy-pages-big-unmap.patch',
+  inPlace: '0004-lazy-restore-in-place.patch',
+  refuseFdsInFlight: '0005-dump-refuse-fds-in-flight.patch',
+} as const;
 
-/** Whether criu dump takes --refuse-fds-in-flight (scripts/criu-patches/0005-dump-refuse-fds-in-flight.patch). */
-export const refusesFdsInFlight = (criuPath: string) => criuPatched(criuPath, '0005-dump-refuse-fds-in-flight.patch');
+/** Whether criu was built with the lazy-pages patch. */
+export const lazyPagesPatched = (criuPath: string) => criuPatches(criuPath).includes(patchFiles.lazyPages);
 
 function parseLazyMode(text: string): LazyMode {
   if (text === 'auto') return 'auto';
@@ -140,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const runner = env.FREEZEFRAME_CRIU_RUNNER ?? 'swrk';
   if (runner !== 'swrk' && runner !== 'exec') throw new Error('FREEZEFRAME_CRIU_RUNNER must be swrk or exec');
   const criuPath = env.FREEZEFRAME_CRIU ?? (existsSync(vendorCriu) ? vendorCriu : 'criu');
+  // Read once: the patches it was built with decide what the engine asks of it.
+  const patches = criuPatches(criuPath);
   return {
     rootDir,
     stateDir: env.FREEZEFRAME_STATE_DIR ?? '/var/lib/freezeframe',
@@ -155,9 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     criuRunner: runner,
     sharePages: env.FREEZEFRAME_SHARE_PAGES !== '0',
     fleet: loadFleetConfig(env),
-    lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (lazyPagesPatched(criuPath) ? 'auto' : 'off')),
+    lazy: parseLazyMode(env.FREEZEFRAME_LAZY ?? (patches.includes(patchFiles.lazyPages) ? 'auto' : 'off')),
     lazyMinBytes: Math.round(Number(env.FREEZEFRAME_LAZY_MIN_MB ?? defaultLazyMinMb) * 1024 * 1024),
-    lazyInPlace: lazyRestoreInPlace(criuPath),
-    refuseFdsInFlight: refusesFdsInFlight(criuPath),
+    lazyInPlace: patches.includes(patchFiles.inPlace),
+    refuseFdsInFlight: patches.includes(patchFiles.refuseFdsInFlight),
   };
 }
